@@ -1,0 +1,54 @@
+//! keyrite: an offline key-ceremony toolkit for container signing with the Notary Project.
+//!
+//! The library holds every operation; the `keyrite` and `keyrite-import` binaries only parse
+//! arguments, call into it, and report.
+
+pub mod fingerprint;
+pub mod hygiene;
+pub mod output;
+pub mod pki;
+pub mod root;
+pub mod signer;
+pub mod token;
+
+/// Any failure of a keyrite operation, each saying what went wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Talking to the token failed.
+    #[error(transparent)]
+    Token(#[from] token::TokenError),
+    /// A PKCS#11 URI did not parse.
+    #[error(transparent)]
+    Uri(#[from] token::UriError),
+    /// A subject broke the naming rules.
+    #[error(transparent)]
+    Name(#[from] pki::name::NameError),
+    /// A validity did not parse.
+    #[error(transparent)]
+    Period(#[from] pki::validity::PeriodError),
+    /// An algorithm name is unknown.
+    #[error(transparent)]
+    Algorithm(#[from] signer::UnknownAlgorithm),
+    /// Certificate issuance failed.
+    #[error(transparent)]
+    Pki(#[from] pki::PkiError),
+    /// Writing outputs failed.
+    #[error(transparent)]
+    Output(#[from] output::OutputError),
+    /// A key's protection is not what keyrite requires.
+    #[error("the key's protection is not sound ({0}); it was not used")]
+    WeakKey(String),
+    /// An encoding failure in keyrite's own data.
+    #[error("encoding failed: {0}")]
+    Der(#[from] der::Error),
+    /// A step failed and undoing its token changes failed too.
+    #[error(
+        "{cause}; removing the key it had created from the token also failed ({cleanup}): remove it by hand"
+    )]
+    Cleanup {
+        /// The first failure.
+        cause: Box<Error>,
+        /// The cleanup failure.
+        cleanup: token::TokenError,
+    },
+}

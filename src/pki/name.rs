@@ -1,0 +1,330 @@
+//! Distinguished names under the Notary Project's rules: C, ST and O present; only C, O, OU,
+//! CN, SERIALNUMBER, L, ST, STREET, POSTALCODE; each at most once; one attribute per RDN.
+//!
+//! Names are written and shown in DER order, the way notation prints trusted identities:
+//! `C=US, ST=WA, O=Example, CN=Root`.
+
+use der::asn1::{Any, ObjectIdentifier, PrintableStringRef, Utf8StringRef};
+use der::{Decode, Encode, Tag, Tagged};
+use x509_cert::attr::AttributeTypeAndValue;
+use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
+
+/// An attribute type allowed in a Notary Project subject.
+struct NameAttribute {
+    short: &'static str,
+    oid: ObjectIdentifier,
+    /// RFC 5280 upper bound on the value's length, in characters.
+    max_len: usize,
+    /// PrintableString rather than UTF8String.
+    printable: bool,
+}
+
+const ATTRIBUTES: &[NameAttribute] = &[
+    NameAttribute {
+        short: "C",
+        oid: ObjectIdentifier::new_unwrap("2.5.4.6"),
+        max_len: 2,
+        printable: true,
+    },
+    NameAttribute {
+        short: "ST",
+        oid: ObjectIdentifier::new_unwrap("2.5.4.8"),
+        max_len: 128,
+        printable: false,
+    },
+    NameAttribute {
+        short: "L",
+        oid: ObjectIdentifier::new_unwrap("2.5.4.7"),
+        max_len: 128,
+        printable: false,
+    },
+    NameAttribute {
+        short: "STREET",
+        oid: ObjectIdentifier::new_unwrap("2.5.4.9"),
+        max_len: 128,
+        printable: false,
+    },
+    NameAttribute {
+        short: "POSTALCODE",
+        oid: ObjectIdentifier::new_unwrap("2.5.4.17"),
+        max_len: 40,
+        printable: false,
+    },
+    NameAttribute {
+        short: "O",
+        oid: ObjectIdentifier::new_unwrap("2.5.4.10"),
+        max_len: 64,
+        printable: false,
+    },
+    NameAttribute {
+        short: "OU",
+        oid: ObjectIdentifier::new_unwrap("2.5.4.11"),
+        max_len: 64,
+        printable: false,
+    },
+    NameAttribute {
+        short: "CN",
+        oid: ObjectIdentifier::new_unwrap("2.5.4.3"),
+        max_len: 64,
+        printable: false,
+    },
+    NameAttribute {
+        short: "SERIALNUMBER",
+        oid: ObjectIdentifier::new_unwrap("2.5.4.5"),
+        max_len: 64,
+        printable: true,
+    },
+];
+
+const REQUIRED: &[&str] = &["C", "ST", "O"];
+
+/// A subject that breaks the rules.
+#[derive(Debug, thiserror::Error)]
+#[error("bad subject '{subject}': {reason}")]
+pub struct NameError {
+    /// The subject as given or shown.
+    pub subject: String,
+    /// What is wrong, and what to do.
+    pub reason: String,
+}
+
+/// Parses `C=US,ST=WA,O=Example,CN=Root` (commas and `+` inside values escaped with `\`) into a
+/// Name that follows the Notary Project rules. The attributes stay in the order written.
+pub fn parse_subject(text: &str) -> Result<Name, NameError> {
+    let fail = |reason: String| NameError {
+        subject: text.to_owned(),
+        reason,
+    };
+    let mut rdns = RdnSequence::default();
+    for part in split_unescaped(text, ',') {
+        let part = part.trim();
+        if part.is_empty() {
+            return Err(fail("empty attribute (two commas in a row?)".into()));
+        }
+        if split_unescaped(part, '+').count() > 1 {
+            return Err(fail(format!(
+                "'{part}' is a multi-valued RDN, which notation refuses: put each attribute on its own"
+            )));
+        }
+        let (key, value) = part
+            .split_once('=')
+            .ok_or_else(|| fail(format!("'{part}' is not TYPE=value")))?;
+        let key = key.trim().to_ascii_uppercase();
+        let value = unescape(value.trim());
+        if matches!(key.as_str(), "E" | "EMAIL" | "EMAILADDRESS") {
+            return Err(fail(
+                "an e-mail address belongs in the subjectAltName, never in the subject".into(),
+            ));
+        }
+        let attr = ATTRIBUTES.iter().find(|a| a.short == key).ok_or_else(|| {
+            fail(format!(
+                "attribute type '{key}' is not allowed; use only {}",
+                allowed_list()
+            ))
+        })?;
+        let encoded = if attr.printable {
+            PrintableStringRef::new(&value).and_then(|s| Any::encode_from(&s))
+        } else {
+            Utf8StringRef::new(&value).and_then(|s| Any::encode_from(&s))
+        }
+        .map_err(|_| {
+            fail(format!(
+                "{key}={value} has characters a PrintableString cannot hold (letters, digits, space and '()+,-./:=? only)"
+            ))
+        })?;
+        let atv = AttributeTypeAndValue {
+            oid: attr.oid,
+            value: encoded,
+        };
+        let rdn = RelativeDistinguishedName::try_from(vec![atv])
+            .map_err(|e| fail(format!("cannot encode {key}: {e}")))?;
+        rdns.push(rdn);
+    }
+    let name = rdns
+        .to_der()
+        .and_then(|der| Name::from_der(&der))
+        .map_err(|e| fail(format!("cannot encode the name: {e}")))?;
+    let problems = check_subject(&name);
+    if let Some(first) = problems.into_iter().next() {
+        return Err(fail(first));
+    }
+    Ok(name)
+}
+
+/// Every way `name` breaks the Notary Project subject rules (empty when it follows them).
+pub fn check_subject(name: &Name) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for rdn in name.iter_rdn() {
+        if rdn.len() != 1 {
+            problems.push("multi-valued RDNs are not allowed".into());
+        }
+        for atv in rdn.iter() {
+            let Some(attr) = ATTRIBUTES.iter().find(|a| a.oid == atv.oid) else {
+                problems.push(format!(
+                    "attribute {} is not allowed; use only {}",
+                    atv.oid,
+                    allowed_list()
+                ));
+                continue;
+            };
+            if seen.contains(&attr.short) {
+                problems.push(format!("{} appears more than once", attr.short));
+            }
+            seen.push(attr.short);
+            let want = if attr.printable {
+                Tag::PrintableString
+            } else {
+                Tag::Utf8String
+            };
+            if atv.value.tag() != want {
+                problems.push(format!("{} must be a {want}", attr.short));
+            }
+            let text = value_text(&atv.value).unwrap_or_default();
+            let len = text.chars().count();
+            if len == 0 {
+                problems.push(format!("{} is empty", attr.short));
+            } else if len > attr.max_len {
+                problems.push(format!(
+                    "{} is {len} characters; RFC 5280 allows at most {}",
+                    attr.short, attr.max_len
+                ));
+            }
+            if attr.short == "C" && !(len == 2 && text.chars().all(|c| c.is_ascii_uppercase())) {
+                problems.push(format!(
+                    "C={text} is not a two-letter ISO 3166 country code such as US or DE"
+                ));
+            }
+            if text.chars().any(char::is_control) {
+                problems.push(format!("{} holds a control character", attr.short));
+            }
+        }
+    }
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .copied()
+        .filter(|r| !seen.contains(r))
+        .collect();
+    if !missing.is_empty() {
+        problems.push(format!(
+            "{} missing: notation requires C, ST and O in every subject",
+            missing.join(", ")
+        ));
+    }
+    problems
+}
+
+/// Shows a name in DER order, as notation's trusted identities do: `C=US, ST=WA, O=Example`.
+pub fn display_name(name: &Name) -> String {
+    name.iter_rdn()
+        .flat_map(|rdn| rdn.iter())
+        .map(|atv| {
+            let key = ATTRIBUTES
+                .iter()
+                .find(|a| a.oid == atv.oid)
+                .map_or_else(|| atv.oid.to_string(), |a| a.short.to_owned());
+            let value = value_text(&atv.value).unwrap_or_else(|| "#…".into());
+            format!("{key}={}", value.replace('\\', "\\\\").replace(',', "\\,"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn value_text(value: &Any) -> Option<String> {
+    match value.tag() {
+        Tag::PrintableString => PrintableStringRef::try_from(value)
+            .ok()
+            .map(|s| s.as_str().to_owned()),
+        Tag::Utf8String => Utf8StringRef::try_from(value)
+            .ok()
+            .map(|s| s.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+fn allowed_list() -> String {
+    ATTRIBUTES
+        .iter()
+        .map(|a| a.short)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Splits at `sep` where it is not escaped by a backslash.
+fn split_unescaped(s: &str, sep: char) -> impl Iterator<Item = &str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == sep {
+            parts.push(&s[start..i]);
+            start = i + c.len_utf8();
+        }
+    }
+    parts.push(&s[start..]);
+    parts.into_iter()
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_written_order_and_encodings() {
+        let name = parse_subject("C=US, ST=Washington, O=Example\\, Inc., CN=Root CA").unwrap();
+        assert_eq!(
+            display_name(&name),
+            "C=US, ST=Washington, O=Example\\, Inc., CN=Root CA"
+        );
+        let first = name.iter().next().unwrap();
+        assert_eq!(first.value.tag(), Tag::PrintableString);
+    }
+
+    #[test]
+    fn refuses_what_notation_refuses() {
+        for (bad, why) in [
+            ("C=US,O=Example,CN=x", "ST missing"),
+            ("C=US,ST=WA,CN=x", "O missing"),
+            ("C=US,ST=WA,O=A,O=B", "O appears more than once"),
+            ("C=US,ST=WA,O=A,CN=a+OU=b", "multi-valued RDN"),
+            ("C=US,ST=WA,O=A,E=a@b.c", "subjectAltName"),
+            ("C=US,ST=WA,O=A,DC=example", "'DC' is not allowed"),
+            ("C=USA,ST=WA,O=A", "at most 2"),
+            ("C=us,ST=WA,O=A", "two-letter"),
+            ("C=US,ST=WA,O=", "O is empty"),
+            ("C=US,,ST=WA,O=A", "empty attribute"),
+            ("C=US,ST=WA,O=A,CN", "not TYPE=value"),
+        ] {
+            let e = parse_subject(bad).unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn refuses_overlong_values() {
+        let long = "x".repeat(65);
+        let e = parse_subject(&format!("C=US,ST=WA,O=A,CN={long}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at most 64"), "{e}");
+    }
+}

@@ -1,0 +1,150 @@
+//! The key audit: read back the attributes that say whether a private key can ever leave the
+//! token, and judge them.
+
+use cryptoki::object::{Attribute, AttributeType};
+use serde::Serialize;
+
+use super::{Token, TokenError, TokenKey, ck};
+
+/// How the key came to be on the token, as its attributes tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyOrigin {
+    /// Generated inside the token: CKA_LOCAL, always sensitive, never extractable.
+    GeneratedOnToken,
+    /// Imported: not local, not always sensitive, not never extractable.
+    Imported,
+    /// The attributes are inconsistent or missing.
+    Unknown,
+}
+
+/// What the token reports about a private key.
+#[derive(Clone, Debug, Serialize)]
+pub struct KeyAudit {
+    /// Token label.
+    pub token: String,
+    /// CKA_LABEL.
+    pub label: String,
+    /// CKA_ID in hex.
+    pub id: String,
+    /// Key algorithm, e.g. "EC P-384".
+    pub algorithm: String,
+    /// CKA_TOKEN.
+    pub token_object: Option<bool>,
+    /// CKA_PRIVATE.
+    pub private: Option<bool>,
+    /// CKA_SENSITIVE.
+    pub sensitive: Option<bool>,
+    /// CKA_EXTRACTABLE.
+    pub extractable: Option<bool>,
+    /// CKA_ALWAYS_SENSITIVE.
+    pub always_sensitive: Option<bool>,
+    /// CKA_NEVER_EXTRACTABLE.
+    pub never_extractable: Option<bool>,
+    /// CKA_LOCAL.
+    pub local: Option<bool>,
+    /// CKA_SIGN.
+    pub sign: Option<bool>,
+    /// CKA_DECRYPT.
+    pub decrypt: Option<bool>,
+    /// CKA_UNWRAP.
+    pub unwrap: Option<bool>,
+    /// CKA_DERIVE.
+    pub derive: Option<bool>,
+    /// Generated on the token or imported.
+    pub origin: KeyOrigin,
+    /// What is wrong with the key's protection; empty when it is sound.
+    pub problems: Vec<String>,
+}
+
+impl Token {
+    /// Reads and judges the protection attributes of `key`'s private half.
+    pub fn audit(&self, key: &TokenKey) -> Result<KeyAudit, TokenError> {
+        let attrs = self
+            .session()
+            .get_attributes(
+                key.private,
+                &[
+                    AttributeType::Token,
+                    AttributeType::Private,
+                    AttributeType::Sensitive,
+                    AttributeType::Extractable,
+                    AttributeType::AlwaysSensitive,
+                    AttributeType::NeverExtractable,
+                    AttributeType::Local,
+                    AttributeType::Sign,
+                    AttributeType::Decrypt,
+                    AttributeType::Unwrap,
+                    AttributeType::Derive,
+                ],
+            )
+            .map_err(ck("reading key attributes"))?;
+        let mut a = KeyAudit {
+            token: self.label().to_owned(),
+            label: key.label.clone(),
+            id: hex::encode(&key.id),
+            algorithm: key.public_key.describe(),
+            token_object: None,
+            private: None,
+            sensitive: None,
+            extractable: None,
+            always_sensitive: None,
+            never_extractable: None,
+            local: None,
+            sign: None,
+            decrypt: None,
+            unwrap: None,
+            derive: None,
+            origin: KeyOrigin::Unknown,
+            problems: Vec::new(),
+        };
+        for attr in attrs {
+            match attr {
+                Attribute::Token(v) => a.token_object = Some(v),
+                Attribute::Private(v) => a.private = Some(v),
+                Attribute::Sensitive(v) => a.sensitive = Some(v),
+                Attribute::Extractable(v) => a.extractable = Some(v),
+                Attribute::AlwaysSensitive(v) => a.always_sensitive = Some(v),
+                Attribute::NeverExtractable(v) => a.never_extractable = Some(v),
+                Attribute::Local(v) => a.local = Some(v),
+                Attribute::Sign(v) => a.sign = Some(v),
+                Attribute::Decrypt(v) => a.decrypt = Some(v),
+                Attribute::Unwrap(v) => a.unwrap = Some(v),
+                Attribute::Derive(v) => a.derive = Some(v),
+                _ => {}
+            }
+        }
+        a.judge();
+        Ok(a)
+    }
+}
+
+impl KeyAudit {
+    fn judge(&mut self) {
+        let mut need = |value: Option<bool>, want: bool, what: &str| {
+            if value != Some(want) {
+                let shown = value.map_or("not reported".to_owned(), |v| v.to_string());
+                self.problems
+                    .push(format!("{what} is {shown}, should be {want}"));
+            }
+        };
+        need(self.token_object, true, "CKA_TOKEN");
+        need(self.private, true, "CKA_PRIVATE");
+        need(self.sensitive, true, "CKA_SENSITIVE");
+        need(self.extractable, false, "CKA_EXTRACTABLE");
+        need(self.sign, true, "CKA_SIGN");
+        need(self.decrypt, false, "CKA_DECRYPT");
+        need(self.unwrap, false, "CKA_UNWRAP");
+        need(self.derive, false, "CKA_DERIVE");
+        self.origin = match (self.local, self.always_sensitive, self.never_extractable) {
+            (Some(true), Some(true), Some(true)) => KeyOrigin::GeneratedOnToken,
+            (Some(false), Some(false), Some(false)) => KeyOrigin::Imported,
+            _ => KeyOrigin::Unknown,
+        };
+    }
+
+    /// Whether the key's protection is sound.
+    pub fn is_sound(&self) -> bool {
+        self.problems.is_empty()
+    }
+}

@@ -1,0 +1,366 @@
+//! Keys on the token: generation inside it, import of a software-generated EC key, lookup by
+//! URI, and removal of a key a failed ceremony step just made.
+
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use der::asn1::OctetString;
+use der::{Decode, Encode};
+use zeroize::Zeroizing;
+
+use super::uri::Pkcs11Uri;
+use super::{Token, TokenError, ck};
+use crate::signer::{KeyAlgorithm, PublicKey};
+
+/// The label and id a new key gets.
+#[derive(Clone, Debug)]
+pub struct KeyTemplate {
+    /// CKA_LABEL.
+    pub label: String,
+    /// CKA_ID.
+    pub id: Vec<u8>,
+}
+
+/// A key pair on the token.
+#[derive(Clone, Debug)]
+pub struct TokenKey {
+    /// The private key object.
+    pub private: ObjectHandle,
+    /// The public key object, when the token keeps one.
+    pub public: Option<ObjectHandle>,
+    /// CKA_LABEL.
+    pub label: String,
+    /// CKA_ID.
+    pub id: Vec<u8>,
+    /// The key's public half, read back from the token.
+    pub public_key: PublicKey,
+}
+
+/// Attributes every private key keyrite makes carries: on the token, private, sensitive,
+/// never extractable, and good for signing only.
+fn private_key_policy(t: &KeyTemplate) -> Vec<Attribute> {
+    vec![
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Sign(true),
+        Attribute::Decrypt(false),
+        Attribute::Unwrap(false),
+        Attribute::Derive(false),
+        Attribute::Label(t.label.as_bytes().to_vec()),
+        Attribute::Id(t.id.clone()),
+    ]
+}
+
+fn public_key_policy(t: &KeyTemplate) -> Vec<Attribute> {
+    vec![
+        Attribute::Token(true),
+        Attribute::Private(false),
+        Attribute::Verify(true),
+        Attribute::Encrypt(false),
+        Attribute::Wrap(false),
+        Attribute::Derive(false),
+        Attribute::Label(t.label.as_bytes().to_vec()),
+        Attribute::Id(t.id.clone()),
+    ]
+}
+
+/// The DER curve OID PKCS#11 wants in CKA_EC_PARAMS.
+fn ec_params(alg: KeyAlgorithm) -> Result<Vec<u8>, TokenError> {
+    let oid = alg.curve_oid().ok_or_else(|| {
+        TokenError::Encoding(format!("EC parameters for {alg}, not an EC algorithm"))
+    })?;
+    oid.to_der()
+        .map_err(|e| TokenError::Encoding(format!("the curve OID: {e}")))
+}
+
+impl Token {
+    /// Refuses if any object on the token already carries the template's label or id.
+    pub fn ensure_unused(&self, t: &KeyTemplate) -> Result<(), TokenError> {
+        let by_label = self
+            .session()
+            .find_objects(&[Attribute::Label(t.label.as_bytes().to_vec())])
+            .map_err(ck("searching for objects"))?;
+        if !by_label.is_empty() {
+            return Err(TokenError::ObjectExists {
+                token: self.label().to_owned(),
+                what: format!("label '{}'", t.label),
+            });
+        }
+        let by_id = self
+            .session()
+            .find_objects(&[Attribute::Id(t.id.clone())])
+            .map_err(ck("searching for objects"))?;
+        if !by_id.is_empty() {
+            return Err(TokenError::ObjectExists {
+                token: self.label().to_owned(),
+                what: format!("id {}", hex::encode(&t.id)),
+            });
+        }
+        Ok(())
+    }
+
+    /// Generates a key pair inside the token: it never leaves it.
+    pub fn generate_key(&self, alg: KeyAlgorithm, t: &KeyTemplate) -> Result<TokenKey, TokenError> {
+        self.ensure_unused(t)?;
+        let mut public = public_key_policy(t);
+        let private = private_key_policy(t);
+        let mechanism = match alg.rsa_bits() {
+            Some(bits) => {
+                self.require(Mechanism::RsaPkcsKeyPairGen, "RSA key generation")?;
+                public.push(Attribute::ModulusBits((bits as u64).into()));
+                public.push(Attribute::PublicExponent(vec![0x01, 0x00, 0x01]));
+                Mechanism::RsaPkcsKeyPairGen
+            }
+            None => {
+                self.require(Mechanism::EccKeyPairGen, "EC key generation")?;
+                public.push(Attribute::EcParams(ec_params(alg)?));
+                Mechanism::EccKeyPairGen
+            }
+        };
+        let (public, private) = self
+            .session()
+            .generate_key_pair(&mechanism, &public, &private)
+            .map_err(ck(format!("generating an {alg} key pair")))?;
+        let read = self.read_public_key(private, Some(public));
+        match read {
+            Ok(public_key) => Ok(TokenKey {
+                private,
+                public: Some(public),
+                label: t.label.clone(),
+                id: t.id.clone(),
+                public_key,
+            }),
+            Err(e) => {
+                // Leave nothing half-made behind.
+                let _ = self.session().destroy_object(private);
+                let _ = self.session().destroy_object(public);
+                Err(e)
+            }
+        }
+    }
+
+    /// Imports a software-generated EC private key (big-endian scalar) as sensitive,
+    /// non-extractable and sign-only, with its public key beside it. The caller zeroizes its
+    /// own copy; the attribute buffers built here are zeroized before returning.
+    pub fn import_ec_key(
+        &self,
+        alg: KeyAlgorithm,
+        scalar: &Zeroizing<Vec<u8>>,
+        public_key: &PublicKey,
+        t: &KeyTemplate,
+    ) -> Result<TokenKey, TokenError> {
+        self.ensure_unused(t)?;
+        if public_key.algorithm() != Some(alg) || alg.curve_oid().is_none() {
+            return Err(TokenError::UnusableKey {
+                token: self.label().to_owned(),
+                detail: format!("only EC keys are imported, and the public key must be {alg}"),
+            });
+        }
+        let params = ec_params(alg)?;
+        let point = public_key_point(public_key)?;
+        let mut private = private_key_policy(t);
+        private.extend([
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::KeyType(KeyType::EC),
+            Attribute::EcParams(params.clone()),
+            Attribute::Value(scalar.to_vec()),
+        ]);
+        let created = self.session().create_object(&private);
+        for attr in &mut private {
+            if let Attribute::Value(v) = attr {
+                zeroize::Zeroize::zeroize(v);
+            }
+        }
+        let private = created.map_err(ck("importing the private key"))?;
+        let mut public = public_key_policy(t);
+        public.extend([
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::KeyType(KeyType::EC),
+            Attribute::EcParams(params),
+            Attribute::EcPoint(point),
+        ]);
+        let public = match self.session().create_object(&public) {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = self.session().destroy_object(private);
+                return Err(ck("importing the public key")(e));
+            }
+        };
+        Ok(TokenKey {
+            private,
+            public: Some(public),
+            label: t.label.clone(),
+            id: t.id.clone(),
+            public_key: public_key.clone(),
+        })
+    }
+
+    /// Finds the one private key `uri` selects by `object` and `id`.
+    pub fn find_key(&self, uri: &Pkcs11Uri) -> Result<TokenKey, TokenError> {
+        let mut template = vec![Attribute::Class(ObjectClass::PRIVATE_KEY)];
+        if let Some(label) = &uri.object {
+            template.push(Attribute::Label(label.as_bytes().to_vec()));
+        }
+        if let Some(id) = &uri.id {
+            template.push(Attribute::Id(id.clone()));
+        }
+        let found = self
+            .session()
+            .find_objects(&template)
+            .map_err(ck("searching for private keys"))?;
+        let private = match found.as_slice() {
+            [one] => *one,
+            [] => {
+                return Err(TokenError::NoSuchKey {
+                    token: self.label().to_owned(),
+                    uri: uri.to_string(),
+                });
+            }
+            many => {
+                return Err(TokenError::AmbiguousKey {
+                    token: self.label().to_owned(),
+                    uri: uri.to_string(),
+                    count: many.len(),
+                });
+            }
+        };
+        let (label, id) = self.label_and_id(private)?;
+        let public = self
+            .session()
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PUBLIC_KEY),
+                Attribute::Id(id.clone()),
+            ])
+            .map_err(ck("searching for the public key"))?
+            .first()
+            .copied();
+        let public_key = self.read_public_key(private, public)?;
+        Ok(TokenKey {
+            private,
+            public,
+            label,
+            id,
+            public_key,
+        })
+    }
+
+    /// Removes a key pair (used only to undo a key made by a step that then failed).
+    pub fn destroy_key(&self, key: &TokenKey) -> Result<(), TokenError> {
+        if let Some(public) = key.public {
+            self.session()
+                .destroy_object(public)
+                .map_err(ck("removing the public key"))?;
+        }
+        self.session()
+            .destroy_object(key.private)
+            .map_err(ck("removing the private key"))
+    }
+
+    pub(super) fn label_and_id(&self, obj: ObjectHandle) -> Result<(String, Vec<u8>), TokenError> {
+        let attrs = self
+            .session()
+            .get_attributes(obj, &[AttributeType::Label, AttributeType::Id])
+            .map_err(ck("reading key attributes"))?;
+        let mut label = String::new();
+        let mut id = Vec::new();
+        for a in attrs {
+            match a {
+                Attribute::Label(l) => label = String::from_utf8_lossy(&l).into_owned(),
+                Attribute::Id(i) => id = i,
+                _ => {}
+            }
+        }
+        Ok((label, id))
+    }
+
+    /// Reads the public half of a key pair: RSA from the private key's public attributes, EC
+    /// from the public key object (whose EC_POINT may come DER-wrapped or raw).
+    fn read_public_key(
+        &self,
+        private: ObjectHandle,
+        public: Option<ObjectHandle>,
+    ) -> Result<PublicKey, TokenError> {
+        let unusable = |detail: String| TokenError::UnusableKey {
+            token: self.label().to_owned(),
+            detail,
+        };
+        let attrs = self
+            .session()
+            .get_attributes(private, &[AttributeType::KeyType])
+            .map_err(ck("reading the key type"))?;
+        let key_type = attrs.iter().find_map(|a| match a {
+            Attribute::KeyType(t) => Some(*t),
+            _ => None,
+        });
+        if key_type == Some(KeyType::RSA) {
+            let source = public.unwrap_or(private);
+            let attrs = self
+                .session()
+                .get_attributes(
+                    source,
+                    &[AttributeType::Modulus, AttributeType::PublicExponent],
+                )
+                .map_err(ck("reading the RSA public key"))?;
+            let (mut n, mut e) = (None, None);
+            for a in attrs {
+                match a {
+                    Attribute::Modulus(m) => n = Some(m),
+                    Attribute::PublicExponent(x) => e = Some(x),
+                    _ => {}
+                }
+            }
+            let (n, e) = n
+                .zip(e)
+                .ok_or_else(|| unusable("the token does not show the RSA modulus".into()))?;
+            return PublicKey::from_rsa_parts(&n, &e).map_err(|e| unusable(e.to_string()));
+        }
+        if key_type != Some(KeyType::EC) {
+            return Err(unusable("only EC and RSA keys are supported".into()));
+        }
+        let public = public.ok_or_else(|| {
+            unusable(
+                "no public key object with the same id: keyrite needs it to verify signatures"
+                    .into(),
+            )
+        })?;
+        let attrs = self
+            .session()
+            .get_attributes(public, &[AttributeType::EcParams, AttributeType::EcPoint])
+            .map_err(ck("reading the EC public key"))?;
+        let (mut params, mut point) = (None, None);
+        for a in attrs {
+            match a {
+                Attribute::EcParams(p) => params = Some(p),
+                Attribute::EcPoint(p) => point = Some(p),
+                _ => {}
+            }
+        }
+        let (params, point) = params
+            .zip(point)
+            .ok_or_else(|| unusable("the public key lacks EC_PARAMS or EC_POINT".into()))?;
+        let alg = [KeyAlgorithm::P256, KeyAlgorithm::P384, KeyAlgorithm::P521]
+            .into_iter()
+            .find(|a| ec_params(*a).is_ok_and(|p| p == params))
+            .ok_or_else(|| unusable("the key is on a curve keyrite does not use".into()))?;
+        let raw = OctetString::from_der(&point)
+            .ok()
+            .filter(|inner| PublicKey::from_ec_point(alg, inner.as_bytes()).is_ok())
+            .map(|inner| inner.as_bytes().to_vec())
+            .unwrap_or(point);
+        PublicKey::from_ec_point(alg, &raw).map_err(|e| unusable(e.to_string()))
+    }
+}
+
+/// The DER-wrapped uncompressed point PKCS#11 wants in CKA_EC_POINT.
+fn public_key_point(key: &PublicKey) -> Result<Vec<u8>, TokenError> {
+    let raw = match key {
+        PublicKey::P256(k) => k.to_sec1_point(false).as_bytes().to_vec(),
+        PublicKey::P384(k) => k.to_sec1_point(false).as_bytes().to_vec(),
+        PublicKey::P521(k) => k.to_sec1_point(false).as_bytes().to_vec(),
+        PublicKey::Rsa(_) => Vec::new(),
+    };
+    OctetString::new(raw)
+        .and_then(|o| o.to_der())
+        .map_err(|e| TokenError::Encoding(format!("the EC point: {e}")))
+}

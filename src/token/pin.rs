@@ -1,0 +1,78 @@
+//! Where a token PIN comes from: a `pin-source` file, a rehearsal `pin-value`, the
+//! `KEYRITE_PIN` environment variable, or a prompt without echo. Never a command-line argument
+//! of its own.
+
+use std::fs;
+use std::io::IsTerminal;
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use super::TokenError;
+use super::uri::Pkcs11Uri;
+
+/// Environment variable holding a PIN, for unattended use.
+pub const PIN_ENV: &str = "KEYRITE_PIN";
+/// Environment variable that marks a rehearsal; only then is `pin-value` accepted.
+pub const REHEARSAL_ENV: &str = "KEYRITE_REHEARSAL";
+
+/// Whether this process runs a rehearsal (the rehearsal profile sets `KEYRITE_REHEARSAL=1`).
+pub fn is_rehearsal() -> bool {
+    std::env::var(REHEARSAL_ENV).is_ok_and(|v| v == "1")
+}
+
+/// Reads the user PIN for `token_label` from the first source `uri` and the environment give.
+pub fn user_pin(uri: &Pkcs11Uri, token_label: &str) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+    if let Some(value) = &uri.pin_value {
+        if !is_rehearsal() {
+            return Err(TokenError::Pin(
+                "pin-value in a URI is accepted only in a rehearsal (KEYRITE_REHEARSAL=1): \
+                 it is visible to every process on the machine; use pin-source=file:PATH, \
+                 the KEYRITE_PIN environment variable, or type the PIN at the prompt"
+                    .into(),
+            ));
+        }
+        return Ok(Zeroizing::new(value.as_bytes().to_vec()));
+    }
+    if let Some(source) = &uri.pin_source {
+        let path = source.strip_prefix("file:").unwrap_or(source);
+        return read_pin_file(Path::new(path));
+    }
+    if let Ok(pin) = std::env::var(PIN_ENV) {
+        return Ok(Zeroizing::new(pin.into_bytes()));
+    }
+    if !std::io::stdin().is_terminal() && fs::metadata("/dev/tty").is_err() {
+        return Err(TokenError::Pin(format!(
+            "no PIN for token '{token_label}': there is no terminal to prompt on; \
+             add pin-source=file:PATH to the token URI or set {PIN_ENV}"
+        )));
+    }
+    let typed = rpassword::prompt_password(format!("PIN for token '{token_label}': "))
+        .map(Zeroizing::new)
+        .map_err(|e| {
+            TokenError::Pin(format!(
+                "could not read the PIN for token '{token_label}' from the terminal ({e}); \
+                 add pin-source=file:PATH to the token URI or set {PIN_ENV}"
+            ))
+        })?;
+    Ok(Zeroizing::new(typed.as_bytes().to_vec()))
+}
+
+fn read_pin_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+    let mut bytes = fs::read(path).map(Zeroizing::new).map_err(|e| {
+        TokenError::Pin(format!(
+            "cannot read the PIN file {} named by pin-source: {e}",
+            path.display()
+        ))
+    })?;
+    while matches!(bytes.last(), Some(b'\n' | b'\r')) {
+        bytes.pop();
+    }
+    if bytes.is_empty() {
+        return Err(TokenError::Pin(format!(
+            "the PIN file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}

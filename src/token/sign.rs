@@ -1,0 +1,107 @@
+//! Signing with a token key: the token's combined hash-and-sign mechanism when it lists one,
+//! otherwise hashing on the host and a raw CKM_ECDSA / CKM_RSA_PKCS. Every signature is
+//! verified in software against the key's public key before it is returned.
+
+use cryptoki::mechanism::Mechanism;
+
+use super::{Token, TokenError, TokenKey, ck};
+use crate::signer::{HashAlgorithm, KeySigner, PublicKey, SignatureScheme};
+
+/// A [`KeySigner`] for a key on a token.
+pub struct TokenSigner<'t> {
+    token: &'t Token,
+    key: TokenKey,
+    scheme: SignatureScheme,
+}
+
+impl<'t> TokenSigner<'t> {
+    /// A signer for `key`, with the scheme its algorithm calls for.
+    pub fn new(token: &'t Token, key: TokenKey) -> Result<Self, TokenError> {
+        let scheme = key
+            .public_key
+            .algorithm()
+            .ok_or_else(|| TokenError::UnusableKey {
+                token: token.label().to_owned(),
+                detail: format!("{} is not a CA key algorithm", key.public_key.describe()),
+            })?
+            .signature_scheme();
+        let signer = Self { token, key, scheme };
+        let (combined, raw) = signer.mechanisms();
+        if !token.has_mechanism(combined.mechanism_type()) {
+            token.require(raw, "signing")?;
+        }
+        Ok(signer)
+    }
+
+    /// The key this signer uses.
+    pub fn key(&self) -> &TokenKey {
+        &self.key
+    }
+
+    fn mechanisms(&self) -> (Mechanism<'static>, Mechanism<'static>) {
+        match self.scheme {
+            SignatureScheme::EcdsaSha256 => (Mechanism::EcdsaSha256, Mechanism::Ecdsa),
+            SignatureScheme::EcdsaSha384 => (Mechanism::EcdsaSha384, Mechanism::Ecdsa),
+            SignatureScheme::EcdsaSha512 => (Mechanism::EcdsaSha512, Mechanism::Ecdsa),
+            SignatureScheme::RsaPkcs1Sha384 => (Mechanism::Sha384RsaPkcs, Mechanism::RsaPkcs),
+            SignatureScheme::RsaPkcs1Sha512 => (Mechanism::Sha512RsaPkcs, Mechanism::RsaPkcs),
+        }
+    }
+
+    fn token_sign(&self, message: &[u8]) -> Result<Vec<u8>, TokenError> {
+        let (combined, raw) = self.mechanisms();
+        let session = self.token.session();
+        if self.token.has_mechanism(combined.mechanism_type()) {
+            return session
+                .sign(&combined, self.key.private, message)
+                .map_err(ck("signing"));
+        }
+        let hash: HashAlgorithm = self.scheme.hash();
+        let digest = hash.digest(message);
+        let input = if self.scheme.is_ecdsa() {
+            digest
+        } else {
+            hash.digest_info(&digest)
+                .map_err(|e| TokenError::Encoding(format!("the PKCS#1 DigestInfo: {e}")))?
+        };
+        session
+            .sign(&raw, self.key.private, &input)
+            .map_err(ck("signing"))
+    }
+}
+
+impl KeySigner for TokenSigner<'_> {
+    fn public_key(&self) -> &PublicKey {
+        &self.key.public_key
+    }
+
+    fn scheme(&self) -> SignatureScheme {
+        self.scheme
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, crate::Error> {
+        let out = self.token_sign(message)?;
+        let public = &self.key.public_key;
+        let signature = if self.scheme.is_ecdsa() {
+            // PKCS#11 returns ECDSA as fixed-width r || s; X.509 wants DER.
+            public
+                .ecdsa_raw_to_der(&out)
+                .ok_or_else(|| TokenError::UnusableKey {
+                    token: self.token.label().to_owned(),
+                    detail: format!(
+                        "the token returned a {}-byte ECDSA signature, not r || s",
+                        out.len()
+                    ),
+                })?
+        } else {
+            out
+        };
+        public
+            .verify(self.scheme, message, &signature)
+            .map_err(|source| TokenError::BadTokenSignature {
+                token: self.token.label().to_owned(),
+                source,
+            })?;
+        Ok(signature)
+    }
+}
