@@ -52,12 +52,14 @@ fn private_key_policy(t: &KeyTemplate) -> Vec<Attribute> {
     ]
 }
 
+/// Attributes of the public half. CKA_VERIFY and CKA_ENCRYPT are left to the token: keyrite
+/// verifies in software, encrypting to a public key reveals nothing, and tpm2-pkcs11 maps
+/// both onto TPM object bits shared with the private key (CKA_ENCRYPT=false clears the
+/// sign bit; CKA_VERIFY must equal the private key's CKA_DECRYPT).
 fn public_key_policy(t: &KeyTemplate) -> Vec<Attribute> {
     vec![
         Attribute::Token(true),
         Attribute::Private(false),
-        Attribute::Verify(true),
-        Attribute::Encrypt(false),
         Attribute::Wrap(false),
         Attribute::Derive(false),
         Attribute::Label(t.label.as_bytes().to_vec()),
