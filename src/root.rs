@@ -79,6 +79,7 @@ pub fn create_token_only(req: &RootRequest<'_>) -> Result<RootOutcome, Error> {
             None => random_bytes::<16>().to_vec(),
         },
     };
+    token.check_can_sign(req.algorithm.signature_scheme())?;
     let key = token.generate_key(req.algorithm, &template)?;
     match certify(&token, req, &key) {
         Ok(outcome) => Ok(outcome),

@@ -25,31 +25,12 @@ impl<'t> TokenSigner<'t> {
                 detail: format!("{} is not a CA key algorithm", key.public_key.describe()),
             })?
             .signature_scheme();
-        let signer = Self { token, key, scheme };
-        let (combined, raw) = signer.mechanisms();
-        if !token.has_mechanism(combined.mechanism_type()) {
-            token.require(raw, "signing")?;
-        }
-        Ok(signer)
-    }
-
-    /// The key this signer uses.
-    pub fn key(&self) -> &TokenKey {
-        &self.key
-    }
-
-    fn mechanisms(&self) -> (Mechanism<'static>, Mechanism<'static>) {
-        match self.scheme {
-            SignatureScheme::EcdsaSha256 => (Mechanism::EcdsaSha256, Mechanism::Ecdsa),
-            SignatureScheme::EcdsaSha384 => (Mechanism::EcdsaSha384, Mechanism::Ecdsa),
-            SignatureScheme::EcdsaSha512 => (Mechanism::EcdsaSha512, Mechanism::Ecdsa),
-            SignatureScheme::RsaPkcs1Sha384 => (Mechanism::Sha384RsaPkcs, Mechanism::RsaPkcs),
-            SignatureScheme::RsaPkcs1Sha512 => (Mechanism::Sha512RsaPkcs, Mechanism::RsaPkcs),
-        }
+        token.check_can_sign(scheme)?;
+        Ok(Self { token, key, scheme })
     }
 
     fn token_sign(&self, message: &[u8]) -> Result<Vec<u8>, TokenError> {
-        let (combined, raw) = self.mechanisms();
+        let (combined, raw) = mechanisms(self.scheme);
         let session = self.token.session();
         if self.token.has_mechanism(combined.mechanism_type()) {
             return session
@@ -67,6 +48,30 @@ impl<'t> TokenSigner<'t> {
         session
             .sign(&raw, self.key.private, &input)
             .map_err(ck("signing"))
+    }
+}
+
+/// The combined hash-and-sign mechanism for `scheme`, and the raw one used after hashing on
+/// the host.
+fn mechanisms(scheme: SignatureScheme) -> (Mechanism<'static>, Mechanism<'static>) {
+    match scheme {
+        SignatureScheme::EcdsaSha256 => (Mechanism::EcdsaSha256, Mechanism::Ecdsa),
+        SignatureScheme::EcdsaSha384 => (Mechanism::EcdsaSha384, Mechanism::Ecdsa),
+        SignatureScheme::EcdsaSha512 => (Mechanism::EcdsaSha512, Mechanism::Ecdsa),
+        SignatureScheme::RsaPkcs1Sha384 => (Mechanism::Sha384RsaPkcs, Mechanism::RsaPkcs),
+        SignatureScheme::RsaPkcs1Sha512 => (Mechanism::Sha512RsaPkcs, Mechanism::RsaPkcs),
+    }
+}
+
+impl Token {
+    /// Refuses unless the token can sign with `scheme`, combined or after host hashing.
+    pub fn check_can_sign(&self, scheme: SignatureScheme) -> Result<(), TokenError> {
+        let (combined, raw) = mechanisms(scheme);
+        if self.has_mechanism(combined.mechanism_type()) {
+            Ok(())
+        } else {
+            self.require(raw, &format!("signing with {scheme}"))
+        }
     }
 }
 
