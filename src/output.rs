@@ -52,11 +52,7 @@ pub fn preflight(dir: &Path, names: &[&str]) -> Result<(), OutputError> {
 /// Writes every `(name, contents)` into `dir` (created if needed) with `mode`, each through a
 /// temporary file that is synced and then linked into place without replacing anything. If
 /// any file fails, the ones already placed are removed again.
-pub fn write_new_files(
-    dir: &Path,
-    files: &[(&str, &[u8])],
-    mode: u32,
-) -> Result<Vec<PathBuf>, OutputError> {
+pub fn write_new_files(dir: &Path, files: &[(&str, &[u8])], mode: u32) -> Result<(), OutputError> {
     let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
     preflight(dir, &names)?;
     fs::create_dir_all(dir).map_err(io(dir))?;
@@ -74,8 +70,7 @@ pub fn write_new_files(
     }
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
-    Ok(placed)
+        .map_err(io(dir))
 }
 
 fn write_one(dir: &Path, name: &str, contents: &[u8], mode: u32) -> Result<PathBuf, OutputError> {

@@ -16,7 +16,7 @@ use crate::pki::name::display_name;
 use crate::pki::profile::RootProfile;
 use crate::pki::validity::Period;
 use crate::signer::{KeyAlgorithm, KeySigner};
-use crate::token::{KeyAudit, KeyTemplate, Pkcs11Uri, Token, TokenError, TokenSigner, pin};
+use crate::token::{KeyAudit, KeyTemplate, Pkcs11Uri, Token, TokenSigner, pin};
 
 /// The root certificate's file name in the output directory.
 pub const ROOT_CERT_FILE: &str = "root.crt";
@@ -122,7 +122,7 @@ fn certify(
         .map_err(|e| crate::pki::PkiError::Build(format!("PEM encoding: {e}")))?;
     let fingerprint = Fingerprint::of(&der);
     let fingerprint_text = fingerprint_file(&fingerprint);
-    let written = output::write_new_files(
+    output::write_new_files(
         req.out_dir,
         &[
             (ROOT_CERT_FILE, pem.as_bytes()),
@@ -130,11 +130,9 @@ fn certify(
         ],
         0o644,
     )?;
-    let [cert_path, fingerprint_path] = <[PathBuf; 2]>::try_from(written)
-        .map_err(|_| Error::Token(TokenError::Encoding("output paths".into())))?;
     Ok(RootOutcome {
-        cert_path,
-        fingerprint_path,
+        cert_path: req.out_dir.join(ROOT_CERT_FILE),
+        fingerprint_path: req.out_dir.join(ROOT_FINGERPRINT_FILE),
         fingerprint,
         key_uri: req.token.for_object(&key.label, &key.id),
         audit,

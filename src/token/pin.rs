@@ -3,7 +3,6 @@
 //! of its own.
 
 use std::fs;
-use std::io::IsTerminal;
 use std::path::Path;
 
 use zeroize::Zeroizing;
@@ -40,12 +39,6 @@ pub fn user_pin(uri: &Pkcs11Uri, token_label: &str) -> Result<Zeroizing<Vec<u8>>
     }
     if let Ok(pin) = std::env::var(PIN_ENV) {
         return Ok(Zeroizing::new(pin.into_bytes()));
-    }
-    if !std::io::stdin().is_terminal() && fs::metadata("/dev/tty").is_err() {
-        return Err(TokenError::Pin(format!(
-            "no PIN for token '{token_label}': there is no terminal to prompt on; \
-             add pin-source=file:PATH to the token URI or set {PIN_ENV}"
-        )));
     }
     let typed = rpassword::prompt_password(format!("PIN for token '{token_label}': "))
         .map(Zeroizing::new)
