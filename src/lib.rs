@@ -36,7 +36,10 @@ pub enum Error {
     #[error(transparent)]
     Output(#[from] output::OutputError),
     /// A key's protection is not what keyrite requires.
-    #[error("the key's protection is not sound ({0}); it was not used")]
+    #[error(
+        "the new key's protection is not what keyrite requires ({0}); it was not used and was \
+         removed: check the token's PKCS#11 module or use another token"
+    )]
     WeakKey(String),
     /// An encoding failure in keyrite's own data.
     #[error("encoding failed: {0}")]

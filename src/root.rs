@@ -16,7 +16,7 @@ use crate::pki::name::display_name;
 use crate::pki::profile::RootProfile;
 use crate::pki::validity::Period;
 use crate::signer::{KeyAlgorithm, KeySigner};
-use crate::token::{KeyAudit, KeyTemplate, Pkcs11Uri, Token, TokenSigner, pin};
+use crate::token::{KeyAudit, KeyOrigin, KeyTemplate, Pkcs11Uri, Token, TokenSigner, pin};
 
 /// The root certificate's file name in the output directory.
 pub const ROOT_CERT_FILE: &str = "root.crt";
@@ -101,6 +101,13 @@ fn certify(
     let audit = token.audit(key)?;
     if !audit.is_sound() {
         return Err(Error::WeakKey(audit.problems.join("; ")));
+    }
+    if audit.origin != KeyOrigin::GeneratedOnToken {
+        return Err(Error::WeakKey(
+            "the token does not report the key as generated inside it (CKA_LOCAL, \
+             CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE), which token-only mode requires"
+                .into(),
+        ));
     }
     let signer = TokenSigner::new(token, key.clone())?;
     let serial = SerialNumber::generate(&mut UnwrapErr(SysRng));

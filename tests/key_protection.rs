@@ -179,8 +179,8 @@ fn object_uri(hsm: &SoftHsm, label: &str) -> String {
     format!("{path};object={label}?{query}")
 }
 
-/// Creates a P-384 root on `hsm` with the keyrite binary.
-fn create_root(hsm: &SoftHsm) {
+/// Creates a root of `algorithm` on `hsm` with the keyrite binary.
+fn create_root(hsm: &SoftHsm, algorithm: &str) {
     let out = hsm.dir().join("out");
     run_ok(
         hsm.command()
@@ -188,7 +188,7 @@ fn create_root(hsm: &SoftHsm) {
             .arg(hsm.pin_uri())
             .args(["--subject", SUBJECT, "--validity", "20y", "--out"])
             .arg(&out)
-            .args(["--algorithm", "p384"]),
+            .args(["--algorithm", algorithm]),
     );
 }
 
@@ -253,7 +253,7 @@ fn open_token(hsm: &SoftHsm) -> TokenSession {
 #[test]
 fn pkcs11_tool_sees_the_root_key_as_sensitive_never_extractable_and_local() {
     let hsm = SoftHsm::new("kp-listed");
-    create_root(&hsm);
+    create_root(&hsm, "p384");
     let listing = pkcs11_tool_list_objects(&hsm);
     assert_eq!(
         listing
@@ -281,7 +281,7 @@ fn pkcs11_tool_sees_the_root_key_as_sensitive_never_extractable_and_local() {
 #[test]
 fn a_probe_cannot_read_flip_or_wrap_the_root_key_out() {
     let hsm = SoftHsm::new("kp-probed");
-    create_root(&hsm);
+    create_root(&hsm, "p384");
     {
         let _in_process = InProcess::enter(&hsm);
         let (session, mechanisms) = probe_session(&hsm);
@@ -466,4 +466,32 @@ fn importing_over_an_existing_label_is_refused_and_adds_nothing() {
         "{refused}"
     );
     assert_eq!(count_objects(&hsm), before);
+}
+
+#[test]
+fn an_rsa_root_key_cannot_be_driven_through_raw_rsa() {
+    let hsm = SoftHsm::new("kp-rsa");
+    create_root(&hsm, "rsa3072");
+    let audit = audit_json(&hsm, ROOT_LABEL);
+    assert_eq!(audit["sign_recover"], false, "{audit}");
+    assert_eq!(
+        audit["allowed_mechanisms"],
+        serde_json::json!(["CKM_RSA_PKCS", "CKM_SHA384_RSA_PKCS"]),
+        "{audit}"
+    );
+
+    let _in_process = InProcess::enter(&hsm);
+    let (session, _) = probe_session(&hsm);
+    let key = find_one(&session, ObjectClass::PRIVATE_KEY, ROOT_LABEL);
+    // Raw RSA is the private-key operation itself: with it, "signing" decrypts.
+    let ciphertext = vec![0x01; 384];
+    let raw = session.sign(&Mechanism::RsaX509, key, &ciphertext);
+    assert!(raw.is_err(), "the token ran raw RSA with the root key");
+    let recover = session.decrypt(&Mechanism::RsaPkcs, key, &ciphertext);
+    assert!(recover.is_err(), "the token decrypted with the root key");
+    // Signing as allowed still works.
+    let signature = session
+        .sign(&Mechanism::Sha384RsaPkcs, key, b"allowed")
+        .expect("allowed signing mechanism");
+    assert_eq!(signature.len(), 384);
 }

@@ -243,12 +243,19 @@ fn print_audit(a: &KeyAudit) {
         ("CKA_LOCAL", a.local),
         ("CKA_PRIVATE", a.private),
         ("CKA_SIGN", a.sign),
+        ("CKA_SIGN_RECOVER", a.sign_recover),
         ("CKA_DECRYPT", a.decrypt),
         ("CKA_UNWRAP", a.unwrap),
         ("CKA_DERIVE", a.derive),
     ] {
         println!("  {name:<22} {}", show(value));
     }
+    println!(
+        "  CKA_ALLOWED_MECHANISMS {}",
+        a.allowed_mechanisms
+            .as_ref()
+            .map_or("not reported".to_owned(), |m| m.join(", "))
+    );
     println!(
         "  origin:                {}",
         match a.origin {

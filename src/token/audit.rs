@@ -1,10 +1,27 @@
 //! The key audit: read back the attributes that say whether a private key can ever leave the
 //! token, and judge them.
 
+use cryptoki::mechanism::MechanismType;
 use cryptoki::object::{Attribute, AttributeType};
 use serde::Serialize;
 
 use super::{Token, TokenError, TokenKey, ck};
+
+/// Mechanisms that only sign: what a CA key may be allowed.
+const SIGNING: &[MechanismType] = &[
+    MechanismType::ECDSA,
+    MechanismType::ECDSA_SHA256,
+    MechanismType::ECDSA_SHA384,
+    MechanismType::ECDSA_SHA512,
+    MechanismType::RSA_PKCS,
+    MechanismType::SHA256_RSA_PKCS,
+    MechanismType::SHA384_RSA_PKCS,
+    MechanismType::SHA512_RSA_PKCS,
+    MechanismType::RSA_PKCS_PSS,
+    MechanismType::SHA256_RSA_PKCS_PSS,
+    MechanismType::SHA384_RSA_PKCS_PSS,
+    MechanismType::SHA512_RSA_PKCS_PSS,
+];
 
 /// How the key came to be on the token, as its attributes tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -45,6 +62,16 @@ pub struct KeyAudit {
     pub local: Option<bool>,
     /// CKA_SIGN.
     pub sign: Option<bool>,
+    /// CKA_SIGN_RECOVER.
+    pub sign_recover: Option<bool>,
+    /// CKA_ALLOWED_MECHANISMS, when the token reports them.
+    pub allowed_mechanisms: Option<Vec<String>>,
+    /// Whether every allowed mechanism is a signing mechanism (None when not reported).
+    #[serde(skip)]
+    allowed_sign_only: Option<bool>,
+    /// Whether the key is RSA (raw RSA could decrypt unless mechanisms are restricted).
+    #[serde(skip)]
+    is_rsa: bool,
     /// CKA_DECRYPT.
     pub decrypt: Option<bool>,
     /// CKA_UNWRAP.
@@ -73,6 +100,7 @@ impl Token {
                     AttributeType::NeverExtractable,
                     AttributeType::Local,
                     AttributeType::Sign,
+                    AttributeType::SignRecover,
                     AttributeType::Decrypt,
                     AttributeType::Unwrap,
                     AttributeType::Derive,
@@ -92,6 +120,10 @@ impl Token {
             never_extractable: None,
             local: None,
             sign: None,
+            sign_recover: None,
+            allowed_mechanisms: None,
+            allowed_sign_only: None,
+            is_rsa: matches!(key.public_key, crate::signer::PublicKey::Rsa(_)),
             decrypt: None,
             unwrap: None,
             derive: None,
@@ -108,10 +140,26 @@ impl Token {
                 Attribute::NeverExtractable(v) => a.never_extractable = Some(v),
                 Attribute::Local(v) => a.local = Some(v),
                 Attribute::Sign(v) => a.sign = Some(v),
+                Attribute::SignRecover(v) => a.sign_recover = Some(v),
                 Attribute::Decrypt(v) => a.decrypt = Some(v),
                 Attribute::Unwrap(v) => a.unwrap = Some(v),
                 Attribute::Derive(v) => a.derive = Some(v),
                 _ => {}
+            }
+        }
+        // Read on its own: some modules (p11-kit's RPC client) fail the whole call on this
+        // array attribute; that is reported as "not reported", never as sound.
+        if let Ok(attrs) = self
+            .session()
+            .get_attributes(key.private, &[AttributeType::AllowedMechanisms])
+        {
+            for attr in attrs {
+                if let Attribute::AllowedMechanisms(m) = attr
+                    && !m.is_empty()
+                {
+                    a.allowed_sign_only = Some(m.iter().all(|m| SIGNING.contains(m)));
+                    a.allowed_mechanisms = Some(m.iter().map(ToString::to_string).collect());
+                }
             }
         }
         a.judge();
@@ -136,6 +184,21 @@ impl KeyAudit {
         need(self.decrypt, false, "CKA_DECRYPT");
         need(self.unwrap, false, "CKA_UNWRAP");
         need(self.derive, false, "CKA_DERIVE");
+        if self.sign_recover == Some(true) {
+            self.problems
+                .push("CKA_SIGN_RECOVER is true, should be false".into());
+        }
+        match self.allowed_sign_only {
+            Some(false) => self
+                .problems
+                .push("CKA_ALLOWED_MECHANISMS allows more than signing mechanisms".into()),
+            None if self.is_rsa => self.problems.push(
+                "CKA_ALLOWED_MECHANISMS is not set on an RSA key: raw RSA (CKM_RSA_X_509) would \
+                 act as decryption"
+                    .into(),
+            ),
+            _ => {}
+        }
         self.origin = match (self.local, self.always_sensitive, self.never_extractable) {
             (Some(true), Some(true), Some(true)) => KeyOrigin::GeneratedOnToken,
             (Some(false), Some(false), Some(false)) => KeyOrigin::Imported,

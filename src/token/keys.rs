@@ -7,7 +7,8 @@ use der::asn1::OctetString;
 use der::{Decode, Encode};
 use zeroize::Zeroizing;
 
-use super::uri::Pkcs11Uri;
+use super::sign::signing_mechanisms;
+use super::uri::{ObjectType, Pkcs11Uri};
 use super::{Token, TokenError, ck};
 use crate::signer::{KeyAlgorithm, PublicKey};
 
@@ -36,17 +37,21 @@ pub struct TokenKey {
 }
 
 /// Attributes every private key keyrite makes carries: on the token, private, sensitive,
-/// never extractable, and good for signing only.
-fn private_key_policy(t: &KeyTemplate) -> Vec<Attribute> {
+/// never extractable, and good for signing only — with the algorithm's signing mechanisms
+/// and nothing else, so an RSA key cannot be driven through raw CKM_RSA_X_509 (a decryption).
+fn private_key_policy(t: &KeyTemplate, alg: KeyAlgorithm) -> Vec<Attribute> {
+    let (combined, raw) = signing_mechanisms(alg.signature_scheme());
     vec![
         Attribute::Token(true),
         Attribute::Private(true),
         Attribute::Sensitive(true),
         Attribute::Extractable(false),
         Attribute::Sign(true),
+        Attribute::SignRecover(false),
         Attribute::Decrypt(false),
         Attribute::Unwrap(false),
         Attribute::Derive(false),
+        Attribute::AllowedMechanisms(vec![combined.mechanism_type(), raw.mechanism_type()]),
         Attribute::Label(t.label.as_bytes().to_vec()),
         Attribute::Id(t.id.clone()),
     ]
@@ -106,7 +111,7 @@ impl Token {
     pub fn generate_key(&self, alg: KeyAlgorithm, t: &KeyTemplate) -> Result<TokenKey, TokenError> {
         self.ensure_unused(t)?;
         let mut public = public_key_policy(t);
-        let private = private_key_policy(t);
+        let private = private_key_policy(t, alg);
         let mechanism = match alg.rsa_bits() {
             Some(bits) => {
                 self.require(Mechanism::RsaPkcsKeyPairGen, "RSA key generation")?;
@@ -161,7 +166,7 @@ impl Token {
         }
         let params = ec_params(alg)?;
         let point = public_key_point(public_key)?;
-        let mut private = private_key_policy(t);
+        let mut private = private_key_policy(t, alg);
         private.extend([
             Attribute::Class(ObjectClass::PRIVATE_KEY),
             Attribute::KeyType(KeyType::EC),
@@ -198,8 +203,17 @@ impl Token {
         })
     }
 
-    /// Finds the one private key `uri` selects by `object` and `id`.
+    /// Finds the one private key `uri` selects by `object` and `id`, and its public key: the
+    /// public key object with the same id (and label, when several share the id).
     pub fn find_key(&self, uri: &Pkcs11Uri) -> Result<TokenKey, TokenError> {
+        if uri.object_type.is_some_and(|t| t != ObjectType::Private) {
+            return Err(TokenError::UnusableKey {
+                token: self.label().to_owned(),
+                detail: format!(
+                    "{uri} names a non-private object: keyrite selects private keys (type=private)"
+                ),
+            });
+        }
         let mut template = vec![Attribute::Class(ObjectClass::PRIVATE_KEY)];
         if let Some(label) = &uri.object {
             template.push(Attribute::Label(label.as_bytes().to_vec()));
@@ -228,15 +242,7 @@ impl Token {
             }
         };
         let (label, id) = self.label_and_id(private)?;
-        let public = self
-            .session()
-            .find_objects(&[
-                Attribute::Class(ObjectClass::PUBLIC_KEY),
-                Attribute::Id(id.clone()),
-            ])
-            .map_err(ck("searching for the public key"))?
-            .first()
-            .copied();
+        let public = self.find_public(&label, &id)?;
         let public_key = self.read_public_key(private, public)?;
         Ok(TokenKey {
             private,
@@ -247,16 +253,52 @@ impl Token {
         })
     }
 
-    /// Removes a key pair (used only to undo a key made by a step that then failed).
-    pub fn destroy_key(&self, key: &TokenKey) -> Result<(), TokenError> {
-        if let Some(public) = key.public {
+    /// The public key object paired with a private key: same id, and same label when the id
+    /// alone is shared by several.
+    fn find_public(&self, label: &str, id: &[u8]) -> Result<Option<ObjectHandle>, TokenError> {
+        let find = |template: &[Attribute]| {
             self.session()
-                .destroy_object(public)
-                .map_err(ck("removing the public key"))?;
+                .find_objects(template)
+                .map_err(ck("searching for the public key"))
+        };
+        let class = Attribute::Class(ObjectClass::PUBLIC_KEY);
+        let by_id = find(&[class.clone(), Attribute::Id(id.to_vec())])?;
+        let found = if by_id.len() > 1 {
+            find(&[
+                class,
+                Attribute::Id(id.to_vec()),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])?
+        } else {
+            by_id
+        };
+        match found.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(*one)),
+            _ => Err(TokenError::UnusableKey {
+                token: self.label().to_owned(),
+                detail: format!(
+                    "several public keys share id {} and label '{label}', so keyrite cannot tell which \
+                     belongs to the private key: give the keys distinct ids",
+                    hex::encode(id)
+                ),
+            }),
         }
-        self.session()
-            .destroy_object(key.private)
-            .map_err(ck("removing the private key"))
+    }
+
+    /// Removes a key pair (used only to undo a key made by a step that then failed): the
+    /// private key first, then the public one, trying both whatever happens.
+    pub fn destroy_key(&self, key: &TokenKey) -> Result<(), TokenError> {
+        let private = self.session().destroy_object(key.private);
+        let public = key
+            .public
+            .map_or(Ok(()), |p| self.session().destroy_object(p));
+        private.and(public).map_err(|source| TokenError::Cleanup {
+            token: self.label().to_owned(),
+            label: key.label.clone(),
+            id: hex::encode(&key.id),
+            source,
+        })
     }
 
     pub(super) fn label_and_id(&self, obj: ObjectHandle) -> Result<(String, Vec<u8>), TokenError> {

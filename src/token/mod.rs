@@ -160,6 +160,22 @@ pub enum TokenError {
         /// The verification failure.
         source: crate::signer::BadSignature,
     },
+    /// A key a failed step had made could not be removed again.
+    #[error(
+        "the key keyrite had just made on token '{token}' (label '{label}', id {id}) could not be \
+         removed ({source}); remove it with: pkcs11-tool --module MODULE --login --token-label '{token}' \
+         --delete-object --type privkey --id {id} (and --type pubkey)"
+    )]
+    Cleanup {
+        /// Token label.
+        token: String,
+        /// Key label.
+        label: String,
+        /// Key id in hex.
+        id: String,
+        /// The module's answer.
+        source: CkError,
+    },
     /// A value keyrite builds for the token could not be encoded.
     #[error("could not encode {0}")]
     Encoding(String),

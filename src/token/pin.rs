@@ -21,7 +21,22 @@ pub fn is_rehearsal() -> bool {
 }
 
 /// Reads the user PIN for `token_label` from the first source `uri` and the environment give.
+/// An empty PIN is refused before it reaches the token, where it would cost a try.
 pub fn user_pin(uri: &Pkcs11Uri, token_label: &str) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+    let (pin, source) = read_user_pin(uri, token_label)?;
+    if pin.is_empty() {
+        return Err(TokenError::Pin(format!(
+            "the PIN for token '{token_label}' from {source} is empty; nothing was sent to the \
+             token: give the PIN there and run the command again"
+        )));
+    }
+    Ok(pin)
+}
+
+fn read_user_pin(
+    uri: &Pkcs11Uri,
+    token_label: &str,
+) -> Result<(Zeroizing<Vec<u8>>, String), TokenError> {
     if let Some(value) = &uri.pin_value {
         if !is_rehearsal() {
             return Err(TokenError::Pin(
@@ -31,14 +46,20 @@ pub fn user_pin(uri: &Pkcs11Uri, token_label: &str) -> Result<Zeroizing<Vec<u8>>
                     .into(),
             ));
         }
-        return Ok(Zeroizing::new(value.as_bytes().to_vec()));
+        return Ok((
+            Zeroizing::new(value.as_bytes().to_vec()),
+            "the URI's pin-value".into(),
+        ));
     }
     if let Some(source) = &uri.pin_source {
         let path = source.strip_prefix("file:").unwrap_or(source);
-        return read_pin_file(Path::new(path));
+        return Ok((
+            read_pin_file(Path::new(path))?,
+            format!("the PIN file {path}"),
+        ));
     }
     if let Ok(pin) = std::env::var(PIN_ENV) {
-        return Ok(Zeroizing::new(pin.into_bytes()));
+        return Ok((Zeroizing::new(pin.into_bytes()), PIN_ENV.into()));
     }
     let typed = rpassword::prompt_password(format!("PIN for token '{token_label}': "))
         .map(Zeroizing::new)
@@ -48,7 +69,10 @@ pub fn user_pin(uri: &Pkcs11Uri, token_label: &str) -> Result<Zeroizing<Vec<u8>>
                  add pin-source=file:PATH to the token URI or set {PIN_ENV}"
             ))
         })?;
-    Ok(Zeroizing::new(typed.as_bytes().to_vec()))
+    Ok((
+        Zeroizing::new(typed.as_bytes().to_vec()),
+        "the prompt".into(),
+    ))
 }
 
 fn read_pin_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, TokenError> {
@@ -60,12 +84,6 @@ fn read_pin_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, TokenError> {
     })?;
     while matches!(bytes.last(), Some(b'\n' | b'\r')) {
         bytes.pop();
-    }
-    if bytes.is_empty() {
-        return Err(TokenError::Pin(format!(
-            "the PIN file {} is empty",
-            path.display()
-        )));
     }
     Ok(bytes)
 }

@@ -30,7 +30,7 @@ impl<'t> TokenSigner<'t> {
     }
 
     fn token_sign(&self, message: &[u8]) -> Result<Vec<u8>, TokenError> {
-        let (combined, raw) = mechanisms(self.scheme);
+        let (combined, raw) = signing_mechanisms(self.scheme);
         let session = self.token.session();
         if self.token.has_mechanism(combined.mechanism_type()) {
             return session
@@ -53,7 +53,9 @@ impl<'t> TokenSigner<'t> {
 
 /// The combined hash-and-sign mechanism for `scheme`, and the raw one used after hashing on
 /// the host.
-fn mechanisms(scheme: SignatureScheme) -> (Mechanism<'static>, Mechanism<'static>) {
+pub(super) fn signing_mechanisms(
+    scheme: SignatureScheme,
+) -> (Mechanism<'static>, Mechanism<'static>) {
     match scheme {
         SignatureScheme::EcdsaSha256 => (Mechanism::EcdsaSha256, Mechanism::Ecdsa),
         SignatureScheme::EcdsaSha384 => (Mechanism::EcdsaSha384, Mechanism::Ecdsa),
@@ -66,7 +68,7 @@ fn mechanisms(scheme: SignatureScheme) -> (Mechanism<'static>, Mechanism<'static
 impl Token {
     /// Refuses unless the token can sign with `scheme`, combined or after host hashing.
     pub fn check_can_sign(&self, scheme: SignatureScheme) -> Result<(), TokenError> {
-        let (combined, raw) = mechanisms(scheme);
+        let (combined, raw) = signing_mechanisms(scheme);
         if self.has_mechanism(combined.mechanism_type()) {
             Ok(())
         } else {

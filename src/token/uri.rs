@@ -150,13 +150,15 @@ impl FromStr for Pkcs11Uri {
                     };
                     set_once(&mut uri.object_type, name, t)?
                 }
-                // Accepted by RFC 7512 but not used to select anything here.
                 "library-manufacturer"
                 | "library-description"
                 | "library-version"
                 | "slot-description"
                 | "slot-manufacturer" => {
-                    decode(name, value)?;
+                    return Err(err(format!(
+                        "'{name}' is not supported: select the token by token=, serial=, \
+                         manufacturer= or model=, and the module by module-path="
+                    )));
                 }
                 other => return Err(err(format!("unknown path attribute '{other}'"))),
             }
@@ -165,9 +167,10 @@ impl FromStr for Pkcs11Uri {
             if attr.is_empty() {
                 continue;
             }
-            let (name, value) = attr
-                .split_once('=')
-                .ok_or_else(|| err(format!("'{attr}' is not NAME=VALUE")))?;
+            // Never echo a query segment: it may be part of a PIN.
+            let (name, value) = attr.split_once('=').ok_or_else(|| {
+                err("a query attribute is not NAME=VALUE (write '&' inside a value as %26)")
+            })?;
             match name {
                 "pin-source" => set_once(&mut uri.pin_source, name, decode(name, value)?)?,
                 "pin-value" => set_once(
@@ -304,9 +307,18 @@ mod tests {
             ("pkcs11:token=a?pin-value=1&pin-source=/p", "not both"),
             ("pkcs11:type=key", "unknown object type"),
             ("pkcs11:token=a?pinsource=/p", "unknown query attribute"),
+            (
+                "pkcs11:token=a?pin-value=12&34",
+                "a query attribute is not NAME=VALUE",
+            ),
+            (
+                "pkcs11:slot-description=x",
+                "'slot-description' is not supported",
+            ),
         ] {
             let e = bad.parse::<Pkcs11Uri>().unwrap_err().to_string();
             assert!(e.contains(why), "{bad}: {e}");
+            assert!(!e.contains("34"), "a query value was echoed: {e}");
         }
     }
 }
