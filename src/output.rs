@@ -18,7 +18,7 @@ pub enum OutputError {
     #[error("{0} is not a directory: give a directory for the outputs")]
     NotADirectory(PathBuf),
     /// An I/O failure.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {source}; check the directory's permissions and free space")]
     Io {
         /// The file or directory.
         path: PathBuf,

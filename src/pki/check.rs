@@ -63,7 +63,8 @@ pub fn check_tbs(
     if tbs.issuer_unique_id().is_some() || tbs.subject_unique_id().is_some() {
         p.push("unique identifiers must not be present".into());
     }
-    match PublicKey::from_spki(tbs.subject_public_key_info()) {
+    let subject_key = PublicKey::from_spki(tbs.subject_public_key_info());
+    match &subject_key {
         Ok(key) if key.algorithm().is_none() => {
             p.push(format!("{} is not a CA key algorithm", key.describe()))
         }
@@ -74,6 +75,14 @@ pub fn check_tbs(
         CertProfile::Root => {
             if tbs.issuer() != tbs.subject() {
                 p.push("issuer differs from subject in a self-signed root".into());
+            }
+            if let Ok(key) = &subject_key
+                && key.algorithm().map(|a| a.signature_scheme()) != Some(scheme)
+            {
+                p.push(format!(
+                    "a self-signed root with a {} key cannot be signed with {scheme}",
+                    key.describe()
+                ));
             }
         }
     }
@@ -200,6 +209,13 @@ pub fn check_certificate(
             let sig = cert.signature().as_bytes().unwrap_or_default();
             if let Err(e) = issuer.verify(scheme, &tbs, sig) {
                 p.push(format!("the certificate's signature is bad: {e}"));
+            }
+            // A root must verify under its own key, whoever the caller thinks signed it.
+            if profile == CertProfile::Root {
+                match PublicKey::from_spki(cert.tbs_certificate().subject_public_key_info()) {
+                    Ok(own) if own.verify(scheme, &tbs, sig).is_ok() => {}
+                    _ => p.push("the root does not verify under its own public key".into()),
+                }
             }
         }
         Err(e) => p.push(format!("the TBS does not re-encode: {e}")),

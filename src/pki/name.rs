@@ -110,7 +110,7 @@ pub fn parse_subject(text: &str) -> Result<Name, NameError> {
             .split_once('=')
             .ok_or_else(|| fail(format!("'{part}' is not TYPE=value")))?;
         let key = key.trim().to_ascii_uppercase();
-        let value = unescape(value.trim());
+        let value = unescape(value.trim()).map_err(&fail)?;
         if matches!(key.as_str(), "E" | "EMAIL" | "EMAILADDRESS") {
             return Err(fail(
                 "an e-mail address belongs in the subjectAltName, never in the subject".into(),
@@ -224,7 +224,7 @@ pub fn display_name(name: &Name) -> String {
                 .find(|a| a.oid == atv.oid)
                 .map_or_else(|| atv.oid.to_string(), |a| a.short.to_owned());
             let value = value_text(&atv.value).unwrap_or_else(|| "#…".into());
-            format!("{key}={}", value.replace('\\', "\\\\").replace(',', "\\,"))
+            format!("{key}={}", escape(&value))
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -269,17 +269,45 @@ fn split_unescaped(s: &str, sep: char) -> impl Iterator<Item = &str> {
     parts.into_iter()
 }
 
-fn unescape(s: &str) -> String {
+/// Characters RFC 4514 lets (or makes) a backslash escape.
+const ESCAPABLE: &[char] = &[',', '+', '"', '\\', '<', '>', ';', '=', '#', ' '];
+
+/// Undoes `\,`-style escapes; hex escapes (`\C3\A9`) are refused rather than guessed at.
+fn unescape(s: &str) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(next) = chars.next() {
-                out.push(next);
-            }
-        } else {
+        if c != '\\' {
             out.push(c);
+            continue;
         }
+        match chars.next() {
+            Some(next) if ESCAPABLE.contains(&next) => out.push(next),
+            Some(_) => {
+                return Err(format!(
+                    "'{s}' has a backslash before an ordinary character (hex escapes are not \
+                     supported): write the character itself, UTF-8 is fine"
+                ));
+            }
+            None => return Err(format!("'{s}' ends in a lone backslash")),
+        }
+    }
+    Ok(out)
+}
+
+/// Escapes a value for display the way RFC 4514 requires, so that a parser such as
+/// notation's reads back the same value.
+fn escape(value: &str) -> String {
+    let last = value.chars().count().saturating_sub(1);
+    let mut out = String::with_capacity(value.len());
+    for (i, c) in value.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && (c == '#' || c == ' '))
+            || (i == last && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
     }
     out
 }
@@ -313,10 +341,24 @@ mod tests {
             ("C=US,ST=WA,O=", "O is empty"),
             ("C=US,,ST=WA,O=A", "empty attribute"),
             ("C=US,ST=WA,O=A,CN", "not TYPE=value"),
+            (
+                "C=US,ST=WA,O=Soci\\C3\\A9t\\C3\\A9",
+                "hex escapes are not supported",
+            ),
+            ("C=US,ST=WA,O=A\\", "lone backslash"),
         ] {
             let e = parse_subject(bad).unwrap_err().to_string();
             assert!(e.contains(why), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn display_escapes_what_rfc_4514_requires() {
+        let name = parse_subject("C=US,ST=WA,O=A\\+B\\; \\<c\\>,CN=\\#1 Société").unwrap();
+        assert_eq!(
+            display_name(&name),
+            "C=US, ST=WA, O=A\\+B\\; \\<c\\>, CN=\\#1 Société"
+        );
     }
 
     #[test]

@@ -132,7 +132,10 @@ pub enum TokenError {
         count: usize,
     },
     /// The token lacks a mechanism keyrite needs.
-    #[error("token '{token}' does not offer {needed}, which {purpose} needs")]
+    #[error(
+        "token '{token}' does not offer {needed}, which {purpose} needs: choose another \
+         --algorithm (`keyrite token list` shows what the token offers) or another token"
+    )]
     MissingMechanism {
         /// Token label.
         token: String,
@@ -152,7 +155,8 @@ pub enum TokenError {
     /// The token returned a signature that does not verify.
     #[error(
         "token '{token}' returned a signature that does not verify against the key's public key \
-         ({source}); nothing signed by it was used"
+         ({source}); nothing signed by it was used. Do not use this token or module for the \
+         ceremony until the key pair on it is checked"
     )]
     BadTokenSignature {
         /// Token label.
@@ -180,7 +184,10 @@ pub enum TokenError {
     #[error("could not encode {0}")]
     Encoding(String),
     /// Any other PKCS#11 failure.
-    #[error("{action} failed on the PKCS#11 module: {source}")]
+    #[error(
+        "{action} failed on the PKCS#11 module: {source}. Check the token with `keyrite token \
+         list` and the module's own log"
+    )]
     Pkcs11 {
         /// What keyrite was doing.
         action: String,
