@@ -8,6 +8,7 @@ pub mod hygiene;
 pub mod output;
 pub mod pki;
 pub mod root;
+pub mod shares;
 pub mod signer;
 pub mod token;
 
@@ -32,6 +33,15 @@ pub enum Error {
     /// Certificate issuance failed.
     #[error(transparent)]
     Pki(#[from] pki::PkiError),
+    /// A share's text is not a share.
+    #[error(transparent)]
+    ShareText(#[from] shares::text::TextError),
+    /// A share card could not be drawn or read.
+    #[error(transparent)]
+    Card(#[from] shares::card::CardError),
+    /// A share could not be sealed or opened.
+    #[error(transparent)]
+    Seal(#[from] shares::seal::SealError),
     /// Writing outputs failed.
     #[error(transparent)]
     Output(#[from] output::OutputError),

@@ -1,0 +1,294 @@
+//! Share cards: what a custodian is handed, as PNG and SVG. Each card shows a plain header,
+//! a QR code of the share's text line, and the same line as typeable text.
+//!
+//! The card files also carry the text line in a machine-readable place (a PNG `tEXt` chunk,
+//! an SVG `<desc>`), so `keyrite` reads a card file without scanning its QR code.
+//!
+//! Text is drawn with the public-domain 8x8 bitmap font of `font8x8` rather than a font
+//! rasteriser: the cards need only Latin text, and a bitmap font keeps the ceremony image small.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use font8x8::UnicodeFonts;
+use qrcode::{Color, EcLevel, QrCode};
+
+/// PNG `tEXt` keyword and SVG `<desc>` id under which a card carries its text line.
+pub const CARD_TEXT_KEY: &str = "keyrite-share";
+
+/// Everything printed on a card.
+pub struct CardFace {
+    /// Plain header lines, top to bottom.
+    pub header: Vec<String>,
+    /// The QR code's content: the share's text line.
+    pub qr: String,
+    /// The typeable lines.
+    pub typed: Vec<String>,
+}
+
+/// A card that could not be drawn or read.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CardError(pub String);
+
+const MODULE_PX: usize = 6;
+const QUIET_MODULES: usize = 4;
+const FONT_SCALE: usize = 2;
+const LINE_PX: usize = 8 * FONT_SCALE + 6;
+const MARGIN_PX: usize = 24;
+
+/// The QR code's modules, row by row (true = dark).
+fn qr_modules(text: &str) -> Result<(usize, Vec<bool>), CardError> {
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)
+        .map_err(|e| CardError(format!("the share does not fit a QR code ({e})")))?;
+    let modules = code
+        .to_colors()
+        .into_iter()
+        .map(|c| c == Color::Dark)
+        .collect();
+    Ok((code.width(), modules))
+}
+
+impl CardFace {
+    fn text_lines(&self) -> Vec<String> {
+        let mut lines = self.header.clone();
+        lines.push(String::new());
+        lines
+    }
+
+    fn footer_lines(&self) -> Vec<String> {
+        let mut lines = vec!["Typed form (line, groups, check):".to_owned()];
+        lines.extend(self.typed.iter().cloned());
+        lines
+    }
+
+    /// Renders the card as SVG.
+    pub fn to_svg(&self) -> Result<String, CardError> {
+        let (width, modules) = qr_modules(&self.qr)?;
+        let header = self.text_lines();
+        let footer = self.footer_lines();
+        let qr_px = (width + 2 * QUIET_MODULES) * MODULE_PX;
+        let text_px = header
+            .iter()
+            .chain(&footer)
+            .map(|l| l.chars().count() * 8 * FONT_SCALE)
+            .max()
+            .unwrap_or(0);
+        let w = 2 * MARGIN_PX + qr_px.max(text_px);
+        let qr_top = MARGIN_PX + header.len() * LINE_PX;
+        let footer_top = qr_top + qr_px;
+        let h = footer_top + footer.len() * LINE_PX + MARGIN_PX;
+        let mut svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n\
+             <desc id=\"{CARD_TEXT_KEY}\">{}</desc>\n\
+             <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+             <g font-family=\"DejaVu Sans Mono, monospace\" font-size=\"{}\" fill=\"black\">\n",
+            xml_escape(&self.qr),
+            8 * FONT_SCALE
+        );
+        let mut text = |lines: &[String], top: usize| {
+            for (i, line) in lines.iter().enumerate() {
+                let y = top + i * LINE_PX + 8 * FONT_SCALE;
+                svg.push_str(&format!(
+                    "<text x=\"{MARGIN_PX}\" y=\"{y}\" xml:space=\"preserve\">{}</text>\n",
+                    xml_escape(line)
+                ));
+            }
+        };
+        text(&header, MARGIN_PX);
+        text(&footer, footer_top);
+        svg.push_str("</g>\n<path fill=\"black\" d=\"");
+        let x0 = MARGIN_PX + QUIET_MODULES * MODULE_PX;
+        let y0 = qr_top + QUIET_MODULES * MODULE_PX;
+        for (i, dark) in modules.iter().enumerate() {
+            if *dark {
+                let (x, y) = (x0 + (i % width) * MODULE_PX, y0 + (i / width) * MODULE_PX);
+                svg.push_str(&format!("M{x} {y}h{MODULE_PX}v{MODULE_PX}h-{MODULE_PX}z"));
+            }
+        }
+        svg.push_str("\"/>\n</svg>\n");
+        Ok(svg)
+    }
+
+    /// Renders the card as an 8-bit grayscale PNG.
+    pub fn to_png(&self) -> Result<Vec<u8>, CardError> {
+        let (width, modules) = qr_modules(&self.qr)?;
+        let header = self.text_lines();
+        let footer = self.footer_lines();
+        let qr_px = (width + 2 * QUIET_MODULES) * MODULE_PX;
+        let text_px = header
+            .iter()
+            .chain(&footer)
+            .map(|l| l.chars().count() * 8 * FONT_SCALE)
+            .max()
+            .unwrap_or(0);
+        let w = 2 * MARGIN_PX + qr_px.max(text_px);
+        let qr_top = MARGIN_PX + header.len() * LINE_PX;
+        let footer_top = qr_top + qr_px;
+        let h = footer_top + footer.len() * LINE_PX + MARGIN_PX;
+        let mut canvas = Canvas {
+            w,
+            pixels: vec![0xff; w * h],
+        };
+        for (i, line) in header.iter().enumerate() {
+            canvas.text(MARGIN_PX, MARGIN_PX + i * LINE_PX, line);
+        }
+        for (i, line) in footer.iter().enumerate() {
+            canvas.text(MARGIN_PX, footer_top + i * LINE_PX, line);
+        }
+        let x0 = MARGIN_PX + QUIET_MODULES * MODULE_PX;
+        let y0 = qr_top + QUIET_MODULES * MODULE_PX;
+        for (i, dark) in modules.iter().enumerate() {
+            if *dark {
+                canvas.fill(
+                    x0 + (i % width) * MODULE_PX,
+                    y0 + (i / width) * MODULE_PX,
+                    MODULE_PX,
+                );
+            }
+        }
+        let fail = |e: png::EncodingError| CardError(format!("encoding the PNG card failed: {e}"));
+        let mut out = Vec::new();
+        let (pw, ph) = (
+            u32::try_from(w).map_err(|_| CardError("card too wide".into()))?,
+            u32::try_from(h).map_err(|_| CardError("card too tall".into()))?,
+        );
+        let mut encoder = png::Encoder::new(&mut out, pw, ph);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder
+            .add_text_chunk(CARD_TEXT_KEY.to_owned(), self.qr.clone())
+            .map_err(fail)?;
+        let mut writer = encoder.write_header().map_err(fail)?;
+        writer.write_image_data(&canvas.pixels).map_err(fail)?;
+        writer.finish().map_err(fail)?;
+        Ok(out)
+    }
+}
+
+struct Canvas {
+    w: usize,
+    pixels: Vec<u8>,
+}
+
+impl Canvas {
+    fn fill(&mut self, x: usize, y: usize, size: usize) {
+        for row in y..y + size {
+            let start = row * self.w + x;
+            self.pixels[start..start + size].fill(0);
+        }
+    }
+
+    fn text(&mut self, x: usize, y: usize, line: &str) {
+        for (i, c) in line.chars().enumerate() {
+            let glyph = font8x8::BASIC_FONTS
+                .get(c)
+                .or_else(|| font8x8::LATIN_FONTS.get(c))
+                .or_else(|| font8x8::BASIC_FONTS.get('?'))
+                .unwrap_or([0; 8]);
+            for (row, bits) in glyph.iter().enumerate() {
+                for col in 0..8 {
+                    if bits & (1 << col) != 0 {
+                        self.fill(
+                            x + (i * 8 + col) * FONT_SCALE,
+                            y + row * FONT_SCALE,
+                            FONT_SCALE,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Reads the share text from a card file (PNG or SVG made by keyrite), or a text file holding
+/// a decoded QR line or typed lines.
+pub fn read_share_text(path: &Path) -> Result<zeroize::Zeroizing<String>, CardError> {
+    let bytes = zeroize::Zeroizing::new(
+        std::fs::read(path)
+            .map_err(|e| CardError(format!("cannot read {}: {e}", path.display())))?,
+    );
+    let not_a_card = |why: &str| {
+        CardError(format!(
+            "{} is not a keyrite share card ({why}): give a card's PNG or SVG, or a text file with the share's text",
+            path.display()
+        ))
+    };
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        let reader = png::Decoder::new(Cursor::new(&bytes[..]))
+            .read_info()
+            .map_err(|e| not_a_card(&format!("unreadable PNG: {e}")))?;
+        return reader
+            .info()
+            .uncompressed_latin1_text
+            .iter()
+            .find(|t| t.keyword == CARD_TEXT_KEY)
+            .map(|t| zeroize::Zeroizing::new(t.text.clone()))
+            .ok_or_else(|| not_a_card("a PNG without keyrite's share text"));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| not_a_card("binary data"))?;
+    if text.trim_start().starts_with("<svg") || text.trim_start().starts_with("<?xml") {
+        let open = format!("<desc id=\"{CARD_TEXT_KEY}\">");
+        let start = text
+            .find(&open)
+            .map(|i| i + open.len())
+            .ok_or_else(|| not_a_card("an SVG without keyrite's share text"))?;
+        let end = text[start..]
+            .find("</desc>")
+            .ok_or_else(|| not_a_card("a truncated SVG"))?;
+        return Ok(zeroize::Zeroizing::new(text[start..start + end].to_owned()));
+    }
+    Ok(zeroize::Zeroizing::new(text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face() -> CardFace {
+        CardFace {
+            header: vec!["keyrite root key share".into(), "Custodian: Zoë".into()],
+            qr: "KRS1ABCDEFGHIJKLMNOP234567".into(),
+            typed: vec!["01  KRS1 ABCD  XXXX".into()],
+        }
+    }
+
+    #[test]
+    fn png_and_svg_cards_carry_their_text_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("c.png");
+        let svg = dir.path().join("c.svg");
+        std::fs::write(&png, face().to_png().unwrap()).unwrap();
+        std::fs::write(&svg, face().to_svg().unwrap()).unwrap();
+        assert_eq!(*read_share_text(&png).unwrap(), face().qr);
+        assert_eq!(*read_share_text(&svg).unwrap(), face().qr);
+    }
+
+    #[test]
+    fn a_png_that_is_not_a_card_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("photo.png");
+        let mut face = face();
+        face.qr = "x".into();
+        let mut bytes = face.to_png().unwrap();
+        // Rename the text chunk's keyword so it is an ordinary PNG with some text.
+        let at = bytes
+            .windows(13)
+            .position(|w| w == b"keyrite-share")
+            .unwrap();
+        bytes[at..at + 7].copy_from_slice(b"comment");
+        std::fs::write(&png, bytes).unwrap();
+        let err = read_share_text(&png).unwrap_err().to_string();
+        assert!(
+            err.contains("photo.png is not a keyrite share card"),
+            "{err}"
+        );
+    }
+}

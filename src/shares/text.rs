@@ -1,0 +1,217 @@
+//! The text forms of a share: one line for a QR code, and the same characters as typeable
+//! lines with a check on each line.
+//!
+//! The QR line is a prefix (`KRS1` for a plain record, `KRE1` for an age-encrypted one)
+//! followed by the bytes in RFC 4648 base32 without padding: uppercase letters and digits
+//! only, so the QR code uses its compact alphanumeric mode and nothing is case-sensitive when
+//! typed. Typed lines look like `03  ABCD EFGH IJKL MNOP QRST UVWX  K3QZ`: the line number,
+//! six groups of four, and a CRC-16 of the line number and its characters. A CRC-16 detects
+//! every error confined to 16 consecutive bits, so one mistyped character (5 bits) or two
+//! swapped neighbours (10 bits) always fail the line's check, and the line number in the
+//! check catches swapped lines.
+
+use data_encoding::BASE32_NOPAD;
+
+/// Prefix of a plain share record.
+pub const PLAIN_PREFIX: &str = "KRS1";
+/// Prefix of an age-encrypted share record.
+pub const SEALED_PREFIX: &str = "KRE1";
+
+const GROUP: usize = 4;
+const GROUPS_PER_LINE: usize = 6;
+const CRC: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_IBM_3740);
+
+/// A share's payload: plain DER record bytes, or an age ciphertext of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// The DER record, readable by anyone holding the card.
+    Plain(Vec<u8>),
+    /// An age file whose plaintext is the DER record.
+    Sealed(Vec<u8>),
+}
+
+/// Text that is not a share in any of its forms.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TextError(pub String);
+
+/// The single line a QR code carries.
+pub fn qr_line(payload: &Payload) -> String {
+    let (prefix, bytes) = match payload {
+        Payload::Plain(b) => (PLAIN_PREFIX, b),
+        Payload::Sealed(b) => (SEALED_PREFIX, b),
+    };
+    format!("{prefix}{}", BASE32_NOPAD.encode(bytes))
+}
+
+/// The typeable lines for a QR line.
+pub fn typed_lines(qr: &str) -> Vec<String> {
+    let chars: Vec<char> = qr.chars().collect();
+    chars
+        .chunks(GROUP * GROUPS_PER_LINE)
+        .enumerate()
+        .map(|(i, line)| {
+            let number = i + 1;
+            let body: String = line.iter().collect();
+            let groups: Vec<String> = line.chunks(GROUP).map(|g| g.iter().collect()).collect();
+            format!(
+                "{number:02}  {}  {}",
+                groups.join(" "),
+                line_check(number, &body)
+            )
+        })
+        .collect()
+}
+
+fn line_check(number: usize, body: &str) -> String {
+    let mut digest = CRC.digest();
+    digest.update(format!("{number:02}").as_bytes());
+    digest.update(body.as_bytes());
+    let crc = digest.finalize();
+    // 16 bits in four base32 characters (the top four bits are zero).
+    BASE32_NOPAD.encode(&[(crc >> 8) as u8, crc as u8, 0])[..4].to_owned()
+}
+
+/// Reads a share from text: a QR line (as a scanner decodes it) or typed lines. `what` names
+/// the source in errors.
+pub fn parse(text: &str, what: &str) -> Result<Payload, TextError> {
+    let trimmed = text.trim();
+    let single = !trimmed.contains('\n') && !trimmed.contains(char::is_whitespace);
+    let qr = if single {
+        trimmed.to_owned()
+    } else {
+        join_typed_lines(trimmed, what)?
+    };
+    parse_qr_line(&qr, what)
+}
+
+fn parse_qr_line(qr: &str, what: &str) -> Result<Payload, TextError> {
+    let upper = qr.to_ascii_uppercase();
+    let (sealed, body) = if let Some(b) = upper.strip_prefix(PLAIN_PREFIX) {
+        (false, b)
+    } else if let Some(b) = upper.strip_prefix(SEALED_PREFIX) {
+        (true, b)
+    } else {
+        return Err(TextError(format!(
+            "{what} is not a keyrite share: it should start with {PLAIN_PREFIX} or {SEALED_PREFIX}"
+        )));
+    };
+    let bytes = BASE32_NOPAD.decode(body.as_bytes()).map_err(|e| {
+        TextError(format!(
+            "{what} is not a complete share ({e}): check that no character is missing"
+        ))
+    })?;
+    Ok(if sealed {
+        Payload::Sealed(bytes)
+    } else {
+        Payload::Plain(bytes)
+    })
+}
+
+fn join_typed_lines(text: &str, what: &str) -> Result<String, TextError> {
+    let mut out = String::new();
+    let mut expected = 1;
+    for raw in text.lines() {
+        let words: Vec<&str> = raw.split_whitespace().collect();
+        if words.is_empty() {
+            continue;
+        }
+        let bad = |why: &str| TextError(format!("{what}, line '{}': {why}", raw.trim()));
+        let [number, groups @ .., check] = words.as_slice() else {
+            return Err(bad(
+                "expected a line number, groups of characters and a check",
+            ));
+        };
+        if groups.is_empty() {
+            return Err(bad(
+                "expected a line number, groups of characters and a check",
+            ));
+        }
+        let n: usize = number
+            .parse()
+            .map_err(|_| bad("it does not start with a line number"))?;
+        if n != expected {
+            return Err(bad(&format!(
+                "expected line {expected:02} here: a line is missing or out of order"
+            )));
+        }
+        let body = groups.concat().to_ascii_uppercase();
+        if line_check(n, &body) != check.to_ascii_uppercase() {
+            return Err(bad(
+                "the line's check does not match: a character is mistyped or two are swapped",
+            ));
+        }
+        out.push_str(&body);
+        expected += 1;
+    }
+    if out.is_empty() {
+        return Err(TextError(format!("{what} holds no share text")));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Payload {
+        Payload::Plain((0u8..=200).collect())
+    }
+
+    #[test]
+    fn qr_and_typed_forms_round_trip() {
+        let qr = qr_line(&sample());
+        assert!(
+            qr.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        );
+        assert_eq!(parse(&qr, "t").unwrap(), sample());
+        let typed = typed_lines(&qr).join("\n");
+        assert_eq!(parse(&typed, "t").unwrap(), sample());
+        assert_eq!(parse(&typed.to_lowercase(), "t").unwrap(), sample());
+    }
+
+    #[test]
+    fn every_single_substitution_and_neighbour_swap_is_caught() {
+        let lines = typed_lines(&qr_line(&sample()));
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        for (li, line) in lines.iter().enumerate() {
+            let chars: Vec<char> = line.chars().collect();
+            // Positions of the payload characters (after the number, before the check).
+            let start = 4;
+            let end = chars.len() - 6;
+            for pos in (start..end).filter(|p| chars[*p] != ' ') {
+                for replacement in alphabet.chars().filter(|c| *c != chars[pos]) {
+                    let mut bad = chars.clone();
+                    bad[pos] = replacement;
+                    let mut all = lines.clone();
+                    all[li] = bad.iter().collect();
+                    assert!(parse(&all.join("\n"), "t").is_err(), "{}", all[li]);
+                }
+                let next = (pos + 1..end).find(|p| chars[*p] != ' ');
+                if let Some(next) = next.filter(|n| chars[*n] != chars[pos]) {
+                    let mut bad = chars.clone();
+                    bad.swap(pos, next);
+                    let mut all = lines.clone();
+                    all[li] = bad.iter().collect();
+                    let err = parse(&all.join("\n"), "t").unwrap_err().to_string();
+                    assert!(err.contains("check does not match"), "{err}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn swapped_or_missing_lines_are_caught() {
+        let mut lines = typed_lines(&qr_line(&sample()));
+        lines.swap(1, 2);
+        let err = parse(&lines.join("\n"), "card").unwrap_err().to_string();
+        assert!(err.contains("expected line 02"), "{err}");
+    }
+
+    #[test]
+    fn foreign_text_is_refused() {
+        let err = parse("hello", "notes.txt").unwrap_err().to_string();
+        assert!(err.contains("notes.txt is not a keyrite share"), "{err}");
+    }
+}
