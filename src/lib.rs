@@ -5,6 +5,7 @@
 
 pub mod fingerprint;
 pub mod hygiene;
+pub mod memory_key;
 pub mod output;
 pub mod pki;
 pub mod root;
@@ -33,6 +34,12 @@ pub enum Error {
     /// Certificate issuance failed.
     #[error(transparent)]
     Pki(#[from] pki::PkiError),
+    /// Shares could not be made or used.
+    #[error(transparent)]
+    Shares(#[from] shares::ShareError),
+    /// A threshold is malformed.
+    #[error(transparent)]
+    Threshold(#[from] shares::ThresholdError),
     /// A share's text is not a share.
     #[error(transparent)]
     ShareText(#[from] shares::text::TextError),
@@ -42,6 +49,15 @@ pub enum Error {
     /// A share could not be sealed or opened.
     #[error(transparent)]
     Seal(#[from] shares::seal::SealError),
+    /// An in-memory key could not be made or used.
+    #[error(transparent)]
+    MemoryKey(#[from] memory_key::MemoryKeyError),
+    /// Signing in software failed.
+    #[error("signing in memory failed: {0}")]
+    Signing(String),
+    /// The command's arguments do not fit together.
+    #[error("{0}")]
+    Usage(String),
     /// Writing outputs failed.
     #[error(transparent)]
     Output(#[from] output::OutputError),

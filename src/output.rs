@@ -49,16 +49,21 @@ pub fn preflight(dir: &Path, names: &[&str]) -> Result<(), OutputError> {
     Ok(())
 }
 
-/// Writes every `(name, contents)` into `dir` (created if needed) with `mode`, each through a
+/// File mode of public artefacts (certificates, fingerprints).
+pub const PUBLIC: u32 = 0o644;
+/// File mode of artefacts only their owner may read until handed over (share cards).
+pub const PRIVATE: u32 = 0o600;
+
+/// Writes every `(name, contents, mode)` into `dir` (created if needed), each through a
 /// temporary file that is synced and then linked into place without replacing anything. If
 /// any file fails, the ones already placed are removed again.
-pub fn write_new_files(dir: &Path, files: &[(&str, &[u8])], mode: u32) -> Result<(), OutputError> {
-    let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+pub fn write_new_files(dir: &Path, files: &[(&str, &[u8], u32)]) -> Result<(), OutputError> {
+    let names: Vec<&str> = files.iter().map(|(n, _, _)| *n).collect();
     preflight(dir, &names)?;
     fs::create_dir_all(dir).map_err(io(dir))?;
     let mut placed = Vec::new();
-    for (name, contents) in files {
-        match write_one(dir, name, contents, mode) {
+    for (name, contents, mode) in files {
+        match write_one(dir, name, contents, *mode) {
             Ok(path) => placed.push(path),
             Err(e) => {
                 for path in &placed {
@@ -105,7 +110,8 @@ mod tests {
     fn refuses_an_existing_file_and_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("b"), b"old").unwrap();
-        let e = write_new_files(dir.path(), &[("a", b"1"), ("b", b"2")], 0o644).unwrap_err();
+        let e =
+            write_new_files(dir.path(), &[("a", b"1", PUBLIC), ("b", b"2", PUBLIC)]).unwrap_err();
         assert!(matches!(e, OutputError::Exists(p) if p.ends_with("b")));
         assert!(!dir.path().join("a").exists());
         assert_eq!(fs::read(dir.path().join("b")).unwrap(), b"old");
@@ -115,10 +121,10 @@ mod tests {
     fn writes_all_files_with_the_mode() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("new");
-        write_new_files(&out, &[("a", b"1"), ("b", b"2")], 0o644).unwrap();
+        write_new_files(&out, &[("a", b"1", PUBLIC), ("b", b"2", PRIVATE)]).unwrap();
         assert_eq!(fs::read(out.join("b")).unwrap(), b"2");
-        let mode = fs::metadata(out.join("a")).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o644);
+        let mode = |f: &str| fs::metadata(out.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode("a"), mode("b")), (0o644, 0o600));
         let leftovers: Vec<_> = fs::read_dir(&out).unwrap().collect();
         assert_eq!(leftovers.len(), 2);
     }

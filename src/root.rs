@@ -1,7 +1,10 @@
-//! The root of trust: creating the root key and its self-signed certificate.
+//! The root of trust: creating the root key and its self-signed certificate (inside one token,
+//! or in memory with a Shamir backup and imported into several tokens), and recovering it from
+//! shares into a new token.
 
 use std::path::{Path, PathBuf};
 
+use der::Encode;
 use getrandom::SysRng;
 use getrandom::rand_core::{Rng, UnwrapErr};
 use x509_cert::name::Name;
@@ -9,14 +12,20 @@ use x509_cert::serial_number::SerialNumber;
 
 use crate::Error;
 use crate::fingerprint::Fingerprint;
+use crate::memory_key::MemoryKey;
 use crate::output;
 use crate::pki::check::CertProfile;
 use crate::pki::issue::issue;
 use crate::pki::name::display_name;
 use crate::pki::profile::RootProfile;
 use crate::pki::validity::Period;
-use crate::signer::{KeyAlgorithm, KeySigner};
-use crate::token::{KeyAudit, KeyOrigin, KeyTemplate, Pkcs11Uri, Token, TokenSigner, pin};
+use crate::pki::{PkiError, read_certificate};
+use crate::shares::seal::Openers;
+use crate::shares::{self, Custodian, RootIdentity, SetReport, Threshold};
+use crate::signer::{KeyAlgorithm, KeySigner, PublicKey, sha256};
+use crate::token::{
+    KeyAudit, KeyOrigin, KeyTemplate, Pkcs11Uri, Token, TokenKey, TokenSigner, pin,
+};
 
 /// The root certificate's file name in the output directory.
 pub const ROOT_CERT_FILE: &str = "root.crt";
@@ -27,8 +36,9 @@ pub const DEFAULT_KEY_LABEL: &str = "keyrite-root";
 
 /// What a root creation needs.
 pub struct RootRequest<'a> {
-    /// The token (and optionally object label and id) to create the key on.
-    pub token: &'a Pkcs11Uri,
+    /// The tokens (and optionally object label and id) the key goes to: exactly one in
+    /// token-only mode; a primary and any backups in backed-up mode.
+    pub tokens: &'a [Pkcs11Uri],
     /// `--module`, when given.
     pub module: Option<&'a Path>,
     /// The root's subject (and issuer).
@@ -37,8 +47,24 @@ pub struct RootRequest<'a> {
     pub validity: Period,
     /// The key algorithm.
     pub algorithm: KeyAlgorithm,
-    /// Where root.crt and root.fingerprint go.
+    /// Where root.crt, root.fingerprint and share cards go.
     pub out_dir: &'a Path,
+}
+
+/// The Shamir backup a backed-up root gets.
+pub struct Backup {
+    /// T-of-N.
+    pub threshold: Threshold,
+    /// One per share, in index order.
+    pub custodians: Vec<Custodian>,
+}
+
+/// A key placed on a token.
+pub struct PlacedKey {
+    /// A URI naming it (no PIN).
+    pub uri: Pkcs11Uri,
+    /// Its attributes as the token reports them.
+    pub audit: KeyAudit,
 }
 
 /// What a root creation made.
@@ -49,10 +75,10 @@ pub struct RootOutcome {
     pub fingerprint_path: PathBuf,
     /// SHA-256 of the certificate's DER.
     pub fingerprint: Fingerprint,
-    /// A URI naming the new key (no PIN).
-    pub key_uri: Pkcs11Uri,
-    /// The key's attributes as the token reports them.
-    pub audit: KeyAudit,
+    /// The key on each token.
+    pub keys: Vec<PlacedKey>,
+    /// Share card files, when backed up.
+    pub cards: Vec<PathBuf>,
     /// The subject, as written.
     pub subject: String,
     /// Serial number in hex.
@@ -61,60 +87,88 @@ pub struct RootOutcome {
     pub not_after: String,
 }
 
-/// Creates the root key inside the token (never extractable) and its certificate. Every
-/// check runs before anything is written; if a step after key generation fails, the new key
-/// is removed from the token again.
-pub fn create_token_only(req: &RootRequest<'_>) -> Result<RootOutcome, Error> {
-    output::preflight(req.out_dir, &[ROOT_CERT_FILE, ROOT_FINGERPRINT_FILE])?;
-    let token = Token::open(req.token, req.module)?;
-    token.login(req.token)?;
-    let template = KeyTemplate {
-        label: req
-            .token
-            .object
-            .clone()
-            .unwrap_or_else(|| DEFAULT_KEY_LABEL.to_owned()),
-        id: match &req.token.id {
-            Some(id) => id.clone(),
-            None => random_bytes::<16>().to_vec(),
-        },
-    };
-    token.check_can_sign(req.algorithm.signature_scheme())?;
-    let key = token.generate_key(req.algorithm, &template)?;
-    match certify(&token, req, &key) {
-        Ok(outcome) => Ok(outcome),
-        Err(e) => match token.destroy_key(&key) {
-            Ok(()) => Err(e),
-            Err(cleanup) => Err(Error::Cleanup {
-                cause: Box::new(e),
-                cleanup,
-            }),
-        },
-    }
+/// A token opened and logged in, with the template its new key will get.
+struct Target<'a> {
+    token: Token,
+    uri: &'a Pkcs11Uri,
+    template: KeyTemplate,
 }
 
-fn certify(
-    token: &Token,
-    req: &RootRequest<'_>,
-    key: &crate::token::TokenKey,
-) -> Result<RootOutcome, Error> {
-    let audit = token.audit(key)?;
+/// Opens and logs in to every token, and checks each can take and use the new key, before
+/// any key exists.
+fn open_targets<'a>(
+    uris: &'a [Pkcs11Uri],
+    module: Option<&Path>,
+    alg: KeyAlgorithm,
+) -> Result<Vec<Target<'a>>, Error> {
+    uris.iter()
+        .map(|uri| {
+            let token = Token::open(uri, module)?;
+            token.login(uri)?;
+            token.check_can_sign(alg.signature_scheme())?;
+            let template = KeyTemplate {
+                label: uri
+                    .object
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_KEY_LABEL.to_owned()),
+                id: uri
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| random_bytes::<16>().to_vec()),
+            };
+            token.ensure_unused(&template)?;
+            Ok(Target {
+                token,
+                uri,
+                template,
+            })
+        })
+        .collect()
+}
+
+/// Audits a key just placed on a token and proves it signs (the signature is verified in
+/// software); refuses a key whose protection or origin is not `want`.
+fn check_placed(target: &Target<'_>, key: &TokenKey, want: KeyOrigin) -> Result<PlacedKey, Error> {
+    let audit = target.token.audit(key)?;
     if !audit.is_sound() {
         return Err(Error::WeakKey(audit.problems.join("; ")));
     }
-    if audit.origin != KeyOrigin::GeneratedOnToken {
-        return Err(Error::WeakKey(
-            "the token does not report the key as generated inside it (CKA_LOCAL, \
-             CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE), which token-only mode requires"
-                .into(),
-        ));
+    if audit.origin != want {
+        return Err(Error::WeakKey(format!(
+            "the token reports the key's origin as {:?} (CKA_LOCAL, CKA_ALWAYS_SENSITIVE, \
+             CKA_NEVER_EXTRACTABLE), not {want:?}",
+            audit.origin
+        )));
     }
-    let signer = TokenSigner::new(token, key.clone())?;
+    TokenSigner::new(&target.token, key.clone())?.sign(b"keyrite: the key signs on this token")?;
+    Ok(PlacedKey {
+        uri: target.uri.for_object(&key.label, &key.id),
+        audit,
+    })
+}
+
+/// Removes keys placed by a step that then failed; reports the first failure after `cause`.
+fn undo(placed: &[(&Target<'_>, TokenKey)], cause: Error) -> Error {
+    for (target, key) in placed {
+        if let Err(cleanup) = target.token.destroy_key(key) {
+            return Error::Cleanup {
+                cause: Box::new(cause),
+                cleanup,
+            };
+        }
+    }
+    cause
+}
+
+/// Issues the self-signed root certificate with `signer`.
+fn issue_root(
+    req: &RootRequest<'_>,
+    signer: &dyn KeySigner,
+) -> Result<(Vec<u8>, String, String), Error> {
     let serial = SerialNumber::generate(&mut UnwrapErr(SysRng));
     let serial_hex = hex::encode(serial.as_bytes());
     let validity = req.validity.validity_from_now()?;
     let not_after = validity.not_after.to_string();
-    let spki = signer.public_key().to_spki()?;
     let der = issue(
         RootProfile {
             subject: req.subject.clone(),
@@ -122,44 +176,243 @@ fn certify(
         CertProfile::Root,
         serial,
         validity,
-        spki,
-        &signer,
+        signer.public_key().to_spki()?,
+        signer,
     )?;
-    let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &der)
-        .map_err(|e| crate::pki::PkiError::Build(format!("PEM encoding: {e}")))?;
-    let fingerprint = Fingerprint::of(&der);
-    let fingerprint_text = fingerprint_file(&fingerprint);
-    output::write_new_files(
-        req.out_dir,
-        &[
-            (ROOT_CERT_FILE, pem.as_bytes()),
-            (ROOT_FINGERPRINT_FILE, fingerprint_text.as_bytes()),
-        ],
-        0o644,
-    )?;
-    Ok(RootOutcome {
-        cert_path: req.out_dir.join(ROOT_CERT_FILE),
-        fingerprint_path: req.out_dir.join(ROOT_FINGERPRINT_FILE),
-        fingerprint,
-        key_uri: req.token.for_object(&key.label, &key.id),
-        audit,
-        subject: display_name(&req.subject),
-        serial: serial_hex,
-        not_after,
-    })
+    Ok((der, serial_hex, not_after))
 }
 
-/// The text of root.fingerprint: hex, then the words, marked when it is a rehearsal.
-fn fingerprint_file(fp: &Fingerprint) -> String {
+/// The root certificate and fingerprint files, ready to write.
+fn root_files(der: &[u8], key: &PublicKey) -> Result<(String, String, Fingerprint), Error> {
+    let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der)
+        .map_err(|e| PkiError::Build(format!("PEM encoding: {e}")))?;
+    let fingerprint = Fingerprint::of(der);
+    let key_fingerprint = Fingerprint(sha256(&key.to_spki()?.to_der()?));
     let mut text = format!(
-        "# SHA-256 of root.crt (DER)\nsha256: {}\nwords: {}\n",
-        fp.hex(),
-        fp.words().join(" ")
+        "# SHA-256 of root.crt (DER)\nsha256: {}\nwords: {}\n\
+         # SHA-256 of the root's public key (SubjectPublicKeyInfo), as share cards show it\n\
+         key-sha256: {}\nkey-words: {}\n",
+        fingerprint.hex(),
+        fingerprint.words().join(" "),
+        key_fingerprint.hex(),
+        key_fingerprint.words().join(" "),
     );
     if pin::is_rehearsal() {
         text.push_str("rehearsal: this root was made in a rehearsal and must never be trusted\n");
     }
-    text
+    Ok((pem, text, fingerprint))
+}
+
+/// Creates the root key inside one token (never extractable) and its certificate. Every
+/// check runs before anything is written; if a step after key generation fails, the new key
+/// is removed from the token again.
+pub fn create_token_only(req: &RootRequest<'_>) -> Result<RootOutcome, Error> {
+    let [uri] = req.tokens else {
+        return Err(Error::Usage(
+            "token-only mode makes the key inside exactly one token: give one --token".into(),
+        ));
+    };
+    output::preflight(req.out_dir, &[ROOT_CERT_FILE, ROOT_FINGERPRINT_FILE])?;
+    let targets = open_targets(std::slice::from_ref(uri), req.module, req.algorithm)?;
+    let target = &targets[0];
+    let key = target.token.generate_key(req.algorithm, &target.template)?;
+    let made = (|| {
+        let placed = check_placed(target, &key, KeyOrigin::GeneratedOnToken)?;
+        let signer = TokenSigner::new(&target.token, key.clone())?;
+        let (der, serial, not_after) = issue_root(req, &signer)?;
+        let (pem, fingerprint_text, fingerprint) = root_files(&der, &key.public_key)?;
+        output::write_new_files(
+            req.out_dir,
+            &[
+                (ROOT_CERT_FILE, pem.as_bytes(), output::PUBLIC),
+                (
+                    ROOT_FINGERPRINT_FILE,
+                    fingerprint_text.as_bytes(),
+                    output::PUBLIC,
+                ),
+            ],
+        )?;
+        Ok(RootOutcome {
+            cert_path: req.out_dir.join(ROOT_CERT_FILE),
+            fingerprint_path: req.out_dir.join(ROOT_FINGERPRINT_FILE),
+            fingerprint,
+            keys: vec![placed],
+            cards: Vec::new(),
+            subject: display_name(&req.subject),
+            serial,
+            not_after,
+        })
+    })();
+    made.map_err(|e| undo(&[(target, key.clone())], e))
+}
+
+/// Creates the root key in memory, certifies it, splits it T-of-N onto custodians' cards,
+/// imports it into every token, and writes everything at once. The key exists only in
+/// zeroizing buffers and is gone when this returns. On any failure, keys already imported are
+/// removed and nothing is written.
+pub fn create_backed_up(req: &RootRequest<'_>, backup: &Backup) -> Result<RootOutcome, Error> {
+    if req.tokens.is_empty() {
+        return Err(Error::Usage(
+            "give at least one --token for the root key".into(),
+        ));
+    }
+    let card_names = shares::card_file_names(&backup.custodians, backup.threshold.n)?;
+    let mut names: Vec<String> = vec![ROOT_CERT_FILE.into(), ROOT_FINGERPRINT_FILE.into()];
+    names.extend(card_names.iter().map(|p| p.display().to_string()));
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    output::preflight(req.out_dir, &name_refs)?;
+    let targets = open_targets(req.tokens, req.module, req.algorithm)?;
+
+    let key = MemoryKey::generate(req.algorithm)?;
+    let (der, serial, not_after) = issue_root(req, &key)?;
+    let cards = shares::split(
+        &key,
+        backup.threshold,
+        &backup.custodians,
+        pin::is_rehearsal(),
+    )?;
+    let (pem, fingerprint_text, fingerprint) = root_files(&der, key.public_key())?;
+
+    let mut placed = Vec::new();
+    let mut keys = Vec::new();
+    for target in &targets {
+        let scalar = key.scalar();
+        let imported =
+            target
+                .token
+                .import_ec_key(req.algorithm, &scalar, key.public_key(), &target.template);
+        match imported {
+            Ok(k) => placed.push((target, k)),
+            Err(e) => return Err(undo(&placed, e.into())),
+        }
+        let (target, k) = &placed[placed.len() - 1];
+        match check_placed(target, k, KeyOrigin::Imported) {
+            Ok(p) => keys.push(p),
+            Err(e) => return Err(undo(&placed, e)),
+        }
+    }
+    drop(key);
+
+    let mut files: Vec<(String, &[u8], u32)> = vec![
+        (ROOT_CERT_FILE.into(), pem.as_bytes(), output::PUBLIC),
+        (
+            ROOT_FINGERPRINT_FILE.into(),
+            fingerprint_text.as_bytes(),
+            output::PUBLIC,
+        ),
+    ];
+    // Cards hold shares: readable by their owner only until handed out.
+    for card in &cards {
+        files.push((format!("{}.png", card.stem), &card.png, output::PRIVATE));
+        files.push((
+            format!("{}.svg", card.stem),
+            card.svg.as_bytes(),
+            output::PRIVATE,
+        ));
+    }
+    let file_refs: Vec<(&str, &[u8], u32)> =
+        files.iter().map(|(n, c, m)| (n.as_str(), *c, *m)).collect();
+    if let Err(e) = output::write_new_files(req.out_dir, &file_refs) {
+        return Err(undo(&placed, e.into()));
+    }
+    Ok(RootOutcome {
+        cert_path: req.out_dir.join(ROOT_CERT_FILE),
+        fingerprint_path: req.out_dir.join(ROOT_FINGERPRINT_FILE),
+        fingerprint,
+        keys,
+        cards: card_names.iter().map(|n| req.out_dir.join(n)).collect(),
+        subject: display_name(&req.subject),
+        serial,
+        not_after,
+    })
+}
+
+/// What a recovery needs.
+pub struct RecoverRequest<'a> {
+    /// The root certificate the shares must belong to.
+    pub root_cert: &'a Path,
+    /// The token to import into; `None` with `verify_only`.
+    pub token: Option<&'a Pkcs11Uri>,
+    /// `--module`, when given.
+    pub module: Option<&'a Path>,
+    /// Share files: cards, typed text or decoded QR text.
+    pub shares: &'a [PathBuf],
+    /// Identities that open sealed cards.
+    pub openers: &'a Openers,
+}
+
+/// What a recovery found and did.
+pub struct RecoverOutcome {
+    /// The shares, judged.
+    pub report: SetReport,
+    /// The key imported, unless only verifying.
+    pub imported: Option<PlacedKey>,
+}
+
+/// Reads the root certificate's public key and identity.
+pub fn root_key(path: &Path) -> Result<PublicKey, Error> {
+    let cert = read_certificate(path)?;
+    Ok(
+        PublicKey::from_spki(cert.tbs_certificate().subject_public_key_info())
+            .map_err(|e| PkiError::Build(format!("{}: {e}", path.display())))?,
+    )
+}
+
+/// Verifies every share on its own and as a set, without combining them.
+pub fn verify_shares(
+    root_cert: &Path,
+    share_files: &[PathBuf],
+    openers: &Openers,
+) -> Result<SetReport, Error> {
+    let key = root_key(root_cert)?;
+    let identity = RootIdentity::of(&key)?;
+    let presented = share_files
+        .iter()
+        .map(|p| shares::read_presented(p, openers, &identity))
+        .collect();
+    Ok(shares::judge(presented).0)
+}
+
+/// Recovers the root key from shares and imports it into a new token (or, with no token, only
+/// proves the shares recover it). Every share is verified first; the recovered key must match
+/// the root certificate before anything else happens.
+pub fn recover(req: &RecoverRequest<'_>) -> Result<RecoverOutcome, Error> {
+    let key = root_key(req.root_cert)?;
+    let alg = key
+        .algorithm()
+        .ok_or_else(|| Error::Usage("the root certificate's key is not one keyrite uses".into()))?;
+    let identity = RootIdentity::of(&key)?;
+    let targets = match req.token {
+        Some(uri) => open_targets(std::slice::from_ref(uri), req.module, alg)?,
+        None => Vec::new(),
+    };
+    let presented = req
+        .shares
+        .iter()
+        .map(|p| shares::read_presented(p, req.openers, &identity))
+        .collect();
+    let (report, records) = shares::judge(presented);
+    let recovered = shares::recover(&report, &records, &identity)?;
+    let Some(target) = targets.first() else {
+        return Ok(RecoverOutcome {
+            report,
+            imported: None,
+        });
+    };
+    let scalar = recovered.scalar();
+    let imported =
+        target
+            .token
+            .import_ec_key(alg, &scalar, recovered.public_key(), &target.template)?;
+    drop(scalar);
+    drop(recovered);
+    match check_placed(target, &imported, KeyOrigin::Imported) {
+        Ok(placed) => Ok(RecoverOutcome {
+            report,
+            imported: Some(placed),
+        }),
+        Err(e) => Err(undo(&[(target, imported)], e)),
+    }
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {

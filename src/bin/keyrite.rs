@@ -6,7 +6,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use keyrite::pki::name::parse_subject;
 use keyrite::pki::validity::Period;
-use keyrite::root::{RootRequest, create_token_only};
+use keyrite::root::{
+    Backup, RecoverRequest, RootRequest, create_backed_up, create_token_only, recover,
+    verify_shares,
+};
+use keyrite::shares::seal::{Openers, SealTo, parse_recipient, read_identities, read_passphrase};
+use keyrite::shares::{Custodian, Threshold};
 use keyrite::signer::KeyAlgorithm;
 use keyrite::token::{
     KeyAudit, KeyOrigin, Module, Pkcs11Uri, SlotReport, Token, list_slots, resolve_module,
@@ -28,9 +33,12 @@ enum Command {
     /// Inspect PKCS#11 tokens and the keys on them.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Create the root of trust.
+    /// Create and recover the root of trust.
     #[command(subcommand)]
     Root(RootCommand),
+    /// Audit the custody of the root key's Shamir shares.
+    #[command(subcommand)]
+    Shares(SharesCommand),
 }
 
 #[derive(Subcommand)]
@@ -59,11 +67,13 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum RootCommand {
-    /// Generate the root key and write DIR/root.crt and DIR/root.fingerprint.
+    /// Generate the root key and write DIR/root.crt, DIR/root.fingerprint and, when backed
+    /// up, one share card (PNG and SVG) per custodian.
     Create {
-        /// PKCS#11 URI of the token; object= and id= name the new key (default label keyrite-root).
-        #[arg(long, value_name = "URI")]
-        token: String,
+        /// PKCS#11 URI of a token for the key; object= and id= name it (default label
+        /// keyrite-root). Backed-up mode takes several: a primary and backups.
+        #[arg(long = "token", value_name = "URI", required = true)]
+        tokens: Vec<String>,
         /// Subject, in order: 'C=US,ST=WA,O=Example,CN=Example Root' (C, ST and O required).
         #[arg(long)]
         subject: String,
@@ -73,12 +83,20 @@ enum RootCommand {
         /// Output directory (created if missing; existing files are never overwritten).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// Key algorithm: p384 (default), p256, p521, rsa3072, rsa4096.
+        /// Key algorithm: p384 (default), p256, p521, rsa3072, rsa4096 (backed-up: EC only).
         #[arg(long, default_value = "p384")]
         algorithm: String,
-        /// token-only: the key is generated inside the token and has no backup.
-        #[arg(long, value_enum, default_value_t = Mode::TokenOnly)]
-        mode: Mode,
+        /// token-only (the default without --shares) or backed-up (the default with --shares).
+        #[arg(long, value_enum)]
+        mode: Option<Mode>,
+        /// Backed-up: the Shamir threshold, T-of-N with 2 <= T <= N <= 16.
+        #[arg(long, value_name = "T-of-N")]
+        shares: Option<String>,
+        /// Backed-up: a custodian, once per share in index order. NAME alone gets an
+        /// unencrypted card; NAME=age1... seals it to an age recipient; NAME=passphrase to a
+        /// passphrase typed twice.
+        #[arg(long = "custodian", value_name = "NAME[=RECIPIENT]")]
+        custodians: Vec<String>,
         /// PKCS#11 module (default: the URI's module-path, then $KEYRITE_PKCS11_MODULE).
         #[arg(long, value_name = "PATH")]
         module: Option<PathBuf>,
@@ -86,12 +104,52 @@ enum RootCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Recover the root key from share cards into a new token (or, with --verify-only, only
+    /// prove that the shares recover it).
+    Recover {
+        /// The root certificate the shares belong to.
+        #[arg(long, value_name = "FILE")]
+        root_cert: PathBuf,
+        /// PKCS#11 URI of the token to import into.
+        #[arg(long, value_name = "URI", required_unless_present = "verify_only")]
+        token: Option<String>,
+        /// age identity file that opens sealed cards (repeatable).
+        #[arg(long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
+        /// Verify and reconstruct, compare with the root certificate, but import nothing.
+        #[arg(long)]
+        verify_only: bool,
+        /// PKCS#11 module (default: the URI's module-path, then $KEYRITE_PKCS11_MODULE).
+        #[arg(long, value_name = "PATH")]
+        module: Option<PathBuf>,
+        /// Share files: card PNG or SVG, typed text, or decoded QR text.
+        #[arg(value_name = "SHARE", required = true)]
+        shares: Vec<PathBuf>,
+    },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Subcommand)]
+enum SharesCommand {
+    /// Check shares against the root certificate without combining them (a custody audit).
+    Verify {
+        /// The root certificate the shares belong to.
+        #[arg(long, value_name = "FILE")]
+        root_cert: PathBuf,
+        /// age identity file that opens sealed cards (repeatable).
+        #[arg(long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
+        /// Share files: card PNG or SVG, typed text, or decoded QR text.
+        #[arg(value_name = "CARD-or-TEXT", required = true)]
+        shares: Vec<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Mode {
     /// Generated inside the token, never extractable, no backup.
     TokenOnly,
+    /// Generated in memory, split T-of-N onto custodians' cards, imported into every token.
+    BackedUp,
 }
 
 fn main() -> ExitCode {
@@ -138,46 +196,90 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
             })
         }
         Command::Root(RootCommand::Create {
-            token,
+            tokens,
             subject,
             validity,
             out,
             algorithm,
-            mode: Mode::TokenOnly,
+            mode,
+            shares,
+            custodians,
             module,
             json,
         }) => {
-            let uri: Pkcs11Uri = token.parse()?;
+            let tokens = tokens
+                .iter()
+                .map(|t| t.parse::<Pkcs11Uri>())
+                .collect::<Result<Vec<_>, _>>()?;
             let request = RootRequest {
-                token: &uri,
+                tokens: &tokens,
                 module: module.as_deref(),
                 subject: parse_subject(&subject)?,
                 validity: validity.parse::<Period>()?,
                 algorithm: algorithm.parse::<KeyAlgorithm>()?,
                 out_dir: &out,
             };
-            let made = create_token_only(&request)?;
+            let wants_backup = shares.is_some() || !custodians.is_empty();
+            let backed_up = match mode {
+                Some(Mode::TokenOnly) if wants_backup => {
+                    return Err(keyrite::Error::Usage(
+                        "--shares and --custodian belong to backed-up mode, not token-only".into(),
+                    ));
+                }
+                Some(Mode::TokenOnly) => false,
+                Some(Mode::BackedUp) => true,
+                None => wants_backup,
+            };
+            let made = if backed_up {
+                let threshold: Threshold = shares
+                    .as_deref()
+                    .ok_or_else(|| {
+                        keyrite::Error::Usage(
+                            "backed-up mode needs --shares T-of-N and one --custodian per share"
+                                .into(),
+                        )
+                    })?
+                    .parse()?;
+                let backup = Backup {
+                    threshold,
+                    custodians: parse_custodians(&custodians, threshold)?,
+                };
+                create_backed_up(&request, &backup)?
+            } else {
+                create_token_only(&request)?
+            };
             if json {
                 print_json(&serde_json::json!({
                     "certificate": made.cert_path,
                     "fingerprint_file": made.fingerprint_path,
                     "sha256": made.fingerprint.hex(),
                     "words": made.fingerprint.words(),
-                    "key": made.key_uri.to_string(),
                     "subject": made.subject,
                     "serial": made.serial,
                     "not_after": made.not_after,
-                    "audit": made.audit,
+                    "keys": made.keys.iter().map(|k| serde_json::json!({
+                        "uri": k.uri.to_string(),
+                        "audit": k.audit,
+                    })).collect::<Vec<_>>(),
+                    "cards": made.cards,
                 }));
             } else {
-                println!(
-                    "Root CA created (token-only: the key exists only inside this token and has no backup;"
-                );
-                println!(
-                    "if the token is lost or fails, the root must be replaced and every site re-pinned)."
-                );
-                println!("  key:          {}", made.key_uri);
-                println!("  algorithm:    {}", made.audit.algorithm);
+                if backed_up {
+                    println!(
+                        "Root CA created (backed up: the key was made in memory, split onto the share cards,"
+                    );
+                    println!("imported into every token, and wiped from memory).");
+                } else {
+                    println!(
+                        "Root CA created (token-only: the key exists only inside this token and has no backup;"
+                    );
+                    println!(
+                        "if the token is lost or fails, the root must be replaced and every site re-pinned)."
+                    );
+                }
+                for k in &made.keys {
+                    println!("  key:          {}", k.uri);
+                }
                 println!("  subject:      {}", made.subject);
                 println!("  serial:       {}", made.serial);
                 println!("  valid until:  {}", made.not_after);
@@ -188,11 +290,121 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
                 for line in made.fingerprint.words_block().lines() {
                     println!("    {line}");
                 }
-                print_audit(&made.audit);
+                for card in &made.cards {
+                    println!("  share card:   {}", card.display());
+                }
+                for k in &made.keys {
+                    print_audit(&k.audit);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Root(RootCommand::Recover {
+            root_cert,
+            token,
+            identities,
+            verify_only,
+            module,
+            shares,
+        }) => {
+            let token: Option<Pkcs11Uri> = match (&token, verify_only) {
+                (Some(t), false) => Some(t.parse()?),
+                _ => None,
+            };
+            let openers = openers(&identities)?;
+            let outcome = recover(&RecoverRequest {
+                root_cert: &root_cert,
+                token: token.as_ref(),
+                module: module.as_deref(),
+                shares: &shares,
+                openers: &openers,
+            })?;
+            print!("{}", outcome.report);
+            match &outcome.imported {
+                Some(placed) => {
+                    println!(
+                        "The shares recover the root key; it was imported as {}",
+                        placed.uri
+                    );
+                    print_audit(&placed.audit);
+                }
+                None => println!(
+                    "The shares recover the root key and it matches the root certificate. Nothing was imported (--verify-only)."
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Shares(SharesCommand::Verify {
+            root_cert,
+            identities,
+            shares,
+        }) => {
+            let report = verify_shares(&root_cert, &shares, &openers(&identities)?)?;
+            print!("{report}");
+            Ok(if report.all_good() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
     }
+}
+
+/// Reads `--custodian NAME[=RECIPIENT]` values; passphrases are asked for here, before any key
+/// exists, so a mistyped one stops the ceremony early.
+fn parse_custodians(
+    values: &[String],
+    threshold: Threshold,
+) -> Result<Vec<Custodian>, keyrite::Error> {
+    if values.len() != usize::from(threshold.n) {
+        return Err(keyrite::Error::Usage(format!(
+            "--shares {}-of-{} needs {} --custodian, one per share; {} given",
+            threshold.t,
+            threshold.n,
+            threshold.n,
+            values.len()
+        )));
+    }
+    let mut custodians: Vec<Custodian> = Vec::new();
+    for value in values {
+        let (name, recipient) = match value.split_once('=') {
+            Some((n, r)) => (n.trim(), Some(r.trim())),
+            None => (value.trim(), None),
+        };
+        if name.is_empty() {
+            return Err(keyrite::Error::Usage(format!(
+                "--custodian '{value}' has no name"
+            )));
+        }
+        if custodians.iter().any(|c| c.name == name) {
+            return Err(keyrite::Error::Usage(format!(
+                "custodian '{name}' is named twice: each share goes to a different person"
+            )));
+        }
+        let seal = match recipient {
+            None => None,
+            Some(r) => Some(match parse_recipient(r)? {
+                Some(age) => SealTo::X25519(age),
+                None => SealTo::Passphrase(read_passphrase(
+                    &format!("Passphrase for {name}'s share card: "),
+                    true,
+                )?),
+            }),
+        };
+        custodians.push(Custodian {
+            name: name.to_owned(),
+            seal,
+        });
+    }
+    Ok(custodians)
+}
+
+fn openers(identities: &[PathBuf]) -> Result<Openers, keyrite::Error> {
+    let mut openers = Openers::default();
+    for path in identities {
+        openers.identities.extend(read_identities(path)?);
+    }
+    Ok(openers)
 }
 
 fn print_json<T: serde::Serialize>(value: &T) {

@@ -20,7 +20,32 @@ pub enum PkiError {
     /// The certificate could not be built or encoded.
     #[error("could not build the certificate: {0}")]
     Build(String),
+    /// A certificate given as input could not be read.
+    #[error("{0}")]
+    Input(String),
     /// The key source could not sign.
     #[error(transparent)]
     Sign(Box<crate::Error>),
+}
+
+/// Reads a certificate from a PEM or DER file.
+pub fn read_certificate(path: &std::path::Path) -> Result<x509_cert::Certificate, PkiError> {
+    use der::{Decode, DecodePem};
+    let bytes = std::fs::read(path).map_err(|e| {
+        PkiError::Input(format!(
+            "cannot read the certificate {}: {e}",
+            path.display()
+        ))
+    })?;
+    let parsed = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+        x509_cert::Certificate::from_pem(&bytes)
+    } else {
+        x509_cert::Certificate::from_der(&bytes)
+    };
+    parsed.map_err(|e| {
+        PkiError::Input(format!(
+            "{} is not a certificate in PEM or DER ({e}): give the root.crt the ceremony wrote",
+            path.display()
+        ))
+    })
 }

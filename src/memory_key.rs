@@ -1,0 +1,135 @@
+//! A root key held in memory for the moment of a backed-up ceremony: generated from the OS
+//! CSPRNG (or recovered from shares), used to sign the root certificate and the share records,
+//! imported into tokens, and zeroized when dropped (the signing keys zeroize themselves).
+
+use getrandom::SysRng;
+use p384::elliptic_curve::Generate;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::signer::{KeyAlgorithm, KeySigner, PublicKey, SignatureScheme};
+
+enum Secret {
+    P256(p256::ecdsa::SigningKey),
+    P384(p384::ecdsa::SigningKey),
+    P521(p521::ecdsa::SigningKey),
+}
+
+/// An EC private key in memory.
+pub struct MemoryKey {
+    secret: Secret,
+    public: PublicKey,
+}
+
+/// A key that cannot be made or read.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MemoryKeyError(pub String);
+
+impl MemoryKey {
+    /// Generates a key of `alg` (EC only: the backup splits the private scalar).
+    pub fn generate(alg: KeyAlgorithm) -> Result<Self, MemoryKeyError> {
+        let rng =
+            |e: getrandom::Error| MemoryKeyError(format!("the OS random generator failed: {e}"));
+        let secret = match alg {
+            KeyAlgorithm::P256 => Secret::P256(
+                p256::SecretKey::try_generate_from_rng(&mut SysRng)
+                    .map_err(rng)?
+                    .into(),
+            ),
+            KeyAlgorithm::P384 => Secret::P384(
+                p384::SecretKey::try_generate_from_rng(&mut SysRng)
+                    .map_err(rng)?
+                    .into(),
+            ),
+            KeyAlgorithm::P521 => Secret::P521(
+                p521::SecretKey::try_generate_from_rng(&mut SysRng)
+                    .map_err(rng)?
+                    .into(),
+            ),
+            other => {
+                return Err(MemoryKeyError(format!(
+                    "a backed-up root must be an EC key (p256, p384, p521), not {other}: the backup splits the EC private scalar"
+                )));
+            }
+        };
+        Ok(Self::from_secret(secret))
+    }
+
+    /// Rebuilds a key of `alg` from its big-endian private scalar.
+    pub fn from_scalar(alg: KeyAlgorithm, scalar: &[u8]) -> Result<Self, MemoryKeyError> {
+        let bad = |_| MemoryKeyError(format!("the bytes are not an {alg} private key"));
+        let secret = match alg {
+            KeyAlgorithm::P256 => {
+                Secret::P256(p256::ecdsa::SigningKey::from_slice(scalar).map_err(bad)?)
+            }
+            KeyAlgorithm::P384 => {
+                Secret::P384(p384::ecdsa::SigningKey::from_slice(scalar).map_err(bad)?)
+            }
+            KeyAlgorithm::P521 => {
+                Secret::P521(p521::ecdsa::SigningKey::from_slice(scalar).map_err(bad)?)
+            }
+            other => return Err(MemoryKeyError(format!("{other} is not an EC algorithm"))),
+        };
+        Ok(Self::from_secret(secret))
+    }
+
+    fn from_secret(secret: Secret) -> Self {
+        let public = match &secret {
+            Secret::P256(k) => PublicKey::P256(*k.verifying_key()),
+            Secret::P384(k) => PublicKey::P384(*k.verifying_key()),
+            Secret::P521(k) => PublicKey::P521(*k.verifying_key()),
+        };
+        Self { secret, public }
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        match self.secret {
+            Secret::P256(_) => KeyAlgorithm::P256,
+            Secret::P384(_) => KeyAlgorithm::P384,
+            Secret::P521(_) => KeyAlgorithm::P521,
+        }
+    }
+
+    /// The big-endian private scalar, in a buffer zeroized on drop.
+    pub fn scalar(&self) -> Zeroizing<Vec<u8>> {
+        match &self.secret {
+            Secret::P256(k) => zeroizing_copy(k.to_bytes()),
+            Secret::P384(k) => zeroizing_copy(k.to_bytes()),
+            Secret::P521(k) => zeroizing_copy(k.to_bytes()),
+        }
+    }
+}
+
+fn zeroizing_copy<T: AsRef<[u8]> + AsMut<[u8]>>(mut bytes: T) -> Zeroizing<Vec<u8>> {
+    let copy = Zeroizing::new(bytes.as_ref().to_vec());
+    bytes.as_mut().zeroize();
+    copy
+}
+
+impl KeySigner for MemoryKey {
+    fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    fn scheme(&self) -> SignatureScheme {
+        self.algorithm().signature_scheme()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, crate::Error> {
+        use signature::Signer;
+        let der = match &self.secret {
+            Secret::P256(k) => Signer::<p256::ecdsa::DerSignature>::try_sign(k, message)
+                .map(|s| s.as_bytes().to_vec()),
+            Secret::P384(k) => Signer::<p384::ecdsa::DerSignature>::try_sign(k, message)
+                .map(|s| s.as_bytes().to_vec()),
+            Secret::P521(k) => Signer::<p521::ecdsa::DerSignature>::try_sign(k, message)
+                .map(|s| s.as_bytes().to_vec()),
+        }
+        .map_err(|e| crate::Error::Signing(e.to_string()))?;
+        self.public
+            .verify(self.scheme(), message, &der)
+            .map_err(|e| crate::Error::Signing(e.to_string()))?;
+        Ok(der)
+    }
+}
