@@ -503,3 +503,91 @@ pub fn card_file_names(custodians: &[Custodian], n: u8) -> Result<Vec<PathBuf>, 
     }
     Ok(names)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory_key::MemoryKey;
+    use crate::signer::KeyAlgorithm;
+
+    fn plain(names: &[&str]) -> Vec<Custodian> {
+        names
+            .iter()
+            .map(|n| Custodian {
+                name: (*n).to_owned(),
+                seal: None,
+            })
+            .collect()
+    }
+
+    fn write_cards(dir: &Path, tag: &str, cards: &[Card]) -> Vec<PathBuf> {
+        cards
+            .iter()
+            .map(|c| {
+                let path = dir.join(format!("{tag}-{}.png", c.stem));
+                std::fs::write(&path, &c.png).unwrap();
+                path
+            })
+            .collect()
+    }
+
+    #[test]
+    fn shares_of_two_sets_of_one_root_are_not_mixed() {
+        let key = MemoryKey::generate(KeyAlgorithm::P384).unwrap();
+        let t = Threshold { t: 2, n: 3 };
+        let dir = tempfile::tempdir().unwrap();
+        let a = write_cards(
+            dir.path(),
+            "a",
+            &split(&key, t, &plain(&["x", "y", "z"]), false).unwrap(),
+        );
+        let b = write_cards(
+            dir.path(),
+            "b",
+            &split(&key, t, &plain(&["x", "y", "z"]), false).unwrap(),
+        );
+        let root = RootIdentity::of(key.public_key()).unwrap();
+        let presented = [&a[0], &b[1]]
+            .iter()
+            .map(|p| read_presented(p, &Openers::default(), &root))
+            .collect();
+        let (report, records) = judge(presented);
+        let bad = report.lines[1].1.as_ref().unwrap_err();
+        assert!(bad.contains("b-share-2-of-3-y.png"), "{bad}");
+        assert!(bad.contains("another share set"), "{bad}");
+        let Err(err) = recover(&report, &records, &root) else {
+            panic!("a mixed set recovered a key");
+        };
+        let err = err.to_string();
+        assert!(err.contains("b-share-2-of-3-y.png"), "{err}");
+        // Each set alone recovers the key.
+        for set in [&a, &b] {
+            let presented = set[..2]
+                .iter()
+                .map(|p| read_presented(p, &Openers::default(), &root))
+                .collect();
+            let (report, records) = judge(presented);
+            let Ok(back) = recover(&report, &records, &root) else {
+                panic!("one set alone did not recover the key");
+            };
+            assert_eq!(*back.scalar(), *key.scalar());
+        }
+    }
+
+    #[test]
+    fn thresholds_outside_2_to_16_are_refused() {
+        for bad in ["1-of-3", "4-of-3", "2-of-17", "3of5", "0-of-0", "-1-of-3"] {
+            assert!(bad.parse::<Threshold>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            "16-of-16".parse::<Threshold>().unwrap(),
+            Threshold { t: 16, n: 16 }
+        );
+    }
+
+    #[test]
+    fn every_t_subset_is_enumerated() {
+        assert_eq!(subsets(5, 3).len(), 10);
+        assert_eq!(subsets(16, 8).len(), 12_870);
+    }
+}
