@@ -85,14 +85,14 @@ impl Custodian {
     }
 }
 
-/// One custodian's card, ready to write.
+/// One custodian's card, ready to write (the images hold the share: zeroized on drop).
 pub struct Card {
     /// File stem (`.png` and `.svg` are added).
     pub stem: String,
     /// The PNG.
-    pub png: Vec<u8>,
+    pub png: Zeroizing<Vec<u8>>,
     /// The SVG.
-    pub svg: String,
+    pub svg: Zeroizing<String>,
 }
 
 /// The root key this backup belongs to.
@@ -263,18 +263,18 @@ fn draw_card(
     let der = record.to_der()?;
     let (payload, sealing) = match &custodian.seal {
         None => (
-            Payload::Plain(der.to_vec()),
+            Payload::Plain(der.clone()),
             "NOT ENCRYPTED: whoever reads this card holds this share. Keep it sealed.".to_owned(),
         ),
         Some(to) => (
-            Payload::Sealed(seal::seal(&der, to)?),
+            Payload::Sealed(Zeroizing::new(seal::seal(&der, to)?)),
             match to {
                 SealTo::X25519(r) => format!("Sealed with age to {r}"),
                 SealTo::Passphrase(_) => "Sealed with age to the custodian's passphrase".to_owned(),
             },
         ),
     };
-    let qr = Zeroizing::new(text::qr_line(&payload));
+    let qr = text::qr_line(&payload);
     let mut header = vec![if rehearsal {
         "keyrite root key share - REHEARSAL, NEVER FOR PRODUCTION".to_owned()
     } else {
@@ -298,8 +298,8 @@ fn draw_card(
     };
     Ok(Card {
         stem: custodian.card_stem(b.index, b.count),
-        png: face.to_png()?,
-        svg: face.to_svg()?,
+        png: Zeroizing::new(face.to_png()?),
+        svg: Zeroizing::new(face.to_svg()?),
     })
 }
 
@@ -318,7 +318,7 @@ pub fn read_presented(path: &Path, openers: &Openers, root: &RootIdentity<'_>) -
     let record = (|| -> Result<ShareRecord, String> {
         let text = card::read_share_text(path).map_err(|e| e.to_string())?;
         let der = match text::parse(&text, &source).map_err(|e| e.to_string())? {
-            Payload::Plain(der) => Zeroizing::new(der),
+            Payload::Plain(der) => der,
             Payload::Sealed(ct) => seal::open(&ct, openers, &source).map_err(|e| e.to_string())?,
         };
         let record = ShareRecord::from_der(&der).map_err(|e| format!("{source}: {e}"))?;

@@ -11,6 +11,7 @@
 //! check catches swapped lines.
 
 use data_encoding::BASE32_NOPAD;
+use zeroize::Zeroizing;
 
 /// Prefix of a plain share record.
 pub const PLAIN_PREFIX: &str = "KRS1";
@@ -21,13 +22,23 @@ const GROUP: usize = 4;
 const GROUPS_PER_LINE: usize = 6;
 const CRC: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_IBM_3740);
 
-/// A share's payload: plain DER record bytes, or an age ciphertext of them.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A share's payload: plain DER record bytes, or an age ciphertext of them. Both are held in
+/// buffers zeroized on drop, and `Debug` shows only their length.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Payload {
     /// The DER record, readable by anyone holding the card.
-    Plain(Vec<u8>),
+    Plain(Zeroizing<Vec<u8>>),
     /// An age file whose plaintext is the DER record.
-    Sealed(Vec<u8>),
+    Sealed(Zeroizing<Vec<u8>>),
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Payload::Plain(b) => write!(f, "Payload::Plain({} bytes)", b.len()),
+            Payload::Sealed(b) => write!(f, "Payload::Sealed({} bytes)", b.len()),
+        }
+    }
 }
 
 /// Text that is not a share in any of its forms.
@@ -36,12 +47,17 @@ pub enum Payload {
 pub struct TextError(pub String);
 
 /// The single line a QR code carries.
-pub fn qr_line(payload: &Payload) -> String {
+pub fn qr_line(payload: &Payload) -> Zeroizing<String> {
     let (prefix, bytes) = match payload {
         Payload::Plain(b) => (PLAIN_PREFIX, b),
         Payload::Sealed(b) => (SEALED_PREFIX, b),
     };
-    format!("{prefix}{}", BASE32_NOPAD.encode(bytes))
+    let mut line = Zeroizing::new(String::with_capacity(
+        prefix.len() + BASE32_NOPAD.encode_len(bytes.len()),
+    ));
+    line.push_str(prefix);
+    BASE32_NOPAD.encode_append(bytes, &mut line);
+    line
 }
 
 /// The typeable lines for a QR line.
@@ -96,11 +112,11 @@ fn parse_qr_line(qr: &str, what: &str) -> Result<Payload, TextError> {
             "{what} is not a keyrite share: it should start with {PLAIN_PREFIX} or {SEALED_PREFIX}"
         )));
     };
-    let bytes = BASE32_NOPAD.decode(body.as_bytes()).map_err(|e| {
+    let bytes = Zeroizing::new(BASE32_NOPAD.decode(body.as_bytes()).map_err(|e| {
         TextError(format!(
             "{what} is not a complete share ({e}): check that no character is missing"
         ))
-    })?;
+    })?);
     Ok(if sealed {
         Payload::Sealed(bytes)
     } else {
@@ -155,7 +171,7 @@ mod tests {
     use super::*;
 
     fn sample() -> Payload {
-        Payload::Plain((0u8..=200).collect())
+        Payload::Plain(Zeroizing::new((0u8..=200).collect()))
     }
 
     #[test]
