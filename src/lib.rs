@@ -55,6 +55,14 @@ pub enum Error {
     /// Signing in software failed.
     #[error("signing in memory failed: {0}")]
     Signing(String),
+    /// Recovery was refused; the judged shares are shown after the reason.
+    #[error("{cause}\nThe shares presented:\n{report}")]
+    Recovery {
+        /// Why.
+        cause: Box<Error>,
+        /// The per-share report.
+        report: String,
+    },
     /// The command's arguments do not fit together.
     #[error("{0}")]
     Usage(String),

@@ -392,7 +392,11 @@ pub fn recover(req: &RecoverRequest<'_>) -> Result<RecoverOutcome, Error> {
         .map(|p| shares::read_presented(p, req.openers, &identity))
         .collect();
     let (report, records) = shares::judge(presented);
-    let recovered = shares::recover(&report, &records, &identity)?;
+    let recovered =
+        shares::recover(&report, &records, &identity).map_err(|cause| Error::Recovery {
+            cause: Box::new(cause),
+            report: report.to_string(),
+        })?;
     let Some(target) = targets.first() else {
         return Ok(RecoverOutcome {
             report,
