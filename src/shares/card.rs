@@ -31,6 +31,18 @@ pub struct CardFace {
 #[error("{0}")]
 pub struct CardError(pub String);
 
+/// A card's geometry: the QR modules, the text lines, and where each goes, in pixels.
+struct Layout {
+    width: usize,
+    modules: Vec<bool>,
+    header: Vec<String>,
+    footer: Vec<String>,
+    w: usize,
+    h: usize,
+    qr_top: usize,
+    footer_top: usize,
+}
+
 const MODULE_PX: usize = 6;
 const QUIET_MODULES: usize = 4;
 const FONT_SCALE: usize = 2;
@@ -50,23 +62,13 @@ fn qr_modules(text: &str) -> Result<(usize, Vec<bool>), CardError> {
 }
 
 impl CardFace {
-    fn text_lines(&self) -> Vec<String> {
-        let mut lines = self.header.clone();
-        lines.push(String::new());
-        lines
-    }
-
-    fn footer_lines(&self) -> Vec<String> {
-        let mut lines = vec!["Typed form (line, groups, check):".to_owned()];
-        lines.extend(self.typed.iter().cloned());
-        lines
-    }
-
-    /// Renders the card as SVG.
-    pub fn to_svg(&self) -> Result<String, CardError> {
+    /// Where everything goes, shared by both renderings.
+    fn layout(&self) -> Result<Layout, CardError> {
         let (width, modules) = qr_modules(&self.qr)?;
-        let header = self.text_lines();
-        let footer = self.footer_lines();
+        let mut header = self.header.clone();
+        header.push(String::new());
+        let mut footer = vec!["Typed form (line, groups, check):".to_owned()];
+        footer.extend(self.typed.iter().cloned());
         let qr_px = (width + 2 * QUIET_MODULES) * MODULE_PX;
         let text_px = header
             .iter()
@@ -74,10 +76,32 @@ impl CardFace {
             .map(|l| l.chars().count() * 8 * FONT_SCALE)
             .max()
             .unwrap_or(0);
-        let w = 2 * MARGIN_PX + qr_px.max(text_px);
         let qr_top = MARGIN_PX + header.len() * LINE_PX;
         let footer_top = qr_top + qr_px;
-        let h = footer_top + footer.len() * LINE_PX + MARGIN_PX;
+        Ok(Layout {
+            width,
+            modules,
+            w: 2 * MARGIN_PX + qr_px.max(text_px),
+            h: footer_top + footer.len() * LINE_PX + MARGIN_PX,
+            header,
+            footer,
+            qr_top,
+            footer_top,
+        })
+    }
+
+    /// Renders the card as SVG.
+    pub fn to_svg(&self) -> Result<String, CardError> {
+        let Layout {
+            width,
+            modules,
+            header,
+            footer,
+            w,
+            h,
+            qr_top,
+            footer_top,
+        } = self.layout()?;
         let mut svg = format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n\
              <desc id=\"{CARD_TEXT_KEY}\">{}</desc>\n\
@@ -112,20 +136,16 @@ impl CardFace {
 
     /// Renders the card as an 8-bit grayscale PNG.
     pub fn to_png(&self) -> Result<Vec<u8>, CardError> {
-        let (width, modules) = qr_modules(&self.qr)?;
-        let header = self.text_lines();
-        let footer = self.footer_lines();
-        let qr_px = (width + 2 * QUIET_MODULES) * MODULE_PX;
-        let text_px = header
-            .iter()
-            .chain(&footer)
-            .map(|l| l.chars().count() * 8 * FONT_SCALE)
-            .max()
-            .unwrap_or(0);
-        let w = 2 * MARGIN_PX + qr_px.max(text_px);
-        let qr_top = MARGIN_PX + header.len() * LINE_PX;
-        let footer_top = qr_top + qr_px;
-        let h = footer_top + footer.len() * LINE_PX + MARGIN_PX;
+        let Layout {
+            width,
+            modules,
+            header,
+            footer,
+            w,
+            h,
+            qr_top,
+            footer_top,
+        } = self.layout()?;
         let mut canvas = Canvas {
             w,
             pixels: vec![0xff; w * h],
