@@ -11,12 +11,48 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// A tmux session on a private server socket, killed on drop.
+/// keyrite running in a tmux session on a private server socket, as an officer would run
+/// it in a terminal; the session is killed on drop.
 struct Tmux {
     socket: std::path::PathBuf,
 }
 
 impl Tmux {
+    /// Starts `keyrite ARGS` on `hsm`'s token in a 120x40 terminal; the pane stays open after
+    /// keyrite exits so its last screen can be read.
+    fn start(hsm: &SoftHsm, args: &[&str]) -> Tmux {
+        let tmux = Tmux {
+            socket: hsm.dir().join("tmux.sock"),
+        };
+        let mut cmd = tmux.tmux();
+        cmd.args([
+            "new-session",
+            "-d",
+            "-s",
+            "ceremony",
+            "-x",
+            "120",
+            "-y",
+            "40",
+        ]);
+        cmd.arg("-e")
+            .arg(format!("KEYRITE_PKCS11_MODULE={SOFTHSM_MODULE}"));
+        for (k, v) in hsm.envs() {
+            cmd.arg("-e").arg(format!("{k}={v}"));
+        }
+        cmd.arg(env!("CARGO_BIN_EXE_keyrite"))
+            .args(args)
+            .env_remove("KEYRITE_PIN")
+            .env_remove("KEYRITE_REHEARSAL")
+            .env_remove("KEYRITE_PASSPHRASE");
+        run_ok(&mut cmd);
+        run_ok(
+            tmux.tmux()
+                .args(["set-option", "-t", "ceremony", "remain-on-exit", "on"]),
+        );
+        tmux
+    }
+
     fn tmux(&self) -> Command {
         let mut cmd = Command::new("tmux");
         cmd.arg("-S").arg(&self.socket);
@@ -28,7 +64,7 @@ impl Tmux {
     }
 
     fn wait_for(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let screen = self.screen();
             if screen.contains(text) {
@@ -40,6 +76,23 @@ impl Tmux {
             );
             sleep(Duration::from_millis(50));
         }
+    }
+
+    fn type_line(&self, text: &str) {
+        run_ok(
+            self.tmux()
+                .args(["send-keys", "-t", "ceremony", "-l", text]),
+        );
+        run_ok(self.tmux().args(["send-keys", "-t", "ceremony", "Enter"]));
+    }
+
+    fn pid(&self) -> String {
+        run_ok(
+            self.tmux()
+                .args(["list-panes", "-t", "ceremony", "-F", "#{pane_pid}"]),
+        )
+        .trim()
+        .to_owned()
     }
 }
 
@@ -53,49 +106,26 @@ impl Drop for Tmux {
 fn a_pin_typed_at_the_prompt_is_not_echoed_and_the_waiting_process_is_hardened() {
     let hsm = SoftHsm::new("prompted");
     let out = hsm.dir().join("out");
-    let tmux = Tmux {
-        socket: hsm.dir().join("tmux.sock"),
-    };
-    let mut env = vec![(
-        "KEYRITE_PKCS11_MODULE".to_owned(),
-        SOFTHSM_MODULE.to_owned(),
-    )];
-    env.extend(hsm.envs().into_iter().map(|(k, v)| (k.to_owned(), v)));
-    let mut cmd = tmux.tmux();
-    cmd.args([
-        "new-session",
-        "-d",
-        "-s",
-        "ceremony",
-        "-x",
-        "120",
-        "-y",
-        "40",
-    ]);
-    for (k, v) in &env {
-        cmd.arg("-e").arg(format!("{k}={v}"));
-    }
-    cmd.arg(env!("CARGO_BIN_EXE_keyrite"))
-        .args(["root", "create", "--token", "pkcs11:token=prompted"])
-        .args(["--subject", "C=US,ST=WA,O=Example,CN=Prompted Root"])
-        .args(["--validity", "20y", "--out"])
-        .arg(&out)
-        .env_remove("KEYRITE_PIN")
-        .env_remove("KEYRITE_REHEARSAL");
-    run_ok(&mut cmd);
-    // Keep the pane open after keyrite exits so its last screen can be read.
-    run_ok(
-        tmux.tmux()
-            .args(["set-option", "-t", "ceremony", "remain-on-exit", "on"]),
+    let out_arg = out.display().to_string();
+    let tmux = Tmux::start(
+        &hsm,
+        &[
+            "root",
+            "create",
+            "--token",
+            "pkcs11:token=prompted",
+            "--subject",
+            "C=US,ST=WA,O=Example,CN=Prompted Root",
+            "--validity",
+            "20y",
+            "--out",
+            &out_arg,
+        ],
     );
     tmux.wait_for("PIN for token 'prompted':");
 
     // The process waiting at the prompt: no core dumps, memory locked.
-    let pid = run_ok(
-        tmux.tmux()
-            .args(["list-panes", "-t", "ceremony", "-F", "#{pane_pid}"]),
-    );
-    let pid = pid.trim();
+    let pid = tmux.pid();
     let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
     let core = limits
         .lines()
@@ -111,13 +141,90 @@ fn a_pin_typed_at_the_prompt_is_not_echoed_and_the_waiting_process_is_hardened()
         .unwrap();
     assert!(locked > 0, "memory is not locked:\n{status}");
 
-    run_ok(
-        tmux.tmux()
-            .args(["send-keys", "-t", "ceremony", USER_PIN, "Enter"]),
-    );
+    tmux.type_line(USER_PIN);
     let screen = tmux.wait_for("Root CA created");
     assert!(!screen.contains(USER_PIN), "the PIN was echoed:\n{screen}");
     assert!(out.join("root.crt").exists());
+}
+
+const PASSPHRASE: &str = "seven blue herons";
+
+/// `root create` of a 2-of-2 backup whose second card is sealed to a typed passphrase.
+fn sealed_backup(hsm: &SoftHsm, out: &str) -> Tmux {
+    let token = hsm.pin_uri();
+    Tmux::start(
+        hsm,
+        &[
+            "root",
+            "create",
+            "--token",
+            &token,
+            "--subject",
+            "C=US,ST=WA,O=Example,CN=Sealed Root",
+            "--validity",
+            "1y",
+            "--shares",
+            "2-of-2",
+            "--custodian",
+            "alice",
+            "--custodian",
+            "bob=passphrase",
+            "--out",
+            out,
+        ],
+    )
+}
+
+#[test]
+fn a_passphrase_typed_twice_seals_the_card_and_recovery_asks_for_it() {
+    let hsm = SoftHsm::new("sealed");
+    let out = hsm.dir().join("out");
+    let tmux = sealed_backup(&hsm, &out.display().to_string());
+    tmux.wait_for("Passphrase for bob's share card:");
+    tmux.type_line(PASSPHRASE);
+    tmux.wait_for("Type it again:");
+    tmux.type_line(PASSPHRASE);
+    let screen = tmux.wait_for("Root CA created");
+    assert!(
+        !screen.contains(PASSPHRASE),
+        "the passphrase was echoed:\n{screen}"
+    );
+    drop(tmux);
+
+    let root = out.join("root.crt").display().to_string();
+    let alice = out.join("share-1-of-2-alice.png").display().to_string();
+    let bob = out.join("share-2-of-2-bob.svg").display().to_string();
+    let tmux = Tmux::start(
+        &hsm,
+        &[
+            "root",
+            "recover",
+            "--verify-only",
+            "--root-cert",
+            &root,
+            &alice,
+            &bob,
+        ],
+    );
+    tmux.wait_for("Passphrase for");
+    tmux.type_line(PASSPHRASE);
+    let screen = tmux.wait_for("Nothing was imported");
+    assert!(screen.contains("share 2 of 2, custodian bob"), "{screen}");
+    assert!(!screen.contains(PASSPHRASE), "{screen}");
+}
+
+#[test]
+fn passphrases_that_differ_stop_the_ceremony_before_any_key_exists() {
+    let hsm = SoftHsm::new("differ");
+    let out = hsm.dir().join("out");
+    let tmux = sealed_backup(&hsm, &out.display().to_string());
+    tmux.wait_for("Passphrase for bob's share card:");
+    tmux.type_line(PASSPHRASE);
+    tmux.wait_for("Type it again:");
+    tmux.type_line("seven blue heron");
+    tmux.wait_for("the two passphrases differ");
+    assert!(!out.exists(), "outputs were written");
+    assert_eq!(count_objects(&hsm), 0);
 }
 
 #[test]
