@@ -79,13 +79,11 @@ pub enum Error {
     #[error("encoding failed: {0}")]
     Der(#[from] der::Error),
     /// A step failed and undoing its token changes failed too.
-    #[error(
-        "{cause}; removing the key it had created from the token also failed ({cleanup}): remove it by hand"
-    )]
+    #[error("{cause}; then {}", cleanups.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Cleanup {
         /// The first failure.
         cause: Box<Error>,
-        /// The cleanup failure.
-        cleanup: token::TokenError,
+        /// Every cleanup that failed.
+        cleanups: Vec<token::TokenError>,
     },
 }

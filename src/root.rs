@@ -95,13 +95,15 @@ struct Target<'a> {
 }
 
 /// Opens and logs in to every token, and checks each can take and use the new key, before
-/// any key exists.
+/// any key exists. Two URIs that reach the same token are refused: a backup on the same
+/// device is no backup.
 fn open_targets<'a>(
     uris: &'a [Pkcs11Uri],
     module: Option<&Path>,
     alg: KeyAlgorithm,
 ) -> Result<Vec<Target<'a>>, Error> {
-    uris.iter()
+    let targets = uris
+        .iter()
         .map(|uri| {
             let token = Token::open(uri, module)?;
             token.login(uri)?;
@@ -123,7 +125,22 @@ fn open_targets<'a>(
                 template,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, Error>>()?;
+    for (i, a) in targets.iter().enumerate() {
+        if let Some(b) = targets[..i]
+            .iter()
+            .find(|b| (b.token.label(), b.token.serial()) == (a.token.label(), a.token.serial()))
+        {
+            return Err(Error::Usage(format!(
+                "{} and {} reach the same token ('{}', serial {}): each --token must be a different device",
+                b.uri,
+                a.uri,
+                a.token.label(),
+                a.token.serial()
+            )));
+        }
+    }
+    Ok(targets)
 }
 
 /// Audits a key just placed on a token and proves it signs (the signature is verified in
@@ -147,17 +164,21 @@ fn check_placed(target: &Target<'_>, key: &TokenKey, want: KeyOrigin) -> Result<
     })
 }
 
-/// Removes keys placed by a step that then failed; reports the first failure after `cause`.
+/// Removes keys placed by a step that then failed, trying every one; names each that could
+/// not be removed after `cause`.
 fn undo(placed: &[(&Target<'_>, TokenKey)], cause: Error) -> Error {
-    for (target, key) in placed {
-        if let Err(cleanup) = target.token.destroy_key(key) {
-            return Error::Cleanup {
-                cause: Box::new(cause),
-                cleanup,
-            };
+    let cleanups: Vec<_> = placed
+        .iter()
+        .filter_map(|(target, key)| target.token.destroy_key(key).err())
+        .collect();
+    if cleanups.is_empty() {
+        cause
+    } else {
+        Error::Cleanup {
+            cause: Box::new(cause),
+            cleanups,
         }
     }
-    cause
 }
 
 /// Issues the self-signed root certificate with `signer`.

@@ -722,9 +722,9 @@ fn a_typo_in_the_typed_text_is_caught_by_the_check() {
     let s = scene(&[]);
     let qr = read_share_text(&s.b.card(1, "png")).unwrap();
     let mut lines = typed_lines(qr.trim());
-    // "02  ABCD EFGH …  CHCK": change the first character after the line number.
+    // "02/17  ABCD EFGH …  CHCK": change the first character after the line number.
     let mut chars: Vec<char> = lines[1].chars().collect();
-    chars[4] = if chars[4] == 'A' { 'B' } else { 'A' };
+    chars[7] = if chars[7] == 'A' { 'B' } else { 'A' };
     lines[1] = chars.into_iter().collect();
     let path = s.work.join("alice-typed.txt");
     fs::write(&path, lines.join("\n")).unwrap();
@@ -732,6 +732,17 @@ fn a_typo_in_the_typed_text_is_caught_by_the_check() {
         &[path.clone(), s.b.card(2, "png"), s.b.card(3, "png")],
         &[],
         &[&path.display().to_string(), "check does not match"],
+    );
+    // The error names the line, never its characters.
+    let (_, text) = run(s
+        .hsm
+        .command()
+        .args(["shares", "verify", "--root-cert"])
+        .arg(s.b.cert())
+        .arg(&path));
+    assert!(
+        !text.contains(&lines[1][7..20]),
+        "the share was quoted:\n{text}"
     );
     let (ok, report) = verify(&s.hsm, &s.b.cert(), std::slice::from_ref(&path));
     assert!(!ok, "{report}");

@@ -7,23 +7,29 @@
 //! Text is drawn with the public-domain 8x8 bitmap font of `font8x8` rather than a font
 //! rasteriser: the cards need only Latin text, and a bitmap font keeps the ceremony image small.
 
+use std::fmt::Write as _;
 use std::io::Cursor;
 use std::path::Path;
 
 use font8x8::UnicodeFonts;
 use qrcode::{Color, EcLevel, QrCode};
+use zeroize::Zeroizing;
 
 /// PNG `tEXt` keyword and SVG `<desc>` id under which a card carries its text line.
 pub const CARD_TEXT_KEY: &str = "keyrite-share";
 
 /// Everything printed on a card.
+///
+/// The share's text, and everything drawn from it, is held in buffers zeroized on drop and
+/// sized up front so they do not leave copies behind as they grow. (The PNG encoder keeps its
+/// own copy of the text chunk, which this code cannot wipe.)
 pub struct CardFace {
     /// Plain header lines, top to bottom.
     pub header: Vec<String>,
     /// The QR code's content: the share's text line.
-    pub qr: String,
+    pub qr: Zeroizing<String>,
     /// The typeable lines.
-    pub typed: Vec<String>,
+    pub typed: Zeroizing<Vec<String>>,
 }
 
 /// A card that could not be drawn or read.
@@ -36,7 +42,7 @@ struct Layout {
     width: usize,
     modules: Vec<bool>,
     header: Vec<String>,
-    footer: Vec<String>,
+    footer: Zeroizing<Vec<String>>,
     w: usize,
     h: usize,
     qr_top: usize,
@@ -67,12 +73,13 @@ impl CardFace {
         let (width, modules) = qr_modules(&self.qr)?;
         let mut header = self.header.clone();
         header.push(String::new());
-        let mut footer = vec!["Typed form (line, groups, check):".to_owned()];
+        let mut footer = Zeroizing::new(Vec::with_capacity(self.typed.len() + 1));
+        footer.push("Typed form (line/lines, groups, check):".to_owned());
         footer.extend(self.typed.iter().cloned());
         let qr_px = (width + 2 * QUIET_MODULES) * MODULE_PX;
         let text_px = header
             .iter()
-            .chain(&footer)
+            .chain(footer.iter())
             .map(|l| l.chars().count() * 8 * FONT_SCALE)
             .max()
             .unwrap_or(0);
@@ -91,7 +98,7 @@ impl CardFace {
     }
 
     /// Renders the card as SVG.
-    pub fn to_svg(&self) -> Result<String, CardError> {
+    pub fn to_svg(&self) -> Result<Zeroizing<String>, CardError> {
         let Layout {
             width,
             modules,
@@ -102,21 +109,36 @@ impl CardFace {
             qr_top,
             footer_top,
         } = self.layout()?;
-        let mut svg = format!(
+        // Room for the text and one path segment per dark module.
+        let text_len: usize = header
+            .iter()
+            .chain(footer.iter())
+            .map(|l| l.len() + 80)
+            .sum();
+        let mut svg = Zeroizing::new(String::with_capacity(
+            1024 + self.qr.len() + text_len + modules.len() * 24,
+        ));
+        let _ = write!(
+            svg,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n\
-             <desc id=\"{CARD_TEXT_KEY}\">{}</desc>\n\
-             <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+             <desc id=\"{CARD_TEXT_KEY}\">"
+        );
+        xml_escape_into(&mut svg, &self.qr);
+        let _ = write!(
+            svg,
+            "</desc>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
              <g font-family=\"DejaVu Sans Mono, monospace\" font-size=\"{}\" fill=\"black\">\n",
-            xml_escape(&self.qr),
             8 * FONT_SCALE
         );
         let mut text = |lines: &[String], top: usize| {
             for (i, line) in lines.iter().enumerate() {
                 let y = top + i * LINE_PX + 8 * FONT_SCALE;
-                svg.push_str(&format!(
-                    "<text x=\"{MARGIN_PX}\" y=\"{y}\" xml:space=\"preserve\">{}</text>\n",
-                    xml_escape(line)
-                ));
+                let _ = write!(
+                    svg,
+                    "<text x=\"{MARGIN_PX}\" y=\"{y}\" xml:space=\"preserve\">"
+                );
+                xml_escape_into(&mut svg, line);
+                svg.push_str("</text>\n");
             }
         };
         text(&header, MARGIN_PX);
@@ -127,7 +149,7 @@ impl CardFace {
         for (i, dark) in modules.iter().enumerate() {
             if *dark {
                 let (x, y) = (x0 + (i % width) * MODULE_PX, y0 + (i / width) * MODULE_PX);
-                svg.push_str(&format!("M{x} {y}h{MODULE_PX}v{MODULE_PX}h-{MODULE_PX}z"));
+                let _ = write!(svg, "M{x} {y}h{MODULE_PX}v{MODULE_PX}h-{MODULE_PX}z");
             }
         }
         svg.push_str("\"/>\n</svg>\n");
@@ -135,7 +157,7 @@ impl CardFace {
     }
 
     /// Renders the card as an 8-bit grayscale PNG.
-    pub fn to_png(&self) -> Result<Vec<u8>, CardError> {
+    pub fn to_png(&self) -> Result<Zeroizing<Vec<u8>>, CardError> {
         let Layout {
             width,
             modules,
@@ -168,16 +190,17 @@ impl CardFace {
             }
         }
         let fail = |e: png::EncodingError| CardError(format!("encoding the PNG card failed: {e}"));
-        let mut out = Vec::new();
+        // Compressed image data never exceeds the raw pixels plus the chunks' overhead.
+        let mut out = Zeroizing::new(Vec::with_capacity(w * h + h + self.qr.len() + 4096));
         let (pw, ph) = (
             u32::try_from(w).map_err(|_| CardError("card too wide".into()))?,
             u32::try_from(h).map_err(|_| CardError("card too tall".into()))?,
         );
-        let mut encoder = png::Encoder::new(&mut out, pw, ph);
+        let mut encoder = png::Encoder::new(&mut *out, pw, ph);
         encoder.set_color(png::ColorType::Grayscale);
         encoder.set_depth(png::BitDepth::Eight);
         encoder
-            .add_text_chunk(CARD_TEXT_KEY.to_owned(), self.qr.clone())
+            .add_text_chunk(CARD_TEXT_KEY.to_owned(), self.qr.to_string())
             .map_err(fail)?;
         let mut writer = encoder.write_header().map_err(fail)?;
         writer.write_image_data(&canvas.pixels).map_err(fail)?;
@@ -221,11 +244,16 @@ impl Canvas {
     }
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+fn xml_escape_into(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
 }
 
 /// Reads the share text from a card file (PNG or SVG made by keyrite), or a text file holding
@@ -275,8 +303,8 @@ mod tests {
     fn face() -> CardFace {
         CardFace {
             header: vec!["keyrite root key share".into(), "Custodian: Zoë".into()],
-            qr: "KRS1ABCDEFGHIJKLMNOP234567".into(),
-            typed: vec!["01  KRS1 ABCD  XXXX".into()],
+            qr: Zeroizing::new("KRS1ABCDEFGHIJKLMNOP234567".into()),
+            typed: Zeroizing::new(vec!["01/01  KRS1 ABCD  XXXX".into()]),
         }
     }
 
@@ -285,10 +313,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let png = dir.path().join("c.png");
         let svg = dir.path().join("c.svg");
-        std::fs::write(&png, face().to_png().unwrap()).unwrap();
-        std::fs::write(&svg, face().to_svg().unwrap()).unwrap();
-        assert_eq!(*read_share_text(&png).unwrap(), face().qr);
-        assert_eq!(*read_share_text(&svg).unwrap(), face().qr);
+        std::fs::write(&png, &*face().to_png().unwrap()).unwrap();
+        std::fs::write(&svg, face().to_svg().unwrap().as_bytes()).unwrap();
+        assert_eq!(*read_share_text(&png).unwrap(), *face().qr);
+        assert_eq!(*read_share_text(&svg).unwrap(), *face().qr);
     }
 
     #[test]
@@ -296,8 +324,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let png = dir.path().join("photo.png");
         let mut face = face();
-        face.qr = "x".into();
-        let mut bytes = face.to_png().unwrap();
+        face.qr = Zeroizing::new("x".into());
+        let mut bytes = face.to_png().unwrap().to_vec();
         // Rename the text chunk's keyword so it is an ordinary PNG with some text.
         let at = bytes
             .windows(13)

@@ -294,12 +294,12 @@ fn draw_card(
     let face = CardFace {
         header,
         typed: text::typed_lines(&qr),
-        qr: qr.to_string(),
+        qr,
     };
     Ok(Card {
         stem: custodian.card_stem(b.index, b.count),
-        png: Zeroizing::new(face.to_png()?),
-        svg: Zeroizing::new(face.to_svg()?),
+        png: face.to_png()?,
+        svg: face.to_svg()?,
     })
 }
 
@@ -427,13 +427,18 @@ pub fn judge(presented: Vec<Presented>) -> (SetReport, Vec<ShareRecord>) {
             "share {} of {}, custodian {}",
             b.index, b.count, b.custodian
         );
-        if by_index.contains_key(&b.index) {
-            lines.push((
-                p.source,
+        if let Some(seen) = by_index.get(&b.index) {
+            let verdict = if *seen == record {
                 Ok(format!(
                     "{summary} (a duplicate of an index already presented; dropped)"
-                )),
-            ));
+                ))
+            } else {
+                Err(format!(
+                    "{}: it differs from another share presented for index {}: keep only the custodian's own card",
+                    p.source, b.index
+                ))
+            };
+            lines.push((p.source, verdict));
             continue;
         }
         lines.push((p.source, Ok(summary)));

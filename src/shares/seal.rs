@@ -89,7 +89,8 @@ pub fn open(
         ),
         other => SealError(format!("{what} could not be opened ({other})")),
     })?;
-    let mut plaintext = Zeroizing::new(Vec::new());
+    // Sized up front: a growing buffer would free copies of the record as it moves.
+    let mut plaintext = Zeroizing::new(Vec::with_capacity(ciphertext.len()));
     reader
         .read_to_end(&mut plaintext)
         .map_err(|e| SealError(format!("{what}: the sealed share is damaged ({e})")))?;

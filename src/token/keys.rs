@@ -138,12 +138,8 @@ impl Token {
                 id: t.id.clone(),
                 public_key,
             }),
-            Err(e) => {
-                // Leave nothing half-made behind.
-                let _ = self.session().destroy_object(private);
-                let _ = self.session().destroy_object(public);
-                Err(e)
-            }
+            // Leave nothing half-made behind.
+            Err(e) => Err(self.discard(&[private, public], t, e)),
         }
     }
 
@@ -190,8 +186,7 @@ impl Token {
         let public = match self.session().create_object(&public) {
             Ok(h) => h,
             Err(e) => {
-                let _ = self.session().destroy_object(private);
-                return Err(ck("importing the public key")(e));
+                return Err(self.discard(&[private], t, ck("importing the public key")(e)));
             }
         };
         Ok(TokenKey {
@@ -283,6 +278,26 @@ impl Token {
                     hex::encode(id)
                 ),
             }),
+        }
+    }
+
+    /// Removes `objects` just made for `t` after `cause`; says so if any cannot be removed.
+    fn discard(&self, objects: &[ObjectHandle], t: &KeyTemplate, cause: TokenError) -> TokenError {
+        let failed = objects
+            .iter()
+            .map(|o| self.session().destroy_object(*o))
+            .fold(Ok(()), Result::and);
+        match failed {
+            Ok(()) => cause,
+            Err(source) => TokenError::Undo {
+                cause: Box::new(cause),
+                cleanup: Box::new(TokenError::Cleanup {
+                    token: self.label().to_owned(),
+                    label: t.label.clone(),
+                    id: hex::encode(&t.id),
+                    source,
+                }),
+            },
         }
     }
 

@@ -180,6 +180,14 @@ pub enum TokenError {
         /// The module's answer.
         source: CkError,
     },
+    /// A step failed, and undoing what it had made on the token failed too.
+    #[error("{cause}; then {cleanup}")]
+    Undo {
+        /// Why the step failed.
+        cause: Box<TokenError>,
+        /// The failed cleanup.
+        cleanup: Box<TokenError>,
+    },
     /// A value keyrite builds for the token could not be encoded.
     #[error("could not encode {0}")]
     Encoding(String),
@@ -311,6 +319,7 @@ pub struct Token {
     module: Module,
     slot: Slot,
     label: String,
+    serial: String,
     session: Session,
     mechanisms: Vec<MechanismType>,
 }
@@ -330,6 +339,7 @@ impl Token {
             .map_err(ck("listing mechanisms"))?;
         Ok(Self {
             label: info.label().to_owned(),
+            serial: info.serial_number().to_owned(),
             module,
             slot,
             session,
@@ -340,6 +350,11 @@ impl Token {
     /// The token's label.
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// The token's serial number.
+    pub fn serial(&self) -> &str {
+        &self.serial
     }
 
     /// Whether the token lists `mechanism`.
