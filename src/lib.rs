@@ -3,8 +3,10 @@
 //! The library holds every operation; the `keyrite` and `keyrite-import` binaries only parse
 //! arguments, call into it, and report.
 
+pub mod delegate;
 pub mod fingerprint;
 pub mod hygiene;
+pub mod ledger;
 pub mod memory_key;
 pub mod output;
 pub mod pki;
@@ -63,6 +65,12 @@ pub enum Error {
         /// The per-share report.
         report: String,
     },
+    /// A CSR was refused at intake.
+    #[error(transparent)]
+    Csr(#[from] pki::csr::CsrError),
+    /// The ledger could not be used.
+    #[error(transparent)]
+    Ledger(#[from] ledger::LedgerError),
     /// The command's arguments do not fit together.
     #[error("{0}")]
     Usage(String),

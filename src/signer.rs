@@ -313,6 +313,9 @@ impl PublicKey {
                 OID_SECP256R1 => KeyAlgorithm::P256,
                 OID_SECP384R1 => KeyAlgorithm::P384,
                 OID_SECP521R1 => KeyAlgorithm::P521,
+                other if other.to_string() == "1.3.132.0.10" => {
+                    return Err(PublicKeyError::Unsupported("EC curve secp256k1".into()));
+                }
                 other => return Err(PublicKeyError::Unsupported(format!("EC curve {other}"))),
             };
             Self::from_ec_point(alg, bits)
@@ -320,12 +323,21 @@ impl PublicKey {
             use rsa::pkcs1::DecodeRsaPublicKey;
             rsa::PublicKey::from_pkcs1_der(bits)
                 .map(Self::Rsa)
-                .map_err(|e| PublicKeyError::Malformed(format!("RSA key: {e}")))
+                .map_err(|e| match rsa::pkcs1::RsaPublicKey::<der::asn1::UintRef<'_>>::from_der(bits) {
+                    // Well formed but refused by the rsa crate's size limits: name the size.
+                    Ok(raw) => PublicKeyError::Unsupported(format!(
+                        "RSA-{}",
+                        raw.modulus.as_bytes().len() * 8
+                    )),
+                    Err(_) => PublicKeyError::Malformed(format!("RSA key: {e}")),
+                })
         } else {
-            Err(PublicKeyError::Unsupported(format!(
-                "key algorithm {}",
-                spki.algorithm.oid
-            )))
+            let name = match spki.algorithm.oid.to_string().as_str() {
+                "1.3.101.112" => "Ed25519".to_owned(),
+                "1.3.101.113" => "Ed448".to_owned(),
+                other => format!("key algorithm {other}"),
+            };
+            Err(PublicKeyError::Unsupported(name))
         }
     }
 

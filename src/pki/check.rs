@@ -6,24 +6,55 @@ use der::oid::AssociatedOid;
 use der::{Decode, Encode};
 use x509_cert::Certificate;
 use x509_cert::certificate::{TbsCertificate, Version};
-use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier};
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage,
+    KeyUsages, SubjectAltName, SubjectKeyIdentifier,
+};
+use x509_cert::name::Name;
 use x509_cert::time::Time;
 
+use super::csr::check_leaf_key;
 use super::name::check_subject;
 use crate::signer::{PublicKey, SignatureScheme};
 
-/// The certificate profiles keyrite issues.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CertProfile {
-    /// A self-signed root CA: CA=TRUE, keyCertSign + cRLSign, SKI.
-    Root,
+/// id-kp-codeSigning.
+pub const CODE_SIGNING: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
+
+/// What a delegate certificate must agree with about its issuer.
+#[derive(Clone, Debug)]
+pub struct Issuer {
+    /// The issuer's subject, which must be the delegate's issuer byte for byte.
+    pub subject: Name,
+    /// The issuer's subject key identifier, the delegate's authority key identifier.
+    pub key_id: Vec<u8>,
+    /// The issuer's notAfter, which the delegate must not outlive.
+    pub not_after: Time,
 }
 
-impl CertProfile {
+/// The certificate profiles keyrite issues.
+#[derive(Clone, Copy, Debug)]
+pub enum CertProfile<'a> {
+    /// A self-signed root CA: CA=TRUE, keyCertSign + cRLSign, SKI.
+    Root,
+    /// A publisher's signing certificate: digitalSignature, codeSigning, CA=FALSE.
+    Signing(&'a Issuer),
+    /// A delegate CA: CA=TRUE pathLen 0, keyCertSign + cRLSign.
+    DelegateCa(&'a Issuer),
+}
+
+impl CertProfile<'_> {
     fn describe(self) -> &'static str {
         match self {
             CertProfile::Root => "root CA certificate",
+            CertProfile::Signing(_) => "signing certificate",
+            CertProfile::DelegateCa(_) => "delegate CA certificate",
         }
+    }
+
+    fn is_ca(self) -> bool {
+        !matches!(self, CertProfile::Signing(_))
     }
 }
 
@@ -31,7 +62,7 @@ impl CertProfile {
 /// will sign with.
 pub fn check_tbs(
     tbs: &TbsCertificate,
-    profile: CertProfile,
+    profile: CertProfile<'_>,
     scheme: SignatureScheme,
 ) -> Vec<String> {
     let mut p = Vec::new();
@@ -65,10 +96,14 @@ pub fn check_tbs(
     }
     let subject_key = PublicKey::from_spki(tbs.subject_public_key_info());
     match &subject_key {
-        Ok(key) if key.algorithm().is_none() => {
+        Ok(key) if matches!(profile, CertProfile::Root) && key.algorithm().is_none() => {
             p.push(format!("{} is not a CA key algorithm", key.describe()))
         }
-        Ok(_) => {}
+        Ok(key) => {
+            if let Err(e) = check_leaf_key(key) {
+                p.push(e);
+            }
+        }
         Err(e) => p.push(format!("subject public key: {e}")),
     }
     match profile {
@@ -83,6 +118,14 @@ pub fn check_tbs(
                     "a self-signed root with a {} key cannot be signed with {scheme}",
                     key.describe()
                 ));
+            }
+        }
+        CertProfile::Signing(issuer) | CertProfile::DelegateCa(issuer) => {
+            if tbs.issuer().to_der().ok() != issuer.subject.to_der().ok() {
+                p.push("issuer is not the root's subject byte for byte".into());
+            }
+            if tbs.validity().not_after.to_unix_duration() > issuer.not_after.to_unix_duration() {
+                p.push(format!("notAfter outlives the root (valid until {})", issuer.not_after));
             }
         }
     }
@@ -109,11 +152,9 @@ fn check_validity(tbs: &TbsCertificate, p: &mut Vec<String>) {
     }
 }
 
-fn check_extensions(tbs: &TbsCertificate, profile: CertProfile, p: &mut Vec<String>) {
+fn check_extensions(tbs: &TbsCertificate, profile: CertProfile<'_>, p: &mut Vec<String>) {
     let Some(exts) = tbs.extensions() else {
-        p.push(
-            "no extensions: a v3 CA certificate needs basicConstraints, keyUsage and SKI".into(),
-        );
+        p.push(format!("no extensions: a v3 {} needs them", profile.describe()));
         return;
     };
     let mut seen = Vec::new();
@@ -123,43 +164,44 @@ fn check_extensions(tbs: &TbsCertificate, profile: CertProfile, p: &mut Vec<Stri
         }
         seen.push(ext.extn_id);
         let value = ext.extn_value.as_bytes();
+        let undecodable = |name: &str, e: der::Error| format!("{name} does not decode: {e}");
         match ext.extn_id {
             BasicConstraints::OID => match BasicConstraints::from_der(value) {
                 Ok(bc) => {
                     if !ext.critical {
                         p.push("basicConstraints must be critical".into());
                     }
-                    match profile {
-                        CertProfile::Root => {
-                            if !bc.ca {
-                                p.push("basicConstraints must have cA=TRUE".into());
-                            }
-                            if bc.path_len_constraint.is_some() {
-                                p.push("a root carries no pathLenConstraint".into());
-                            }
-                        }
+                    if bc.ca != profile.is_ca() {
+                        p.push(format!("basicConstraints must have cA={}", profile.is_ca()));
+                    }
+                    let path_len = match profile {
+                        CertProfile::DelegateCa(_) => Some(0),
+                        _ => None,
+                    };
+                    if bc.path_len_constraint != path_len {
+                        p.push(match path_len {
+                            Some(n) => format!("pathLenConstraint must be {n}"),
+                            None => format!("a {} carries no pathLenConstraint", profile.describe()),
+                        });
                     }
                 }
-                Err(e) => p.push(format!("basicConstraints does not decode: {e}")),
+                Err(e) => p.push(undecodable("basicConstraints", e)),
             },
             KeyUsage::OID => match KeyUsage::from_der(value) {
                 Ok(ku) => {
                     if !ext.critical {
                         p.push("keyUsage must be critical".into());
                     }
-                    let want = match profile {
-                        CertProfile::Root => KeyUsages::KeyCertSign | KeyUsages::CRLSign,
+                    let (want, shown) = if profile.is_ca() {
+                        (KeyUsages::KeyCertSign | KeyUsages::CRLSign, "keyCertSign + cRLSign")
+                    } else {
+                        (KeyUsages::DigitalSignature.into(), "digitalSignature")
                     };
                     if ku.0 != want {
-                        p.push(format!(
-                            "keyUsage must be exactly {}",
-                            match profile {
-                                CertProfile::Root => "keyCertSign + cRLSign",
-                            }
-                        ));
+                        p.push(format!("keyUsage must be exactly {shown}"));
                     }
                 }
-                Err(e) => p.push(format!("keyUsage does not decode: {e}")),
+                Err(e) => p.push(undecodable("keyUsage", e)),
             },
             SubjectKeyIdentifier::OID => match SubjectKeyIdentifier::from_der(value) {
                 Ok(ski) => {
@@ -170,19 +212,82 @@ fn check_extensions(tbs: &TbsCertificate, profile: CertProfile, p: &mut Vec<Stri
                         p.push("subjectKeyIdentifier is empty".into());
                     }
                 }
-                Err(e) => p.push(format!("subjectKeyIdentifier does not decode: {e}")),
+                Err(e) => p.push(undecodable("subjectKeyIdentifier", e)),
             },
+            AuthorityKeyIdentifier::OID if !matches!(profile, CertProfile::Root) => {
+                match AuthorityKeyIdentifier::from_der(value) {
+                    Ok(aki) => {
+                        let issuer = match profile {
+                            CertProfile::Signing(i) | CertProfile::DelegateCa(i) => i,
+                            CertProfile::Root => continue,
+                        };
+                        if ext.critical {
+                            p.push("authorityKeyIdentifier must not be critical".into());
+                        }
+                        if aki.key_identifier.as_ref().map(|k| k.as_bytes())
+                            != Some(issuer.key_id.as_slice())
+                            || aki.authority_cert_issuer.is_some()
+                            || aki.authority_cert_serial_number.is_some()
+                        {
+                            p.push("authorityKeyIdentifier must be exactly the root's key identifier".into());
+                        }
+                    }
+                    Err(e) => p.push(undecodable("authorityKeyIdentifier", e)),
+                }
+            }
+            ExtendedKeyUsage::OID if matches!(profile, CertProfile::Signing(_)) => {
+                match ExtendedKeyUsage::from_der(value) {
+                    Ok(eku) => {
+                        if eku.0 != [CODE_SIGNING] {
+                            p.push("extendedKeyUsage must be exactly codeSigning".into());
+                        }
+                    }
+                    Err(e) => p.push(undecodable("extendedKeyUsage", e)),
+                }
+            }
+            CrlDistributionPoints::OID if !matches!(profile, CertProfile::Root) => {
+                match CrlDistributionPoints::from_der(value) {
+                    Ok(cdp) => {
+                        let http_only = !cdp.0.is_empty()
+                            && cdp.0.iter().all(|dp| {
+                                dp.reasons.is_none()
+                                    && dp.crl_issuer.is_none()
+                                    && matches!(&dp.distribution_point,
+                                        Some(DistributionPointName::FullName(names))
+                                            if names.iter().all(|n| matches!(n,
+                                                GeneralName::UniformResourceIdentifier(u)
+                                                    if u.as_str().starts_with("http://"))))
+                            });
+                        if !http_only {
+                            p.push("cRLDistributionPoints must be plain http:// URLs (notation fetches only those)".into());
+                        }
+                    }
+                    Err(e) => p.push(undecodable("cRLDistributionPoints", e)),
+                }
+            }
+            SubjectAltName::OID if matches!(profile, CertProfile::Signing(_)) => {
+                if let Err(e) = SubjectAltName::from_der(value) {
+                    p.push(undecodable("subjectAltName", e));
+                }
+            }
             other => p.push(format!(
                 "unexpected extension {other} in a {}",
                 profile.describe()
             )),
         }
     }
-    for (oid, name) in [
+    let mut required = vec![
         (BasicConstraints::OID, "basicConstraints"),
         (KeyUsage::OID, "keyUsage"),
         (SubjectKeyIdentifier::OID, "subjectKeyIdentifier"),
-    ] {
+    ];
+    if !matches!(profile, CertProfile::Root) {
+        required.push((AuthorityKeyIdentifier::OID, "authorityKeyIdentifier"));
+    }
+    if matches!(profile, CertProfile::Signing(_)) {
+        required.push((ExtendedKeyUsage::OID, "extendedKeyUsage"));
+    }
+    for (oid, name) in required {
         if !seen.contains(&oid) {
             p.push(format!("{name} is missing"));
         }
@@ -192,7 +297,7 @@ fn check_extensions(tbs: &TbsCertificate, profile: CertProfile, p: &mut Vec<Stri
 /// Every way a signed certificate breaks `profile` or fails to verify against `issuer`.
 pub fn check_certificate(
     der: &[u8],
-    profile: CertProfile,
+    profile: CertProfile<'_>,
     scheme: SignatureScheme,
     issuer: &PublicKey,
 ) -> Vec<String> {
@@ -211,7 +316,7 @@ pub fn check_certificate(
                 p.push(format!("the certificate's signature is bad: {e}"));
             }
             // A root must verify under its own key, whoever the caller thinks signed it.
-            if profile == CertProfile::Root {
+            if matches!(profile, CertProfile::Root) {
                 match PublicKey::from_spki(cert.tbs_certificate().subject_public_key_info()) {
                     Ok(own) if own.verify(scheme, &tbs, sig).is_ok() => {}
                     _ => p.push("the root does not verify under its own public key".into()),

@@ -53,7 +53,7 @@ impl DynSignatureAlgorithmIdentifier for BuilderKey<'_> {
 /// after, and returns its DER.
 pub fn issue<P: BuilderProfile>(
     profile: P,
-    check_as: CertProfile,
+    check_as: CertProfile<'_>,
     serial: SerialNumber,
     validity: Validity,
     subject_key: SubjectPublicKeyInfoOwned,

@@ -1,6 +1,7 @@
 //! The PKI: names, validity, certificate profiles, the pre-issuance check, and issuance.
 
 pub mod check;
+pub mod csr;
 pub mod issue;
 pub mod name;
 pub mod profile;

@@ -1,0 +1,208 @@
+//! Delegate issuance: a publisher's CSR in, a certificate and its chain out, signed by the
+//! root key on the token and recorded in the ledger.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use der::{DateTime, Encode};
+use getrandom::SysRng;
+use getrandom::rand_core::UnwrapErr;
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::SubjectKeyIdentifier;
+use x509_cert::serial_number::SerialNumber;
+
+use crate::Error;
+use crate::ledger::{Issued, Ledger};
+use crate::output;
+use crate::pki::check::{CertProfile, Issuer};
+use crate::pki::csr::{csr_digest, read_csr};
+use crate::pki::issue::issue;
+use crate::pki::name::display_name;
+use crate::pki::profile::{DelegateKind, DelegateProfile};
+use crate::pki::validity::Period;
+use crate::pki::{PkiError, read_certificate};
+use crate::signer::{PublicKey, sha256};
+use crate::token::{Pkcs11Uri, Token, TokenSigner};
+
+/// What a delegate issuance needs.
+pub struct DelegateRequest<'a> {
+    /// The root key's token and object.
+    pub token: &'a Pkcs11Uri,
+    /// `--module`, when given.
+    pub module: Option<&'a Path>,
+    /// The root certificate.
+    pub root_cert: &'a Path,
+    /// The publisher's CSR.
+    pub csr: &'a Path,
+    /// Signing or CA.
+    pub kind: DelegateKind,
+    /// How long the certificate is valid (never beyond the root).
+    pub validity: Period,
+    /// The http:// URL the CRL for this certificate will be published at.
+    pub crl_url: Option<&'a str>,
+    /// The ledger directory.
+    pub ledger: &'a Path,
+    /// Where `<name>.crt` and `<name>.chain.pem` go.
+    pub out_dir: &'a Path,
+}
+
+/// What a delegate issuance made.
+pub struct DelegateOutcome {
+    /// The certificate (PEM).
+    pub cert_path: PathBuf,
+    /// The chain, leaf then root (PEM).
+    pub chain_path: PathBuf,
+    /// The ledger entry.
+    pub issued: Issued,
+}
+
+/// The facts about the root a delegate must agree with.
+pub fn issuer_facts(root: &Certificate) -> Result<Issuer, Error> {
+    let tbs = root.tbs_certificate();
+    let key_id = tbs
+        .get_extension::<SubjectKeyIdentifier>()
+        .ok()
+        .flatten()
+        .map(|(_, ski)| ski.0.as_bytes().to_vec())
+        .ok_or_else(|| {
+            PkiError::Input("the root certificate has no subjectKeyIdentifier to name it by".into())
+        })?;
+    Ok(Issuer {
+        subject: tbs.subject().clone(),
+        key_id,
+        not_after: tbs.validity().not_after,
+    })
+}
+
+/// Opens the root key on the token and checks it is the root certificate's.
+pub fn open_root_signer<'t>(
+    token: &'t Token,
+    uri: &Pkcs11Uri,
+    root: &Certificate,
+) -> Result<TokenSigner<'t>, Error> {
+    token.login(uri)?;
+    let key = token.find_key(uri)?;
+    let cert_key = PublicKey::from_spki(root.tbs_certificate().subject_public_key_info())
+        .map_err(|e| PkiError::Input(format!("the root certificate's key: {e}")))?;
+    if key.public_key != cert_key {
+        return Err(Error::Usage(format!(
+            "the key {uri} names on token '{}' is not the root certificate's key: give the root key's object= or id=",
+            token.label()
+        )));
+    }
+    Ok(TokenSigner::new(token, key)?)
+}
+
+/// Issues a delegate certificate from a CSR. Every input is checked before the token is
+/// touched; the certificate is recorded in the ledger as soon as it is signed and verified.
+pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, Error> {
+    let root = read_certificate(req.root_cert)?;
+    let issuer = issuer_facts(&root)?;
+    let csr = read_csr(req.csr)?;
+    if csr.asks_for_ca && req.kind == DelegateKind::Signing {
+        return Err(Error::Usage(format!(
+            "CSR {} asks for a CA certificate (basicConstraints cA=TRUE) but the signing profile \
+             issues end-entity certificates: use --profile ca for a delegate CA, or have the \
+             publisher make a CSR without cA=TRUE",
+            req.csr.display()
+        )));
+    }
+    if let Some(url) = req.crl_url
+        && !url.starts_with("http://")
+    {
+        return Err(Error::Usage(format!(
+            "--crl-url {url}: notation fetches CRLs over plain http:// only (the CRL is signed)"
+        )));
+    }
+    let name = req
+        .csr
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "the CSR file name {} must be letters, digits, '-', '_' or '.', as the certificate is named after it",
+                req.csr.display()
+            ))
+        })?
+        .to_owned();
+    let cert_file = format!("{name}.crt");
+    let chain_file = format!("{name}.chain.pem");
+    output::preflight(req.out_dir, &[&cert_file, &chain_file])?;
+    let now = DateTime::from_system_time(SystemTime::now())?;
+    let end = req.validity.end_from(now)?;
+    if end.unix_duration() > issuer.not_after.to_unix_duration() {
+        return Err(Error::Usage(format!(
+            "--validity would end on {end}, after the root expires ({}): choose a shorter validity",
+            issuer.not_after
+        )));
+    }
+    let mut ledger = Ledger::open(req.ledger)?;
+    let token = Token::open(req.token, req.module)?;
+    let signer = open_root_signer(&token, req.token, &root)?;
+
+    let serial = loop {
+        let candidate: SerialNumber = SerialNumber::generate(&mut UnwrapErr(SysRng));
+        if !ledger.knows_serial(&hex::encode(candidate.as_bytes())) {
+            break candidate;
+        }
+    };
+    let serial_hex = hex::encode(serial.as_bytes());
+    let validity = x509_cert::time::Validity::new(now.into(), end.into());
+    let profile = DelegateProfile {
+        kind: req.kind,
+        subject: csr.request.info.subject.clone(),
+        issuer: issuer.subject.clone(),
+        issuer_key_id: issuer.key_id.clone(),
+        crl_url: req.crl_url.map(str::to_owned),
+        subject_alt_name: csr.subject_alt_name.clone(),
+    };
+    let check_as = match req.kind {
+        DelegateKind::Signing => CertProfile::Signing(&issuer),
+        DelegateKind::Ca => CertProfile::DelegateCa(&issuer),
+    };
+    let der = issue(
+        profile,
+        check_as,
+        serial,
+        validity,
+        csr.request.info.public_key.clone(),
+        &signer,
+    )?;
+    let issued = Issued {
+        serial: serial_hex,
+        subject: display_name(&csr.request.info.subject),
+        key_sha256: hex::encode(sha256(&csr.request.info.public_key.to_der()?)),
+        profile: match req.kind {
+            DelegateKind::Signing => "signing",
+            DelegateKind::Ca => "ca",
+        }
+        .into(),
+        not_before: now.to_string(),
+        not_after: end.to_string(),
+        csr_sha256: hex::encode(csr_digest(&csr)),
+        cert_sha256: hex::encode(sha256(&der)),
+        issued_at: now.to_string(),
+    };
+    // Recorded before the files are written: a signed certificate is always in the ledger,
+    // so it can be revoked even if writing it fails.
+    ledger.record(issued.clone())?;
+    let pem = |der: &[u8]| {
+        der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der)
+            .map_err(|e| PkiError::Build(format!("PEM encoding: {e}")))
+    };
+    let leaf = pem(&der)?;
+    let chain = format!("{leaf}{}", pem(&root.to_der()?)?);
+    output::write_new_files(
+        req.out_dir,
+        &[
+            (&cert_file, leaf.as_bytes(), output::PUBLIC),
+            (&chain_file, chain.as_bytes(), output::PUBLIC),
+        ],
+    )?;
+    Ok(DelegateOutcome {
+        cert_path: req.out_dir.join(cert_file),
+        chain_path: req.out_dir.join(chain_file),
+        issued,
+    })
+}

@@ -1,0 +1,156 @@
+//! The issuance ledger: every certificate the root issued, every revocation, and the last CRL
+//! number, kept in `DIR/ledger.json` and rewritten atomically on each change. One ceremony at
+//! a time: `DIR/ledger.lock` is held while the ledger is open.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The ledger's file name in its directory.
+pub const LEDGER_FILE: &str = "ledger.json";
+const LOCK_FILE: &str = "ledger.lock";
+const LEDGER_VERSION: u32 = 1;
+
+/// One issued certificate.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Issued {
+    /// Serial number, lowercase hex of the DER integer's content.
+    pub serial: String,
+    /// Subject as notation shows it.
+    pub subject: String,
+    /// SHA-256 of the subject's SubjectPublicKeyInfo, hex.
+    pub key_sha256: String,
+    /// `signing` or `ca`.
+    pub profile: String,
+    /// notBefore (RFC 3339).
+    pub not_before: String,
+    /// notAfter (RFC 3339).
+    pub not_after: String,
+    /// SHA-256 of the CSR's DER, hex.
+    pub csr_sha256: String,
+    /// SHA-256 of the certificate's DER, hex.
+    pub cert_sha256: String,
+    /// When it was issued (RFC 3339).
+    pub issued_at: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Data {
+    version: u32,
+    crl_number: u64,
+    issued: Vec<Issued>,
+}
+
+/// Why the ledger could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// Someone else holds it.
+    #[error(
+        "the ledger in {0} is in use (ledger.lock exists): wait for the other keyrite to finish, or, \
+         if a run was interrupted, check the ledger and remove ledger.lock"
+    )]
+    Locked(PathBuf),
+    /// It cannot be read or written.
+    #[error("ledger {path}: {reason}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// An open, locked ledger.
+pub struct Ledger {
+    dir: PathBuf,
+    data: Data,
+}
+
+impl Ledger {
+    /// Opens (creating if needed) the ledger in `dir` and locks it.
+    pub fn open(dir: &Path) -> Result<Self, LedgerError> {
+        let io = |path: &Path, e: &dyn std::fmt::Display| LedgerError::Io {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        };
+        fs::create_dir_all(dir).map_err(|e| io(dir, &e))?;
+        let lock = dir.join(LOCK_FILE);
+        match fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(LedgerError::Locked(dir.to_owned()));
+            }
+            Err(e) => return Err(io(&lock, &e)),
+        }
+        let path = dir.join(LEDGER_FILE);
+        let data = match fs::read(&path) {
+            Ok(bytes) => {
+                let data: Data = serde_json::from_slice(&bytes).map_err(|e| {
+                    let _ = fs::remove_file(&lock);
+                    io(&path, &format!("not a keyrite ledger ({e})"))
+                })?;
+                if data.version != LEDGER_VERSION {
+                    let _ = fs::remove_file(&lock);
+                    return Err(io(&path, &format!("ledger version {} is not {LEDGER_VERSION}", data.version)));
+                }
+                data
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Data {
+                version: LEDGER_VERSION,
+                ..Data::default()
+            },
+            Err(e) => {
+                let _ = fs::remove_file(&lock);
+                return Err(io(&path, &e));
+            }
+        };
+        Ok(Self {
+            dir: dir.to_owned(),
+            data,
+        })
+    }
+
+    /// Whether a certificate with `serial` (hex) was issued.
+    pub fn knows_serial(&self, serial: &str) -> bool {
+        self.data.issued.iter().any(|i| i.serial == serial)
+    }
+
+    /// Every issued certificate.
+    pub fn issued(&self) -> &[Issued] {
+        &self.data.issued
+    }
+
+    /// Records an issuance and saves the ledger.
+    pub fn record(&mut self, entry: Issued) -> Result<(), LedgerError> {
+        self.data.issued.push(entry);
+        self.save()
+    }
+
+    /// Writes the ledger through a synced temporary file renamed over the old one.
+    fn save(&self) -> Result<(), LedgerError> {
+        let path = self.dir.join(LEDGER_FILE);
+        let fail = |e: &dyn std::fmt::Display| LedgerError::Io {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        let json = serde_json::to_vec_pretty(&self.data).map_err(|e| fail(&e))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".ledger-")
+            .tempfile_in(&self.dir)
+            .map_err(|e| fail(&e))?;
+        tmp.write_all(&json).map_err(|e| fail(&e))?;
+        tmp.as_file().sync_all().map_err(|e| fail(&e))?;
+        tmp.persist(&path).map_err(|e| fail(&e.error))?;
+        fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| fail(&e))
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(self.dir.join(LOCK_FILE));
+    }
+}

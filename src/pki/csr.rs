@@ -1,0 +1,268 @@
+//! CSR intake: a publisher's certificate request is read (PEM with any line wrap, or DER),
+//! its own signature verified, and its key and subject held against what notation accepts,
+//! before anything is issued for it.
+
+use std::path::Path;
+
+use der::asn1::ObjectIdentifier;
+use der::{Decode, Encode};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+use signature::hazmat::PrehashVerifier;
+use spki::AlgorithmIdentifierOwned;
+use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::{BasicConstraints, SubjectAltName};
+use x509_cert::request::{CertReq, ExtensionReq};
+
+use super::name::check_subject;
+use crate::signer::{HashAlgorithm, PublicKey};
+
+/// CSRs larger than this are refused unread: a real one is a few kilobytes.
+pub const MAX_CSR_BYTES: u64 = 64 * 1024;
+
+const OID_RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+const OID_MGF1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.8");
+const OID_EMAIL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.1");
+
+/// A CSR that passed intake.
+pub struct Csr {
+    /// The request as parsed.
+    pub request: CertReq,
+    /// Its DER (what the ledger records a digest of).
+    pub der: Vec<u8>,
+    /// The requester's key.
+    pub key: PublicKey,
+    /// A subjectAltName the requester asked for, to be copied into the certificate.
+    pub subject_alt_name: Option<Extension>,
+    /// Whether the request asks for a CA certificate (basicConstraints cA=TRUE).
+    pub asks_for_ca: bool,
+}
+
+/// A CSR refused at intake.
+#[derive(Debug, thiserror::Error)]
+#[error("CSR {path} refused: {reason}")]
+pub struct CsrError {
+    /// The file.
+    pub path: String,
+    /// What is wrong and what to do.
+    pub reason: String,
+}
+
+/// Reads and checks the CSR at `path`.
+pub fn read_csr(path: &Path) -> Result<Csr, CsrError> {
+    let fail = |reason: String| CsrError {
+        path: path.display().to_string(),
+        reason,
+    };
+    let size = std::fs::metadata(path)
+        .map_err(|e| fail(format!("cannot read it ({e})")))?
+        .len();
+    if size > MAX_CSR_BYTES {
+        return Err(fail(format!(
+            "it is {size} bytes; a CSR is a few kilobytes (the limit is {MAX_CSR_BYTES})"
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read it ({e})")))?;
+    let der = to_der(&bytes).map_err(&fail)?;
+    let request = CertReq::from_der(&der).map_err(|e| {
+        fail(format!(
+            "it is not a PKCS#10 certificate request in PEM or DER ({e}): give the .csr the publisher made"
+        ))
+    })?;
+    let key = PublicKey::from_spki(&request.info.public_key)
+        .map_err(|e| fail(format!("{e}; notation accepts RSA-2048/3072/4096 and EC P-256/384/521")))?;
+    check_leaf_key(&key).map_err(&fail)?;
+    let info = request
+        .info
+        .to_der()
+        .map_err(|e| fail(format!("its request info does not re-encode ({e})")))?;
+    let signature = request
+        .signature
+        .as_bytes()
+        .ok_or_else(|| fail("its signature is not a whole number of bytes".into()))?;
+    verify_signature(&key, &request.algorithm, &info, signature).map_err(&fail)?;
+    let mut problems = check_subject(&request.info.subject);
+    if request.info.subject.iter().any(|atv| atv.oid == OID_EMAIL) {
+        problems.insert(
+            0,
+            "an e-mail address belongs in the subjectAltName, never in the subject".into(),
+        );
+    }
+    if let Some(first) = problems.into_iter().next() {
+        return Err(fail(format!("its subject breaks notation's rules: {first}")));
+    }
+    let mut subject_alt_name = None;
+    let mut asks_for_ca = false;
+    for attr in request.info.attributes.iter() {
+        if attr.oid != <ExtensionReq as der::oid::AssociatedOid>::OID {
+            continue;
+        }
+        for value in attr.values.iter() {
+            let req = value
+                .decode_as::<ExtensionReq>()
+                .map_err(|e| fail(format!("its extension request does not decode ({e})")))?;
+            for ext in req.0 {
+                if ext.extn_id == <BasicConstraints as der::oid::AssociatedOid>::OID {
+                    asks_for_ca = BasicConstraints::from_der(ext.extn_value.as_bytes())
+                        .map_err(|e| fail(format!("its basicConstraints request does not decode ({e})")))?
+                        .ca;
+                } else if ext.extn_id == <SubjectAltName as der::oid::AssociatedOid>::OID {
+                    SubjectAltName::from_der(ext.extn_value.as_bytes())
+                        .map_err(|e| fail(format!("its subjectAltName does not decode ({e})")))?;
+                    subject_alt_name = Some(Extension {
+                        critical: false,
+                        ..ext
+                    });
+                }
+            }
+        }
+    }
+    Ok(Csr {
+        request,
+        der,
+        key,
+        subject_alt_name,
+        asks_for_ca,
+    })
+}
+
+/// PEM (any line length, any line endings) or DER to DER. der's own PEM reader wants
+/// 64-column lines, and CSRs from other tools are often wrapped at 76: the base64 body is
+/// decoded here instead.
+fn to_der(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Ok(bytes.to_vec());
+    };
+    let Some(begin) = text.find("-----BEGIN ") else {
+        return Ok(bytes.to_vec());
+    };
+    let rest = &text[begin..];
+    let label_end = rest[11..]
+        .find("-----")
+        .ok_or("its PEM header is broken")?
+        + 11;
+    let label = &rest[11..label_end];
+    if label != "CERTIFICATE REQUEST" && label != "NEW CERTIFICATE REQUEST" {
+        return Err(format!(
+            "it is a PEM '{label}', not a CERTIFICATE REQUEST"
+        ));
+    }
+    let body_start = label_end + 5;
+    let end = rest
+        .find("-----END ")
+        .ok_or("its PEM has no END line")?;
+    let body: String = rest[body_start..end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    data_encoding::BASE64
+        .decode(body.as_bytes())
+        .map_err(|e| format!("its PEM body is not base64 ({e})"))
+}
+
+/// Refuses keys notation refuses for signing certificates.
+pub fn check_leaf_key(key: &PublicKey) -> Result<(), String> {
+    use rsa::traits::PublicKeyParts;
+    match key {
+        PublicKey::Rsa(k) if ![2048, 3072, 4096].contains(&k.n().bit_width()) => Err(format!(
+            "its key is {}; notation accepts RSA-2048/3072/4096 and EC P-256/384/521",
+            key.describe()
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn hash_of(oid: &ObjectIdentifier) -> Option<HashAlgorithm> {
+    [HashAlgorithm::Sha256, HashAlgorithm::Sha384, HashAlgorithm::Sha512]
+        .into_iter()
+        .find(|h| h.oid() == *oid)
+}
+
+/// Verifies a CSR's self-signature: ECDSA with SHA-256/384/512 on any accepted curve, RSA
+/// PKCS#1 v1.5 with SHA-256/384/512, or RSASSA-PSS with those hashes and MGF1.
+fn verify_signature(
+    key: &PublicKey,
+    alg: &AlgorithmIdentifierOwned,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), String> {
+    let unsupported = || {
+        format!(
+            "its signature algorithm {} is not one keyrite accepts (ECDSA, RSA PKCS#1 v1.5 or PSS, with SHA-256/384/512)",
+            alg.oid
+        )
+    };
+    let bad = || "its own signature does not verify: the request was altered or not signed by its key".to_owned();
+    let ecdsa_hash = match alg.oid.to_string().as_str() {
+        "1.2.840.10045.4.3.2" => Some(HashAlgorithm::Sha256),
+        "1.2.840.10045.4.3.3" => Some(HashAlgorithm::Sha384),
+        "1.2.840.10045.4.3.4" => Some(HashAlgorithm::Sha512),
+        _ => None,
+    };
+    if let Some(hash) = ecdsa_hash {
+        let digest = hash.digest(message);
+        let ok = match key {
+            PublicKey::P256(k) => p256::ecdsa::Signature::from_der(signature)
+                .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
+            PublicKey::P384(k) => p384::ecdsa::Signature::from_der(signature)
+                .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
+            PublicKey::P521(k) => p521::ecdsa::Signature::from_der(signature)
+                .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
+            PublicKey::Rsa(_) => return Err("it pairs an RSA key with an ECDSA signature".into()),
+        };
+        return if ok { Ok(()) } else { Err(bad()) };
+    }
+    let PublicKey::Rsa(rsa_key) = key else {
+        return Err(unsupported());
+    };
+    let pkcs1_hash = match alg.oid.to_string().as_str() {
+        "1.2.840.113549.1.1.11" => Some(HashAlgorithm::Sha256),
+        "1.2.840.113549.1.1.12" => Some(HashAlgorithm::Sha384),
+        "1.2.840.113549.1.1.13" => Some(HashAlgorithm::Sha512),
+        _ => None,
+    };
+    if let Some(hash) = pkcs1_hash {
+        let padding = match hash {
+            HashAlgorithm::Sha256 => rsa::Pkcs1v15Sign::new::<Sha256>(),
+            HashAlgorithm::Sha384 => rsa::Pkcs1v15Sign::new::<Sha384>(),
+            HashAlgorithm::Sha512 => rsa::Pkcs1v15Sign::new::<Sha512>(),
+        };
+        return rsa_key
+            .verify(padding, &hash.digest(message), signature)
+            .map_err(|_| bad());
+    }
+    if alg.oid != OID_RSASSA_PSS {
+        return Err(unsupported());
+    }
+    let params = alg
+        .parameters
+        .as_ref()
+        .ok_or("its RSASSA-PSS signature has no parameters")?
+        .to_der()
+        .map_err(|e| e.to_string())?;
+    let params = rsa::pkcs1::RsaPssParams::<der::asn1::Any>::from_der(&params)
+        .map_err(|e| format!("its RSASSA-PSS parameters do not decode ({e})"))?;
+    let hash = hash_of(&params.hash.oid).ok_or_else(unsupported)?;
+    let mgf_hash = params
+        .mask_gen
+        .parameters
+        .as_ref()
+        .map(|p| p.oid)
+        .filter(|_| params.mask_gen.oid == OID_MGF1)
+        .and_then(|oid| hash_of(&oid));
+    if mgf_hash != Some(hash) {
+        return Err("its RSASSA-PSS signature uses a mask generation other than MGF1 with the same hash".into());
+    }
+    let salt = usize::from(params.salt_len);
+    let digest = hash.digest(message);
+    let verified = match hash {
+        HashAlgorithm::Sha256 => rsa_key.verify(rsa::pss::Pss::<Sha256>::new_with_salt(salt), &digest, signature),
+        HashAlgorithm::Sha384 => rsa_key.verify(rsa::pss::Pss::<Sha384>::new_with_salt(salt), &digest, signature),
+        HashAlgorithm::Sha512 => rsa_key.verify(rsa::pss::Pss::<Sha512>::new_with_salt(salt), &digest, signature),
+    };
+    verified.map_err(|_| bad())
+}
+
+/// SHA-256 of the CSR's DER, as the ledger records it.
+pub fn csr_digest(csr: &Csr) -> [u8; 32] {
+    Sha256::digest(&csr.der).into()
+}
