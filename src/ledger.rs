@@ -36,11 +36,26 @@ pub struct Issued {
     pub issued_at: String,
 }
 
+/// One revocation, carried on every CRL after it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Revoked {
+    /// Serial number, lowercase hex.
+    pub serial: String,
+    /// RFC 5280 reason name (e.g. `keyCompromise`).
+    pub reason: String,
+    /// When the key is known or suspected to have been compromised (RFC 3339).
+    pub invalidity_date: Option<String>,
+    /// When it was revoked (RFC 3339): the CRL entry's revocationDate.
+    pub revoked_at: String,
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Data {
     version: u32,
     crl_number: u64,
     issued: Vec<Issued>,
+    #[serde(default)]
+    revoked: Vec<Revoked>,
 }
 
 /// Why the ledger could not be used.
@@ -120,6 +135,23 @@ impl Ledger {
     /// Every issued certificate.
     pub fn issued(&self) -> &[Issued] {
         &self.data.issued
+    }
+
+    /// Every revocation so far.
+    pub fn revoked(&self) -> &[Revoked] {
+        &self.data.revoked
+    }
+
+    /// The number of the last CRL issued (0 before the first).
+    pub fn crl_number(&self) -> u64 {
+        self.data.crl_number
+    }
+
+    /// Records revocations and the last CRL number used, and saves the ledger.
+    pub fn record_crls(&mut self, revoked: Vec<Revoked>, last_number: u64) -> Result<(), LedgerError> {
+        self.data.revoked.extend(revoked);
+        self.data.crl_number = last_number;
+        self.save()
     }
 
     /// Records an issuance and saves the ledger.

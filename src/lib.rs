@@ -3,6 +3,7 @@
 //! The library holds every operation; the `keyrite` and `keyrite-import` binaries only parse
 //! arguments, call into it, and report.
 
+pub mod crl;
 pub mod delegate;
 pub mod fingerprint;
 pub mod hygiene;
@@ -68,6 +69,9 @@ pub enum Error {
     /// A CSR was refused at intake.
     #[error(transparent)]
     Csr(#[from] pki::csr::CsrError),
+    /// A revocation request does not parse.
+    #[error(transparent)]
+    Revocation(#[from] crl::RevocationError),
     /// The ledger could not be used.
     #[error(transparent)]
     Ledger(#[from] ledger::LedgerError),

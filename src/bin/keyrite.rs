@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use keyrite::crl::{CrlRequest, Revocation, issue_crls};
 use keyrite::delegate::{DelegateRequest, issue_delegate};
 use keyrite::pki::name::parse_subject;
 use keyrite::pki::profile::DelegateKind;
@@ -44,6 +45,51 @@ enum Command {
     /// Issue delegate certificates from publishers' CSRs.
     #[command(subcommand)]
     Delegate(DelegateCommand),
+    /// Issue certificate revocation lists.
+    #[command(subcommand)]
+    Crl(CrlCommand),
+}
+
+#[derive(Subcommand)]
+enum CrlCommand {
+    /// Sign a CRL (or a series of consecutive CRLs) with the root key on the token, carrying
+    /// every revocation in the ledger plus the new ones.
+    Issue {
+        /// PKCS#11 URI of the root key.
+        #[arg(long, value_name = "URI")]
+        token: String,
+        /// The root certificate.
+        #[arg(long, value_name = "FILE")]
+        root_cert: PathBuf,
+        /// The issuance ledger directory.
+        #[arg(long, value_name = "DIR", default_value = "ledger")]
+        ledger: PathBuf,
+        /// Revoke a certificate: SERIAL (hex), optionally :REASON (keyCompromise, superseded,
+        /// cessationOfOperation, ...) and :INVALIDITY-DATE (YYYY-MM-DD). Repeatable.
+        #[arg(long, value_name = "SERIAL[:REASON[:DATE]]")]
+        revoke: Vec<String>,
+        /// Revoke serials the ledger does not know.
+        #[arg(long)]
+        force_unknown: bool,
+        /// How long each CRL is valid: 90d.
+        #[arg(long, value_name = "PERIOD")]
+        next_update: String,
+        /// Pre-sign K consecutive CRLs for a long gap between ceremonies.
+        #[arg(long, value_name = "K", default_value_t = 1)]
+        series: u32,
+        /// With --series: the distance between consecutive CRLs (at most --next-update).
+        #[arg(long, value_name = "PERIOD")]
+        period: Option<String>,
+        /// The CRL file (DER); a series numbers its files (root.crl -> root.7.crl).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Also write each CRL as PEM beside the DER file.
+        #[arg(long)]
+        pem: bool,
+        /// PKCS#11 module (default: the URI's module-path, then $KEYRITE_PKCS11_MODULE).
+        #[arg(long, value_name = "PATH")]
+        module: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -427,6 +473,59 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
                 println!("  certificate:  {}", made.cert_path.display());
                 println!("  chain:        {}", made.chain_path.display());
                 println!("  SHA-256:      {}", i.cert_sha256);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Crl(CrlCommand::Issue {
+            token,
+            root_cert,
+            ledger,
+            revoke,
+            force_unknown,
+            next_update,
+            series,
+            period,
+            out,
+            pem,
+            module,
+        }) => {
+            let token: Pkcs11Uri = token.parse()?;
+            let revoke = revoke
+                .iter()
+                .map(|r| r.parse::<Revocation>())
+                .collect::<Result<Vec<_>, _>>()?;
+            let period = period.map(|p| p.parse::<Period>()).transpose()?;
+            let crls = issue_crls(&CrlRequest {
+                token: &token,
+                module: module.as_deref(),
+                root_cert: &root_cert,
+                ledger: &ledger,
+                revoke: &revoke,
+                force_unknown,
+                next_update: next_update.parse()?,
+                series,
+                period,
+                out: &out,
+                pem,
+            })?;
+            for crl in &crls {
+                println!(
+                    "CRL {} valid {} to {}: {}",
+                    crl.number,
+                    crl.this_update,
+                    crl.next_update,
+                    crl.files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            if crls.len() > 1 {
+                println!(
+                    "These {} CRLs are signed now and carry only the revocations known now: a certificate revoked after this ceremony needs a new CRL from a new ceremony.",
+                    crls.len()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
