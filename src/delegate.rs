@@ -12,7 +12,7 @@ use x509_cert::ext::pkix::SubjectKeyIdentifier;
 use x509_cert::serial_number::SerialNumber;
 
 use crate::Error;
-use crate::ledger::{Issued, Ledger};
+use crate::ledger::{Issued, Ledger, serial_hex};
 use crate::output;
 use crate::pki::check::{CertProfile, Issuer};
 use crate::pki::csr::{csr_digest, read_csr};
@@ -143,11 +143,11 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, Erro
 
     let serial = loop {
         let candidate: SerialNumber = SerialNumber::generate(&mut UnwrapErr(SysRng));
-        if !ledger.knows_serial(&hex::encode(candidate.as_bytes())) {
+        if !ledger.knows_serial(&serial_hex(&candidate)) {
             break candidate;
         }
     };
-    let serial_hex = hex::encode(serial.as_bytes());
+    let serial_text = serial_hex(&serial);
     let validity = x509_cert::time::Validity::new(now.into(), end.into());
     let profile = DelegateProfile {
         kind: req.kind,
@@ -170,7 +170,7 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, Erro
         &signer,
     )?;
     let issued = Issued {
-        serial: serial_hex,
+        serial: serial_text,
         subject: display_name(&csr.request.info.subject),
         key_sha256: hex::encode(sha256(&csr.request.info.public_key.to_der()?)),
         profile: match req.kind {

@@ -1,0 +1,351 @@
+//! `keyrite crl issue`: CRLs signed by the root key on a SoftHSM2 token, judged by OpenSSL,
+//! GnuTLS certtool and pkilint, revoking exactly what the ledger says.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+const CRL_URL: &str = "http://crl.example.com/root.crl";
+
+/// A root on a SoftHSM2 token with two signing delegates, `a` and `b`.
+struct Pki {
+    hsm: SoftHsm,
+    root: PathBuf,
+    ledger: PathBuf,
+}
+
+impl Pki {
+    fn new(label: &str) -> Pki {
+        let hsm = SoftHsm::new(label);
+        let out = hsm.dir().join("root");
+        run_ok(
+            hsm.command()
+                .args(["root", "create", "--token", &hsm.pin_uri()])
+                .args(["--subject", "C=US,ST=WA,O=Example,CN=CRL Test Root"])
+                .args(["--validity", "5y", "--out"])
+                .arg(&out),
+        );
+        let pki = Pki {
+            root: out.join("root.crt"),
+            ledger: hsm.dir().join("ledger"),
+            hsm,
+        };
+        for name in ["a", "b"] {
+            let csr = pki.hsm.dir().join(format!("{name}.csr"));
+            run_ok(
+                Command::new("openssl")
+                    .args([
+                        "req",
+                        "-new",
+                        "-newkey",
+                        "ec",
+                        "-pkeyopt",
+                        "ec_paramgen_curve:P-256",
+                    ])
+                    .args(["-nodes", "-keyout"])
+                    .arg(pki.hsm.dir().join(format!("{name}.key")))
+                    .args([
+                        "-subj",
+                        &format!("/C=US/ST=WA/O=Publisher/CN={name}"),
+                        "-out",
+                    ])
+                    .arg(&csr),
+            );
+            run_ok(
+                pki.hsm
+                    .command()
+                    .args(["delegate", "issue", "--token", &pki.root_key_uri()])
+                    .arg("--root-cert")
+                    .arg(&pki.root)
+                    .arg("--csr")
+                    .arg(&csr)
+                    .args([
+                        "--profile",
+                        "signing",
+                        "--validity",
+                        "1y",
+                        "--crl-url",
+                        CRL_URL,
+                    ])
+                    .arg("--ledger")
+                    .arg(&pki.ledger)
+                    .arg("--out")
+                    .arg(pki.hsm.dir().join("issued")),
+            );
+        }
+        pki
+    }
+
+    fn root_key_uri(&self) -> String {
+        format!(
+            "pkcs11:token={};object=keyrite-root?pin-source=file:{}",
+            self.hsm.label(),
+            self.hsm.pin_file().display()
+        )
+    }
+
+    fn leaf(&self, name: &str) -> PathBuf {
+        self.hsm.dir().join("issued").join(format!("{name}.crt"))
+    }
+
+    /// The serial of delegate `name`, as openssl prints it.
+    fn serial(&self, name: &str) -> String {
+        run_ok(
+            Command::new("openssl")
+                .args(["x509", "-noout", "-serial", "-in"])
+                .arg(self.leaf(name)),
+        )
+        .trim()
+        .trim_start_matches("serial=")
+        .to_owned()
+    }
+
+    fn crl(&self, out: &Path, extra: &[&str]) -> (bool, String) {
+        run(self
+            .hsm
+            .command()
+            .args(["crl", "issue", "--token", &self.root_key_uri()])
+            .arg("--root-cert")
+            .arg(&self.root)
+            .arg("--ledger")
+            .arg(&self.ledger)
+            .args(["--next-update", "90d", "--out"])
+            .arg(out)
+            .args(extra))
+    }
+
+    fn ledger_bytes(&self) -> Vec<u8> {
+        fs::read(self.ledger.join("ledger.json")).unwrap()
+    }
+}
+
+fn crl_text(der: &Path) -> String {
+    run_ok(
+        Command::new("openssl")
+            .args(["crl", "-inform", "DER", "-noout", "-text", "-in"])
+            .arg(der),
+    )
+}
+
+#[test]
+fn a_crl_passes_the_verifiers_and_revokes_exactly_its_serial() {
+    let pki = Pki::new("crl-verify");
+    let out = pki.hsm.dir().join("root.crl");
+    let revoked = pki.serial("a");
+    let (ok, text) = pki.crl(
+        &out,
+        &[
+            "--pem",
+            "--revoke",
+            &format!("{revoked}:keyCompromise:2026-11-01"),
+        ],
+    );
+    assert!(ok, "{text}");
+    let pem = out.with_extension("pem");
+
+    run_ok(
+        Command::new("openssl")
+            .args(["crl", "-inform", "DER", "-noout", "-verify", "-CAfile"])
+            .arg(&pki.root)
+            .arg("-in")
+            .arg(&out),
+    );
+    let verified = run_ok(
+        Command::new("certtool")
+            .args(["--verify-crl", "--load-ca-certificate"])
+            .arg(&pki.root)
+            .arg("--infile")
+            .arg(&pem),
+    );
+    assert!(verified.contains("Verified"), "{verified}");
+    let (ok, lint) = run(Command::new(venv_tool("lint_crl"))
+        .args(["lint", "-t", "CRL", "-p", "PKIX", "-s", "WARNING"])
+        .arg(&pem));
+    assert!(ok && lint.trim().is_empty(), "pkilint:\n{lint}");
+
+    let crl = crl_text(&out);
+    assert!(crl.contains("Version 2"), "{crl}");
+    assert!(
+        crl.contains("X509v3 CRL Number: \n                1\n"),
+        "{crl}"
+    );
+    assert!(crl.contains(&format!("Serial Number: {revoked}")), "{crl}");
+    assert!(crl.contains("Key Compromise"), "{crl}");
+    assert!(crl.contains("Invalidity Date"), "{crl}");
+    assert!(!crl.contains(&pki.serial("b")), "{crl}");
+    // The CRL's AKI is the root's SKI.
+    let root_text = run_ok(
+        Command::new("openssl")
+            .args(["x509", "-noout", "-ext", "subjectKeyIdentifier", "-in"])
+            .arg(&pki.root),
+    );
+    let ski = root_text.lines().last().unwrap().trim();
+    assert!(
+        crl.contains(&format!(
+            "X509v3 Authority Key Identifier: \n                {ski}"
+        )),
+        "root SKI {ski}:\n{crl}"
+    );
+
+    // The revoked delegate fails with the CRL loaded; the other passes.
+    let openssl = |leaf: &Path| {
+        run(Command::new("openssl")
+            .args(["verify", "-x509_strict", "-crl_check", "-CAfile"])
+            .arg(&pki.root)
+            .arg("-CRLfile")
+            .arg(&pem)
+            .arg(leaf))
+    };
+    let (ok, text) = openssl(&pki.leaf("a"));
+    assert!(!ok && text.contains("certificate revoked"), "{text}");
+    let (ok, text) = openssl(&pki.leaf("b"));
+    assert!(ok, "{text}");
+    let certtool = |leaf: &Path| {
+        run(Command::new("certtool")
+            .args(["--verify", "--verify-purpose", "1.3.6.1.5.5.7.3.3"])
+            .arg("--load-ca-certificate")
+            .arg(&pki.root)
+            .arg("--load-crl")
+            .arg(&pem)
+            .arg("--infile")
+            .arg(leaf))
+    };
+    let (ok, text) = certtool(&pki.leaf("a"));
+    assert!(!ok && text.contains("revoked"), "{text}");
+    let (ok, text) = certtool(&pki.leaf("b"));
+    assert!(ok, "{text}");
+}
+
+#[test]
+fn crl_numbers_grow_and_revocations_accumulate() {
+    let pki = Pki::new("crl-grow");
+    let first = pki.hsm.dir().join("first.crl");
+    let second = pki.hsm.dir().join("second.crl");
+    let (a, b) = (pki.serial("a"), pki.serial("b"));
+    let (ok, text) = pki.crl(&first, &["--revoke", &format!("{a}:superseded")]);
+    assert!(ok, "{text}");
+    let (ok, text) = pki.crl(&second, &["--revoke", &b]);
+    assert!(ok, "{text}");
+    let crl = crl_text(&second);
+    assert!(
+        crl.contains("X509v3 CRL Number: \n                2\n"),
+        "{crl}"
+    );
+    assert!(crl.contains(&format!("Serial Number: {a}")), "{crl}");
+    assert!(crl.contains(&format!("Serial Number: {b}")), "{crl}");
+    // unspecified carries no reason code (RFC 5280 5.3.1); superseded does.
+    assert_eq!(crl.matches("CRL Reason Code").count(), 1, "{crl}");
+    let ledger: serde_json::Value = serde_json::from_slice(&pki.ledger_bytes()).unwrap();
+    assert_eq!(ledger["crl_number"], 2);
+    assert_eq!(ledger["revoked"].as_array().unwrap().len(), 2);
+    // A CRL with nothing new still gets the next number and carries both.
+    let third = pki.hsm.dir().join("third.crl");
+    let (ok, text) = pki.crl(&third, &[]);
+    assert!(ok, "{text}");
+    assert!(crl_text(&third).contains("X509v3 CRL Number: \n                3\n"));
+}
+
+#[test]
+fn unknown_serials_reasons_and_repeats_are_refused_and_nothing_changes() {
+    let pki = Pki::new("crl-refuse");
+    let out = pki.hsm.dir().join("root.crl");
+    let before = pki.ledger_bytes();
+    for (revoke, expected) in [
+        ("0badc0ffee", "serial 0badc0ffee is not in the ledger"),
+        (
+            &format!("{}:bogus", pki.serial("a")),
+            "unknown reason 'bogus'",
+        ),
+        (
+            &format!("{}:removeFromCRL", pki.serial("a")),
+            "unknown reason 'removeFromCRL'",
+        ),
+        ("xyz", "the serial must be hex"),
+        (
+            &format!("{}:keyCompromise:yesterday", pki.serial("a")),
+            "invalidity date 'yesterday'",
+        ),
+    ] {
+        let (ok, text) = pki.crl(&out, &["--revoke", revoke]);
+        assert!(!ok, "{revoke}: {text}");
+        assert!(
+            text.contains(expected),
+            "{revoke}: expected {expected:?} in\n{text}"
+        );
+        assert!(!out.exists(), "{revoke}: a CRL was written");
+        assert_eq!(pki.ledger_bytes(), before, "{revoke}: the ledger changed");
+    }
+    // --force-unknown revokes a serial the ledger never saw.
+    let (ok, text) = pki.crl(&out, &["--revoke", "0badc0ffee", "--force-unknown"]);
+    assert!(ok, "{text}");
+    assert!(crl_text(&out).contains("BADC0FFEE"));
+    // Revoking it again is refused; so is writing over the CRL.
+    let again = pki.hsm.dir().join("again.crl");
+    let (ok, text) = pki.crl(&again, &["--revoke", "badc0ffee", "--force-unknown"]);
+    assert!(!ok && text.contains("already revoked"), "{text}");
+    let (ok, text) = pki.crl(&out, &[]);
+    assert!(!ok && text.contains("root.crl already exists"), "{text}");
+}
+
+#[test]
+fn a_series_pre_signs_consecutive_crls() {
+    let pki = Pki::new("crl-series");
+    let out = pki.hsm.dir().join("root.crl");
+    let (ok, text) = pki.crl(
+        &out,
+        &[
+            "--revoke",
+            &pki.serial("b"),
+            "--series",
+            "3",
+            "--period",
+            "30d",
+        ],
+    );
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("a certificate revoked after this ceremony needs a new CRL"),
+        "{text}"
+    );
+    let mut updates = Vec::new();
+    for n in 1..=3 {
+        let file = pki.hsm.dir().join(format!("root.{n}.crl"));
+        let crl = crl_text(&file);
+        assert!(
+            crl.contains(&format!("X509v3 CRL Number: \n                {n}\n")),
+            "{crl}"
+        );
+        assert!(
+            crl.contains(&format!("Serial Number: {}", pki.serial("b"))),
+            "{crl}"
+        );
+        let last = crl
+            .lines()
+            .find(|l| l.contains("Last Update"))
+            .unwrap()
+            .to_owned();
+        updates.push(last);
+        run_ok(
+            Command::new("openssl")
+                .args(["crl", "-inform", "DER", "-noout", "-verify", "-CAfile"])
+                .arg(&pki.root)
+                .arg("-in")
+                .arg(&file),
+        );
+    }
+    updates.dedup();
+    assert_eq!(updates.len(), 3, "each CRL has its own window: {updates:?}");
+    let ledger: serde_json::Value = serde_json::from_slice(&pki.ledger_bytes()).unwrap();
+    assert_eq!(ledger["crl_number"], 3);
+
+    // A period longer than a CRL's validity would leave gaps.
+    let gap = pki.hsm.dir().join("gap.crl");
+    let (ok, text) = pki.crl(&gap, &["--series", "2", "--period", "120d"]);
+    assert!(!ok && text.contains("would leave gaps"), "{text}");
+    let (ok, text) = pki.crl(&gap, &["--series", "2"]);
+    assert!(!ok && text.contains("--series needs --period"), "{text}");
+}
