@@ -79,7 +79,9 @@ impl FromStr for Revocation {
         let mut parts = value.splitn(3, ':');
         let serial = parts.next().unwrap_or_default().to_ascii_lowercase();
         if serial.is_empty() || !serial.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(fail("the serial must be hex, as the ledger and `openssl x509 -serial` show it".into()));
+            return Err(fail(
+                "the serial must be hex, as the ledger and `openssl x509 -serial` show it".into(),
+            ));
         }
         // The ledger's form: the DER integer's content without leading zero octets.
         let serial = serial.trim_start_matches('0');
@@ -97,16 +99,26 @@ impl FromStr for Revocation {
                 .ok_or_else(|| {
                     fail(format!(
                         "unknown reason '{r}': use one of {}",
-                        REASONS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                        REASONS
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                 })?,
         };
         let invalidity_date = parts
             .next()
             .map(|d| {
-                let full = if d.len() == 10 { format!("{d}T00:00:00Z") } else { d.to_owned() };
+                let full = if d.len() == 10 {
+                    format!("{d}T00:00:00Z")
+                } else {
+                    d.to_owned()
+                };
                 DateTime::from_str(&full).map_err(|_| {
-                    fail(format!("invalidity date '{d}' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"))
+                    fail(format!(
+                        "invalidity date '{d}' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"
+                    ))
                 })
             })
             .transpose()?;
@@ -161,16 +173,22 @@ fn crl_time(t: DateTime) -> Time {
 }
 
 fn entry(r: &Revoked) -> Result<RevokedCert, Error> {
-    let serial = SerialNumber::new(&hex::decode(&r.serial).map_err(|e| Error::Usage(e.to_string()))?)?;
+    let serial =
+        SerialNumber::new(&hex::decode(&r.serial).map_err(|e| Error::Usage(e.to_string()))?)?;
     let revoked_at = DateTime::from_str(&r.revoked_at).map_err(|_| {
-        Error::Usage(format!("the ledger's revocation date '{}' does not parse", r.revoked_at))
+        Error::Usage(format!(
+            "the ledger's revocation date '{}' does not parse",
+            r.revoked_at
+        ))
     })?;
     let mut exts = Vec::new();
     let reason = REASONS
         .iter()
         .find(|(name, _)| *name == r.reason)
         .map(|(_, reason)| *reason)
-        .ok_or_else(|| Error::Usage(format!("the ledger holds an unknown reason '{}'", r.reason)))?;
+        .ok_or_else(|| {
+            Error::Usage(format!("the ledger holds an unknown reason '{}'", r.reason))
+        })?;
     // RFC 5280 5.3.1: the reason code unspecified SHOULD be absent.
     if reason != CrlReason::Unspecified {
         exts.push(Extension {
@@ -180,8 +198,9 @@ fn entry(r: &Revoked) -> Result<RevokedCert, Error> {
         });
     }
     if let Some(d) = &r.invalidity_date {
-        let date = DateTime::from_str(d)
-            .map_err(|_| Error::Usage(format!("the ledger's invalidity date '{d}' does not parse")))?;
+        let date = DateTime::from_str(d).map_err(|_| {
+            Error::Usage(format!("the ledger's invalidity date '{d}' does not parse"))
+        })?;
         exts.push(Extension {
             extn_id: ID_CE_INVALIDITY_DATE,
             critical: false,
@@ -263,12 +282,18 @@ pub fn check_crl(tbs: &TbsCertList, issuer: &Issuer, scheme: SignatureScheme) ->
         .iter()
         .find(|e| e.extn_id == AuthorityKeyIdentifier::OID)
         .and_then(|e| AuthorityKeyIdentifier::from_der(e.extn_value.as_bytes()).ok());
-    if aki.and_then(|a| a.key_identifier).map(|k| k.as_bytes().to_vec()) != Some(issuer.key_id.clone()) {
+    if aki
+        .and_then(|a| a.key_identifier)
+        .map(|k| k.as_bytes().to_vec())
+        != Some(issuer.key_id.clone())
+    {
         p.push("authorityKeyIdentifier is not the root's subject key identifier".into());
     }
     match exts.iter().find(|e| e.extn_id == CrlNumber::OID) {
         Some(e) => match CrlNumber::from_der(e.extn_value.as_bytes()) {
-            Ok(n) if n.0.as_bytes().len() > 20 => p.push("cRLNumber is longer than 20 octets".into()),
+            Ok(n) if n.0.as_bytes().len() > 20 => {
+                p.push("cRLNumber is longer than 20 octets".into())
+            }
             Ok(_) => {}
             Err(e) => p.push(format!("cRLNumber does not decode: {e}")),
         },
@@ -303,7 +328,11 @@ pub fn issue_crls(req: &CrlRequest<'_>) -> Result<Vec<IssuedCrl>, Error> {
     }
     let series = req.series > 1;
     let period = match (series, req.period) {
-        (true, None) => return Err(Error::Usage("--series needs --period, the distance between the CRLs".into())),
+        (true, None) => {
+            return Err(Error::Usage(
+                "--series needs --period, the distance between the CRLs".into(),
+            ));
+        }
         (_, p) => p,
     };
     let now = DateTime::from_system_time(SystemTime::now())?;
@@ -374,7 +403,14 @@ pub fn issue_crls(req: &CrlRequest<'_>) -> Result<Vec<IssuedCrl>, Error> {
     let mut signed = Vec::new();
     for (i, (this_update, next_update)) in windows.iter().enumerate() {
         let number = first_number + i as u64;
-        let tbs = tbs_cert_list(&issuer, signer.scheme(), number, *this_update, *next_update, &all)?;
+        let tbs = tbs_cert_list(
+            &issuer,
+            signer.scheme(),
+            number,
+            *this_update,
+            *next_update,
+            &all,
+        )?;
         let problems = check_crl(&tbs, &issuer, signer.scheme());
         if !problems.is_empty() {
             return Err(PkiError::Profile {
@@ -400,7 +436,10 @@ pub fn issue_crls(req: &CrlRequest<'_>) -> Result<Vec<IssuedCrl>, Error> {
     let mut out = Vec::new();
     for (number, this_update, next_update, der) in signed {
         let path = series_path(req.out, number, series);
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -429,8 +468,14 @@ pub fn issue_crls(req: &CrlRequest<'_>) -> Result<Vec<IssuedCrl>, Error> {
 }
 
 /// Parses a signed CRL back, checks it again and verifies its signature under the root key.
-fn verify_crl(der: &[u8], issuer: &Issuer, root: &PublicKey, scheme: SignatureScheme) -> Result<(), Error> {
-    let crl = CertificateList::from_der(der).map_err(|e| PkiError::Build(format!("the CRL does not parse back: {e}")))?;
+fn verify_crl(
+    der: &[u8],
+    issuer: &Issuer,
+    root: &PublicKey,
+    scheme: SignatureScheme,
+) -> Result<(), Error> {
+    let crl = CertificateList::from_der(der)
+        .map_err(|e| PkiError::Build(format!("the CRL does not parse back: {e}")))?;
     let mut problems = check_crl(&crl.tbs_cert_list, issuer, scheme);
     let tbs = crl.tbs_cert_list.to_der()?;
     if root

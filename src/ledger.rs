@@ -17,7 +17,10 @@ const LEDGER_VERSION: u32 = 1;
 /// the leading zero octet DER adds to keep it positive (the form `openssl x509 -serial` shows).
 pub fn serial_hex(serial: &x509_cert::serial_number::SerialNumber) -> String {
     let bytes = serial.as_bytes();
-    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len().saturating_sub(1));
+    let start = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len().saturating_sub(1));
     hex::encode(&bytes[start..])
 }
 
@@ -100,7 +103,11 @@ impl Ledger {
         };
         fs::create_dir_all(dir).map_err(|e| io(dir, &e))?;
         let lock = dir.join(LOCK_FILE);
-        match fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+        {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(LedgerError::Locked(dir.to_owned()));
@@ -116,7 +123,10 @@ impl Ledger {
                 })?;
                 if data.version != LEDGER_VERSION {
                     let _ = fs::remove_file(&lock);
-                    return Err(io(&path, &format!("ledger version {} is not {LEDGER_VERSION}", data.version)));
+                    return Err(io(
+                        &path,
+                        &format!("ledger version {} is not {LEDGER_VERSION}", data.version),
+                    ));
                 }
                 data
             }
@@ -156,7 +166,11 @@ impl Ledger {
     }
 
     /// Records revocations and the last CRL number used, and saves the ledger.
-    pub fn record_crls(&mut self, revoked: Vec<Revoked>, last_number: u64) -> Result<(), LedgerError> {
+    pub fn record_crls(
+        &mut self,
+        revoked: Vec<Revoked>,
+        last_number: u64,
+    ) -> Result<(), LedgerError> {
         self.data.revoked.extend(revoked);
         self.data.crl_number = last_number;
         self.save()

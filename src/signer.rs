@@ -323,13 +323,15 @@ impl PublicKey {
             use rsa::pkcs1::DecodeRsaPublicKey;
             rsa::PublicKey::from_pkcs1_der(bits)
                 .map(Self::Rsa)
-                .map_err(|e| match rsa::pkcs1::RsaPublicKey::<der::asn1::UintRef<'_>>::from_der(bits) {
-                    // Well formed but refused by the rsa crate's size limits: name the size.
-                    Ok(raw) => PublicKeyError::Unsupported(format!(
-                        "RSA-{}",
-                        raw.modulus.as_bytes().len() * 8
-                    )),
-                    Err(_) => PublicKeyError::Malformed(format!("RSA key: {e}")),
+                .map_err(|e| {
+                    match rsa::pkcs1::RsaPublicKey::<der::asn1::UintRef<'_>>::from_der(bits) {
+                        // Well formed but refused by the rsa crate's size limits: name the size.
+                        Ok(raw) => PublicKeyError::Unsupported(format!(
+                            "RSA-{}",
+                            raw.modulus.as_bytes().len() * 8
+                        )),
+                        Err(_) => PublicKeyError::Malformed(format!("RSA key: {e}")),
+                    }
                 })
         } else {
             let name = match spki.algorithm.oid.to_string().as_str() {

@@ -125,7 +125,10 @@ pub fn check_tbs(
                 p.push("issuer is not the root's subject byte for byte".into());
             }
             if tbs.validity().not_after.to_unix_duration() > issuer.not_after.to_unix_duration() {
-                p.push(format!("notAfter outlives the root (valid until {})", issuer.not_after));
+                p.push(format!(
+                    "notAfter outlives the root (valid until {})",
+                    issuer.not_after
+                ));
             }
         }
     }
@@ -154,7 +157,10 @@ fn check_validity(tbs: &TbsCertificate, p: &mut Vec<String>) {
 
 fn check_extensions(tbs: &TbsCertificate, profile: CertProfile<'_>, p: &mut Vec<String>) {
     let Some(exts) = tbs.extensions() else {
-        p.push(format!("no extensions: a v3 {} needs them", profile.describe()));
+        p.push(format!(
+            "no extensions: a v3 {} needs them",
+            profile.describe()
+        ));
         return;
     };
     let mut seen = Vec::new();
@@ -181,7 +187,9 @@ fn check_extensions(tbs: &TbsCertificate, profile: CertProfile<'_>, p: &mut Vec<
                     if bc.path_len_constraint != path_len {
                         p.push(match path_len {
                             Some(n) => format!("pathLenConstraint must be {n}"),
-                            None => format!("a {} carries no pathLenConstraint", profile.describe()),
+                            None => {
+                                format!("a {} carries no pathLenConstraint", profile.describe())
+                            }
                         });
                     }
                 }
@@ -193,7 +201,10 @@ fn check_extensions(tbs: &TbsCertificate, profile: CertProfile<'_>, p: &mut Vec<
                         p.push("keyUsage must be critical".into());
                     }
                     let (want, shown) = if profile.is_ca() {
-                        (KeyUsages::KeyCertSign | KeyUsages::CRLSign, "keyCertSign + cRLSign")
+                        (
+                            KeyUsages::KeyCertSign | KeyUsages::CRLSign,
+                            "keyCertSign + cRLSign",
+                        )
                     } else {
                         (KeyUsages::DigitalSignature.into(), "digitalSignature")
                     };
@@ -229,7 +240,10 @@ fn check_extensions(tbs: &TbsCertificate, profile: CertProfile<'_>, p: &mut Vec<
                             || aki.authority_cert_issuer.is_some()
                             || aki.authority_cert_serial_number.is_some()
                         {
-                            p.push("authorityKeyIdentifier must be exactly the root's key identifier".into());
+                            p.push(
+                                "authorityKeyIdentifier must be exactly the root's key identifier"
+                                    .into(),
+                            );
                         }
                     }
                     Err(e) => p.push(undecodable("authorityKeyIdentifier", e)),

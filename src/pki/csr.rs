@@ -68,8 +68,11 @@ pub fn read_csr(path: &Path) -> Result<Csr, CsrError> {
             "it is not a PKCS#10 certificate request in PEM or DER ({e}): give the .csr the publisher made"
         ))
     })?;
-    let key = PublicKey::from_spki(&request.info.public_key)
-        .map_err(|e| fail(format!("{e}; notation accepts RSA-2048/3072/4096 and EC P-256/384/521")))?;
+    let key = PublicKey::from_spki(&request.info.public_key).map_err(|e| {
+        fail(format!(
+            "{e}; notation accepts RSA-2048/3072/4096 and EC P-256/384/521"
+        ))
+    })?;
     check_leaf_key(&key).map_err(&fail)?;
     let info = request
         .info
@@ -88,7 +91,9 @@ pub fn read_csr(path: &Path) -> Result<Csr, CsrError> {
         );
     }
     if let Some(first) = problems.into_iter().next() {
-        return Err(fail(format!("its subject breaks notation's rules: {first}")));
+        return Err(fail(format!(
+            "its subject breaks notation's rules: {first}"
+        )));
     }
     let mut subject_alt_name = None;
     let mut asks_for_ca = false;
@@ -103,7 +108,11 @@ pub fn read_csr(path: &Path) -> Result<Csr, CsrError> {
             for ext in req.0 {
                 if ext.extn_id == <BasicConstraints as der::oid::AssociatedOid>::OID {
                     asks_for_ca = BasicConstraints::from_der(ext.extn_value.as_bytes())
-                        .map_err(|e| fail(format!("its basicConstraints request does not decode ({e})")))?
+                        .map_err(|e| {
+                            fail(format!(
+                                "its basicConstraints request does not decode ({e})"
+                            ))
+                        })?
                         .ca;
                 } else if ext.extn_id == <SubjectAltName as der::oid::AssociatedOid>::OID {
                     SubjectAltName::from_der(ext.extn_value.as_bytes())
@@ -136,20 +145,13 @@ fn to_der(bytes: &[u8]) -> Result<Vec<u8>, String> {
         return Ok(bytes.to_vec());
     };
     let rest = &text[begin..];
-    let label_end = rest[11..]
-        .find("-----")
-        .ok_or("its PEM header is broken")?
-        + 11;
+    let label_end = rest[11..].find("-----").ok_or("its PEM header is broken")? + 11;
     let label = &rest[11..label_end];
     if label != "CERTIFICATE REQUEST" && label != "NEW CERTIFICATE REQUEST" {
-        return Err(format!(
-            "it is a PEM '{label}', not a CERTIFICATE REQUEST"
-        ));
+        return Err(format!("it is a PEM '{label}', not a CERTIFICATE REQUEST"));
     }
     let body_start = label_end + 5;
-    let end = rest
-        .find("-----END ")
-        .ok_or("its PEM has no END line")?;
+    let end = rest.find("-----END ").ok_or("its PEM has no END line")?;
     let body: String = rest[body_start..end]
         .chars()
         .filter(|c| !c.is_whitespace())
@@ -172,9 +174,13 @@ pub fn check_leaf_key(key: &PublicKey) -> Result<(), String> {
 }
 
 fn hash_of(oid: &ObjectIdentifier) -> Option<HashAlgorithm> {
-    [HashAlgorithm::Sha256, HashAlgorithm::Sha384, HashAlgorithm::Sha512]
-        .into_iter()
-        .find(|h| h.oid() == *oid)
+    [
+        HashAlgorithm::Sha256,
+        HashAlgorithm::Sha384,
+        HashAlgorithm::Sha512,
+    ]
+    .into_iter()
+    .find(|h| h.oid() == *oid)
 }
 
 /// Verifies a CSR's self-signature: ECDSA with SHA-256/384/512 on any accepted curve, RSA
@@ -191,7 +197,10 @@ fn verify_signature(
             alg.oid
         )
     };
-    let bad = || "its own signature does not verify: the request was altered or not signed by its key".to_owned();
+    let bad = || {
+        "its own signature does not verify: the request was altered or not signed by its key"
+            .to_owned()
+    };
     let ecdsa_hash = match alg.oid.to_string().as_str() {
         "1.2.840.10045.4.3.2" => Some(HashAlgorithm::Sha256),
         "1.2.840.10045.4.3.3" => Some(HashAlgorithm::Sha384),
@@ -250,14 +259,29 @@ fn verify_signature(
         .filter(|_| params.mask_gen.oid == OID_MGF1)
         .and_then(|oid| hash_of(&oid));
     if mgf_hash != Some(hash) {
-        return Err("its RSASSA-PSS signature uses a mask generation other than MGF1 with the same hash".into());
+        return Err(
+            "its RSASSA-PSS signature uses a mask generation other than MGF1 with the same hash"
+                .into(),
+        );
     }
     let salt = usize::from(params.salt_len);
     let digest = hash.digest(message);
     let verified = match hash {
-        HashAlgorithm::Sha256 => rsa_key.verify(rsa::pss::Pss::<Sha256>::new_with_salt(salt), &digest, signature),
-        HashAlgorithm::Sha384 => rsa_key.verify(rsa::pss::Pss::<Sha384>::new_with_salt(salt), &digest, signature),
-        HashAlgorithm::Sha512 => rsa_key.verify(rsa::pss::Pss::<Sha512>::new_with_salt(salt), &digest, signature),
+        HashAlgorithm::Sha256 => rsa_key.verify(
+            rsa::pss::Pss::<Sha256>::new_with_salt(salt),
+            &digest,
+            signature,
+        ),
+        HashAlgorithm::Sha384 => rsa_key.verify(
+            rsa::pss::Pss::<Sha384>::new_with_salt(salt),
+            &digest,
+            signature,
+        ),
+        HashAlgorithm::Sha512 => rsa_key.verify(
+            rsa::pss::Pss::<Sha512>::new_with_salt(salt),
+            &digest,
+            signature,
+        ),
     };
     verified.map_err(|_| bad())
 }

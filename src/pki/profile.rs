@@ -2,13 +2,13 @@
 //! Criticality is set here explicitly rather than left to the extension types' defaults.
 
 use der::Encode;
+use der::asn1::Ia5String;
 use der::asn1::OctetString;
 use der::oid::AssociatedOid;
 use spki::SubjectPublicKeyInfoRef;
 use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::certificate::TbsCertificate;
 use x509_cert::ext::Extension;
-use der::asn1::Ia5String;
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{

@@ -1,0 +1,854 @@
+//! `keyrite delegate issue` on a SoftHSM root: delegates from CSRs that openssl made, for
+//! every key type notation accepts, judged by verifiers keyrite did not write (openssl
+//! `-x509_strict`, GnuTLS certtool with the code-signing purpose, pkilint at `-s WARNING`);
+//! a delegate CA that really issues; and every bad CSR or input refused with a clear error,
+//! nothing written and no serial consumed.
+
+mod common;
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+const ROOT_SUBJECT: &str = "C=US,ST=WA,O=Example,CN=Root";
+const CRL_URL: &str = "http://crl.example.com/root.crl";
+
+/// A root made by `keyrite root create` on its own SoftHSM token, and a scratch directory
+/// that lives as long as the token.
+struct Root {
+    hsm: SoftHsm,
+    cert: PathBuf,
+}
+
+impl Root {
+    /// Creates token `label` and a P-384 root on it valid for `validity`.
+    fn new(label: &str, validity: &str) -> Root {
+        let hsm = SoftHsm::new(label);
+        let out = hsm.dir().join("root");
+        run_ok(
+            hsm.command()
+                .args(["root", "create", "--token", &hsm.pin_uri()])
+                .args(["--subject", ROOT_SUBJECT, "--validity", validity, "--out"])
+                .arg(&out),
+        );
+        fs::create_dir(hsm.dir().join("work")).expect("work dir");
+        Root {
+            cert: out.join("root.crt"),
+            hsm,
+        }
+    }
+
+    /// The scratch directory for CSRs, keys, outputs and ledgers.
+    fn work(&self) -> PathBuf {
+        self.hsm.dir().join("work")
+    }
+
+    /// The root key's URI, as `delegate issue` takes it.
+    fn key_uri(&self) -> String {
+        format!(
+            "pkcs11:token={};object=keyrite-root?pin-source=file:{}",
+            self.hsm.label(),
+            self.hsm.pin_file().display()
+        )
+    }
+
+    /// `keyrite delegate issue` with this root's key and `root_cert`, with no profile or
+    /// validity yet.
+    fn delegate_issue(&self, root_cert: &Path, csr: &Path, ledger: &Path, out: &Path) -> Command {
+        let mut cmd = self.hsm.command();
+        cmd.args([
+            "delegate",
+            "issue",
+            "--token",
+            &self.key_uri(),
+            "--root-cert",
+        ])
+        .arg(root_cert)
+        .arg("--csr")
+        .arg(csr)
+        .arg("--ledger")
+        .arg(ledger)
+        .arg("--out")
+        .arg(out);
+        cmd
+    }
+
+    /// Runs `keyrite delegate issue` against this root's own certificate.
+    fn issue(
+        &self,
+        csr: &Path,
+        profile: &str,
+        validity: &str,
+        extra: &[&str],
+        ledger: &Path,
+        out: &Path,
+    ) -> (bool, String) {
+        run(self
+            .delegate_issue(&self.cert, csr, ledger, out)
+            .args(["--profile", profile, "--validity", validity])
+            .args(extra))
+    }
+}
+
+/// Makes a CSR `DIR/<name>.csr` (and its key `DIR/<name>.key`) with `openssl req`.
+/// `key_args` chooses the key and signature (e.g. `-newkey rsa:2048`); `subject` is in
+/// openssl's `/C=US/ST=WA/...` form.
+fn make_csr<S: AsRef<OsStr>>(dir: &Path, name: &str, key_args: &[S], subject: &str) -> PathBuf {
+    let csr = dir.join(format!("{name}.csr"));
+    run_ok(
+        Command::new("openssl")
+            .args(["req", "-new"])
+            .args(key_args)
+            .args(["-nodes", "-keyout"])
+            .arg(dir.join(format!("{name}.key")))
+            .args(["-subj", subject, "-out"])
+            .arg(&csr),
+    );
+    csr
+}
+
+/// `-newkey` arguments for an EC key on `curve`.
+fn ec(curve: &str) -> Vec<String> {
+    vec![
+        "-newkey".into(),
+        "ec".into(),
+        "-pkeyopt".into(),
+        format!("ec_paramgen_curve:{curve}"),
+    ]
+}
+
+/// A publisher subject with common name `cn`.
+fn publisher(cn: &str) -> String {
+    format!("/C=US/ST=WA/O=Publisher/CN={cn}")
+}
+
+/// The DER form of a PEM CSR, written by openssl.
+fn csr_to_der(csr: &Path, der: &Path) -> Vec<u8> {
+    run_ok(
+        Command::new("openssl")
+            .args(["req", "-outform", "DER", "-in"])
+            .arg(csr)
+            .arg("-out")
+            .arg(der),
+    );
+    fs::read(der).expect("DER CSR")
+}
+
+/// `openssl x509 -noout -text` of a certificate.
+fn openssl_text(pem: &Path) -> String {
+    run_ok(
+        Command::new("openssl")
+            .args(["x509", "-noout", "-text", "-in"])
+            .arg(pem),
+    )
+}
+
+/// `openssl verify -x509_strict -CAfile root [-untrusted ca] leaf`.
+fn openssl_verify(root: &Path, untrusted: Option<&Path>, leaf: &Path) -> (bool, String) {
+    let mut cmd = Command::new("openssl");
+    cmd.args(["verify", "-x509_strict", "-CAfile"]).arg(root);
+    if let Some(ca) = untrusted {
+        cmd.arg("-untrusted").arg(ca);
+    }
+    let (ok, text) = run(cmd.arg(leaf));
+    (ok && text.contains(": OK"), text)
+}
+
+/// GnuTLS `certtool --verify` of `chain` against `root` for the code-signing purpose.
+fn certtool_verify_code_signing(root: &Path, chain: &Path) -> (bool, String) {
+    let (ok, text) = run(Command::new("certtool")
+        .args(["--verify", "--load-ca-certificate"])
+        .arg(root)
+        .args(["--verify-purpose", "1.3.6.1.5.5.7.3.3", "--infile"])
+        .arg(chain));
+    (ok && text.contains("Verified"), text)
+}
+
+/// pkilint's issuer/subject chain linter at `-s WARNING`; success is exit 0, no output.
+fn pkilint_pair(issuer: &Path, subject: &Path) -> (bool, String) {
+    let (ok, text) = run(
+        Command::new(venv_tool("lint_pkix_signer_signee_cert_chain"))
+            .args(["lint", "-s", "WARNING"])
+            .arg(issuer)
+            .arg(subject),
+    );
+    (ok && text.trim().is_empty(), text)
+}
+
+/// An extension in `openssl x509 -text` output: whether it is critical, and its body lines
+/// (trimmed, joined by `\n`). `name` is the header, e.g. `X509v3 Key Usage`.
+fn extension(text: &str, name: &str) -> Option<(bool, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let header = format!("{name}:");
+    let at = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with(&header))?;
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let critical = lines[at].trim_end().ends_with("critical");
+    let body: Vec<&str> = lines[at + 1..]
+        .iter()
+        .take_while(|l| indent(l) > indent(lines[at]))
+        .map(|l| l.trim())
+        .collect();
+    Some((critical, body.join("\n")))
+}
+
+/// The value of the first `label:` line (e.g. `Issuer`, `Subject`) in openssl's text.
+fn field(text: &str, label: &str) -> Option<String> {
+    let prefix = format!("{label}:");
+    text.lines()
+        .find_map(|l| l.trim_start().strip_prefix(&prefix))
+        .map(|v| v.trim().to_owned())
+}
+
+/// The subject key identifier of a certificate, as openssl prints it.
+fn key_id(text: &str, name: &str) -> Option<String> {
+    extension(text, name).map(|(_, body)| body.trim_start_matches("keyid:").to_owned())
+}
+
+/// A certificate's serial (lowercase hex, no leading zeros) and DER SHA-256, from openssl.
+fn serial_and_fingerprint(pem: &Path) -> (String, String) {
+    let text = run_ok(
+        Command::new("openssl")
+            .args([
+                "x509",
+                "-noout",
+                "-serial",
+                "-fingerprint",
+                "-sha256",
+                "-in",
+            ])
+            .arg(pem),
+    );
+    let serial = text
+        .lines()
+        .find_map(|l| l.strip_prefix("serial="))
+        .unwrap_or_default();
+    let fp = text
+        .lines()
+        .find_map(|l| l.split_once("Fingerprint="))
+        .map(|(_, v)| v.replace(':', ""))
+        .unwrap_or_default();
+    (
+        serial.to_lowercase().trim_start_matches('0').to_owned(),
+        fp.to_lowercase(),
+    )
+}
+
+/// The public key of a certificate or CSR, as openssl prints it in PEM.
+fn public_key(kind: &str, file: &Path) -> String {
+    run_ok(
+        Command::new("openssl")
+            .args([kind, "-noout", "-pubkey", "-in"])
+            .arg(file),
+    )
+}
+
+/// The `issued` entries of the ledger in `dir` (empty when there is no ledger.json).
+fn ledger_entries(dir: &Path) -> Vec<serde_json::Value> {
+    match fs::read(dir.join("ledger.json")) {
+        Ok(bytes) => {
+            let ledger: serde_json::Value =
+                serde_json::from_slice(&bytes).expect("ledger.json is JSON");
+            ledger["issued"]
+                .as_array()
+                .expect("issued is a list")
+                .clone()
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The names of the files in `dir` (empty when it does not exist).
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = match fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}
+
+/// Problems found while checking many cases, reported together.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(what());
+        }
+    }
+
+    fn assert_none(self) {
+        assert!(
+            self.0.is_empty(),
+            "{} problem(s):\n\n{}",
+            self.0.len(),
+            self.0.join("\n\n")
+        );
+    }
+}
+
+/// Checks everything a signing delegate `<name>.crt` in `out` must be, issued by `root`.
+fn check_signing_delegate(p: &mut Problems, root: &Root, csr: &Path, name: &str, out: &Path) {
+    let leaf = out.join(format!("{name}.crt"));
+    let chain = out.join(format!("{name}.chain.pem"));
+
+    let (ok, text) = openssl_verify(&root.cert, None, &leaf);
+    p.check(ok, || {
+        format!("{name}: openssl verify -x509_strict failed:\n{text}")
+    });
+    let (ok, text) = certtool_verify_code_signing(&root.cert, &chain);
+    p.check(ok, || {
+        format!("{name}: certtool --verify (code signing) failed:\n{text}")
+    });
+    let (ok, text) = pkilint_cert(&leaf);
+    p.check(ok, || {
+        format!("{name}: lint_pkix_cert -s WARNING found:\n{text}")
+    });
+    let (ok, text) = pkilint_pair(&root.cert, &leaf);
+    p.check(ok, || {
+        format!("{name}: lint_pkix_signer_signee_cert_chain -s WARNING root→leaf found:\n{text}")
+    });
+
+    let leaf_pem = fs::read_to_string(&leaf).unwrap_or_default();
+    let root_pem = fs::read_to_string(&root.cert).unwrap();
+    let chain_pem = fs::read_to_string(&chain).unwrap_or_default();
+    p.check(chain_pem == format!("{leaf_pem}{root_pem}"), || {
+        format!("{name}: the chain is not the leaf then root.crt:\n{chain_pem}")
+    });
+    p.check(public_key("x509", &leaf) == public_key("req", csr), || {
+        format!("{name}: the certificate's key is not the CSR's")
+    });
+
+    let cert = openssl_text(&leaf);
+    let root_text = openssl_text(&root.cert);
+    let expect = |p: &mut Problems, ext: &str, critical: bool, body: &str| {
+        let got = extension(&cert, ext);
+        p.check(got == Some((critical, body.to_owned())), || {
+            format!("{name}: {ext} should be critical={critical} {body:?}, is {got:?}:\n{cert}")
+        });
+    };
+    expect(p, "X509v3 Key Usage", true, "Digital Signature");
+    expect(p, "X509v3 Extended Key Usage", false, "Code Signing");
+    expect(p, "X509v3 Basic Constraints", true, "CA:FALSE");
+    expect(
+        p,
+        "X509v3 CRL Distribution Points",
+        false,
+        &format!("Full Name:\nURI:{CRL_URL}"),
+    );
+    p.check(
+        extension(&cert, "X509v3 Subject Key Identifier").is_some_and(|(c, b)| !c && !b.is_empty()),
+        || format!("{name}: no (non-critical) Subject Key Identifier:\n{cert}"),
+    );
+    let aki = key_id(&cert, "X509v3 Authority Key Identifier");
+    let root_ski = key_id(&root_text, "X509v3 Subject Key Identifier");
+    p.check(aki.is_some() && aki == root_ski, || {
+        format!("{name}: Authority Key Identifier {aki:?} is not the root's SKI {root_ski:?}")
+    });
+    p.check(
+        !cert.contains("Authority Information Access") && !cert.contains("OCSP"),
+        || format!("{name}: carries AIA/OCSP:\n{cert}"),
+    );
+    let issuer = field(&cert, "Issuer");
+    let root_subject = field(&root_text, "Subject");
+    p.check(issuer.is_some() && issuer == root_subject, || {
+        format!("{name}: Issuer {issuer:?} is not the root's Subject {root_subject:?}")
+    });
+}
+
+#[test]
+fn delegates_for_every_key_type_pass_openssl_certtool_and_pkilint() {
+    let root = Root::new("deleg-all", "20y");
+    let work = root.work();
+    let ledger = work.join("ledger");
+    let out = work.join("out");
+    let rsa = |bits: &str| vec!["-newkey".to_owned(), format!("rsa:{bits}")];
+    // (name, key and signature arguments, the CSR's signature algorithm as openssl shows it)
+    let cases: Vec<(&str, Vec<String>, &str)> = vec![
+        ("rsa2048", rsa("2048"), "sha256WithRSAEncryption"),
+        ("rsa3072", rsa("3072"), "sha256WithRSAEncryption"),
+        ("rsa4096", rsa("4096"), "sha256WithRSAEncryption"),
+        ("p256", ec("P-256"), "ecdsa-with-SHA256"),
+        ("p384", ec("P-384"), "ecdsa-with-SHA256"),
+        ("p521", ec("P-521"), "ecdsa-with-SHA256"),
+        (
+            "rsa2048-pss",
+            [
+                rsa("2048"),
+                [
+                    "-sigopt",
+                    "rsa_padding_mode:pss",
+                    "-sigopt",
+                    "rsa_pss_saltlen:32",
+                    "-sha256",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ]
+            .concat(),
+            "rsassaPss",
+        ),
+        (
+            "p384-sha512",
+            [ec("P-384"), vec!["-sha512".into()]].concat(),
+            "ecdsa-with-SHA512",
+        ),
+    ];
+
+    let mut p = Problems::default();
+    let mut issued = Vec::new();
+    for (name, key_args, csr_signature) in &cases {
+        let csr = make_csr(&work, name, key_args, &publisher(name));
+        let csr_text = run_ok(
+            Command::new("openssl")
+                .args(["req", "-noout", "-text", "-in"])
+                .arg(&csr),
+        );
+        assert!(
+            csr_text.contains(&format!("Signature Algorithm: {csr_signature}")),
+            "{name}: openssl did not make the CSR intended:\n{csr_text}"
+        );
+        let (ok, text) = root.issue(
+            &csr,
+            "signing",
+            "1y",
+            &["--crl-url", CRL_URL],
+            &ledger,
+            &out,
+        );
+        p.check(ok, || format!("{name}: delegate issue failed:\n{text}"));
+        if ok {
+            check_signing_delegate(&mut p, &root, &csr, name, &out);
+            issued.push(*name);
+        }
+    }
+
+    // One ledger entry per issuance: the certificate's serial and digest, signing profile.
+    let entries = ledger_entries(&ledger);
+    p.check(entries.len() == issued.len(), || {
+        format!(
+            "ledger has {} entries for {} issuances",
+            entries.len(),
+            issued.len()
+        )
+    });
+    let serials: HashSet<&str> = entries
+        .iter()
+        .filter_map(|e| e["serial"].as_str())
+        .collect();
+    p.check(serials.len() == entries.len(), || {
+        format!("ledger serials are not distinct: {entries:#?}")
+    });
+    for name in issued {
+        let (serial, fp) = serial_and_fingerprint(&out.join(format!("{name}.crt")));
+        let entry = entries.iter().find(|e| e["cert_sha256"] == fp.as_str());
+        p.check(
+            entry.is_some_and(|e| {
+                e["profile"] == "signing"
+                    && e["serial"].as_str().map(|s| s.trim_start_matches('0')) == Some(&serial)
+                    && e["subject"] == format!("C=US, ST=WA, O=Publisher, CN={name}").as_str()
+            }),
+            || format!("{name}: no signing ledger entry with serial {serial}, SHA-256 {fp}: {entries:#?}"),
+        );
+    }
+    p.assert_none();
+}
+
+#[test]
+fn a_delegate_ca_is_pathlen_0_and_can_sign_a_leaf_that_verifies_through_it() {
+    let root = Root::new("deleg-ca", "20y");
+    let work = root.work();
+    let ledger = work.join("ledger");
+    let out = work.join("out");
+    let csr = make_csr(
+        &work,
+        "build-ca",
+        &ec("P-384"),
+        "/C=US/ST=WA/O=Publisher/CN=Build CA",
+    );
+    let (ok, text) = root.issue(&csr, "ca", "1y", &["--crl-url", CRL_URL], &ledger, &out);
+    assert!(ok, "{text}");
+    let delegate = out.join("build-ca.crt");
+
+    let mut p = Problems::default();
+    let cert = openssl_text(&delegate);
+    let root_text = openssl_text(&root.cert);
+    for (ext, critical, body) in [
+        ("X509v3 Basic Constraints", true, "CA:TRUE, pathlen:0"),
+        ("X509v3 Key Usage", true, "Certificate Sign, CRL Sign"),
+        (
+            "X509v3 CRL Distribution Points",
+            false,
+            format!("Full Name:\nURI:{CRL_URL}").as_str(),
+        ),
+    ] {
+        let got = extension(&cert, ext);
+        p.check(got == Some((critical, body.to_owned())), || {
+            format!("{ext} should be critical={critical} {body:?}, is {got:?}:\n{cert}")
+        });
+    }
+    p.check(
+        extension(&cert, "X509v3 Extended Key Usage").is_none(),
+        || format!("a delegate CA carries an EKU:\n{cert}"),
+    );
+    p.check(
+        extension(&cert, "X509v3 Subject Key Identifier").is_some(),
+        || format!("no Subject Key Identifier:\n{cert}"),
+    );
+    let aki = key_id(&cert, "X509v3 Authority Key Identifier");
+    let root_ski = key_id(&root_text, "X509v3 Subject Key Identifier");
+    p.check(aki.is_some() && aki == root_ski, || {
+        format!("Authority Key Identifier {aki:?} is not the root's SKI {root_ski:?}")
+    });
+    p.check(
+        field(&cert, "Issuer") == field(&root_text, "Subject"),
+        || format!("the issuer is not the root's subject:\n{cert}"),
+    );
+    let (ok, text) = openssl_verify(&root.cert, None, &delegate);
+    p.check(ok, || {
+        format!("openssl verify of the delegate CA failed:\n{text}")
+    });
+    let (ok, text) = pkilint_cert(&delegate);
+    p.check(ok, || {
+        format!("lint_pkix_cert -s WARNING on the delegate CA found:\n{text}")
+    });
+    let (ok, text) = pkilint_pair(&root.cert, &delegate);
+    p.check(ok, || {
+        format!("lint_pkix_signer_signee_cert_chain -s WARNING root→delegate CA found:\n{text}")
+    });
+    let chain_pem = fs::read_to_string(out.join("build-ca.chain.pem")).unwrap();
+    let delegate_pem = fs::read_to_string(&delegate).unwrap();
+    p.check(
+        chain_pem == format!("{delegate_pem}{}", fs::read_to_string(&root.cert).unwrap()),
+        || format!("the chain is not the delegate CA then root.crt:\n{chain_pem}"),
+    );
+    let entries = ledger_entries(&ledger);
+    p.check(entries.len() == 1 && entries[0]["profile"] == "ca", || {
+        format!("the ledger should hold one ca entry: {entries:#?}")
+    });
+
+    // The publisher's build system issues a signing leaf from the delegate CA with openssl.
+    let leaf_csr = make_csr(&work, "leaf", &ec("P-256"), &publisher("release-signer"));
+    let extfile = work.join("leaf.ext");
+    fs::write(
+        &extfile,
+        "basicConstraints = critical, CA:FALSE\n\
+         keyUsage = critical, digitalSignature\n\
+         extendedKeyUsage = codeSigning\n\
+         subjectKeyIdentifier = hash\n\
+         authorityKeyIdentifier = keyid\n",
+    )
+    .unwrap();
+    let leaf = work.join("leaf.crt");
+    run_ok(
+        Command::new("openssl")
+            .args(["x509", "-req", "-in"])
+            .arg(&leaf_csr)
+            .arg("-CA")
+            .arg(&delegate)
+            .arg("-CAkey")
+            .arg(work.join("build-ca.key"))
+            .args(["-set_serial", "0x5a17c0ffee", "-days", "30", "-sha384"])
+            .arg("-extfile")
+            .arg(&extfile)
+            .arg("-out")
+            .arg(&leaf),
+    );
+    let (ok, text) = openssl_verify(&root.cert, Some(&delegate), &leaf);
+    p.check(ok, || {
+        format!("openssl verify -x509_strict root → delegate CA → leaf failed:\n{text}")
+    });
+    let full_chain = work.join("leaf.chain.pem");
+    fs::write(
+        &full_chain,
+        format!("{}{chain_pem}", fs::read_to_string(&leaf).unwrap()),
+    )
+    .unwrap();
+    let (ok, text) = certtool_verify_code_signing(&root.cert, &full_chain);
+    p.check(ok, || {
+        format!("certtool --verify (code signing) root → delegate CA → leaf failed:\n{text}")
+    });
+    p.assert_none();
+}
+
+#[test]
+fn validity_cannot_outlive_the_root() {
+    let root = Root::new("deleg-short", "1y");
+    let work = root.work();
+    let ledger = work.join("ledger");
+    let out = work.join("out");
+    let csr = make_csr(&work, "p256", &ec("P-256"), &publisher("p256"));
+    let (ok, text) = root.issue(&csr, "signing", "2y", &[], &ledger, &out);
+    assert!(!ok, "a 2y delegate under a 1y root was issued:\n{text}");
+    assert!(text.contains("keyrite: error:"), "{text}");
+    assert!(text.contains("after the root expires"), "{text}");
+    assert_eq!(files_in(&out), Vec::<String>::new(), "{text}");
+    assert_eq!(ledger_entries(&ledger), Vec::<serde_json::Value>::new());
+
+    // Within the root's lifetime the same CSR is issued: it was the validity that was refused.
+    let (ok, text) = root.issue(&csr, "signing", "90d", &[], &ledger, &out);
+    assert!(ok, "{text}");
+    assert_eq!(ledger_entries(&ledger).len(), 1);
+}
+
+/// How a bad CSR file is made.
+enum BadCsr {
+    /// `openssl req` with these key arguments and this subject (and extra arguments).
+    Openssl(Vec<String>, String),
+    /// These bytes.
+    Bytes(Vec<u8>),
+    /// A committed fixture.
+    Fixture(PathBuf),
+}
+
+#[test]
+fn bad_csrs_are_refused_with_a_reason_nothing_written_and_no_serial_consumed() {
+    let root = Root::new("deleg-bad", "20y");
+    let work = root.work();
+    let ledger = work.join("ledger");
+
+    // One good issuance first, so the ledger exists and its bytes can be compared.
+    let good = make_csr(&work, "good", &ec("P-256"), &publisher("good"));
+    let (ok, text) = root.issue(&good, "signing", "1y", &[], &ledger, &work.join("good-out"));
+    assert!(ok, "{text}");
+    let ledger_before = fs::read(ledger.join("ledger.json")).expect("ledger.json");
+
+    let good_der = csr_to_der(&good, &work.join("good.der"));
+    let mut bad_signature = good_der.clone();
+    *bad_signature.last_mut().unwrap() ^= 0x01;
+    let truncated = good_der[..good_der.len() / 2].to_vec();
+    let mut huge = fs::read(&good).unwrap();
+    huge.resize(64 * 1024 + 1, b'\n');
+    let garbage: Vec<u8> = (0u8..=255).cycle().skip(7).step_by(3).take(700).collect();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rsa8192.csr");
+    let subject = |s: &str| s.to_owned();
+    let openssl = |key: Vec<String>, subj: String| BadCsr::Openssl(key, subj);
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    let cases: Vec<(&str, BadCsr, &str)> = vec![
+        (
+            "bad-signature.der",
+            BadCsr::Bytes(bad_signature),
+            "does not verify",
+        ),
+        (
+            "rsa1024.csr",
+            openssl(args(&["-newkey", "rsa:1024"]), publisher("rsa1024")),
+            "RSA-1024",
+        ),
+        ("rsa8192.csr", BadCsr::Fixture(fixture), "RSA-8192"),
+        (
+            "ed25519.csr",
+            openssl(args(&["-newkey", "ed25519"]), publisher("ed25519")),
+            "Ed25519",
+        ),
+        (
+            "secp256k1.csr",
+            openssl(ec("secp256k1"), publisher("k1")),
+            "secp256k1",
+        ),
+        (
+            "no-o.csr",
+            openssl(ec("P-256"), subject("/C=US/ST=WA/CN=no-o")),
+            "O missing",
+        ),
+        (
+            "two-ou.csr",
+            openssl(ec("P-256"), subject("/C=US/ST=WA/O=P/OU=a/OU=b/CN=x")),
+            "appears more than once",
+        ),
+        (
+            "email.csr",
+            openssl(
+                ec("P-256"),
+                subject("/C=US/ST=WA/O=P/CN=x/emailAddress=signer@example.com"),
+            ),
+            "e-mail address",
+        ),
+        (
+            "multi-rdn.csr",
+            openssl(
+                [ec("P-256"), args(&["-multivalue-rdn"])].concat(),
+                subject("/C=US/ST=WA/O=P/CN=a+OU=b"),
+            ),
+            "multi-valued",
+        ),
+        ("garbage.csr", BadCsr::Bytes(garbage), "not a PKCS#10"),
+        ("truncated.der", BadCsr::Bytes(truncated), "not a PKCS#10"),
+        ("huge.csr", BadCsr::Bytes(huge), "a few kilobytes"),
+        (
+            "wants-ca.csr",
+            openssl(
+                [
+                    ec("P-256"),
+                    args(&["-addext", "basicConstraints=critical,CA:TRUE"]),
+                ]
+                .concat(),
+                publisher("wants-ca"),
+            ),
+            "asks for a CA certificate",
+        ),
+    ];
+
+    let mut p = Problems::default();
+    for (file, how, reason) in cases {
+        let stem = file.rsplit_once('.').unwrap().0;
+        let csr = match how {
+            BadCsr::Openssl(key, subj) => make_csr(&work, stem, &key, &subj),
+            BadCsr::Bytes(bytes) => {
+                let path = work.join(file);
+                fs::write(&path, bytes).unwrap();
+                path
+            }
+            BadCsr::Fixture(path) => path,
+        };
+        let out = work.join(format!("out-{stem}"));
+        let (ok, text) = root.issue(
+            &csr,
+            "signing",
+            "1y",
+            &["--crl-url", CRL_URL],
+            &ledger,
+            &out,
+        );
+        p.check(!ok, || format!("{file}: was issued:\n{text}"));
+        p.check(
+            text.contains("keyrite: error:") && text.contains(file) && text.contains(reason),
+            || format!("{file}: the error should name the file and say {reason:?}:\n{text}"),
+        );
+        let written = files_in(&out);
+        p.check(written.is_empty(), || {
+            format!("{file}: files were written: {written:?}")
+        });
+        let ledger_now = fs::read(ledger.join("ledger.json")).unwrap_or_default();
+        p.check(ledger_now == ledger_before, || {
+            format!(
+                "{file}: the ledger changed:\n{}",
+                String::from_utf8_lossy(&ledger_now)
+            )
+        });
+        p.check(!ledger.join("ledger.lock").exists(), || {
+            format!("{file}: ledger.lock was left behind")
+        });
+    }
+    p.assert_none();
+}
+
+#[test]
+fn a_csr_wrapped_at_76_columns_and_a_der_csr_are_accepted() {
+    let root = Root::new("deleg-forms", "20y");
+    let work = root.work();
+    let ledger = work.join("ledger");
+    let out = work.join("out");
+    let csr = make_csr(&work, "original", &ec("P-384"), &publisher("forms"));
+    let der = csr_to_der(&csr, &work.join("der-form.der"));
+
+    let base64 = data_encoding::BASE64.encode(&der);
+    let mut wrapped = String::from("-----BEGIN CERTIFICATE REQUEST-----\r\n");
+    for line in base64.as_bytes().chunks(76) {
+        wrapped.push_str(std::str::from_utf8(line).unwrap());
+        wrapped.push_str("\r\n");
+    }
+    wrapped.push_str("-----END CERTIFICATE REQUEST-----\r\n");
+    assert!(
+        wrapped
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.trim_end().len() == 76),
+        "{wrapped}"
+    );
+    let wrapped_path = work.join("wrapped76.csr");
+    fs::write(&wrapped_path, &wrapped).unwrap();
+
+    for (path, name) in [
+        (wrapped_path, "wrapped76"),
+        (work.join("der-form.der"), "der-form"),
+    ] {
+        let (ok, text) = root.issue(&path, "signing", "1y", &[], &ledger, &out);
+        assert!(ok, "{name}: {text}");
+        let cert = out.join(format!("{name}.crt"));
+        let (ok, text) = openssl_verify(&root.cert, None, &cert);
+        assert!(ok, "{name}: {text}");
+        assert_eq!(public_key("x509", &cert), public_key("req", &csr), "{name}");
+    }
+    assert_eq!(ledger_entries(&ledger).len(), 2);
+}
+
+#[test]
+fn an_existing_output_is_never_overwritten() {
+    let root = Root::new("deleg-exists", "20y");
+    let work = root.work();
+    let ledger = work.join("ledger");
+    let out = work.join("out");
+    let csr = make_csr(&work, "signer", &ec("P-256"), &publisher("signer"));
+    let (ok, text) = root.issue(&csr, "signing", "1y", &[], &ledger, &out);
+    assert!(ok, "{text}");
+    let cert_before = fs::read(out.join("signer.crt")).unwrap();
+    let chain_before = fs::read(out.join("signer.chain.pem")).unwrap();
+    let ledger_before = fs::read(ledger.join("ledger.json")).unwrap();
+
+    // The same CSR into the same directory: both outputs exist.
+    let (ok, text) = root.issue(&csr, "signing", "1y", &[], &ledger, &out);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("keyrite: error:") && text.contains("already exists"),
+        "{text}"
+    );
+    assert_eq!(fs::read(out.join("signer.crt")).unwrap(), cert_before);
+    assert_eq!(
+        fs::read(out.join("signer.chain.pem")).unwrap(),
+        chain_before
+    );
+    assert_eq!(fs::read(ledger.join("ledger.json")).unwrap(), ledger_before);
+
+    // Only the chain exists: it is kept, and the certificate is not written beside it.
+    let other = work.join("other");
+    fs::create_dir(&other).unwrap();
+    fs::write(other.join("signer.chain.pem"), "someone's file\n").unwrap();
+    let (ok, text) = root.issue(&csr, "signing", "1y", &[], &ledger, &other);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("signer.chain.pem") && text.contains("already exists"),
+        "{text}"
+    );
+    assert_eq!(
+        fs::read_to_string(other.join("signer.chain.pem")).unwrap(),
+        "someone's file\n"
+    );
+    assert_eq!(files_in(&other), ["signer.chain.pem"]);
+    assert_eq!(fs::read(ledger.join("ledger.json")).unwrap(), ledger_before);
+}
+
+#[test]
+fn a_root_key_that_is_not_the_root_certificates_is_refused() {
+    let root = Root::new("deleg-key-a", "20y");
+    // Another root with the same subject, made on another token: only its key differs.
+    let other = Root::new("deleg-key-b", "20y");
+    let work = root.work();
+    let ledger = work.join("ledger");
+    let out = work.join("out");
+    let csr = make_csr(&work, "signer", &ec("P-256"), &publisher("signer"));
+    let (ok, text) = run(root.delegate_issue(&other.cert, &csr, &ledger, &out).args([
+        "--profile",
+        "signing",
+        "--validity",
+        "1y",
+    ]));
+    assert!(
+        !ok,
+        "issued with a key that is not the root certificate's:\n{text}"
+    );
+    assert!(text.contains("keyrite: error:"), "{text}");
+    assert!(text.contains("not the root certificate's key"), "{text}");
+    assert_eq!(files_in(&out), Vec::<String>::new());
+    assert_eq!(ledger_entries(&ledger), Vec::<serde_json::Value>::new());
+}
