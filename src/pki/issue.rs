@@ -239,7 +239,7 @@ mod tests {
                 }),
             ),
             (
-                "a root carries no pathLenConstraint",
+                "a root CA certificate carries no pathLenConstraint",
                 Box::new(|e: &mut Vec<Extension>| {
                     let bc = BasicConstraints {
                         ca: true,
