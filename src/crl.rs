@@ -357,7 +357,7 @@ pub fn issue_crls(req: &CrlRequest<'_>) -> Result<Vec<IssuedCrl>, Error> {
             start = next;
         }
     }
-    let mut ledger = Ledger::open(req.ledger)?;
+    let mut ledger = Ledger::open(req.ledger, req.root_cert, &root.to_der()?, false)?;
     let first_number = ledger.crl_number() + 1;
     let mut files = Vec::new();
     for (i, _) in windows.iter().enumerate() {
@@ -368,13 +368,25 @@ pub fn issue_crls(req: &CrlRequest<'_>) -> Result<Vec<IssuedCrl>, Error> {
             files.push(path.with_extension("pem"));
         }
     }
-    for f in &files {
+    for (i, f) in files.iter().enumerate() {
         if f.symlink_metadata().is_ok() {
             return Err(output::OutputError::Exists(f.clone()).into());
         }
+        if files[..i].contains(f) {
+            return Err(Error::Usage(format!(
+                "{} would be written twice: give --out a name ending in .crl when asking for --pem",
+                f.display()
+            )));
+        }
     }
-    let mut new = Vec::new();
+    let mut new: Vec<Revoked> = Vec::new();
     for r in req.revoke {
+        if new.iter().any(|n| n.serial == r.serial) {
+            return Err(Error::Usage(format!(
+                "serial {} is given twice in --revoke: give each serial once",
+                r.serial
+            )));
+        }
         if let Some(old) = ledger.revoked().iter().find(|o| o.serial == r.serial) {
             return Err(Error::Usage(format!(
                 "serial {} is already revoked ({}, {}); every CRL carries it already",
@@ -452,7 +464,12 @@ pub fn issue_crls(req: &CrlRequest<'_>) -> Result<Vec<IssuedCrl>, Error> {
         if req.pem {
             set.push((&pem_name, pem.as_bytes(), output::PUBLIC));
         }
-        output::write_new_files(dir, &set)?;
+        output::write_new_files(dir, &set).map_err(|e| {
+            Error::Usage(format!(
+                "{e}. CRL {number} was signed and it and the new revocations were recorded in the \
+                 ledger: run `crl issue` again without --revoke to get a CRL that carries them"
+            ))
+        })?;
         let mut files = vec![dir.join(&name)];
         if req.pem {
             files.push(dir.join(&pem_name));

@@ -107,6 +107,13 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, Erro
             req.csr.display()
         )));
     }
+    if req.kind == DelegateKind::Ca && req.crl_url.is_none() {
+        return Err(Error::Usage(
+            "a delegate CA needs --crl-url: without a CRL distribution point notation treats it \
+             as never revocable"
+                .into(),
+        ));
+    }
     if let Some(url) = req.crl_url
         && !url.starts_with("http://")
     {
@@ -137,7 +144,7 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, Erro
             issuer.not_after
         )));
     }
-    let mut ledger = Ledger::open(req.ledger)?;
+    let mut ledger = Ledger::open(req.ledger, req.root_cert, &root.to_der()?, true)?;
     let token = Token::open(req.token, req.module)?;
     let signer = open_root_signer(&token, req.token, &root)?;
 
@@ -199,7 +206,14 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, Erro
             (&cert_file, leaf.as_bytes(), output::PUBLIC),
             (&chain_file, chain.as_bytes(), output::PUBLIC),
         ],
-    )?;
+    )
+    .map_err(|e| {
+        Error::Usage(format!(
+            "{e}. The certificate (serial {}, SHA-256 {}) was signed and recorded in the ledger \
+             but not written: revoke it with `crl issue --revoke {}` and issue a new one",
+            issued.serial, issued.cert_sha256, issued.serial
+        ))
+    })?;
     Ok(DelegateOutcome {
         cert_path: req.out_dir.join(cert_file),
         chain_path: req.out_dir.join(chain_file),

@@ -1,6 +1,7 @@
 //! The issuance ledger: every certificate the root issued, every revocation, and the last CRL
-//! number, kept in `DIR/ledger.json` and rewritten atomically on each change. One ceremony at
-//! a time: `DIR/ledger.lock` is held while the ledger is open.
+//! number, kept in `DIR/ledger.json` and rewritten atomically on each change. A ledger belongs
+//! to one root certificate. One ceremony at a time: an advisory lock on `DIR/ledger.lock` is
+//! held while the ledger is open, and the OS drops it if the process dies.
 
 use std::fs;
 use std::io::Write;
@@ -63,21 +64,40 @@ pub struct Revoked {
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Data {
     version: u32,
+    /// SHA-256 of the root certificate this ledger belongs to, hex.
+    root_sha256: String,
     crl_number: u64,
     issued: Vec<Issued>,
-    #[serde(default)]
     revoked: Vec<Revoked>,
 }
 
 /// Why the ledger could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    /// Someone else holds it.
-    #[error(
-        "the ledger in {0} is in use (ledger.lock exists): wait for the other keyrite to finish, or, \
-         if a run was interrupted, check the ledger and remove ledger.lock"
-    )]
+    /// Another keyrite holds it.
+    #[error("the ledger in {0} is in use by another keyrite: wait for it to finish")]
     Locked(PathBuf),
+    /// There is no ledger where one must exist.
+    #[error(
+        "there is no ledger in {0}: give the ceremony's --ledger DIR, the one `delegate issue` wrote \
+         (a CRL made from an empty ledger would drop every revocation)"
+    )]
+    Missing(PathBuf),
+    /// The ledger belongs to another root.
+    #[error(
+        "the ledger in {dir} belongs to the root certificate with SHA-256 {ledger_root}, not to \
+         {given} ({given_sha256}): give that root's ledger"
+    )]
+    OtherRoot {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// The root the ledger records.
+        ledger_root: String,
+        /// The certificate given.
+        given: String,
+        /// Its SHA-256.
+        given_sha256: String,
+    },
     /// It cannot be read or written.
     #[error("ledger {path}: {reason}")]
     Io {
@@ -88,60 +108,76 @@ pub enum LedgerError {
     },
 }
 
-/// An open, locked ledger.
+/// An open ledger, locked for this process until dropped.
 pub struct Ledger {
     dir: PathBuf,
     data: Data,
+    /// Holds the advisory lock; the OS releases it when the process ends, however it ends.
+    _lock: fs::File,
 }
 
 impl Ledger {
-    /// Opens (creating if needed) the ledger in `dir` and locks it.
-    pub fn open(dir: &Path) -> Result<Self, LedgerError> {
+    /// Opens the ledger in `dir` for the root certificate `root` (`root_der`), locking it.
+    /// With `create`, a missing ledger is started; without, a missing ledger is an error.
+    pub fn open(
+        dir: &Path,
+        root: &Path,
+        root_der: &[u8],
+        create: bool,
+    ) -> Result<Self, LedgerError> {
         let io = |path: &Path, e: &dyn std::fmt::Display| LedgerError::Io {
             path: path.to_owned(),
             reason: e.to_string(),
         };
-        fs::create_dir_all(dir).map_err(|e| io(dir, &e))?;
-        let lock = dir.join(LOCK_FILE);
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&lock)
-        {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(LedgerError::Locked(dir.to_owned()));
-            }
-            Err(e) => return Err(io(&lock, &e)),
-        }
         let path = dir.join(LEDGER_FILE);
+        if !create && !path.exists() {
+            return Err(LedgerError::Missing(dir.to_owned()));
+        }
+        fs::create_dir_all(dir).map_err(|e| io(dir, &e))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| io(&lock_path, &e))?;
+        match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::WOULDBLOCK) => return Err(LedgerError::Locked(dir.to_owned())),
+            Err(e) => return Err(io(&lock_path, &e)),
+        }
+        let root_sha256 = hex::encode(crate::signer::sha256(root_der));
         let data = match fs::read(&path) {
             Ok(bytes) => {
-                let data: Data = serde_json::from_slice(&bytes).map_err(|e| {
-                    let _ = fs::remove_file(&lock);
-                    io(&path, &format!("not a keyrite ledger ({e})"))
-                })?;
+                let data: Data = serde_json::from_slice(&bytes)
+                    .map_err(|e| io(&path, &format!("not a keyrite ledger ({e})")))?;
                 if data.version != LEDGER_VERSION {
-                    let _ = fs::remove_file(&lock);
                     return Err(io(
                         &path,
                         &format!("ledger version {} is not {LEDGER_VERSION}", data.version),
                     ));
                 }
+                if data.root_sha256 != root_sha256 {
+                    return Err(LedgerError::OtherRoot {
+                        dir: dir.to_owned(),
+                        ledger_root: data.root_sha256,
+                        given: root.display().to_string(),
+                        given_sha256: root_sha256,
+                    });
+                }
                 data
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Data {
                 version: LEDGER_VERSION,
+                root_sha256,
                 ..Data::default()
             },
-            Err(e) => {
-                let _ = fs::remove_file(&lock);
-                return Err(io(&path, &e));
-            }
+            Err(e) => return Err(io(&path, &e)),
         };
         Ok(Self {
             dir: dir.to_owned(),
             data,
+            _lock: lock,
         })
     }
 
@@ -200,11 +236,5 @@ impl Ledger {
         fs::File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| fail(&e))
-    }
-}
-
-impl Drop for Ledger {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(self.dir.join(LOCK_FILE));
     }
 }

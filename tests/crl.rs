@@ -283,6 +283,15 @@ fn unknown_serials_reasons_and_repeats_are_refused_and_nothing_changes() {
     let (ok, text) = pki.crl(&out, &["--revoke", "0badc0ffee", "--force-unknown"]);
     assert!(ok, "{text}");
     assert!(crl_text(&out).contains("BADC0FFEE"));
+    // The same serial twice in one run is refused.
+    let twice = pki.hsm.dir().join("twice.crl");
+    let (a, b) = (pki.serial("a"), pki.serial("a").to_lowercase());
+    let (ok, text) = pki.crl(
+        &twice,
+        &["--revoke", &a, "--revoke", &format!("{b}:superseded")],
+    );
+    assert!(!ok && text.contains("is given twice"), "{text}");
+    assert!(!twice.exists());
     // Revoking it again is refused; so is writing over the CRL.
     let again = pki.hsm.dir().join("again.crl");
     let (ok, text) = pki.crl(&again, &["--revoke", "badc0ffee", "--force-unknown"]);
@@ -348,4 +357,27 @@ fn a_series_pre_signs_consecutive_crls() {
     assert!(!ok && text.contains("would leave gaps"), "{text}");
     let (ok, text) = pki.crl(&gap, &["--series", "2"]);
     assert!(!ok && text.contains("--series needs --period"), "{text}");
+}
+
+#[test]
+fn a_crl_needs_the_ceremonys_own_ledger() {
+    let pki = Pki::new("crl-ledger");
+    let out = pki.hsm.dir().join("root.crl");
+    let (ok, text) = run(pki
+        .hsm
+        .command()
+        .args(["crl", "issue", "--token", &pki.root_key_uri()])
+        .arg("--root-cert")
+        .arg(&pki.root)
+        .arg("--ledger")
+        .arg(pki.hsm.dir().join("no-such-ledger"))
+        .args(["--next-update", "90d", "--out"])
+        .arg(&out));
+    assert!(!ok, "{text}");
+    assert!(text.contains("there is no ledger in"), "{text}");
+    assert!(!out.exists());
+    assert!(
+        !pki.hsm.dir().join("no-such-ledger").exists(),
+        "no empty ledger was started"
+    );
 }

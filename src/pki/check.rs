@@ -301,6 +301,12 @@ fn check_extensions(tbs: &TbsCertificate, profile: CertProfile<'_>, p: &mut Vec<
     if matches!(profile, CertProfile::Signing(_)) {
         required.push((ExtendedKeyUsage::OID, "extendedKeyUsage"));
     }
+    if matches!(profile, CertProfile::DelegateCa(_)) {
+        required.push((
+            CrlDistributionPoints::OID,
+            "cRLDistributionPoints (a delegate CA must be revocable)",
+        ));
+    }
     for (oid, name) in required {
         if !seen.contains(&oid) {
             p.push(format!("{name} is missing"));

@@ -74,7 +74,11 @@ pub fn read_csr(path: &Path) -> Result<Csr, CsrError> {
         ))
     })?;
     check_leaf_key(&key).map_err(&fail)?;
-    let info = request
+    check_key_encoding(&request.info.public_key, &key).map_err(&fail)?;
+    // The signature covers the CertificationRequestInfo exactly as the requester encoded it;
+    // re-encoding could reorder a SET OF and make a good signature look bad.
+    let info = RawCsr::from_der(&der)
+        .map_err(|e| fail(format!("it is not a PKCS#10 certificate request ({e})")))?
         .info
         .to_der()
         .map_err(|e| fail(format!("its request info does not re-encode ({e})")))?;
@@ -151,7 +155,10 @@ fn to_der(bytes: &[u8]) -> Result<Vec<u8>, String> {
         return Err(format!("it is a PEM '{label}', not a CERTIFICATE REQUEST"));
     }
     let body_start = label_end + 5;
-    let end = rest.find("-----END ").ok_or("its PEM has no END line")?;
+    let end = rest[body_start..]
+        .find("-----END ")
+        .ok_or("its PEM has no END line")?
+        + body_start;
     let body: String = rest[body_start..end]
         .chars()
         .filter(|c| !c.is_whitespace())
@@ -159,6 +166,53 @@ fn to_der(bytes: &[u8]) -> Result<Vec<u8>, String> {
     data_encoding::BASE64
         .decode(body.as_bytes())
         .map_err(|e| format!("its PEM body is not base64 ({e})"))
+}
+
+/// The outer CSR with the request info kept as the requester encoded it.
+#[derive(der::Sequence)]
+struct RawCsr<'a> {
+    info: der::asn1::AnyRef<'a>,
+    algorithm: AlgorithmIdentifierOwned,
+    signature: der::asn1::BitString,
+}
+
+/// RSASSA-PSS-params (RFC 4055), with the salt length as wide as RFC 4055 allows: OpenSSL
+/// writes 350 and more for 3072- and 4096-bit keys, which the pkcs1 crate's u8 cannot hold.
+#[derive(der::Sequence)]
+struct PssParams {
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    hash: Option<AlgorithmIdentifierOwned>,
+    #[asn1(context_specific = "1", tag_mode = "EXPLICIT", optional = "true")]
+    mask_gen: Option<AlgorithmIdentifierOwned>,
+    #[asn1(context_specific = "2", tag_mode = "EXPLICIT", optional = "true")]
+    salt_len: Option<u32>,
+    #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
+    trailer_field: Option<u32>,
+}
+
+/// Refuses key encodings Go (and so notation) cannot read: compressed EC points, and RSA
+/// keys whose algorithm parameters are not NULL.
+fn check_key_encoding(
+    spki: &spki::SubjectPublicKeyInfoOwned,
+    key: &PublicKey,
+) -> Result<(), String> {
+    let bits = spki.subject_public_key.raw_bytes();
+    let field = match key {
+        PublicKey::P256(_) => 32,
+        PublicKey::P384(_) => 48,
+        PublicKey::P521(_) => 66,
+        PublicKey::Rsa(_) => {
+            return match &spki.algorithm.parameters {
+                Some(p) if p.is_null() => Ok(()),
+                _ => Err("its RSA key's algorithm parameters are not NULL, which notation cannot read: make the CSR with a standard tool such as openssl".into()),
+            };
+        }
+    };
+    if bits.first() == Some(&0x04) && bits.len() == 1 + 2 * field {
+        Ok(())
+    } else {
+        Err("its EC public key is a compressed point, which notation cannot read: make the CSR from a key in uncompressed form".into())
+    }
 }
 
 /// Refuses keys notation refuses for signing certificates.
@@ -248,23 +302,32 @@ fn verify_signature(
         .ok_or("its RSASSA-PSS signature has no parameters")?
         .to_der()
         .map_err(|e| e.to_string())?;
-    let params = rsa::pkcs1::RsaPssParams::<der::asn1::Any>::from_der(&params)
+    let params = PssParams::from_der(&params)
         .map_err(|e| format!("its RSASSA-PSS parameters do not decode ({e})"))?;
-    let hash = hash_of(&params.hash.oid).ok_or_else(unsupported)?;
+    // Absent hash and mask generation mean SHA-1, which is refused.
+    let hash = params
+        .hash
+        .as_ref()
+        .and_then(|h| hash_of(&h.oid))
+        .ok_or_else(unsupported)?;
     let mgf_hash = params
         .mask_gen
-        .parameters
         .as_ref()
-        .map(|p| p.oid)
-        .filter(|_| params.mask_gen.oid == OID_MGF1)
-        .and_then(|oid| hash_of(&oid));
+        .filter(|m| m.oid == OID_MGF1)
+        .and_then(|m| m.parameters.as_ref())
+        .and_then(|p| p.decode_as::<AlgorithmIdentifierOwned>().ok())
+        .and_then(|h| hash_of(&h.oid));
     if mgf_hash != Some(hash) {
         return Err(
             "its RSASSA-PSS signature uses a mask generation other than MGF1 with the same hash"
                 .into(),
         );
     }
-    let salt = usize::from(params.salt_len);
+    if params.trailer_field.unwrap_or(1) != 1 {
+        return Err("its RSASSA-PSS trailer field is not 1".into());
+    }
+    let salt = usize::try_from(params.salt_len.unwrap_or(20))
+        .map_err(|_| "its PSS salt length is absurd")?;
     let digest = hash.digest(message);
     let verified = match hash {
         HashAlgorithm::Sha256 => rsa_key.verify(

@@ -172,13 +172,20 @@ pub fn check_subject(name: &Name) -> Vec<String> {
                 problems.push(format!("{} appears more than once", attr.short));
             }
             seen.push(attr.short);
-            let want = if attr.printable {
-                Tag::PrintableString
-            } else {
-                Tag::Utf8String
-            };
-            if atv.value.tag() != want {
-                problems.push(format!("{} must be a {want}", attr.short));
+            // RFC 5280 DirectoryString: UTF8String or PrintableString (Go writes the latter
+            // whenever it can); C and SERIALNUMBER are PrintableString only.
+            let tag = atv.value.tag();
+            let ok = tag == Tag::PrintableString || (!attr.printable && tag == Tag::Utf8String);
+            if !ok {
+                problems.push(format!(
+                    "{} is a {tag}; use {}",
+                    attr.short,
+                    if attr.printable {
+                        "PrintableString"
+                    } else {
+                        "UTF8String or PrintableString"
+                    }
+                ));
             }
             let text = value_text(&atv.value).unwrap_or_default();
             let len = text.chars().count();
