@@ -105,6 +105,10 @@ impl Pki {
     }
 
     fn crl(&self, out: &Path, extra: &[&str]) -> (bool, String) {
+        self.crl_with_ledger(&self.ledger, out, extra)
+    }
+
+    fn crl_with_ledger(&self, ledger: &Path, out: &Path, extra: &[&str]) -> (bool, String) {
         run(self
             .hsm
             .command()
@@ -112,7 +116,7 @@ impl Pki {
             .arg("--root-cert")
             .arg(&self.root)
             .arg("--ledger")
-            .arg(&self.ledger)
+            .arg(ledger)
             .args(["--next-update", "90d", "--out"])
             .arg(out)
             .args(extra))
@@ -363,16 +367,7 @@ fn a_series_pre_signs_consecutive_crls() {
 fn a_crl_needs_the_ceremonys_own_ledger() {
     let pki = Pki::new("crl-ledger");
     let out = pki.hsm.dir().join("root.crl");
-    let (ok, text) = run(pki
-        .hsm
-        .command()
-        .args(["crl", "issue", "--token", &pki.root_key_uri()])
-        .arg("--root-cert")
-        .arg(&pki.root)
-        .arg("--ledger")
-        .arg(pki.hsm.dir().join("no-such-ledger"))
-        .args(["--next-update", "90d", "--out"])
-        .arg(&out));
+    let (ok, text) = pki.crl_with_ledger(&pki.hsm.dir().join("no-such-ledger"), &out, &[]);
     assert!(!ok, "{text}");
     assert!(text.contains("there is no ledger in"), "{text}");
     assert!(!out.exists());

@@ -297,25 +297,31 @@ impl Problems {
 }
 
 /// Checks everything a signing delegate `<name>.crt` in `out` must be, issued by `root`.
+/// Checks `cert` against `root` with `openssl verify -x509_strict`, `lint_pkix_cert` and the
+/// root→cert pair lint, all at `-s WARNING`.
+fn check_verifiers(p: &mut Problems, what: &str, root: &Path, cert: &Path) {
+    let (ok, text) = openssl_verify(root, None, cert);
+    p.check(ok, || {
+        format!("{what}: openssl verify -x509_strict failed:\n{text}")
+    });
+    let (ok, text) = pkilint_cert(cert);
+    p.check(ok, || {
+        format!("{what}: lint_pkix_cert -s WARNING found:\n{text}")
+    });
+    let (ok, text) = pkilint_pair(root, cert);
+    p.check(ok, || {
+        format!("{what}: lint_pkix_signer_signee_cert_chain -s WARNING root→cert found:\n{text}")
+    });
+}
+
 fn check_signing_delegate(p: &mut Problems, root: &Root, csr: &Path, name: &str, out: &Path) {
     let leaf = out.join(format!("{name}.crt"));
     let chain = out.join(format!("{name}.chain.pem"));
 
-    let (ok, text) = openssl_verify(&root.cert, None, &leaf);
-    p.check(ok, || {
-        format!("{name}: openssl verify -x509_strict failed:\n{text}")
-    });
+    check_verifiers(p, name, &root.cert, &leaf);
     let (ok, text) = certtool_verify_code_signing(&root.cert, &chain);
     p.check(ok, || {
         format!("{name}: certtool --verify (code signing) failed:\n{text}")
-    });
-    let (ok, text) = pkilint_cert(&leaf);
-    p.check(ok, || {
-        format!("{name}: lint_pkix_cert -s WARNING found:\n{text}")
-    });
-    let (ok, text) = pkilint_pair(&root.cert, &leaf);
-    p.check(ok, || {
-        format!("{name}: lint_pkix_signer_signee_cert_chain -s WARNING root→leaf found:\n{text}")
     });
 
     let leaf_pem = fs::read_to_string(&leaf).unwrap_or_default();
@@ -513,18 +519,7 @@ fn a_delegate_ca_is_pathlen_0_and_can_sign_a_leaf_that_verifies_through_it() {
         field(&cert, "Issuer") == field(&root_text, "Subject"),
         || format!("the issuer is not the root's subject:\n{cert}"),
     );
-    let (ok, text) = openssl_verify(&root.cert, None, &delegate);
-    p.check(ok, || {
-        format!("openssl verify of the delegate CA failed:\n{text}")
-    });
-    let (ok, text) = pkilint_cert(&delegate);
-    p.check(ok, || {
-        format!("lint_pkix_cert -s WARNING on the delegate CA found:\n{text}")
-    });
-    let (ok, text) = pkilint_pair(&root.cert, &delegate);
-    p.check(ok, || {
-        format!("lint_pkix_signer_signee_cert_chain -s WARNING root→delegate CA found:\n{text}")
-    });
+    check_verifiers(&mut p, "the delegate CA", &root.cert, &delegate);
     let chain_pem = fs::read_to_string(out.join("build-ca.chain.pem")).unwrap();
     let delegate_pem = fs::read_to_string(&delegate).unwrap();
     p.check(
