@@ -30,6 +30,30 @@ impl Fingerprint {
             .collect()
     }
 
+    /// Reads a fingerprint as a witness would type it: 64 hex digits (colons and spaces
+    /// allowed) or the 32 PGP words, in either case.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let compact: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != ':')
+            .collect();
+        let bytes = if compact.len() == 64 && compact.chars().all(|c| c.is_ascii_hexdigit()) {
+            hex::decode(&compact).ok()
+        } else {
+            let words: Vec<String> = text
+                .split_whitespace()
+                .map(str::to_ascii_lowercase)
+                .collect();
+            pgp_words::to_bytes(&words)
+        };
+        bytes
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .map(Self)
+            .ok_or_else(|| {
+                "a fingerprint is 64 hex digits or the 32 words printed at the ceremony (one or more words are wrong or missing)".to_owned()
+            })
+    }
+
     /// The words in four lines of eight, for reading aloud.
     pub fn words_block(&self) -> String {
         self.words()
@@ -59,5 +83,17 @@ mod tests {
         assert_eq!(words[0], "aardvark");
         assert_eq!(words[1], "adroitness");
         assert_eq!(fp.hex(), "0".repeat(64));
+    }
+
+    #[test]
+    fn parses_hex_and_words_and_refuses_a_wrong_word() {
+        let fp = Fingerprint::of(b"root");
+        assert_eq!(Fingerprint::parse(&fp.hex()).unwrap(), fp);
+        assert_eq!(Fingerprint::parse(&fp.hex().to_uppercase()).unwrap(), fp);
+        assert_eq!(Fingerprint::parse(&fp.words_block()).unwrap(), fp);
+        let mut words = fp.words();
+        words.swap(0, 1);
+        assert!(Fingerprint::parse(&words.join(" ")).is_err());
+        assert!(Fingerprint::parse(&fp.hex()[..62]).is_err());
     }
 }

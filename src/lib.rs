@@ -3,6 +3,7 @@
 //! The library holds every operation; the `keyrite` and `keyrite-import` binaries only parse
 //! arguments, call into it, and report.
 
+pub mod bundle;
 pub mod crl;
 pub mod delegate;
 pub mod fingerprint;
@@ -72,6 +73,9 @@ pub enum Error {
     /// A revocation request does not parse.
     #[error(transparent)]
     Revocation(#[from] crl::RevocationError),
+    /// A bundle could not be read or is not intact.
+    #[error(transparent)]
+    Bundle(#[from] bundle::BundleError),
     /// The ledger could not be used.
     #[error(transparent)]
     Ledger(#[from] ledger::LedgerError),

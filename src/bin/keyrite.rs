@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use keyrite::bundle::make::{Made, RevocationRequest, TrustRequest, make_revocation, make_trust};
 use keyrite::crl::{CrlRequest, Revocation, issue_crls};
 use keyrite::delegate::{DelegateRequest, issue_delegate};
+use keyrite::fingerprint::Fingerprint;
 use keyrite::pki::name::parse_subject;
 use keyrite::pki::profile::DelegateKind;
 use keyrite::pki::validity::Period;
@@ -48,6 +50,83 @@ enum Command {
     /// Issue certificate revocation lists.
     #[command(subcommand)]
     Crl(CrlCommand),
+    /// Sign trust and revocation bundles for keyrite-import on air-gapped hosts.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Sign a trust bundle: roots, TSA roots and trust policy statements.
+    ///
+    /// To introduce a successor root, add it with --add-root and have it sign too with
+    /// --cosign; to drop the signing root (root revocation, or the end of an overlap signed by
+    /// the old root), add --retire-signing-root.
+    Trust {
+        /// PKCS#11 URI of the signing root's key.
+        #[arg(long, value_name = "URI")]
+        token: String,
+        /// The signing root's certificate.
+        #[arg(long, value_name = "FILE")]
+        root_cert: PathBuf,
+        /// Another root to carry, such as a successor during a rotation.
+        #[arg(long = "add-root", value_name = "CERT")]
+        add_roots: Vec<PathBuf>,
+        /// PKCS#11 URI of an added root's key, which signs the bundle too.
+        #[arg(long, value_name = "URI")]
+        cosign: Vec<String>,
+        /// Leave the signing root out of the bundle.
+        #[arg(long)]
+        retire_signing_root: bool,
+        /// A timestamping authority's root.
+        #[arg(long = "tsa-root", value_name = "CERT")]
+        tsa_roots: Vec<PathBuf>,
+        /// Trust policy statements (TOML, see bundles/README.md).
+        #[arg(long, value_name = "POLICY.toml")]
+        policy: Option<PathBuf>,
+        /// The lineage's fingerprint, when the signing root is a successor.
+        #[arg(long, value_name = "FINGERPRINT")]
+        lineage: Option<String>,
+        /// The bundle's version: greater than any trust bundle of the lineage before it.
+        #[arg(long, value_name = "N")]
+        version: u64,
+        /// How long the bundle may be installed: 1y, 90d.
+        #[arg(long, value_name = "PERIOD")]
+        expires: String,
+        /// The bundle file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The PKCS#11 module (or the URI's module-path, or KEYRITE_PKCS11_MODULE).
+        #[arg(long, value_name = "PATH")]
+        module: Option<PathBuf>,
+    },
+    /// Sign a revocation bundle: the root's CRL and the CDP URLs it answers for.
+    Revocation {
+        /// PKCS#11 URI of the signing root's key.
+        #[arg(long, value_name = "URI")]
+        token: String,
+        /// The signing root's certificate (the CRL's issuer).
+        #[arg(long, value_name = "FILE")]
+        root_cert: PathBuf,
+        /// The CRL (DER or PEM).
+        #[arg(long, value_name = "FILE", required = true)]
+        crl: Vec<PathBuf>,
+        /// A CRL distribution point URL the root's delegate certificates carry.
+        #[arg(long = "crl-url", value_name = "URL")]
+        crl_urls: Vec<String>,
+        /// The lineage's fingerprint, when the signing root is a successor.
+        #[arg(long, value_name = "FINGERPRINT")]
+        lineage: Option<String>,
+        /// The bundle's version: greater than any revocation bundle of the lineage before it.
+        #[arg(long, value_name = "N")]
+        version: u64,
+        /// The bundle file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The PKCS#11 module (or the URI's module-path, or KEYRITE_PKCS11_MODULE).
+        #[arg(long, value_name = "PATH")]
+        module: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -247,6 +326,33 @@ enum Mode {
     TokenOnly,
     /// Generated in memory, split T-of-N onto custodians' cards, imported into every token.
     BackedUp,
+}
+
+fn parse_lineage(text: Option<&str>) -> Result<Option<Fingerprint>, keyrite::Error> {
+    text.map(|t| {
+        Fingerprint::parse(t).map_err(|e| keyrite::Error::Usage(format!("--lineage: {e}")))
+    })
+    .transpose()
+}
+
+fn print_bundle(made: &Made, out: &std::path::Path) {
+    let p = &made.payload;
+    println!(
+        "{} bundle version {} written to {}",
+        p.kind.name(),
+        p.version,
+        out.display()
+    );
+    println!("  lineage:  {}", p.lineage);
+    println!("  valid:    {} to {}", p.issued_at, p.expires_at);
+    for e in &p.entries {
+        println!("  entry:    {} ({})", e.name, e.sha256);
+    }
+    for s in &p.policy {
+        println!("  policy:   {} ({})", s.name, s.registry_scopes.join(", "));
+    }
+    println!("  bundle SHA-256: {}", made.fingerprint);
+    println!("{}", made.fingerprint.words_block());
 }
 
 fn main() -> ExitCode {
@@ -474,6 +580,66 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
                 println!("  chain:        {}", made.chain_path.display());
                 println!("  SHA-256:      {}", i.cert_sha256);
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bundle(BundleCommand::Trust {
+            token,
+            root_cert,
+            add_roots,
+            cosign,
+            retire_signing_root,
+            tsa_roots,
+            policy,
+            lineage,
+            version,
+            expires,
+            out,
+            module,
+        }) => {
+            let token: Pkcs11Uri = token.parse()?;
+            let cosign = cosign
+                .iter()
+                .map(|u| u.parse::<Pkcs11Uri>())
+                .collect::<Result<Vec<_>, _>>()?;
+            let made = make_trust(&TrustRequest {
+                token: &token,
+                module: module.as_deref(),
+                root_cert: &root_cert,
+                lineage: parse_lineage(lineage.as_deref())?,
+                add_roots: &add_roots,
+                cosign: &cosign,
+                retire_signing_root,
+                tsa_roots: &tsa_roots,
+                policy: policy.as_deref(),
+                version,
+                expires: expires.parse()?,
+                out: &out,
+            })?;
+            print_bundle(&made, &out);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bundle(BundleCommand::Revocation {
+            token,
+            root_cert,
+            crl,
+            crl_urls,
+            lineage,
+            version,
+            out,
+            module,
+        }) => {
+            let token: Pkcs11Uri = token.parse()?;
+            let made = make_revocation(&RevocationRequest {
+                token: &token,
+                module: module.as_deref(),
+                root_cert: &root_cert,
+                lineage: parse_lineage(lineage.as_deref())?,
+                crls: &crl,
+                crl_urls: &crl_urls,
+                version,
+                out: &out,
+            })?;
+            print_bundle(&made, &out);
             Ok(ExitCode::SUCCESS)
         }
         Command::Crl(CrlCommand::Issue {

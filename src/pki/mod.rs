@@ -6,6 +6,7 @@ pub mod issue;
 pub mod name;
 pub mod profile;
 pub mod validity;
+pub mod verify;
 
 /// Why a certificate was not issued.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,226 @@
+//! The bundle envelope: a CMS SignedData (RFC 5652) that carries the payload inside it and one
+//! SignerInfo per signing root, so `openssl cms -verify` checks a bundle as keyrite-import does.
+//!
+//! The `cms` crate holds the ASN.1 types; the SignerInfos are assembled here because its
+//! builder signs with in-memory keys only, and a root key signs on its token.
+
+use der::asn1::{OctetString, SetOfVec, UtcTime};
+use der::oid::ObjectIdentifier;
+use der::{Any, DateTime, Decode, Encode};
+use x509_cert::Certificate;
+use x509_cert::attr::Attribute;
+
+use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use cms::content_info::{CmsVersion, ContentInfo};
+use cms::signed_data::{
+    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo,
+};
+
+use super::BundleError;
+use crate::Error;
+use crate::signer::{HashAlgorithm, KeySigner, PublicKey, SignatureScheme};
+
+const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
+const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
+const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
+const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+const ID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
+
+fn attribute(oid: ObjectIdentifier, value: Any) -> Result<Attribute, der::Error> {
+    Ok(Attribute {
+        oid,
+        values: SetOfVec::try_from(vec![value])?,
+    })
+}
+
+fn digest_identifier(hash: HashAlgorithm) -> spki::AlgorithmIdentifierOwned {
+    // RFC 5754: the SHA-2 digest identifiers have absent parameters.
+    spki::AlgorithmIdentifierOwned {
+        oid: hash.oid(),
+        parameters: None,
+    }
+}
+
+/// Wraps `payload` in a SignedData signed by every `(signer, certificate)` pair, each
+/// signature made on the signer's token and verified before it is used.
+pub fn sign(
+    payload: &[u8],
+    signers: &[(&dyn KeySigner, &Certificate)],
+    signing_time: DateTime,
+) -> Result<Vec<u8>, Error> {
+    let mut digest_algorithms = SetOfVec::new();
+    let mut signer_infos = SetOfVec::new();
+    let mut certificates = SetOfVec::new();
+    for (signer, cert) in signers {
+        let scheme = signer.scheme();
+        let hash = scheme.hash();
+        let cert_key = PublicKey::from_spki(cert.tbs_certificate().subject_public_key_info())
+            .map_err(|e| Error::Usage(format!("a signing root's certificate: {e}")))?;
+        if &cert_key != signer.public_key() {
+            return Err(Error::Usage(format!(
+                "the key on the token is not the key of the certificate for {}: give the token URI of that root's key",
+                crate::pki::name::display_name(cert.tbs_certificate().subject())
+            )));
+        }
+        let signed_attrs: SetOfVec<Attribute> = SetOfVec::try_from(vec![
+            attribute(ID_CONTENT_TYPE, Any::encode_from(&ID_DATA)?)?,
+            attribute(
+                ID_SIGNING_TIME,
+                Any::encode_from(&UtcTime::from_date_time(signing_time)?)?,
+            )?,
+            attribute(
+                ID_MESSAGE_DIGEST,
+                Any::encode_from(&OctetString::new(hash.digest(payload))?)?,
+            )?,
+        ])?;
+        let signature = signer.sign(&signed_attrs.to_der()?)?;
+        digest_algorithms.insert(digest_identifier(hash))?;
+        signer_infos.insert(SignerInfo {
+            version: CmsVersion::V1,
+            sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+                issuer: cert.tbs_certificate().issuer().clone(),
+                serial_number: cert.tbs_certificate().serial_number().clone(),
+            }),
+            digest_alg: digest_identifier(hash),
+            signed_attrs: Some(signed_attrs),
+            signature_algorithm: scheme.algorithm_identifier(),
+            signature: OctetString::new(signature)?,
+            unsigned_attrs: None,
+        })?;
+        certificates.insert(CertificateChoices::Certificate((*cert).clone()))?;
+    }
+    let signed = SignedData {
+        version: CmsVersion::V1,
+        digest_algorithms,
+        encap_content_info: EncapsulatedContentInfo {
+            econtent_type: ID_DATA,
+            econtent: Some(Any::encode_from(&OctetString::new(payload)?)?),
+        },
+        certificates: Some(CertificateSet(certificates)),
+        crls: None,
+        signer_infos: cms::signed_data::SignerInfos(signer_infos),
+    };
+    Ok(ContentInfo {
+        content_type: ID_SIGNED_DATA,
+        content: Any::encode_from(&signed)?,
+    }
+    .to_der()?)
+}
+
+/// A bundle whose every signature checked out: the payload and the certificates that signed it.
+pub struct Opened {
+    /// The payload the signatures cover.
+    pub payload: Vec<u8>,
+    /// The certificate of each signer, in the envelope's order.
+    pub signers: Vec<Certificate>,
+}
+
+/// Decodes a bundle and verifies every SignerInfo against the certificate it names. Nothing
+/// is trusted yet: the caller decides whether the signers are roots it accepts.
+pub fn open(der: &[u8]) -> Result<Opened, BundleError> {
+    let bad = |what: &str| BundleError::Envelope(what.to_owned());
+    let info =
+        ContentInfo::from_der(der).map_err(|e| bad(&format!("not a CMS structure ({e})")))?;
+    if info.content_type != ID_SIGNED_DATA {
+        return Err(bad("not a CMS SignedData"));
+    }
+    let signed: SignedData = info
+        .content
+        .decode_as()
+        .map_err(|e| bad(&format!("the SignedData does not decode ({e})")))?;
+    if signed.encap_content_info.econtent_type != ID_DATA || signed.crls.is_some() {
+        return Err(bad("the SignedData is not of the form keyrite writes"));
+    }
+    let payload = signed
+        .encap_content_info
+        .econtent
+        .as_ref()
+        .ok_or_else(|| bad("the SignedData carries no payload"))?
+        .decode_as::<OctetString>()
+        .map_err(|e| bad(&format!("the payload does not decode ({e})")))?
+        .into_bytes();
+    let certs: Vec<Certificate> = signed
+        .certificates
+        .map(|set| set.0.into_vec())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| match c {
+            CertificateChoices::Certificate(c) => Some(c),
+            CertificateChoices::Other(_) => None,
+        })
+        .collect();
+    let infos = signed.signer_infos.0.into_vec();
+    if infos.is_empty() {
+        return Err(BundleError::Signature("the bundle has no signature".into()));
+    }
+    let mut signers = Vec::new();
+    for si in infos {
+        let SignerIdentifier::IssuerAndSerialNumber(id) = &si.sid else {
+            return Err(bad(
+                "a signer is named by key identifier, which keyrite does not write",
+            ));
+        };
+        let cert = certs
+            .iter()
+            .find(|c| {
+                c.tbs_certificate().issuer() == &id.issuer
+                    && c.tbs_certificate().serial_number() == &id.serial_number
+            })
+            .ok_or_else(|| BundleError::Signature("a signer's certificate is missing".into()))?;
+        verify_signer_info(&si, cert, &payload)?;
+        if signers.contains(cert) {
+            return Err(BundleError::Signature(
+                "one root signed the bundle twice".into(),
+            ));
+        }
+        signers.push(cert.clone());
+    }
+    Ok(Opened {
+        payload: payload.into_vec(),
+        signers,
+    })
+}
+
+fn verify_signer_info(
+    si: &SignerInfo,
+    cert: &Certificate,
+    payload: &[u8],
+) -> Result<(), BundleError> {
+    let who = crate::pki::name::display_name(cert.tbs_certificate().subject());
+    let fail = |why: &str| BundleError::Signature(format!("the signature by {who} {why}"));
+    let scheme = SignatureScheme::from_algorithm_identifier(&si.signature_algorithm)
+        .ok_or_else(|| fail("uses an algorithm keyrite does not accept"))?;
+    if si.digest_alg != digest_identifier(scheme.hash()) || si.unsigned_attrs.is_some() {
+        return Err(fail("is not of the form keyrite writes"));
+    }
+    let attrs = si
+        .signed_attrs
+        .as_ref()
+        .ok_or_else(|| fail("has no signed attributes"))?;
+    let single = |oid: ObjectIdentifier| -> Result<&Any, BundleError> {
+        let mut found = attrs.iter().filter(|a| a.oid == oid);
+        match (found.next(), found.next()) {
+            (Some(a), None) if a.values.len() == 1 => {
+                a.values.get(0).ok_or_else(|| fail("is malformed"))
+            }
+            _ => Err(fail("lacks a required signed attribute")),
+        }
+    };
+    let content_type: ObjectIdentifier = single(ID_CONTENT_TYPE)?
+        .decode_as()
+        .map_err(|_| fail("has a malformed content type"))?;
+    if content_type != ID_DATA {
+        return Err(fail("covers another content type"));
+    }
+    let digest: OctetString = single(ID_MESSAGE_DIGEST)?
+        .decode_as()
+        .map_err(|_| fail("has a malformed message digest"))?;
+    if digest.as_bytes() != scheme.hash().digest(payload).as_slice() {
+        return Err(fail("does not cover this payload (its digest differs)"));
+    }
+    let key = PublicKey::from_spki(cert.tbs_certificate().subject_public_key_info())
+        .map_err(|e| fail(&format!("names a key keyrite cannot use ({e})")))?;
+    let message = attrs.to_der().map_err(|_| fail("is malformed"))?;
+    key.verify(scheme, &message, si.signature.as_bytes())
+        .map_err(|_| fail("does not verify"))
+}

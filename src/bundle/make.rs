@@ -1,0 +1,335 @@
+//! Making bundles at the ceremony: gather and check every entry, then sign on the tokens.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use data_encoding::BASE64;
+use der::{DateTime, Decode, Encode};
+use serde::Deserialize;
+use x509_cert::Certificate;
+use x509_cert::crl::CertificateList;
+
+use super::{Entry, FORMAT, Kind, Payload, Role, Statement, check_payload, cms, valid_cdp_url};
+use crate::Error;
+use crate::delegate::open_root_signer;
+use crate::fingerprint::Fingerprint;
+use crate::output;
+use crate::pki::read_certificate;
+use crate::pki::validity::Period;
+use crate::pki::verify::{crl_issued_by, issued_by};
+use crate::signer::{KeySigner, sha256};
+use crate::token::{Pkcs11Uri, Token, TokenSigner};
+
+/// What a trust bundle needs.
+pub struct TrustRequest<'a> {
+    /// The signing root's key.
+    pub token: &'a Pkcs11Uri,
+    /// `--module`, when given.
+    pub module: Option<&'a Path>,
+    /// The signing root's certificate.
+    pub root_cert: &'a Path,
+    /// The lineage, when the signing root did not start it.
+    pub lineage: Option<Fingerprint>,
+    /// Further roots to carry (a successor during a rotation).
+    pub add_roots: &'a [PathBuf],
+    /// Tokens of added roots that sign too (a successor proves it holds its key).
+    pub cosign: &'a [Pkcs11Uri],
+    /// Leave the signing root out of the bundle (root revocation or the end of an overlap).
+    pub retire_signing_root: bool,
+    /// Timestamping roots.
+    pub tsa_roots: &'a [PathBuf],
+    /// The trust policy statements (TOML).
+    pub policy: Option<&'a Path>,
+    /// The bundle's version.
+    pub version: u64,
+    /// How long the bundle is valid.
+    pub expires: Period,
+    /// The bundle file.
+    pub out: &'a Path,
+}
+
+/// What a revocation bundle needs.
+pub struct RevocationRequest<'a> {
+    /// The signing root's key.
+    pub token: &'a Pkcs11Uri,
+    /// `--module`, when given.
+    pub module: Option<&'a Path>,
+    /// The signing root's certificate, which issued the CRLs.
+    pub root_cert: &'a Path,
+    /// The lineage, when the signing root did not start it.
+    pub lineage: Option<Fingerprint>,
+    /// The CRL files (DER or PEM), one per issuing root.
+    pub crls: &'a [PathBuf],
+    /// The CDP URLs the CRLs answer for.
+    pub crl_urls: &'a [String],
+    /// The bundle's version.
+    pub version: u64,
+    /// The bundle file.
+    pub out: &'a Path,
+}
+
+/// What was written.
+pub struct Made {
+    /// The payload as signed.
+    pub payload: Payload,
+    /// The bundle file's fingerprint.
+    pub fingerprint: Fingerprint,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default, rename = "statement")]
+    statements: Vec<Statement>,
+}
+
+fn read_policy(path: &Path) -> Result<Vec<Statement>, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Usage(format!("cannot read the policy {}: {e}", path.display())))?;
+    let file: PolicyFile = toml::from_str(&text).map_err(|e| {
+        Error::Usage(format!(
+            "{} is not a keyrite trust policy: {e}(see bundles/README.md for its [[statement]] tables)",
+            path.display()
+        ))
+    })?;
+    if file.statements.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} has no [[statement]]: give at least one or leave --policy out",
+            path.display()
+        )));
+    }
+    Ok(file.statements)
+}
+
+fn self_signed_root(path: &Path) -> Result<(Certificate, Vec<u8>), Error> {
+    let cert = read_certificate(path)?;
+    issued_by(&cert, &cert)
+        .map_err(|e| Error::Usage(format!("{} is not a self-signed root: {e}", path.display())))?;
+    let der = cert.to_der()?;
+    Ok((cert, der))
+}
+
+fn cert_entry(role: Role, prefix: &str, der: &[u8]) -> Entry {
+    let fp = Fingerprint::of(der).hex();
+    Entry {
+        name: format!(
+            "{}/{prefix}-{}.crt",
+            if role == Role::Root { "ca" } else { "tsa" },
+            &fp[..16]
+        ),
+        role,
+        sha256: fp,
+        der: BASE64.encode(der),
+        urls: Vec::new(),
+    }
+}
+
+fn now() -> Result<DateTime, Error> {
+    // Whole seconds: the payload's times are RFC 3339 without fractions.
+    let t = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_err(|_| Error::Usage("the system clock is before 1970".into()))?;
+    Ok(DateTime::from_unix_duration(
+        std::time::Duration::from_secs(t.as_secs()),
+    )?)
+}
+
+fn check_out(out: &Path) -> Result<(PathBuf, String), Error> {
+    let name = out
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::Usage(format!("--out {} names no file", out.display())))?
+        .to_owned();
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    output::preflight(&dir, &[&name])?;
+    Ok((dir, name))
+}
+
+/// Signs `payload` with every signer and writes it to `dir/name`.
+fn seal(
+    payload: Payload,
+    signers: &[(&dyn KeySigner, &Certificate)],
+    dir: &Path,
+    name: &str,
+) -> Result<Made, Error> {
+    check_payload(&payload).map_err(|e| Error::Usage(e.to_string()))?;
+    let json = serde_json::to_vec_pretty(&payload).map_err(|e| Error::Usage(e.to_string()))?;
+    let issued = super::parse_time("issued_at", &payload.issued_at)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let der = cms::sign(&json, signers, issued)?;
+    // The envelope is checked as an importer will check it before it leaves the ceremony.
+    super::Bundle::decode(&der)
+        .map_err(|e| Error::Usage(format!("the bundle just made does not check out: {e}")))?;
+    output::write_new_files(dir, &[(name, &der, output::PUBLIC)])?;
+    Ok(Made {
+        payload,
+        fingerprint: Fingerprint::of(&der),
+    })
+}
+
+/// Makes a trust bundle: the roots, TSA roots and policy statements, signed by the signing
+/// root and every cosigning successor.
+pub fn make_trust(req: &TrustRequest<'_>) -> Result<Made, Error> {
+    let (dir, name) = check_out(req.out)?;
+    let (root, root_der) = self_signed_root(req.root_cert)?;
+    let lineage = req.lineage.unwrap_or_else(|| Fingerprint::of(&root_der));
+    let mut entries = Vec::new();
+    let mut added = Vec::new();
+    if !req.retire_signing_root {
+        entries.push(cert_entry(Role::Root, "root", &root_der));
+    }
+    for path in req.add_roots {
+        let (cert, der) = self_signed_root(path)?;
+        if der == root_der
+            || added
+                .iter()
+                .any(|(_, d): &(Certificate, Vec<u8>)| *d == der)
+        {
+            return Err(Error::Usage(format!("{} is given twice", path.display())));
+        }
+        entries.push(cert_entry(Role::Root, "root", &der));
+        added.push((cert, der));
+    }
+    if entries.is_empty() {
+        return Err(Error::Usage(
+            "--retire-signing-root leaves the bundle with no root: add the successor with --add-root".into(),
+        ));
+    }
+    for path in req.tsa_roots {
+        let (_, der) = self_signed_root(path)?;
+        let entry = cert_entry(Role::TsaRoot, "tsa", &der);
+        if entries.iter().any(|e| e.name == entry.name) {
+            return Err(Error::Usage(format!("{} is given twice", path.display())));
+        }
+        entries.push(entry);
+    }
+    let policy = req.policy.map(read_policy).transpose()?.unwrap_or_default();
+    let issued = now()?;
+    let expires = req.expires.end_from(issued)?;
+    let payload = Payload {
+        format: FORMAT,
+        kind: Kind::Trust,
+        lineage: lineage.hex(),
+        version: req.version,
+        issued_at: issued.to_string(),
+        expires_at: expires.to_string(),
+        entries,
+        policy,
+    };
+    check_payload(&payload).map_err(|e| Error::Usage(e.to_string()))?;
+
+    let token = Token::open(req.token, req.module)?;
+    let signer = open_root_signer(&token, req.token, &root)?;
+    let cosign_tokens = req
+        .cosign
+        .iter()
+        .map(|uri| Token::open(uri, req.module).map(|t| (uri, t)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut cosigners: Vec<(TokenSigner<'_>, &Certificate)> = Vec::new();
+    for (uri, token) in &cosign_tokens {
+        token.login(uri)?;
+        let key = token.find_key(uri)?;
+        let cert = added
+            .iter()
+            .map(|(c, _)| c)
+            .find(|c| crate::pki::verify::subject_key(c).is_ok_and(|k| k == key.public_key))
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "the key {uri} names is not the key of any --add-root certificate: a cosigner proves it holds an added root's key"
+                ))
+            })?;
+        cosigners.push((TokenSigner::new(token, key)?, cert));
+    }
+    let mut signers: Vec<(&dyn KeySigner, &Certificate)> = vec![(&signer, &root)];
+    signers.extend(cosigners.iter().map(|(s, c)| (s as &dyn KeySigner, *c)));
+    seal(payload, &signers, &dir, &name)
+}
+
+fn read_crl(path: &Path) -> Result<(CertificateList, Vec<u8>), Error> {
+    use der::DecodePem;
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::Usage(format!("cannot read the CRL {}: {e}", path.display())))?;
+    let crl = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+        CertificateList::from_pem(&bytes)
+    } else {
+        CertificateList::from_der(&bytes)
+    }
+    .map_err(|e| {
+        Error::Usage(format!(
+            "{} is not a CRL in DER or PEM ({e})",
+            path.display()
+        ))
+    })?;
+    let der = crl.to_der()?;
+    Ok((crl, der))
+}
+
+/// Makes a revocation bundle: the signing root's CRL with the CDP URLs it answers for. It
+/// expires no later than the CRL's nextUpdate.
+pub fn make_revocation(req: &RevocationRequest<'_>) -> Result<Made, Error> {
+    let (dir, name) = check_out(req.out)?;
+    let (root, root_der) = self_signed_root(req.root_cert)?;
+    let lineage = req.lineage.unwrap_or_else(|| Fingerprint::of(&root_der));
+    let [crl_path] = req.crls else {
+        return Err(Error::Usage(format!(
+            "give exactly one --crl, the signing root's newest CRL (got {}): the CRL cache holds one CRL per URL",
+            req.crls.len()
+        )));
+    };
+    if req.crl_urls.is_empty() {
+        return Err(Error::Usage(
+            "give --crl-url for every CRL distribution point URL the root's delegates carry".into(),
+        ));
+    }
+    if let Some(u) = req.crl_urls.iter().find(|u| !valid_cdp_url(u)) {
+        return Err(Error::Usage(format!(
+            "--crl-url {u}: notation looks up http:// URLs only"
+        )));
+    }
+    let (crl, der) = read_crl(crl_path)?;
+    crl_issued_by(&crl, &root).map_err(|e| {
+        Error::Usage(format!(
+            "{} was not issued by the root certificate: {e}",
+            crl_path.display()
+        ))
+    })?;
+    let issued = now()?;
+    let next_update = crl
+        .tbs_cert_list
+        .next_update
+        .map(|t| t.to_date_time())
+        .ok_or_else(|| Error::Usage(format!("{} has no nextUpdate", crl_path.display())))?;
+    if next_update <= issued {
+        return Err(Error::Usage(format!(
+            "{} expired on {next_update}: issue a fresh CRL first",
+            crl_path.display()
+        )));
+    }
+    let fp = hex::encode(sha256(&der));
+    let mut urls = req.crl_urls.to_vec();
+    urls.sort();
+    urls.dedup();
+    let payload = Payload {
+        format: FORMAT,
+        kind: Kind::Revocation,
+        lineage: lineage.hex(),
+        version: req.version,
+        issued_at: issued.to_string(),
+        expires_at: next_update.to_string(),
+        entries: vec![Entry {
+            name: format!("crl/{}.crl", &Fingerprint::of(&root_der).hex()[..16]),
+            role: Role::Crl,
+            sha256: fp,
+            der: BASE64.encode(&der),
+            urls,
+        }],
+        policy: Vec::new(),
+    };
+    check_payload(&payload).map_err(|e| Error::Usage(e.to_string()))?;
+    let token = Token::open(req.token, req.module)?;
+    let signer = open_root_signer(&token, req.token, &root)?;
+    seal(payload, &[(&signer, &root)], &dir, &name)
+}
