@@ -8,6 +8,7 @@ pub mod crl;
 pub mod delegate;
 pub mod fingerprint;
 pub mod hygiene;
+pub mod import;
 pub mod ledger;
 pub mod memory_key;
 pub mod output;

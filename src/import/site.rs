@@ -1,0 +1,184 @@
+//! Where keyrite-import installs, where it keeps its state, and which roots the site pins.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::ImportError;
+use crate::fingerprint::Fingerprint;
+
+/// One notation configuration to install into (one per user or service account).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// `{NOTATION_CONFIG}`: trust store and trust policy.
+    pub config: PathBuf,
+    /// `{NOTATION_CACHE}`: the CRL cache.
+    pub cache: PathBuf,
+}
+
+/// The site: targets, state directory, pins from a site config, and the file modes.
+#[derive(Clone, Debug)]
+pub struct Site {
+    /// Every notation configuration to install into.
+    pub targets: Vec<Target>,
+    /// keyrite-import's own state: installed record, pins, log, journal.
+    pub state: PathBuf,
+    /// Root fingerprints the site config pins; `None` when pins are kept in the state.
+    pub config_pins: Option<Vec<Fingerprint>>,
+    /// Install files read-only (0444) rather than 0644.
+    pub read_only: bool,
+}
+
+/// The options every keyrite-import command takes.
+#[derive(Clone, Debug, Default)]
+pub struct SiteOptions {
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--notation-config`.
+    pub notation_config: Option<PathBuf>,
+    /// `--notation-cache`.
+    pub notation_cache: Option<PathBuf>,
+    /// `--state`.
+    pub state: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteFile {
+    state: Option<PathBuf>,
+    #[serde(default)]
+    pins: Vec<String>,
+    read_only: Option<bool>,
+    #[serde(default, rename = "target")]
+    targets: Vec<TargetFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetFile {
+    notation_config: PathBuf,
+    notation_cache: PathBuf,
+}
+
+fn env_dir(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The user's base directory as Go's `os.UserConfigDir` / `os.UserCacheDir` find it.
+fn user_dir(xdg: &str, fallback: &str) -> Result<PathBuf, ImportError> {
+    env_dir(xdg)
+        .or_else(|| env_dir("HOME").map(|h| h.join(fallback)))
+        .ok_or_else(|| {
+            ImportError::Site(format!(
+                "neither {xdg} nor HOME is set: give --notation-config, --notation-cache and --state"
+            ))
+        })
+}
+
+fn absolute(path: PathBuf, what: &str) -> Result<PathBuf, ImportError> {
+    if path.is_absolute() {
+        return Ok(path);
+    }
+    std::env::current_dir()
+        .map(|d| d.join(path))
+        .map_err(|e| ImportError::Site(format!("cannot resolve the {what} directory: {e}")))
+}
+
+impl Site {
+    /// Resolves the site from a site config file, or from flags, notation's environment
+    /// variables and the user's directories.
+    pub fn resolve(opts: &SiteOptions) -> Result<Self, ImportError> {
+        if let Some(path) = &opts.config {
+            if opts.notation_config.is_some() || opts.notation_cache.is_some() {
+                return Err(ImportError::Site(
+                    "--config names the targets: leave out --notation-config and --notation-cache"
+                        .into(),
+                ));
+            }
+            return Self::from_file(path, opts.state.clone());
+        }
+        let config = match &opts.notation_config {
+            Some(p) => p.clone(),
+            None => env_dir("NOTATION_CONFIG").map_or_else(
+                || user_dir("XDG_CONFIG_HOME", ".config").map(|d| d.join("notation")),
+                Ok,
+            )?,
+        };
+        let cache = match &opts.notation_cache {
+            Some(p) => p.clone(),
+            None => env_dir("NOTATION_CACHE").map_or_else(
+                || user_dir("XDG_CACHE_HOME", ".cache").map(|d| d.join("notation")),
+                Ok,
+            )?,
+        };
+        let state = match &opts.state {
+            Some(p) => p.clone(),
+            None => user_dir("XDG_STATE_HOME", ".local/state")?.join("keyrite-import"),
+        };
+        Ok(Self {
+            targets: vec![Target {
+                config: absolute(config, "notation config")?,
+                cache: absolute(cache, "notation cache")?,
+            }],
+            state: absolute(state, "state")?,
+            config_pins: None,
+            read_only: false,
+        })
+    }
+
+    fn from_file(path: &Path, state_flag: Option<PathBuf>) -> Result<Self, ImportError> {
+        let bad = |m: String| ImportError::Site(format!("site config {}: {m}", path.display()));
+        let text =
+            std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+        let file: SiteFile = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let state = state_flag.or(file.state).ok_or_else(|| {
+            bad("it names no state directory (state = \"/var/lib/keyrite-import\")".into())
+        })?;
+        if file.targets.is_empty() {
+            return Err(bad(
+                "it names no [[target]] (notation_config and notation_cache)".into(),
+            ));
+        }
+        let pins = file
+            .pins
+            .iter()
+            .map(|p| Fingerprint::parse(p).map_err(|e| bad(format!("pin '{p}': {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if pins.is_empty() {
+            return Err(bad("it pins no root (pins = [\"<fingerprint>\"])".into()));
+        }
+        let mut targets = Vec::new();
+        for t in file.targets {
+            if !t.notation_config.is_absolute() || !t.notation_cache.is_absolute() {
+                return Err(bad("target directories must be absolute paths".into()));
+            }
+            let target = Target {
+                config: t.notation_config,
+                cache: t.notation_cache,
+            };
+            if targets.contains(&target) {
+                return Err(bad(format!(
+                    "target {} is listed twice",
+                    target.config.display()
+                )));
+            }
+            targets.push(target);
+        }
+        if !state.is_absolute() {
+            return Err(bad("the state directory must be an absolute path".into()));
+        }
+        Ok(Self {
+            targets,
+            state,
+            config_pins: Some(pins),
+            read_only: file.read_only.unwrap_or(true),
+        })
+    }
+
+    /// The mode of installed files.
+    pub fn file_mode(&self) -> u32 {
+        if self.read_only { 0o444 } else { 0o644 }
+    }
+}

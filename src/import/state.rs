@@ -1,0 +1,240 @@
+//! keyrite-import's own record of what it installed, the pins, the lock, and the log.
+//!
+//! `installed.json` is rewritten only as the last step of an install's journal, so it always
+//! describes the files notation sees. `log.jsonl` is append-only.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::ImportError;
+use crate::fingerprint::Fingerprint;
+
+/// The installed record's file name.
+pub const INSTALLED: &str = "installed.json";
+const PINS: &str = "pins.json";
+const LOG: &str = "log.jsonl";
+const LOCK: &str = "lock";
+const STATE_VERSION: u32 = 1;
+
+/// A root as installed: its fingerprint and DER (base64).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstalledCert {
+    /// SHA-256 of the DER, hex.
+    pub sha256: String,
+    /// The DER, standard base64.
+    pub der: String,
+    /// notAfter (RFC 3339).
+    pub not_after: String,
+}
+
+/// A CRL as installed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstalledCrl {
+    /// SHA-256 of the issuing root's DER, hex.
+    pub issuer: String,
+    /// SHA-256 of the CRL's DER, hex.
+    pub sha256: String,
+    /// nextUpdate (RFC 3339).
+    pub next_update: String,
+    /// The CDP URLs it answers for.
+    pub urls: Vec<String>,
+}
+
+/// One installed bundle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstalledBundle {
+    /// The bundle's version.
+    pub version: u64,
+    /// SHA-256 of the bundle file, hex.
+    pub bundle_sha256: String,
+    /// issued_at.
+    pub issued_at: String,
+    /// expires_at.
+    pub expires_at: String,
+    /// When it was installed.
+    pub installed_at: String,
+    /// Roots (trust bundles).
+    #[serde(default)]
+    pub roots: Vec<InstalledCert>,
+    /// TSA roots (trust bundles).
+    #[serde(default)]
+    pub tsa_roots: Vec<InstalledCert>,
+    /// Trust policy statements as installed, notation's JSON (trust bundles).
+    #[serde(default)]
+    pub policy: Vec<serde_json::Value>,
+    /// CRLs (revocation bundles).
+    #[serde(default)]
+    pub crls: Vec<InstalledCrl>,
+}
+
+/// What is installed for one lineage.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lineage {
+    /// The trust bundle in force.
+    pub trust: Option<InstalledBundle>,
+    /// The revocation bundle in force.
+    pub revocation: Option<InstalledBundle>,
+}
+
+/// Everything keyrite-import installed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Installed {
+    /// The record's format.
+    pub version: u32,
+    /// By lineage fingerprint (hex).
+    pub lineages: BTreeMap<String, Lineage>,
+    /// Every file keyrite-import wrote whole, with its SHA-256 (trust policy files excepted:
+    /// they hold the user's statements too).
+    pub files: BTreeMap<PathBuf, String>,
+    /// The trust policy files keyrite-import merged statements into.
+    #[serde(default)]
+    pub policy_files: Vec<PathBuf>,
+}
+
+impl Default for Installed {
+    fn default() -> Self {
+        Self {
+            version: STATE_VERSION,
+            lineages: BTreeMap::new(),
+            files: BTreeMap::new(),
+            policy_files: Vec::new(),
+        }
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
+    move |e| ImportError::State(format!("{}: {e}", path.display()))
+}
+
+/// The state directory, locked for the lifetime of this value.
+pub struct State {
+    dir: PathBuf,
+    _lock: fs::File,
+}
+
+impl State {
+    /// Creates (0700) and locks the state directory; another keyrite-import waits.
+    pub fn open(dir: &Path) -> Result<Self, ImportError> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io(dir))?;
+        if dir
+            .symlink_metadata()
+            .map_err(io(dir))?
+            .file_type()
+            .is_symlink()
+        {
+            return Err(ImportError::State(format!(
+                "{} is a symbolic link: give the state directory itself",
+                dir.display()
+            )));
+        }
+        let lock_path = dir.join(LOCK);
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| ImportError::State(format!("locking {}: {e}", lock_path.display())))?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            _lock: lock,
+        })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The installed record (empty before the first install).
+    pub fn installed(&self) -> Result<Installed, ImportError> {
+        let path = self.dir.join(INSTALLED);
+        match fs::read(&path) {
+            Ok(bytes) => {
+                let installed: Installed = serde_json::from_slice(&bytes).map_err(|e| {
+                    ImportError::State(format!(
+                        "{} does not parse ({e}): restore it from a backup",
+                        path.display()
+                    ))
+                })?;
+                if installed.version != STATE_VERSION {
+                    return Err(ImportError::State(format!(
+                        "{} is format {}, this keyrite-import reads {STATE_VERSION}",
+                        path.display(),
+                        installed.version
+                    )));
+                }
+                Ok(installed)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Installed::default()),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    /// The pins kept in the state (`keyrite-import pin`).
+    pub fn pins(&self) -> Result<Vec<Fingerprint>, ImportError> {
+        let path = self.dir.join(PINS);
+        let hexes: Vec<String> = match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                ImportError::State(format!("{} does not parse: {e}", path.display()))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        hexes
+            .iter()
+            .map(|h| {
+                Fingerprint::parse(h)
+                    .map_err(|e| ImportError::State(format!("{}: {e}", path.display())))
+            })
+            .collect()
+    }
+
+    /// Adds a pin; false when it was pinned already.
+    pub fn add_pin(&self, pin: Fingerprint) -> Result<bool, ImportError> {
+        let mut pins = self.pins()?;
+        if pins.contains(&pin) {
+            return Ok(false);
+        }
+        pins.push(pin);
+        let hexes: Vec<String> = pins.iter().map(Fingerprint::hex).collect();
+        let json =
+            serde_json::to_vec_pretty(&hexes).map_err(|e| ImportError::State(e.to_string()))?;
+        let path = self.dir.join(PINS);
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".pins-")
+            .tempfile_in(&self.dir)
+            .map_err(io(&self.dir))?;
+        tmp.write_all(&json).map_err(io(&path))?;
+        tmp.as_file().sync_all().map_err(io(&path))?;
+        tmp.persist(&path).map_err(|e| io(&path)(e.error))?;
+        super::journal::sync_dir(&self.dir)?;
+        Ok(true)
+    }
+
+    /// Appends one line to the log and syncs it.
+    pub fn log(&self, entry: &serde_json::Value) -> Result<(), ImportError> {
+        let path = self.dir.join(LOG);
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io(&path))?;
+        let mut line = serde_json::to_vec(entry).map_err(|e| ImportError::State(e.to_string()))?;
+        line.push(b'\n');
+        file.write_all(&line).map_err(io(&path))?;
+        file.sync_data().map_err(io(&path))
+    }
+}

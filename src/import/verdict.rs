@@ -1,0 +1,261 @@
+//! An offline verdict on a signing chain against what is installed, by notation's rules:
+//! the chain must link up to a self-signed root, some certificate in it must be byte-identical
+//! to an installed root, every certificate must be valid at the time, and no non-root
+//! certificate may be listed on the CRL its CDP URL maps to in notation's CRL cache.
+
+use std::path::Path;
+
+use data_encoding::BASE64;
+use der::{Decode, Encode};
+use serde::Serialize;
+use x509_cert::Certificate;
+use x509_cert::crl::CertificateList;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+use x509_cert::ext::pkix::{
+    BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+};
+
+use crate::ledger::serial_hex;
+use crate::pki::check::CODE_SIGNING;
+use crate::pki::name::display_name;
+use crate::pki::verify::{crl_issued_by, issued_by};
+use crate::signer::sha256;
+
+/// The four answers notation can give.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Every check passed.
+    Trusted,
+    /// The chain does not lead to an installed root, breaks a rule, or its revocation status
+    /// is unknown.
+    Untrusted,
+    /// A certificate is outside its validity at the time.
+    Expired,
+    /// A certificate is on its issuer's CRL.
+    Revoked,
+}
+
+/// A verdict and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    /// The answer.
+    pub outcome: Outcome,
+    /// Why, in a sentence.
+    pub reason: String,
+}
+
+fn verdict(outcome: Outcome, reason: String) -> Verdict {
+    Verdict { outcome, reason }
+}
+
+fn cdp_urls(cert: &Certificate) -> Vec<String> {
+    let Ok(Some((_, cdp))) = cert
+        .tbs_certificate()
+        .get_extension::<CrlDistributionPoints>()
+    else {
+        return Vec::new();
+    };
+    cdp.0
+        .iter()
+        .filter_map(|dp| match &dp.distribution_point {
+            Some(DistributionPointName::FullName(names)) => Some(names),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|n| match n {
+            GeneralName::UniformResourceIdentifier(u) => Some(u.as_str().to_owned()),
+            _ => None,
+        })
+        .filter(|u| u.starts_with("http://"))
+        .collect()
+}
+
+/// The CRL notation's cache holds for `url`, if any.
+pub fn cached_crl(cache: &Path, url: &str) -> Result<Option<CertificateList>, String> {
+    let path = super::crl_cache_path(cache, url);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let entry: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{} is not a CRL cache entry: {e}", path.display()))?;
+    let der = entry
+        .get("baseCRL")
+        .and_then(|v| v.as_str())
+        .and_then(|b| BASE64.decode(b.as_bytes()).ok())
+        .ok_or_else(|| format!("{} has no baseCRL", path.display()))?;
+    CertificateList::from_der(&der)
+        .map(Some)
+        .map_err(|e| format!("{}: the CRL does not parse: {e}", path.display()))
+}
+
+fn rules(cert: &Certificate, leaf: bool) -> Result<(), String> {
+    let tbs = cert.tbs_certificate();
+    let ku = tbs
+        .get_extension::<KeyUsage>()
+        .ok()
+        .flatten()
+        .map(|(_, k)| k);
+    let bc = tbs
+        .get_extension::<BasicConstraints>()
+        .ok()
+        .flatten()
+        .map(|(_, b)| b);
+    if leaf {
+        let ku = ku.ok_or("the signing certificate has no keyUsage")?;
+        if !ku.0.contains(KeyUsages::DigitalSignature)
+            || ku.0.contains(KeyUsages::KeyCertSign)
+            || ku.0.contains(KeyUsages::CRLSign)
+        {
+            return Err("the signing certificate's keyUsage is not digitalSignature without certificate signing".into());
+        }
+        if let Ok(Some((_, eku))) = tbs.get_extension::<ExtendedKeyUsage>()
+            && eku.0.iter().any(|o| *o != CODE_SIGNING)
+        {
+            return Err(
+                "the signing certificate's extendedKeyUsage allows more than code signing".into(),
+            );
+        }
+        if bc.is_some_and(|b| b.ca) {
+            return Err("the signing certificate is a CA".into());
+        }
+    } else if !bc.is_some_and(|b| b.ca) || !ku.is_some_and(|k| k.0.contains(KeyUsages::KeyCertSign))
+    {
+        return Err(format!(
+            "{} is above the leaf but is not a CA",
+            display_name(tbs.subject())
+        ));
+    }
+    Ok(())
+}
+
+/// Judges `chain` (leaf first) at `at` against installed `roots` (DER) and the CRL cache.
+pub fn judge(chain: &[Certificate], at: der::DateTime, roots: &[Vec<u8>], cache: &Path) -> Verdict {
+    let Some(root) = chain.last() else {
+        return verdict(Outcome::Untrusted, "the chain is empty".into());
+    };
+    let name = |c: &Certificate| display_name(c.tbs_certificate().subject());
+    for (i, pair) in chain.windows(2).enumerate() {
+        if let Err(e) = issued_by(&pair[0], &pair[1]) {
+            return verdict(
+                Outcome::Untrusted,
+                format!(
+                    "certificate {} ({}) is not issued by the next one: {e}",
+                    i + 1,
+                    name(&pair[0])
+                ),
+            );
+        }
+    }
+    if let Err(e) = issued_by(root, root) {
+        return verdict(
+            Outcome::Untrusted,
+            format!(
+                "the chain does not end in a self-signed root ({}): {e}",
+                name(root)
+            ),
+        );
+    }
+    let ders: Vec<Vec<u8>> = chain.iter().filter_map(|c| c.to_der().ok()).collect();
+    if !ders.iter().any(|d| roots.contains(d)) {
+        return verdict(
+            Outcome::Untrusted,
+            format!(
+                "no certificate in the chain is an installed root (the chain's root {} has SHA-256 {})",
+                name(root),
+                hex::encode(sha256(ders.last().map_or(&[][..], |d| d)))
+            ),
+        );
+    }
+    for (i, cert) in chain[..chain.len() - 1].iter().enumerate() {
+        if let Err(e) = rules(cert, i == 0) {
+            return verdict(Outcome::Untrusted, e);
+        }
+    }
+    // Revocation before expiry: a revoked certificate stays revoked whatever the time.
+    for (i, pair) in chain.windows(2).enumerate() {
+        let (cert, issuer) = (&pair[0], &pair[1]);
+        for url in cdp_urls(cert) {
+            let crl = match cached_crl(cache, &url) {
+                Ok(Some(crl)) => crl,
+                Ok(None) => {
+                    return verdict(
+                        Outcome::Untrusted,
+                        format!(
+                            "revocation status of {} is unknown: no CRL for {url} is installed",
+                            name(cert)
+                        ),
+                    );
+                }
+                Err(e) => {
+                    return verdict(
+                        Outcome::Untrusted,
+                        format!("revocation status of {} is unknown: {e}", name(cert)),
+                    );
+                }
+            };
+            if let Err(e) = crl_issued_by(&crl, issuer) {
+                return verdict(
+                    Outcome::Untrusted,
+                    format!("the CRL for {url} is not from {}'s issuer: {e}", name(cert)),
+                );
+            }
+            let fresh = crl
+                .tbs_cert_list
+                .next_update
+                .is_some_and(|n| n.to_unix_duration() > at.unix_duration());
+            if !fresh {
+                return verdict(
+                    Outcome::Untrusted,
+                    format!(
+                        "revocation status of {} is unknown: the CRL for {url} is past its nextUpdate",
+                        name(cert)
+                    ),
+                );
+            }
+            let serial = cert.tbs_certificate().serial_number();
+            if let Some(entry) = crl
+                .tbs_cert_list
+                .revoked_certificates
+                .iter()
+                .flatten()
+                .find(|r| &r.serial_number == serial)
+            {
+                return verdict(
+                    Outcome::Revoked,
+                    format!(
+                        "certificate {} ({}, serial {}) was revoked on {}",
+                        i + 1,
+                        name(cert),
+                        serial_hex(serial),
+                        entry.revocation_date
+                    ),
+                );
+            }
+        }
+    }
+    for cert in chain {
+        let v = cert.tbs_certificate().validity();
+        if at.unix_duration() < v.not_before.to_unix_duration() {
+            return verdict(
+                Outcome::Untrusted,
+                format!("{} is not valid before {}", name(cert), v.not_before),
+            );
+        }
+        if at.unix_duration() > v.not_after.to_unix_duration() {
+            return verdict(
+                Outcome::Expired,
+                format!("{} expired on {}", name(cert), v.not_after),
+            );
+        }
+    }
+    verdict(
+        Outcome::Trusted,
+        format!(
+            "the chain leads to the installed root {} and nothing in it is expired or revoked",
+            name(root)
+        ),
+    )
+}
