@@ -32,6 +32,8 @@
 //!   (NOTICE, not gated).
 #![allow(dead_code)]
 
+pub mod ceremony;
+
 use std::fs;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};

@@ -1,0 +1,364 @@
+//! A small PKI made with keyrite on a SoftHSM2 token (root, delegates `a` and `b`, CRLs and
+//! bundles), and an air-gapped site's notation directories for keyrite-import.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+use super::{SoftHsm, Token, run, run_ok};
+
+/// The CDP URL every delegate carries.
+pub const CRL_URL: &str = "http://crl.example.com/root.crl";
+
+/// A root on a SoftHSM2 token (object `keyrite-root`) with signing delegates `a` and `b`.
+pub struct Ceremony {
+    /// The token.
+    pub hsm: SoftHsm,
+    /// The root certificate.
+    pub root: PathBuf,
+    /// The ledger directory.
+    pub ledger: PathBuf,
+}
+
+impl Ceremony {
+    /// Creates the root `CN=<label>` and the two delegates.
+    pub fn new(label: &str) -> Ceremony {
+        let hsm = SoftHsm::new(label);
+        let out = hsm.dir().join("root");
+        run_ok(
+            hsm.command()
+                .args(["root", "create", "--token", &hsm.pin_uri()])
+                .args(["--subject", &format!("C=US,ST=WA,O=Example,CN={label}")])
+                .args(["--validity", "5y", "--out"])
+                .arg(&out),
+        );
+        let c = Ceremony {
+            root: out.join("root.crt"),
+            ledger: hsm.dir().join("ledger"),
+            hsm,
+        };
+        for name in ["a", "b"] {
+            c.delegate(name);
+        }
+        c
+    }
+
+    /// A second root key and certificate on the same token (object `successor`), for
+    /// rotation; returns its certificate and its key's URI.
+    pub fn successor(&self) -> (PathBuf, String) {
+        let out = self.hsm.dir().join("successor");
+        let uri = format!(
+            "pkcs11:token={};object=successor?pin-source=file:{}",
+            self.hsm.label(),
+            self.hsm.pin_file().display()
+        );
+        run_ok(
+            self.hsm
+                .command()
+                .args(["root", "create", "--token", &uri])
+                .args(["--subject", "C=US,ST=WA,O=Example,CN=Successor Root"])
+                .args(["--validity", "5y", "--out"])
+                .arg(&out),
+        );
+        (out.join("root.crt"), uri)
+    }
+
+    /// Issues signing delegate `name` (its key made by openssl) under the root.
+    pub fn delegate(&self, name: &str) {
+        let csr = self.hsm.dir().join(format!("{name}.csr"));
+        run_ok(
+            Command::new("openssl")
+                .args([
+                    "req",
+                    "-new",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                ])
+                .args(["-nodes", "-keyout"])
+                .arg(self.hsm.dir().join(format!("{name}.key")))
+                .args([
+                    "-subj",
+                    &format!("/C=US/ST=WA/O=Publisher/CN={name}"),
+                    "-out",
+                ])
+                .arg(&csr),
+        );
+        run_ok(
+            self.hsm
+                .command()
+                .args(["delegate", "issue", "--token", &self.root_key_uri()])
+                .arg("--root-cert")
+                .arg(&self.root)
+                .arg("--csr")
+                .arg(&csr)
+                .args([
+                    "--profile",
+                    "signing",
+                    "--validity",
+                    "1y",
+                    "--crl-url",
+                    CRL_URL,
+                ])
+                .arg("--ledger")
+                .arg(&self.ledger)
+                .arg("--out")
+                .arg(self.hsm.dir().join("issued")),
+        );
+    }
+
+    /// The root key's URI with a PIN file.
+    pub fn root_key_uri(&self) -> String {
+        format!(
+            "pkcs11:token={};object=keyrite-root?pin-source=file:{}",
+            self.hsm.label(),
+            self.hsm.pin_file().display()
+        )
+    }
+
+    /// Delegate `name`'s chain (leaf, root), PEM.
+    pub fn chain(&self, name: &str) -> PathBuf {
+        self.hsm
+            .dir()
+            .join("issued")
+            .join(format!("{name}.chain.pem"))
+    }
+
+    /// Delegate `name`'s serial, as openssl prints it.
+    pub fn serial(&self, name: &str) -> String {
+        run_ok(
+            Command::new("openssl")
+                .args(["x509", "-noout", "-serial", "-in"])
+                .arg(self.hsm.dir().join("issued").join(format!("{name}.crt"))),
+        )
+        .trim()
+        .trim_start_matches("serial=")
+        .to_owned()
+    }
+
+    /// Issues a CRL `file` revoking `revoke` (serials) and returns its path.
+    pub fn crl(&self, file: &str, revoke: &[String]) -> PathBuf {
+        let out = self.hsm.dir().join(file);
+        let mut cmd = self.hsm.command();
+        cmd.args(["crl", "issue", "--token", &self.root_key_uri()])
+            .arg("--root-cert")
+            .arg(&self.root)
+            .arg("--ledger")
+            .arg(&self.ledger)
+            .args(["--next-update", "30d", "--out"])
+            .arg(&out);
+        for r in revoke {
+            cmd.args(["--revoke", r]);
+        }
+        run_ok(&mut cmd);
+        out
+    }
+
+    /// The path of bundle `name` (not yet made).
+    pub fn bundle_path(&self, name: &str) -> PathBuf {
+        self.hsm.dir().join("bundles").join(name)
+    }
+
+    /// `keyrite bundle trust` signed by the root, version `version`, into `name`, with
+    /// `extra` arguments.
+    pub fn trust_bundle(
+        &self,
+        name: &str,
+        version: u64,
+        extra: &[&str],
+    ) -> (bool, String, PathBuf) {
+        let out = self.bundle_path(name);
+        let (ok, text) = run(self
+            .hsm
+            .command()
+            .args(["bundle", "trust", "--token", &self.root_key_uri()])
+            .arg("--root-cert")
+            .arg(&self.root)
+            .args([
+                "--version",
+                &version.to_string(),
+                "--expires",
+                "1y",
+                "--out",
+            ])
+            .arg(&out)
+            .args(extra));
+        (ok, text, out)
+    }
+
+    /// `keyrite bundle revocation` carrying `crl`, version `version`, into `name`.
+    pub fn revocation_bundle(&self, name: &str, crl: &Path, version: u64) -> PathBuf {
+        let out = self.bundle_path(name);
+        run_ok(
+            self.hsm
+                .command()
+                .args(["bundle", "revocation", "--token", &self.root_key_uri()])
+                .arg("--root-cert")
+                .arg(&self.root)
+                .arg("--crl")
+                .arg(crl)
+                .args([
+                    "--crl-url",
+                    CRL_URL,
+                    "--version",
+                    &version.to_string(),
+                    "--out",
+                ])
+                .arg(&out),
+        );
+        out
+    }
+
+    /// SHA-256 of the root certificate's DER, hex: the lineage.
+    pub fn root_fingerprint(&self) -> String {
+        fingerprint(&self.root)
+    }
+}
+
+/// SHA-256 of a PEM certificate's DER, hex, computed by openssl.
+pub fn fingerprint(cert: &Path) -> String {
+    run_ok(
+        Command::new("openssl")
+            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+            .arg(cert),
+    )
+    .trim()
+    .rsplit('=')
+    .next()
+    .unwrap_or_default()
+    .replace(':', "")
+    .to_lowercase()
+}
+
+/// An air-gapped host's notation config and cache directories and keyrite-import's state.
+pub struct Site {
+    dir: TempDir,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Site {
+    /// Empty directories.
+    pub fn new() -> Site {
+        Site {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// `{NOTATION_CONFIG}`.
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("notation-config")
+    }
+
+    /// `{NOTATION_CACHE}`.
+    pub fn cache(&self) -> PathBuf {
+        self.dir.path().join("notation-cache")
+    }
+
+    /// keyrite-import's state directory.
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// keyrite-import with this site's directories.
+    pub fn import(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyrite-import"));
+        cmd.env_remove("NOTATION_CONFIG")
+            .env_remove("NOTATION_CACHE")
+            .arg("--notation-config")
+            .arg(self.config())
+            .arg("--notation-cache")
+            .arg(self.cache())
+            .arg("--state")
+            .arg(self.state());
+        cmd
+    }
+
+    /// `keyrite-import pin FINGERPRINT`.
+    pub fn pin(&self, fingerprint: &str) {
+        run_ok(self.import().args(["pin", fingerprint]));
+    }
+
+    /// `keyrite-import install FILE`.
+    pub fn install(&self, bundle: &Path) -> (bool, String) {
+        run(self.import().arg("install").arg(bundle))
+    }
+
+    /// `keyrite-import check CHAIN` → (exit code, output).
+    pub fn check(&self, chain: &Path, extra: &[&str]) -> (i32, String) {
+        let out = self
+            .import()
+            .arg("check")
+            .arg(chain)
+            .args(extra)
+            .output()
+            .expect("run keyrite-import");
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
+    /// Every file, directory and link under the notation directories and the installed
+    /// record, with its mode and content (a link's target): what a refusal must leave as it was.
+    pub fn snapshot(&self) -> BTreeMap<PathBuf, (u32, Vec<u8>)> {
+        let mut map = BTreeMap::new();
+        for root in [self.config(), self.cache()] {
+            walk(&root, &mut map);
+        }
+        let installed = self.state().join("installed.json");
+        if let Ok(bytes) = fs::read(&installed) {
+            map.insert(installed, (0, bytes));
+        }
+        map
+    }
+
+    /// The log's lines.
+    pub fn log(&self) -> Vec<String> {
+        fs::read_to_string(self.state().join("log.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn walk(path: &Path, map: &mut BTreeMap<PathBuf, (u32, Vec<u8>)>) {
+    let Ok(meta) = path.symlink_metadata() else {
+        return;
+    };
+    let mode = meta.permissions().mode();
+    if meta.file_type().is_symlink() {
+        let target = fs::read_link(path).expect("read link");
+        map.insert(
+            path.to_owned(),
+            (mode, target.into_os_string().into_encoded_bytes()),
+        );
+    } else if meta.is_dir() {
+        map.insert(path.to_owned(), (mode, Vec::new()));
+        let mut entries: Vec<_> = fs::read_dir(path)
+            .expect("read dir")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for e in entries {
+            walk(&e, map);
+        }
+    } else {
+        map.insert(path.to_owned(), (mode, fs::read(path).expect("read file")));
+    }
+}

@@ -1,0 +1,270 @@
+//! Bundles made on a SoftHSM2 token and installed by keyrite-import into temporary notation
+//! directories: trust, revocation, rotation to a successor root, and root revocation. OpenSSL's
+//! CMS verifier accepts every bundle.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use common::ceremony::{CRL_URL, Ceremony, Site, fingerprint};
+use common::*;
+
+fn openssl_cms_verify(bundle: &std::path::Path, root: &std::path::Path) -> (bool, String) {
+    run(Command::new("openssl")
+        .args([
+            "cms", "-verify", "-binary", "-inform", "DER", "-purpose", "any", "-in",
+        ])
+        .arg(bundle)
+        .arg("-CAfile")
+        .arg(root)
+        .args(["-out", "/dev/null"]))
+}
+
+#[test]
+fn trust_and_revocation_bundles_install_and_check_judges_chains() {
+    let c = Ceremony::new("import-e2e");
+    let crl = c.crl("root.crl", &[c.serial("b")]);
+    let (ok, text, trust) = c.trust_bundle("trust-1.bundle", 1, &[]);
+    assert!(ok, "{text}");
+    let revocation = c.revocation_bundle("revocation-1.bundle", &crl, 1);
+    for b in [&trust, &revocation] {
+        let (ok, text) = openssl_cms_verify(b, &c.root);
+        assert!(ok && text.contains("Verification successful"), "{text}");
+    }
+
+    let site = Site::new();
+    site.pin(&c.root_fingerprint());
+    let (ok, text) = site.install(&trust);
+    assert!(ok, "{text}");
+    // Before the CRL is installed, a delegate with a CDP has an unknown revocation status.
+    let (code, text) = site.check(&c.chain("a"), &[]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("unknown"), "{text}");
+
+    let (ok, text) = site.install(&revocation);
+    assert!(ok, "{text}");
+    let (code, text) = site.check(&c.chain("a"), &[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.starts_with("trusted"), "{text}");
+    let (code, text) = site.check(&c.chain("b"), &[]);
+    assert_eq!(code, 4, "{text}");
+    assert!(
+        text.starts_with("revoked") && text.contains(&c.serial("b").to_lowercase()),
+        "{text}"
+    );
+    let (code, text) = site.check(&c.chain("a"), &["--at", "2040-01-01"]);
+    assert!(code != 0, "{text}");
+
+    // What notation reads: the root in a ca store, and the CRL under the SHA-256 of its URL.
+    let lineage = c.root_fingerprint();
+    let store = site
+        .config()
+        .join("truststore/x509/ca")
+        .join(format!("keyrite-{}", &lineage[..16]));
+    let files: Vec<_> = fs::read_dir(&store)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(fingerprint(&files[0]), lineage);
+    let url_hash =
+        run_ok(Command::new("sh").args(["-c", &format!("printf %s '{CRL_URL}' | sha256sum")]));
+    let entry = site.cache().join("crl").join(&url_hash[..64]);
+    let json: serde_json::Value = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();
+    let der = data_encoding::BASE64
+        .decode(json["baseCRL"].as_str().unwrap().as_bytes())
+        .unwrap();
+    assert_eq!(der, fs::read(&crl).unwrap());
+
+    // status lists the lineage and exits 0; a threshold beyond the CRL's life makes it 2.
+    let (ok, text) = run(site.import().arg("status"));
+    assert!(ok && text.contains(&lineage), "{text}");
+    let out = site
+        .import()
+        .args(["status", "--threshold", "60"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A hand edit shows up in status.
+    let policy = site.config().join("trustpolicy.json");
+    assert!(!policy.exists() || fs::read(&policy).is_ok());
+    fs::write(&files[0], b"tampered").unwrap();
+    let out = site.import().arg("status").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("changed by hand"));
+
+    let log = site.log();
+    assert_eq!(
+        log.iter()
+            .filter(|l| l.contains("\"event\":\"install\""))
+            .count(),
+        2,
+        "{log:?}"
+    );
+}
+
+#[test]
+fn the_importer_behaves_the_same_without_any_network() {
+    let c = Ceremony::new("import-netns");
+    let crl = c.crl("root.crl", &[c.serial("b")]);
+    let (ok, text, trust) = c.trust_bundle("trust-1.bundle", 1, &[]);
+    assert!(ok, "{text}");
+    let revocation = c.revocation_bundle("revocation-1.bundle", &crl, 1);
+    let site = Site::new();
+    site.pin(&c.root_fingerprint());
+    // `unshare -n` puts the importer in a new network namespace with only a down loopback.
+    let netns = |args: &[&std::ffi::OsStr]| {
+        let mut cmd = Command::new("unshare");
+        cmd.arg("-n").arg(env!("CARGO_BIN_EXE_keyrite-import"));
+        cmd.arg("--notation-config").arg(site.config());
+        cmd.arg("--notation-cache").arg(site.cache());
+        cmd.arg("--state").arg(site.state());
+        cmd.args(args);
+        cmd.output().expect("unshare")
+    };
+    let probe = run_ok(Command::new("unshare").args(["-n", "cat", "/proc/net/dev"]));
+    assert_eq!(
+        probe.lines().filter(|l| l.contains(':')).count(),
+        1,
+        "{probe}"
+    );
+    for b in [&trust, &revocation] {
+        let out = netns(&["install".as_ref(), b.as_os_str()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let a = netns(&["check".as_ref(), c.chain("a").as_os_str()]);
+    let b = netns(&["check".as_ref(), c.chain("b").as_os_str()]);
+    assert_eq!((a.status.code(), b.status.code()), (Some(0), Some(4)));
+}
+
+#[test]
+fn rotation_overlaps_then_drops_the_old_root_and_root_revocation_installs_the_successor() {
+    let c = Ceremony::new("import-rotation");
+    let (successor, successor_uri) = c.successor();
+    let lineage = c.root_fingerprint();
+    let (ok, text, v1) = c.trust_bundle("trust-1.bundle", 1, &[]);
+    assert!(ok, "{text}");
+    let successor_arg = successor.display().to_string();
+    // v2: both roots, signed by both.
+    let (ok, text, v2) = c.trust_bundle(
+        "trust-2.bundle",
+        2,
+        &["--add-root", &successor_arg, "--cosign", &successor_uri],
+    );
+    assert!(ok, "{text}");
+    // OpenSSL checks every SignerInfo: each signer's root must be in the CA file.
+    let both = c.hsm.dir().join("both-roots.pem");
+    fs::write(
+        &both,
+        [fs::read(&c.root).unwrap(), fs::read(&successor).unwrap()].concat(),
+    )
+    .unwrap();
+    let (ok, text) = openssl_cms_verify(&v2, &both);
+    assert!(ok, "{text}");
+    let (ok, text) = openssl_cms_verify(&v2, &c.root);
+    assert!(!ok, "{text}");
+    // A successor added without its signature is refused by the importer.
+    let (ok, text, unproven) = c.trust_bundle(
+        "trust-2-unproven.bundle",
+        2,
+        &["--add-root", &successor_arg],
+    );
+    assert!(ok, "{text}");
+    // v3: signed by the successor alone, carrying only it.
+    let v3 = c.bundle_path("trust-3.bundle");
+    run_ok(
+        c.hsm
+            .command()
+            .args([
+                "bundle",
+                "trust",
+                "--token",
+                &successor_uri,
+                "--root-cert",
+                &successor_arg,
+            ])
+            .args([
+                "--lineage",
+                &lineage,
+                "--version",
+                "3",
+                "--expires",
+                "1y",
+                "--out",
+            ])
+            .arg(&v3),
+    );
+
+    let site = Site::new();
+    site.pin(&lineage);
+    assert!(site.install(&v1).0);
+    let before = site.snapshot();
+    let (ok, text) = site.install(&unproven);
+    assert!(!ok && text.contains("did not sign"), "{text}");
+    assert_eq!(site.snapshot(), before);
+    let (ok, text) = site.install(&v2);
+    assert!(ok, "{text}");
+    let store = site
+        .config()
+        .join("truststore/x509/ca")
+        .join(format!("keyrite-{}", &lineage[..16]));
+    assert_eq!(fs::read_dir(&store).unwrap().count(), 2);
+    let (ok, text) = site.install(&v3);
+    assert!(ok, "{text}");
+    let left: Vec<_> = fs::read_dir(&store)
+        .unwrap()
+        .flatten()
+        .map(|e| fingerprint(&e.path()))
+        .collect();
+    assert_eq!(left, vec![fingerprint(&successor)]);
+    // The old root's delegates are no longer trusted.
+    let (code, text) = site.check(&c.chain("a"), &[]);
+    assert_eq!(code, 2, "{text}");
+    // And the old root can no longer speak for the lineage.
+    let (ok, text, v4) = c.trust_bundle("trust-4.bundle", 4, &[]);
+    assert!(ok, "{text}");
+    let (ok, text) = site.install(&v4);
+    assert!(
+        !ok && text.contains("none of which is a root installed"),
+        "{text}"
+    );
+
+    // Root revocation: the current root signs a bundle that removes it and installs the successor.
+    let (ok, text, revoke) = c.trust_bundle(
+        "trust-2-revoke.bundle",
+        2,
+        &[
+            "--add-root",
+            &successor_arg,
+            "--cosign",
+            &successor_uri,
+            "--retire-signing-root",
+        ],
+    );
+    assert!(ok, "{text}");
+    let other = Site::new();
+    other.pin(&lineage);
+    assert!(other.install(&v1).0);
+    let (ok, text) = other.install(&revoke);
+    assert!(ok, "{text}");
+    let left: Vec<_> = fs::read_dir(&store.to_string_lossy().replace(
+        &site.config().display().to_string(),
+        &other.config().display().to_string(),
+    ))
+    .unwrap()
+    .flatten()
+    .map(|e| fingerprint(&e.path()))
+    .collect();
+    assert_eq!(left, vec![fingerprint(&successor)]);
+}
