@@ -258,13 +258,14 @@ fn rotation_overlaps_then_drops_the_old_root_and_root_revocation_installs_the_su
     assert!(other.install(&v1).0);
     let (ok, text) = other.install(&revoke);
     assert!(ok, "{text}");
-    let left: Vec<_> = fs::read_dir(&store.to_string_lossy().replace(
-        &site.config().display().to_string(),
-        &other.config().display().to_string(),
-    ))
-    .unwrap()
-    .flatten()
-    .map(|e| fingerprint(&e.path()))
-    .collect();
+    let other_store = other
+        .config()
+        .join("truststore/x509/ca")
+        .join(format!("keyrite-{}", &lineage[..16]));
+    let left: Vec<_> = fs::read_dir(&other_store)
+        .unwrap()
+        .flatten()
+        .map(|e| fingerprint(&e.path()))
+        .collect();
     assert_eq!(left, vec![fingerprint(&successor)]);
 }
