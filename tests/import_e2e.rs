@@ -269,3 +269,30 @@ fn rotation_overlaps_then_drops_the_old_root_and_root_revocation_installs_the_su
         .collect();
     assert_eq!(left, vec![fingerprint(&successor)]);
 }
+
+#[test]
+fn the_example_bundles_pass_openssl_and_keyrite() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/examples");
+    let root = dir.join("rehearsal-root.crt");
+    for name in ["trust-v1.bundle", "revocation-v1.bundle"] {
+        let bundle = dir.join(name);
+        // The documented command, with -no_check_time as bundles/README.md says for an
+        // example whose rehearsal root has since expired.
+        let (ok, text) = run(Command::new("openssl")
+            .args([
+                "cms", "-verify", "-binary", "-inform", "DER", "-purpose", "any",
+            ])
+            .arg("-no_check_time")
+            .arg("-in")
+            .arg(&bundle)
+            .arg("-CAfile")
+            .arg(&root)
+            .args(["-out", "/dev/null"]));
+        assert!(
+            ok && text.contains("Verification successful"),
+            "{name}: {text}"
+        );
+        let decoded = keyrite::bundle::Bundle::read(&bundle).unwrap();
+        assert_eq!(decoded.payload.lineage, fingerprint(&root), "{name}");
+    }
+}

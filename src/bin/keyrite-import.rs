@@ -169,7 +169,14 @@ fn run(cli: Cli) -> Result<ExitCode, ImportError> {
             }))
         }
         Command::Recover => {
-            println!("Nothing left to recover.");
+            println!(
+                "{}",
+                if importer.recovered() {
+                    "An interrupted install was completed or cleared."
+                } else {
+                    "Nothing to recover."
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -135,17 +135,28 @@ pub struct Installation {
 pub struct Importer {
     site: Site,
     state: State,
+    recovered: bool,
 }
 
 impl Importer {
     /// Locks the state and recovers from an interrupted install.
     pub fn open(site: Site) -> Result<Self, ImportError> {
         let state = State::open(&site.state)?;
-        let importer = Self { site, state };
-        if journal::recover(importer.state.dir(), &importer.roots())? {
+        let mut importer = Self {
+            site,
+            state,
+            recovered: false,
+        };
+        importer.recovered = journal::recover(importer.state.dir(), &importer.roots())?;
+        if importer.recovered {
             importer.log(json!({ "event": "recover" }))?;
         }
         Ok(importer)
+    }
+
+    /// Whether opening found an interrupted install and completed or cleared it.
+    pub fn recovered(&self) -> bool {
+        self.recovered
     }
 
     fn roots(&self) -> Vec<PathBuf> {
