@@ -296,3 +296,55 @@ fn the_example_bundles_pass_openssl_and_keyrite() {
         assert_eq!(decoded.payload.lineage, fingerprint(&root), "{name}");
     }
 }
+
+#[test]
+fn a_site_config_pins_roots_and_installs_read_only_into_every_target() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = Ceremony::new("import-site");
+    let (ok, text, trust) = c.trust_bundle("trust-1.bundle", 1, &[]);
+    assert!(ok, "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let target = |n: &str| dir.path().join(n);
+    let config = dir.path().join("site.toml");
+    fs::write(
+        &config,
+        format!(
+            "state = \"{}\"\npins = [\"{}\"]\n\n[[target]]\nnotation_config = \"{}\"\nnotation_cache = \"{}\"\n\n[[target]]\nnotation_config = \"{}\"\nnotation_cache = \"{}\"\n",
+            target("state").display(),
+            c.root_fingerprint(),
+            target("builder/config").display(),
+            target("builder/cache").display(),
+            target("deploy/config").display(),
+            target("deploy/cache").display(),
+        ),
+    )
+    .unwrap();
+    let import = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyrite-import"));
+        cmd.arg("--config").arg(&config);
+        cmd
+    };
+    let (ok, text) = run(import().arg("install").arg(&trust));
+    assert!(ok, "{text}");
+    let store = format!("truststore/x509/ca/keyrite-{}", &c.root_fingerprint()[..16]);
+    for user in ["builder", "deploy"] {
+        let files: Vec<_> = fs::read_dir(target(user).join("config").join(&store))
+            .unwrap()
+            .flatten()
+            .collect();
+        assert_eq!(files.len(), 1, "{user}");
+        let mode = files[0].metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o444, "{user}");
+    }
+    // Pins come only from the site config.
+    let (ok, text) = run(import().args(["pin", &"00".repeat(32)]));
+    assert!(!ok && text.contains("site config"), "{text}");
+    // A config that pins nothing is refused before anything is read.
+    fs::write(
+        &config,
+        "state = \"/tmp/x\"\npins = []\n[[target]]\nnotation_config = \"/tmp/c\"\nnotation_cache = \"/tmp/d\"\n",
+    )
+    .unwrap();
+    let (ok, text) = run(import().arg("status"));
+    assert!(!ok && text.contains("pins no root"), "{text}");
+}
