@@ -188,6 +188,12 @@ fn verify_signer_info(
 ) -> Result<(), BundleError> {
     let who = crate::pki::name::display_name(cert.tbs_certificate().subject());
     let fail = |why: &str| BundleError::Signature(format!("the signature by {who} {why}"));
+    // Signers are roots: a certificate that is not intact and self-signed was damaged.
+    crate::pki::verify::issued_by(cert, cert).map_err(|e| {
+        fail(&format!(
+            "comes with a certificate that is not an intact self-signed root ({e})"
+        ))
+    })?;
     let scheme = SignatureScheme::from_algorithm_identifier(&si.signature_algorithm)
         .ok_or_else(|| fail("uses an algorithm keyrite does not accept"))?;
     if si.digest_alg != digest_identifier(scheme.hash()) || si.unsigned_attrs.is_some() {

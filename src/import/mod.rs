@@ -421,6 +421,18 @@ impl Importer {
                         urls: e.urls.clone(),
                     });
                     for url in &e.urls {
+                        let elsewhere = installed.lineages.iter().find(|(id, l)| {
+                            **id != p.lineage
+                                && l.revocation
+                                    .iter()
+                                    .flat_map(|r| &r.crls)
+                                    .any(|c| c.urls.contains(url))
+                        });
+                        if let Some((id, _)) = elsewhere {
+                            return Err(refused(format!(
+                                "{url} is already answered by a CRL of lineage {id}: one URL, one CRL"
+                            )));
+                        }
                         if record.crls[..record.crls.len() - 1]
                             .iter()
                             .any(|c| c.urls.contains(url))
