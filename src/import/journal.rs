@@ -254,7 +254,11 @@ pub fn recover(state_dir: &Path, roots: &[PathBuf]) -> Result<bool, ImportError>
         if let Ok(entries) = fs::read_dir(&staging) {
             for entry in entries.flatten() {
                 remove_staging(&entry.path())?;
-                found = true;
+            }
+            // Also an empty one, left by a crash between its creation and its first entry.
+            match fs::remove_dir(&staging) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&staging)(e)),
+                _ => found = true,
             }
         }
     }
