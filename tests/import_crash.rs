@@ -282,8 +282,8 @@ fn an_install_killed_at_any_moment_leaves_the_old_or_the_new_state() {
             "{want}: {changed:?}"
         );
     }
-    let store = PathBuf::from("notation-config/truststore/x509/ca")
-        .join(format!("keyrite-{}", &lineage[..16]));
+    let store =
+        PathBuf::from("notation-config/truststore/x509/ca").join(format!("keyrite-{lineage}"));
     assert!(
         changed.iter().any(|p| p.parent() == Some(store.as_path())),
         "{changed:?}"

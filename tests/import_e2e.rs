@@ -61,7 +61,7 @@ fn trust_and_revocation_bundles_install_and_check_judges_chains() {
     let store = site
         .config()
         .join("truststore/x509/ca")
-        .join(format!("keyrite-{}", &lineage[..16]));
+        .join(format!("keyrite-{lineage}"));
     let files: Vec<_> = fs::read_dir(&store)
         .unwrap()
         .flatten()
@@ -218,7 +218,7 @@ fn rotation_overlaps_then_drops_the_old_root_and_root_revocation_installs_the_su
     let store = site
         .config()
         .join("truststore/x509/ca")
-        .join(format!("keyrite-{}", &lineage[..16]));
+        .join(format!("keyrite-{lineage}"));
     assert_eq!(fs::read_dir(&store).unwrap().count(), 2);
     let (ok, text) = site.install(&v3);
     assert!(ok, "{text}");
@@ -261,7 +261,7 @@ fn rotation_overlaps_then_drops_the_old_root_and_root_revocation_installs_the_su
     let other_store = other
         .config()
         .join("truststore/x509/ca")
-        .join(format!("keyrite-{}", &lineage[..16]));
+        .join(format!("keyrite-{lineage}"));
     let left: Vec<_> = fs::read_dir(&other_store)
         .unwrap()
         .flatten()
@@ -326,7 +326,7 @@ fn a_site_config_pins_roots_and_installs_read_only_into_every_target() {
     };
     let (ok, text) = run(import().arg("install").arg(&trust));
     assert!(ok, "{text}");
-    let store = format!("truststore/x509/ca/keyrite-{}", &c.root_fingerprint()[..16]);
+    let store = format!("truststore/x509/ca/keyrite-{}", c.root_fingerprint());
     for user in ["builder", "deploy"] {
         let files: Vec<_> = fs::read_dir(target(user).join("config").join(&store))
             .unwrap()

@@ -105,7 +105,7 @@ fn site_with_v1(c: &Ceremony) -> (Site, PathBuf) {
 fn store_dir(site: &Site, lineage: &str) -> PathBuf {
     site.config()
         .join("truststore/x509/ca")
-        .join(format!("keyrite-{}", &lineage[..16]))
+        .join(format!("keyrite-{lineage}"))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -512,4 +512,123 @@ fn keyrite_bundle_trust_refuses_bad_arguments_and_writes_nothing() {
         "{text}"
     );
     assert!(!out.exists());
+}
+
+#[test]
+fn a_pinned_root_cannot_speak_for_a_lineage_the_site_did_not_pin() {
+    let c = Ceremony::new("refuse-squat");
+    let other = Ceremony::new("refuse-squat-other");
+    // `other`'s root, pinned here, signs a bundle claiming `c`'s lineage, which is not.
+    let (ok, text, squat) =
+        other.trust_bundle("squat.bundle", 1, &["--lineage", &c.root_fingerprint()]);
+    assert!(ok, "{text}");
+    let site = Site::new();
+    site.pin(&other.root_fingerprint());
+    assert_refused(&site, &squat, "is not pinned on this host");
+    // With the lineage pinned but not the root that signed, it is refused too.
+    let site = Site::new();
+    site.pin(&c.root_fingerprint());
+    assert_refused(&site, &squat, "which is not");
+    // A host joining after a rotation pins the lineage and the current root.
+    let (successor, successor_uri) = c.successor();
+    let successor_only = c.bundle_path("successor-3.bundle");
+    run_ok(
+        c.hsm
+            .command()
+            .args(["bundle", "trust", "--token", &successor_uri, "--root-cert"])
+            .arg(&successor)
+            .args(["--lineage", &c.root_fingerprint(), "--version", "3"])
+            .args(["--expires", "1y", "--out"])
+            .arg(&successor_only),
+    );
+    let late = Site::new();
+    late.pin(&c.root_fingerprint());
+    assert_refused(&late, &successor_only, "also pin the current root");
+    late.pin(&common::ceremony::fingerprint(&successor));
+    let (ok, text) = late.install(&successor_only);
+    assert!(ok, "{text}");
+}
+
+#[test]
+fn links_foreign_directories_and_hand_edits_in_the_targets_are_refused() {
+    let c = Ceremony::new("refuse-targets");
+    let (site, _) = site_with_v1(&c);
+    let (ok, text, v2) = c.trust_bundle("trust-2.bundle", 2, &[]);
+    assert!(ok, "{text}");
+
+    // A staging directory that is a link (to a directory with something worth keeping) makes
+    // every command refuse before recovery could delete through it.
+    let victim = c.hsm.dir().join("victim");
+    fs::create_dir_all(victim.join("keep")).unwrap();
+    fs::write(victim.join("keep/file"), b"precious").unwrap();
+    let staging = site.config().join(".keyrite-import-staging");
+    symlink(&victim, &staging).unwrap();
+    let before = site.snapshot();
+    for args in [
+        vec!["status"],
+        vec!["recover"],
+        vec!["install", v2.to_str().unwrap()],
+    ] {
+        let (ok, text) = run(site.import().args(&args));
+        assert!(!ok && text.contains("not a link"), "{args:?}: {text}");
+    }
+    assert_eq!(site.snapshot(), before);
+    assert_eq!(fs::read(victim.join("keep/file")).unwrap(), b"precious");
+    fs::remove_file(&staging).unwrap();
+
+    // A notation config directory writable by others.
+    fs::set_permissions(site.config(), fs::Permissions::from_mode(0o777)).unwrap();
+    let (ok, text) = site.install(&v2);
+    assert!(!ok && text.contains("not writable by"), "{text}");
+    fs::set_permissions(site.config(), fs::Permissions::from_mode(0o755)).unwrap();
+
+    // A directory where a CRL cache entry goes: refused before the commit point.
+    let crl = c.crl("root.crl", &[]);
+    let revocation = c.revocation_bundle("revocation-1.bundle", &crl, 1);
+    let url_hash = run_ok(std::process::Command::new("sh").args([
+        "-c",
+        &format!("printf %s '{}' | sha256sum", common::ceremony::CRL_URL),
+    ]));
+    let entry = site.cache().join("crl").join(&url_hash[..64]);
+    fs::create_dir_all(&entry).unwrap();
+    assert_refused(&site, &revocation, "is not a plain file");
+    fs::remove_dir(&entry).unwrap();
+    let (ok, text) = site.install(&revocation);
+    assert!(ok, "{text}");
+
+    // A statement keyrite-import installed, edited by hand, is not silently replaced.
+    let policy = c.hsm.dir().join("policy.toml");
+    fs::write(&policy, POLICY_TOML).unwrap();
+    let (ok, text, with_policy) = c.trust_bundle(
+        "trust-2-policy.bundle",
+        2,
+        &["--policy", policy.to_str().unwrap()],
+    );
+    assert!(ok, "{text}");
+    let (ok, text) = site.install(&with_policy);
+    assert!(ok, "{text}");
+    let file = site.config().join("trustpolicy.json");
+    let edited = fs::read_to_string(&file)
+        .unwrap()
+        .replace("\"strict\"", "\"permissive\"");
+    fs::write(&file, edited).unwrap();
+    let (ok, text, v3) = c.trust_bundle(
+        "trust-3-policy.bundle",
+        3,
+        &["--policy", policy.to_str().unwrap()],
+    );
+    assert!(ok, "{text}");
+    assert_refused(&site, &v3, "edited by hand");
+}
+
+#[test]
+fn check_refuses_a_ca_as_the_signing_certificate() {
+    let c = Ceremony::new("refuse-check");
+    let (site, _) = site_with_v1(&c);
+    let (code, text) = site.check(&c.root, &[]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("is a CA") || text.contains("keyUsage"),
+        "{text}"
+    );
 }

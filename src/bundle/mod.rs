@@ -370,6 +370,57 @@ pub fn valid_cdp_url(url: &str) -> bool {
         && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// Whether `scope` is a full repository name as notation parses registry scopes (oras-go's
+/// reference grammar): a registry host with an optional port, then lowercase path
+/// components, with no tag, digest or wildcard. Written out here because it is a few lines of
+/// grammar and a regex crate for it would cost more than it saves.
+pub fn valid_scope(scope: &str) -> bool {
+    let Some((registry, repository)) = scope.split_once('/') else {
+        return false;
+    };
+    let (host, port) = registry.split_once(':').unwrap_or((registry, ""));
+    let host_ok = !host.is_empty()
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    let port_ok =
+        registry.contains(':') != port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+    host_ok && port_ok && repository.split('/').all(path_component)
+}
+
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
+fn path_component(c: &str) -> bool {
+    let b = c.as_bytes();
+    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+    let mut i = 0;
+    loop {
+        let start = i;
+        while i < b.len() && alnum(b[i]) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+        if i == b.len() {
+            return true;
+        }
+        let sep = i;
+        while i < b.len() && !alnum(b[i]) {
+            i += 1;
+        }
+        match &c[sep..i] {
+            "." | "_" | "__" => {}
+            s if s.bytes().all(|x| x == b'-') => {}
+            _ => return false,
+        }
+    }
+}
+
 /// Entry names become file names in notation's directories: one plain component under the
 /// role's directory, never a path that climbs out or starts at `/`.
 fn check_entry_name(e: &Entry) -> Result<(), BundleError> {
@@ -428,15 +479,7 @@ pub fn check_statement(s: &Statement, has_tsa: bool) -> Result<(), String> {
             if s.registry_scopes.len() > 1 {
                 return Err("'*' must be the statement's only scope".into());
             }
-        } else if scope.is_empty()
-            || scope.contains(['*', ' ', '@'])
-            || scope.contains("://")
-            || !scope.contains('/')
-            || scope
-                .rsplit('/')
-                .next()
-                .is_some_and(|last| last.contains(':'))
-        {
+        } else if !valid_scope(scope) {
             return Err(format!(
                 "scope '{scope}' is not a repository name such as registry.example/team/app (no tag, digest or wildcard)"
             ));
@@ -485,4 +528,36 @@ fn decode_entries(p: &Payload) -> Result<Vec<(Entry, Vec<u8>, Item)>, BundleErro
             Ok((e.clone(), der, item))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_scope;
+
+    #[test]
+    fn scopes_follow_the_repository_grammar() {
+        for ok in [
+            "registry.example/app",
+            "registry.example:5000/team/app",
+            "localhost/a-b/c__d/e.f/g--h",
+        ] {
+            assert!(valid_scope(ok), "{ok}");
+        }
+        for bad in [
+            "app",
+            "registry.example/App",
+            "reg.example/a//b",
+            "reg.example/a#b",
+            "reg.example/a:tag",
+            "reg.example/a@sha256:00",
+            "reg.example/*",
+            "https://reg.example/a",
+            "reg.example:/a",
+            "-reg.example/a",
+            "reg.example/a_-b",
+            "reg.example/a/",
+        ] {
+            assert!(!valid_scope(bad), "{bad}");
+        }
+    }
 }

@@ -14,13 +14,12 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::ImportError;
-use crate::signer::sha256;
 
 const JOURNAL: &str = "journal.json";
 /// The staging directory's name inside each destination root.
@@ -41,8 +40,6 @@ pub enum Step {
         staged: PathBuf,
         /// The destination.
         path: PathBuf,
-        /// SHA-256 of the content, hex, to tell a finished step from a lost file.
-        sha256: String,
     },
     /// Remove `path` if it exists.
     Remove {
@@ -76,6 +73,52 @@ pub fn sync_dir(dir: &Path) -> Result<(), ImportError> {
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io(dir))
+}
+
+/// Refuses a destination tree another user could swap under keyrite-import: `root` (when it
+/// exists) and its staging directory must be real directories owned by this user and not
+/// writable by others (nor by the group, when running as root).
+pub fn check_root(root: &Path) -> Result<(), ImportError> {
+    let euid = rustix::process::geteuid().as_raw();
+    for dir in [root.to_owned(), root.join(STAGING)] {
+        let meta = match dir.symlink_metadata() {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(&dir)(e)),
+        };
+        let unsafe_mode = if euid == 0 { 0o022 } else { 0o002 };
+        if !meta.is_dir() || meta.uid() != euid || meta.mode() & unsafe_mode != 0 {
+            return Err(ImportError::Site(format!(
+                "{} must be a directory (not a link) owned by uid {euid} and not writable by {}: keyrite-import will not write where another user could redirect it",
+                dir.display(),
+                if euid == 0 {
+                    "group or others"
+                } else {
+                    "others"
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Makes `dir` and its missing parents with mode 0755, syncing each new entry.
+fn make_dirs(dir: &Path) -> Result<(), ImportError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        make_dirs(parent)?;
+    }
+    match fs::DirBuilder::new().mode(0o755).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
+        Err(e) => return Err(io(dir)(e)),
+    }
+    match dir.parent() {
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
+    }
 }
 
 /// Stops here for the given time in debug builds, when `KEYRITE_IMPORT_STEP_PAUSE_MS` asks
@@ -118,11 +161,16 @@ pub fn commit(
             })?;
         let dir = root.join(STAGING).join(&txn);
         if !staging.contains(&dir) {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&dir)
-                .map_err(io(&dir))?;
+            make_dirs(root)?;
+            for d in [root.join(STAGING), dir.clone()] {
+                match fs::DirBuilder::new().mode(0o700).create(&d) {
+                    Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                        return Err(io(&d)(e));
+                    }
+                    _ => {}
+                }
+            }
+            sync_dir(root)?;
             staging.push(dir.clone());
         }
         let staged = dir.join(i.to_string());
@@ -139,7 +187,6 @@ pub fn commit(
         steps.push(Step::Write {
             staged,
             path: file.path,
-            sha256: hex::encode(sha256(&file.content)),
         });
     }
     for dir in &staging {
@@ -163,29 +210,11 @@ pub fn commit(
 fn apply(state_dir: &Path, journal: &Journal) -> Result<(), ImportError> {
     for step in &journal.steps {
         match step {
-            Step::Mkdir { path } => {
-                fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o755)
-                    .create(path)
-                    .map_err(io(path))?;
-            }
-            Step::Write {
-                staged,
-                path,
-                sha256: want,
-            } => {
+            Step::Mkdir { path } => make_dirs(path)?,
+            Step::Write { staged, path } => {
+                // A staged file leaves only by its rename: when it is gone, the step is done.
                 if staged.exists() {
                     fs::rename(staged, path).map_err(io(path))?;
-                } else {
-                    let have = fs::read(path).map(|b| hex::encode(sha256(&b))).ok();
-                    if have.as_deref() != Some(want.as_str()) {
-                        return Err(ImportError::Install(format!(
-                            "the journal's staged copy of {} is gone and the file differs: the install cannot be completed; restore {} from a backup",
-                            path.display(),
-                            state_dir.display()
-                        )));
-                    }
                 }
                 if let Some(parent) = path.parent() {
                     sync_dir(parent)?;

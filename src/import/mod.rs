@@ -50,7 +50,7 @@ pub enum ImportError {
     /// keyrite-import's state directory is unusable.
     #[error("state: {0}")]
     State(String),
-    /// Writing the install failed (the journal finishes or undoes it on the next run).
+    /// Writing the install failed (after the commit point, the next command completes it).
     #[error("install: {0}")]
     Install(String),
     /// A chain given to `check` cannot be read.
@@ -64,7 +64,8 @@ fn refused(msg: impl Into<String>) -> ImportError {
 
 /// The trust store name keyrite-import uses for a lineage.
 pub fn store_name(lineage: &str) -> String {
-    format!("keyrite-{}", &lineage[..16.min(lineage.len())])
+    // The whole fingerprint: a prefix would let one lineage's bundle land in another's store.
+    format!("keyrite-{lineage}")
 }
 
 /// notation's CRL cache file for a CDP URL: the lowercase hex SHA-256 of the exact URL.
@@ -141,6 +142,14 @@ pub struct Importer {
 impl Importer {
     /// Locks the state and recovers from an interrupted install.
     pub fn open(site: Site) -> Result<Self, ImportError> {
+        for root in site
+            .targets
+            .iter()
+            .flat_map(|t| [&t.config, &t.cache])
+            .chain([&site.state])
+        {
+            journal::check_root(root)?;
+        }
         let state = State::open(&site.state)?;
         let mut importer = Self {
             site,
@@ -200,20 +209,37 @@ impl Importer {
     /// Verifies `path` completely and installs it, or refuses it and changes nothing. Both
     /// are logged.
     pub fn install(&self, path: &Path, now: DateTime) -> Result<Installation, ImportError> {
+        let file = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
         match self.try_install(path, now) {
             Ok(done) => {
                 self.log(json!({
-                    "event": "install", "file": path, "kind": done.kind, "lineage": done.lineage,
+                    "event": "install", "file": file, "kind": done.kind, "lineage": done.lineage,
                     "version": done.version, "previous": done.previous,
-                }))?;
+                }))
+                .map_err(|e| {
+                    ImportError::Install(format!(
+                        "the bundle was installed, but the log could not be written: {e}"
+                    ))
+                })?;
                 Ok(done)
             }
             Err(e) => {
+                // A refusal changed nothing; an error after the commit point is completed by
+                // the next command.
+                let event = match e {
+                    ImportError::Bundle(_) | ImportError::Refused(_) => "refuse",
+                    _ => "error",
+                };
                 let digest = fs::read(path).ok().map(|b| hex::encode(sha256(&b)));
-                self.log(json!({
-                    "event": "refuse", "file": path, "file_sha256": digest, "reason": e.to_string(),
-                }))?;
-                Err(e)
+                let logged = self.log(json!({
+                    "event": event, "file": file, "file_sha256": digest, "reason": e.to_string(),
+                }));
+                Err(match logged {
+                    Ok(()) => e,
+                    Err(log) => ImportError::Install(format!(
+                        "{e}; and the log could not be written: {log}"
+                    )),
+                })
             }
         }
     }
@@ -269,13 +295,22 @@ impl Importer {
                     p.lineage
                 )));
             }
+            // First contact: the lineage itself and a root that signed must both be pinned, so
+            // no pinned root can speak for a lineage the site did not pin.
             let pins = self.pins()?;
+            let lineage_pinned = Fingerprint::parse(&p.lineage).is_ok_and(|l| pins.contains(&l));
+            if !lineage_pinned {
+                return Err(refused(format!(
+                    "lineage {} is not pinned on this host: compare the fingerprint with the one read at the ceremony, then run `keyrite-import pin <fingerprint>`",
+                    p.lineage
+                )));
+            }
             if !signer_ders
                 .iter()
                 .any(|d| pins.contains(&Fingerprint::of(d)))
             {
                 return Err(refused(format!(
-                    "lineage {} is not pinned on this host (signed by root {}): compare the fingerprint with the one read at the ceremony, then run `keyrite-import pin <fingerprint>`",
+                    "lineage {} is pinned but the bundle is signed by root {}, which is not: after a rotation, also pin the current root's fingerprint read at the ceremony",
                     p.lineage,
                     fps(&signer_ders)
                 )));
@@ -365,11 +400,10 @@ impl Importer {
                     .iter()
                     .map(|s| notation_statement(s, &store))
                     .collect();
-                let old_policy: Vec<String> = lineage
+                let old_policy: Vec<serde_json::Value> = lineage
                     .trust
                     .iter()
-                    .flat_map(|t| &t.policy)
-                    .filter_map(|s| s.get("name").and_then(|n| n.as_str()).map(str::to_owned))
+                    .flat_map(|t| t.policy.iter().cloned())
                     .collect();
                 for target in &self.site.targets {
                     self.plan_trust(
@@ -397,6 +431,7 @@ impl Importer {
                                 e.name
                             ))
                         })?;
+                    check_crl_form(&e.name, crl, &issuer.1)?;
                     let next = crl
                         .tbs_cert_list
                         .next_update
@@ -454,6 +489,18 @@ impl Importer {
             }
         }
 
+        // A step after the commit point must not fail: every destination is absent or a
+        // plain file now, or the install is refused here.
+        for path in plan.files.iter().map(|f| &f.path).chain(&plan.removals) {
+            if let Ok(meta) = path.symlink_metadata()
+                && !meta.file_type().is_file()
+            {
+                return Err(refused(format!(
+                    "{} is not a plain file: remove what was put there, then install again",
+                    path.display()
+                )));
+            }
+        }
         installed.lineages.insert(p.lineage.clone(), new_lineage);
         for r in &plan.removals {
             installed.files.remove(r);
@@ -503,7 +550,7 @@ impl Importer {
         target: &Target,
         bundle: &Bundle,
         store: &str,
-        old_policy: &[String],
+        old_policy: &[serde_json::Value],
         new_policy: &[serde_json::Value],
     ) -> Result<(), ImportError> {
         let mode = self.site.file_mode();
@@ -828,15 +875,15 @@ fn check_root(name: &str, cert: &Certificate, now: DateTime, ca: bool) -> Result
         .get_extension::<BasicConstraints>()
         .ok()
         .flatten()
-        .is_some_and(|(_, b)| b.ca)
+        .is_some_and(|(critical, b)| critical && b.ca)
         && tbs
             .get_extension::<KeyUsage>()
             .ok()
             .flatten()
-            .is_some_and(|(_, k)| k.0.contains(KeyUsages::KeyCertSign));
+            .is_some_and(|(critical, k)| critical && k.0.contains(KeyUsages::KeyCertSign));
     if ca && !is_ca {
         return Err(refused(format!(
-            "{name} ({who}) is not a CA certificate, which notation's ca stores require"
+            "{name} ({who}) is not a CA certificate (critical cA basicConstraints and keyCertSign keyUsage), which notation's ca stores require"
         )));
     }
     let v = tbs.validity();
@@ -846,6 +893,46 @@ fn check_root(name: &str, cert: &Certificate, now: DateTime, ca: bool) -> Result
         return Err(refused(format!(
             "{name} ({who}) is not valid now ({} to {})",
             v.not_before, v.not_after
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a CRL notation would not use: not v2, a delta CRL, a critical extension other
+/// than the issuing distribution point, or an issuer without cRLSign.
+fn check_crl_form(
+    name: &str,
+    crl: &x509_cert::crl::CertificateList,
+    issuer: &Certificate,
+) -> Result<(), ImportError> {
+    const ISSUING_DISTRIBUTION_POINT: &str = "2.5.29.28";
+    const DELTA_CRL_INDICATOR: &str = "2.5.29.27";
+    let tbs = &crl.tbs_cert_list;
+    if tbs.version != x509_cert::certificate::Version::V2 {
+        return Err(refused(format!("CRL {name} is not a v2 CRL")));
+    }
+    for ext in tbs.crl_extensions.iter().flatten() {
+        let oid = ext.extn_id.to_string();
+        if oid == DELTA_CRL_INDICATOR {
+            return Err(refused(format!(
+                "CRL {name} is a delta CRL; a bundle carries base CRLs"
+            )));
+        }
+        if ext.critical && oid != ISSUING_DISTRIBUTION_POINT {
+            return Err(refused(format!(
+                "CRL {name} has a critical extension {oid} notation refuses"
+            )));
+        }
+    }
+    let can_sign_crls = issuer
+        .tbs_certificate()
+        .get_extension::<KeyUsage>()
+        .ok()
+        .flatten()
+        .is_some_and(|(_, k)| k.0.contains(KeyUsages::CRLSign));
+    if !can_sign_crls {
+        return Err(refused(format!(
+            "CRL {name}'s issuer has no cRLSign keyUsage, so notation would refuse its CRL"
         )));
     }
     Ok(())

@@ -165,13 +165,10 @@ pub fn validate(doc: &Value) -> Result<(), String> {
 }
 
 /// Merges keyrite's statements into the document in `existing` (or a new one): removes the
-/// statements named in `replace`, adds `add`, and refuses when a statement of the user's
-/// shares a name or a scope with an added one, or the result is not a valid document.
-pub fn merge(
-    existing: Option<&[u8]>,
-    replace: &[String],
-    add: &[Value],
-) -> Result<Vec<u8>, String> {
+/// statements in `replace` (as they were installed), adds `add`, and refuses when one of
+/// `replace` was edited by hand, a statement of the user's shares a name or a scope with an
+/// added one, or the result is not a valid document.
+pub fn merge(existing: Option<&[u8]>, replace: &[Value], add: &[Value]) -> Result<Vec<u8>, String> {
     let mut doc: Value = match existing {
         Some(bytes) => {
             let doc: Value = serde_json::from_slice(bytes)
@@ -185,11 +182,17 @@ pub fn merge(
         .get_mut("trustPolicies")
         .and_then(Value::as_array_mut)
         .ok_or("\"trustPolicies\" is missing")?;
-    list.retain(|s| {
-        !s.get("name")
-            .and_then(Value::as_str)
-            .is_some_and(|n| replace.iter().any(|r| r == n))
-    });
+    let name_of = |s: &Value| s.get("name").and_then(Value::as_str).map(str::to_owned);
+    for s in list.iter() {
+        let edited = replace.iter().any(|r| name_of(r) == name_of(s) && r != s);
+        if edited {
+            return Err(format!(
+                "statement '{}', which keyrite-import installed, was edited by hand: restore it as `keyrite-import status` expects or remove it, then install again",
+                name_of(s).unwrap_or_default()
+            ));
+        }
+    }
+    list.retain(|s| !replace.contains(s));
     for new in add {
         let name = new.get("name").and_then(Value::as_str).unwrap_or_default();
         let new_scopes = new
@@ -201,7 +204,7 @@ pub fn merge(
             let user_name = user.get("name").and_then(Value::as_str).unwrap_or_default();
             if user_name == name {
                 return Err(format!(
-                    "the bundle's statement '{name}' has the name of a statement already there: rename yours or remove it"
+                    "the bundle's statement '{name}' has the name of a statement already there (yours, or another lineage's): rename or remove that one"
                 ));
             }
             let user_scopes = user.get("registryScopes").and_then(Value::as_array);
@@ -237,7 +240,12 @@ mod tests {
             br#"{"version":"1.0","trustPolicies":[{"name":"mine","registryScopes":["r.example/a"],
             "signatureVerification":{"level":"skip"}, "x-note": "kept"}]}"#;
         let first = merge(Some(user), &[], &[ours("k", "r.example/b")]).unwrap();
-        let second = merge(Some(&first), &["k".into()], &[ours("k", "r.example/c")]).unwrap();
+        let second = merge(
+            Some(&first),
+            &[ours("k", "r.example/b")],
+            &[ours("k", "r.example/c")],
+        )
+        .unwrap();
         let doc: Value = serde_json::from_slice(&second).unwrap();
         let list = doc["trustPolicies"].as_array().unwrap();
         assert_eq!(list.len(), 2);
@@ -262,6 +270,20 @@ mod tests {
                 .contains("scope")
         );
         assert!(merge(Some(b"{"), &[], &[]).unwrap_err().contains("JSON"));
+        // One of keyrite's statements edited by hand is refused, not silently replaced.
+        let mine = serde_json::to_vec(
+            &json!({"version":"1.0","trustPolicies":[ours("k", "r.example/z")]}),
+        )
+        .unwrap();
+        assert!(
+            merge(
+                Some(&mine),
+                &[ours("k", "r.example/b")],
+                &[ours("k", "r.example/c")]
+            )
+            .unwrap_err()
+            .contains("edited by hand")
+        );
         let two_stars =
             serde_json::to_vec(&json!({"version":"1.0","trustPolicies":[ours("mine", "*")]}))
                 .unwrap();

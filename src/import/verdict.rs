@@ -12,14 +12,15 @@ use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{
-    BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    AuthorityInfoAccessSyntax, BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage,
+    KeyUsages,
 };
 
 use crate::ledger::serial_hex;
-use crate::pki::check::CODE_SIGNING;
+use crate::pki::csr::check_leaf_key;
 use crate::pki::name::display_name;
 use crate::pki::verify::{crl_issued_by, issued_by};
-use crate::signer::sha256;
+use crate::signer::{PublicKey, sha256};
 
 /// The four answers notation can give.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -67,8 +68,18 @@ fn cdp_urls(cert: &Certificate) -> Vec<String> {
             GeneralName::UniformResourceIdentifier(u) => Some(u.as_str().to_owned()),
             _ => None,
         })
-        .filter(|u| u.starts_with("http://"))
         .collect()
+}
+
+/// Whether the certificate names an OCSP responder, which notation would ask over the network.
+fn names_ocsp(cert: &Certificate) -> bool {
+    const ID_AD_OCSP: der::asn1::ObjectIdentifier =
+        der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1");
+    cert.tbs_certificate()
+        .get_extension::<AuthorityInfoAccessSyntax>()
+        .ok()
+        .flatten()
+        .is_some_and(|(_, aia)| aia.0.iter().any(|d| d.access_method == ID_AD_OCSP))
 }
 
 /// The CRL notation's cache holds for `url`, if any.
@@ -91,42 +102,70 @@ pub fn cached_crl(cache: &Path, url: &str) -> Result<Option<CertificateList>, St
         .map_err(|e| format!("{}: the CRL does not parse: {e}", path.display()))
 }
 
-fn rules(cert: &Certificate, leaf: bool) -> Result<(), String> {
+/// Extended key usages notation refuses on a signing certificate.
+const FORBIDDEN_EKUS: [&str; 6] = [
+    "1.3.6.1.5.5.7.3.1", // serverAuth
+    "1.3.6.1.5.5.7.3.2", // clientAuth
+    "1.3.6.1.5.5.7.3.4", // emailProtection
+    "1.3.6.1.5.5.7.3.8", // timeStamping
+    "1.3.6.1.5.5.7.3.9", // OCSPSigning
+    "2.5.29.37.0",       // anyExtendedKeyUsage
+];
+
+/// notation's profile for the signing certificate (index 0) and the CAs above it.
+fn rules(cert: &Certificate, index: usize) -> Result<(), String> {
     let tbs = cert.tbs_certificate();
-    let ku = tbs
-        .get_extension::<KeyUsage>()
-        .ok()
-        .flatten()
-        .map(|(_, k)| k);
-    let bc = tbs
-        .get_extension::<BasicConstraints>()
-        .ok()
-        .flatten()
-        .map(|(_, b)| b);
-    if leaf {
-        let ku = ku.ok_or("the signing certificate has no keyUsage")?;
-        if !ku.0.contains(KeyUsages::DigitalSignature)
-            || ku.0.contains(KeyUsages::KeyCertSign)
-            || ku.0.contains(KeyUsages::CRLSign)
+    let who = display_name(tbs.subject());
+    let ku = tbs.get_extension::<KeyUsage>().ok().flatten();
+    let bc = tbs.get_extension::<BasicConstraints>().ok().flatten();
+    if index == 0 {
+        let (critical, ku) =
+            ku.ok_or_else(|| format!("the signing certificate {who} has no keyUsage"))?;
+        let forbidden = KeyUsages::KeyEncipherment
+            | KeyUsages::DataEncipherment
+            | KeyUsages::KeyAgreement
+            | KeyUsages::KeyCertSign
+            | KeyUsages::CRLSign
+            | KeyUsages::EncipherOnly
+            | KeyUsages::DecipherOnly;
+        if !critical || !ku.0.contains(KeyUsages::DigitalSignature) || !ku.0.is_disjoint(forbidden)
         {
-            return Err("the signing certificate's keyUsage is not digitalSignature without certificate signing".into());
+            return Err(format!(
+                "the signing certificate {who} needs a critical keyUsage of digitalSignature without encipherment, agreement or certificate signing"
+            ));
         }
         if let Ok(Some((_, eku))) = tbs.get_extension::<ExtendedKeyUsage>()
-            && eku.0.iter().any(|o| *o != CODE_SIGNING)
+            && eku
+                .0
+                .iter()
+                .any(|o| FORBIDDEN_EKUS.contains(&o.to_string().as_str()))
         {
-            return Err(
-                "the signing certificate's extendedKeyUsage allows more than code signing".into(),
-            );
+            return Err(format!(
+                "the signing certificate {who} has an extendedKeyUsage notation refuses"
+            ));
         }
-        if bc.is_some_and(|b| b.ca) {
-            return Err("the signing certificate is a CA".into());
+        if bc.is_some_and(|(_, b)| b.ca) {
+            return Err(format!("the signing certificate {who} is a CA"));
         }
-    } else if !bc.is_some_and(|b| b.ca) || !ku.is_some_and(|k| k.0.contains(KeyUsages::KeyCertSign))
-    {
-        return Err(format!(
-            "{} is above the leaf but is not a CA",
-            display_name(tbs.subject())
-        ));
+        let key = PublicKey::from_spki(tbs.subject_public_key_info())
+            .map_err(|e| format!("the signing certificate {who}: {e}"))?;
+        check_leaf_key(&key).map_err(|e| format!("the signing certificate {who}: {e}"))?;
+    } else {
+        let ca = bc.as_ref().is_some_and(|(critical, b)| *critical && b.ca);
+        let signs =
+            ku.is_some_and(|(critical, k)| critical && k.0.contains(KeyUsages::KeyCertSign));
+        if !ca || !signs {
+            return Err(format!(
+                "{who} is above the signing certificate but lacks a critical cA basicConstraints or a critical keyCertSign keyUsage"
+            ));
+        }
+        if let Some(len) = bc.and_then(|(_, b)| b.path_len_constraint)
+            && usize::from(len) + 1 < index
+        {
+            return Err(format!(
+                "{who}'s pathLenConstraint {len} is too small for its place in the chain"
+            ));
+        }
     }
     Ok(())
 }
@@ -169,15 +208,34 @@ pub fn judge(chain: &[Certificate], at: der::DateTime, roots: &[Vec<u8>], cache:
             ),
         );
     }
-    for (i, cert) in chain[..chain.len() - 1].iter().enumerate() {
-        if let Err(e) = rules(cert, i == 0) {
+    for (i, cert) in chain.iter().enumerate() {
+        if let Err(e) = rules(cert, i) {
             return verdict(Outcome::Untrusted, e);
         }
     }
     // Revocation before expiry: a revoked certificate stays revoked whatever the time.
     for (i, pair) in chain.windows(2).enumerate() {
         let (cert, issuer) = (&pair[0], &pair[1]);
-        for url in cdp_urls(cert) {
+        let urls = cdp_urls(cert);
+        if urls.is_empty() && names_ocsp(cert) {
+            return verdict(
+                Outcome::Untrusted,
+                format!(
+                    "revocation status of {} is unknown: it names only an OCSP responder, which cannot be asked offline",
+                    name(cert)
+                ),
+            );
+        }
+        for url in urls {
+            if !crate::bundle::valid_cdp_url(&url) {
+                return verdict(
+                    Outcome::Untrusted,
+                    format!(
+                        "revocation status of {} is unknown: notation fetches only http:// CRLs, not {url}",
+                        name(cert)
+                    ),
+                );
+            }
             let crl = match cached_crl(cache, &url) {
                 Ok(Some(crl)) => crl,
                 Ok(None) => {
