@@ -7,108 +7,20 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::ceremony::Ceremony;
 use common::*;
 
-const CRL_URL: &str = "http://crl.example.com/root.crl";
-
-/// A root on a SoftHSM2 token with two signing delegates, `a` and `b`.
-struct Pki {
-    hsm: SoftHsm,
-    root: PathBuf,
-    ledger: PathBuf,
-}
-
-impl Pki {
-    fn new(label: &str) -> Pki {
-        let hsm = SoftHsm::new(label);
-        let out = hsm.dir().join("root");
-        run_ok(
-            hsm.command()
-                .args(["root", "create", "--token", &hsm.pin_uri()])
-                .args(["--subject", "C=US,ST=WA,O=Example,CN=CRL Test Root"])
-                .args(["--validity", "5y", "--out"])
-                .arg(&out),
-        );
-        let pki = Pki {
-            root: out.join("root.crt"),
-            ledger: hsm.dir().join("ledger"),
-            hsm,
-        };
-        for name in ["a", "b"] {
-            let csr = pki.hsm.dir().join(format!("{name}.csr"));
-            run_ok(
-                Command::new("openssl")
-                    .args([
-                        "req",
-                        "-new",
-                        "-newkey",
-                        "ec",
-                        "-pkeyopt",
-                        "ec_paramgen_curve:P-256",
-                    ])
-                    .args(["-nodes", "-keyout"])
-                    .arg(pki.hsm.dir().join(format!("{name}.key")))
-                    .args([
-                        "-subj",
-                        &format!("/C=US/ST=WA/O=Publisher/CN={name}"),
-                        "-out",
-                    ])
-                    .arg(&csr),
-            );
-            run_ok(
-                pki.hsm
-                    .command()
-                    .args(["delegate", "issue", "--token", &pki.root_key_uri()])
-                    .arg("--root-cert")
-                    .arg(&pki.root)
-                    .arg("--csr")
-                    .arg(&csr)
-                    .args([
-                        "--profile",
-                        "signing",
-                        "--validity",
-                        "1y",
-                        "--crl-url",
-                        CRL_URL,
-                    ])
-                    .arg("--ledger")
-                    .arg(&pki.ledger)
-                    .arg("--out")
-                    .arg(pki.hsm.dir().join("issued")),
-            );
-        }
-        pki
-    }
-
-    fn root_key_uri(&self) -> String {
-        format!(
-            "pkcs11:token={};object=keyrite-root?pin-source=file:{}",
-            self.hsm.label(),
-            self.hsm.pin_file().display()
-        )
-    }
-
+/// `keyrite crl issue` and the ledger, on the ceremony's root.
+impl Ceremony {
     fn leaf(&self, name: &str) -> PathBuf {
         self.hsm.dir().join("issued").join(format!("{name}.crt"))
     }
 
-    /// The serial of delegate `name`, as openssl prints it.
-    fn serial(&self, name: &str) -> String {
-        run_ok(
-            Command::new("openssl")
-                .args(["x509", "-noout", "-serial", "-in"])
-                .arg(self.leaf(name)),
-        )
-        .trim()
-        .trim_start_matches("serial=")
-        .to_owned()
+    fn issue_crl(&self, out: &Path, extra: &[&str]) -> (bool, String) {
+        self.issue_crl_with_ledger(&self.ledger, out, extra)
     }
 
-    fn crl(&self, out: &Path, extra: &[&str]) -> (bool, String) {
-        self.crl_with_ledger(&self.ledger, out, extra)
-    }
-
-    fn crl_with_ledger(&self, ledger: &Path, out: &Path, extra: &[&str]) -> (bool, String) {
+    fn issue_crl_with_ledger(&self, ledger: &Path, out: &Path, extra: &[&str]) -> (bool, String) {
         run(self
             .hsm
             .command()
@@ -137,10 +49,10 @@ fn crl_text(der: &Path) -> String {
 
 #[test]
 fn a_crl_passes_the_verifiers_and_revokes_exactly_its_serial() {
-    let pki = Pki::new("crl-verify");
+    let pki = Ceremony::new("crl-verify");
     let out = pki.hsm.dir().join("root.crl");
     let revoked = pki.serial("a");
-    let (ok, text) = pki.crl(
+    let (ok, text) = pki.issue_crl(
         &out,
         &[
             "--pem",
@@ -226,13 +138,13 @@ fn a_crl_passes_the_verifiers_and_revokes_exactly_its_serial() {
 
 #[test]
 fn crl_numbers_grow_and_revocations_accumulate() {
-    let pki = Pki::new("crl-grow");
+    let pki = Ceremony::new("crl-grow");
     let first = pki.hsm.dir().join("first.crl");
     let second = pki.hsm.dir().join("second.crl");
     let (a, b) = (pki.serial("a"), pki.serial("b"));
-    let (ok, text) = pki.crl(&first, &["--revoke", &format!("{a}:superseded")]);
+    let (ok, text) = pki.issue_crl(&first, &["--revoke", &format!("{a}:superseded")]);
     assert!(ok, "{text}");
-    let (ok, text) = pki.crl(&second, &["--revoke", &b]);
+    let (ok, text) = pki.issue_crl(&second, &["--revoke", &b]);
     assert!(ok, "{text}");
     let crl = crl_text(&second);
     assert!(
@@ -248,14 +160,14 @@ fn crl_numbers_grow_and_revocations_accumulate() {
     assert_eq!(ledger["revoked"].as_array().unwrap().len(), 2);
     // A CRL with nothing new still gets the next number and carries both.
     let third = pki.hsm.dir().join("third.crl");
-    let (ok, text) = pki.crl(&third, &[]);
+    let (ok, text) = pki.issue_crl(&third, &[]);
     assert!(ok, "{text}");
     assert!(crl_text(&third).contains("X509v3 CRL Number: \n                3\n"));
 }
 
 #[test]
 fn unknown_serials_reasons_and_repeats_are_refused_and_nothing_changes() {
-    let pki = Pki::new("crl-refuse");
+    let pki = Ceremony::new("crl-refuse");
     let out = pki.hsm.dir().join("root.crl");
     let before = pki.ledger_bytes();
     for (revoke, expected) in [
@@ -274,7 +186,7 @@ fn unknown_serials_reasons_and_repeats_are_refused_and_nothing_changes() {
             "invalidity date 'yesterday'",
         ),
     ] {
-        let (ok, text) = pki.crl(&out, &["--revoke", revoke]);
+        let (ok, text) = pki.issue_crl(&out, &["--revoke", revoke]);
         assert!(!ok, "{revoke}: {text}");
         assert!(
             text.contains(expected),
@@ -284,13 +196,13 @@ fn unknown_serials_reasons_and_repeats_are_refused_and_nothing_changes() {
         assert_eq!(pki.ledger_bytes(), before, "{revoke}: the ledger changed");
     }
     // --force-unknown revokes a serial the ledger never saw.
-    let (ok, text) = pki.crl(&out, &["--revoke", "0badc0ffee", "--force-unknown"]);
+    let (ok, text) = pki.issue_crl(&out, &["--revoke", "0badc0ffee", "--force-unknown"]);
     assert!(ok, "{text}");
     assert!(crl_text(&out).contains("BADC0FFEE"));
     // The same serial twice in one run is refused.
     let twice = pki.hsm.dir().join("twice.crl");
     let (a, b) = (pki.serial("a"), pki.serial("a").to_lowercase());
-    let (ok, text) = pki.crl(
+    let (ok, text) = pki.issue_crl(
         &twice,
         &["--revoke", &a, "--revoke", &format!("{b}:superseded")],
     );
@@ -298,17 +210,17 @@ fn unknown_serials_reasons_and_repeats_are_refused_and_nothing_changes() {
     assert!(!twice.exists());
     // Revoking it again is refused; so is writing over the CRL.
     let again = pki.hsm.dir().join("again.crl");
-    let (ok, text) = pki.crl(&again, &["--revoke", "badc0ffee", "--force-unknown"]);
+    let (ok, text) = pki.issue_crl(&again, &["--revoke", "badc0ffee", "--force-unknown"]);
     assert!(!ok && text.contains("already revoked"), "{text}");
-    let (ok, text) = pki.crl(&out, &[]);
+    let (ok, text) = pki.issue_crl(&out, &[]);
     assert!(!ok && text.contains("root.crl already exists"), "{text}");
 }
 
 #[test]
 fn a_series_pre_signs_consecutive_crls() {
-    let pki = Pki::new("crl-series");
+    let pki = Ceremony::new("crl-series");
     let out = pki.hsm.dir().join("root.crl");
-    let (ok, text) = pki.crl(
+    let (ok, text) = pki.issue_crl(
         &out,
         &[
             "--revoke",
@@ -357,17 +269,17 @@ fn a_series_pre_signs_consecutive_crls() {
 
     // A period longer than a CRL's validity would leave gaps.
     let gap = pki.hsm.dir().join("gap.crl");
-    let (ok, text) = pki.crl(&gap, &["--series", "2", "--period", "120d"]);
+    let (ok, text) = pki.issue_crl(&gap, &["--series", "2", "--period", "120d"]);
     assert!(!ok && text.contains("would leave gaps"), "{text}");
-    let (ok, text) = pki.crl(&gap, &["--series", "2"]);
+    let (ok, text) = pki.issue_crl(&gap, &["--series", "2"]);
     assert!(!ok && text.contains("--series needs --period"), "{text}");
 }
 
 #[test]
 fn a_crl_needs_the_ceremonys_own_ledger() {
-    let pki = Pki::new("crl-ledger");
+    let pki = Ceremony::new("crl-ledger");
     let out = pki.hsm.dir().join("root.crl");
-    let (ok, text) = pki.crl_with_ledger(&pki.hsm.dir().join("no-such-ledger"), &out, &[]);
+    let (ok, text) = pki.issue_crl_with_ledger(&pki.hsm.dir().join("no-such-ledger"), &out, &[]);
     assert!(!ok, "{text}");
     assert!(text.contains("there is no ledger in"), "{text}");
     assert!(!out.exists());

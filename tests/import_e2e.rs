@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 use std::process::Command;
 
-use common::ceremony::{CRL_URL, Ceremony, Site, fingerprint};
+use common::ceremony::{Ceremony, Site, fingerprint};
 use common::*;
 
 fn openssl_cms_verify(bundle: &std::path::Path, root: &std::path::Path) -> (bool, String) {
@@ -69,9 +69,7 @@ fn trust_and_revocation_bundles_install_and_check_judges_chains() {
         .collect();
     assert_eq!(files.len(), 1);
     assert_eq!(fingerprint(&files[0]), lineage);
-    let url_hash =
-        run_ok(Command::new("sh").args(["-c", &format!("printf %s '{CRL_URL}' | sha256sum")]));
-    let entry = site.cache().join("crl").join(&url_hash[..64]);
+    let entry = site.crl_cache_entry();
     let json: serde_json::Value = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();
     let der = data_encoding::BASE64
         .decode(json["baseCRL"].as_str().unwrap().as_bytes())

@@ -585,11 +585,7 @@ fn links_foreign_directories_and_hand_edits_in_the_targets_are_refused() {
     // A directory where a CRL cache entry goes: refused before the commit point.
     let crl = c.crl("root.crl", &[]);
     let revocation = c.revocation_bundle("revocation-1.bundle", &crl, 1);
-    let url_hash = run_ok(std::process::Command::new("sh").args([
-        "-c",
-        &format!("printf %s '{}' | sha256sum", common::ceremony::CRL_URL),
-    ]));
-    let entry = site.cache().join("crl").join(&url_hash[..64]);
+    let entry = site.crl_cache_entry();
     fs::create_dir_all(&entry).unwrap();
     assert_refused(&site, &revocation, "is not a plain file");
     fs::remove_dir(&entry).unwrap();

@@ -326,6 +326,14 @@ impl Site {
         map
     }
 
+    /// Where notation's CRL cache keeps the CRL for [`CRL_URL`]: the SHA-256 of the URL,
+    /// computed by coreutils.
+    pub fn crl_cache_entry(&self) -> PathBuf {
+        let hash =
+            run_ok(Command::new("sh").args(["-c", &format!("printf %s '{CRL_URL}' | sha256sum")]));
+        self.cache().join("crl").join(&hash[..64])
+    }
+
     /// The log's lines.
     pub fn log(&self) -> Vec<String> {
         fs::read_to_string(self.state().join("log.jsonl"))
