@@ -346,3 +346,103 @@ fn a_site_config_pins_roots_and_installs_read_only_into_every_target() {
     let (ok, text) = run(import().arg("status"));
     assert!(!ok && text.contains("pins no root"), "{text}");
 }
+
+#[test]
+fn tsa_roots_and_policy_statements_land_where_notation_reads_them() {
+    let c = Ceremony::new("import-tsa");
+    // A timestamping authority's root, made by OpenSSL.
+    let tsa = c.hsm.dir().join("tsa-root.crt");
+    run_ok(
+        Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args(["-nodes", "-keyout"])
+            .arg(c.hsm.dir().join("tsa.key"))
+            .args([
+                "-subj",
+                "/C=US/O=Example TSA/CN=Example TSA Root",
+                "-days",
+                "365",
+            ])
+            .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+            .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out"])
+            .arg(&tsa),
+    );
+    let policy = c.hsm.dir().join("policy.toml");
+    fs::write(
+        &policy,
+        r#"[[statement]]
+name = "prod"
+registry_scopes = ["registry.example/prod/app"]
+level = "strict"
+trusted_identities = ["x509.subject: C=US, ST=WA, O=Publisher, CN=a"]
+revocation = "enforce"
+timestamps = true
+"#,
+    )
+    .unwrap();
+    let (ok, text, trust) = c.trust_bundle(
+        "trust-1.bundle",
+        1,
+        &[
+            "--tsa-root",
+            tsa.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{text}");
+    let site = Site::new();
+    // The user's own statement stays beside keyrite's.
+    fs::create_dir_all(site.config()).unwrap();
+    fs::write(
+        site.config().join("trustpolicy.json"),
+        r#"{"version":"1.0","trustPolicies":[{"name":"mine","registryScopes":["*"],"signatureVerification":{"level":"skip"}}]}"#,
+    )
+    .unwrap();
+    site.pin(&c.root_fingerprint());
+    let (ok, text) = site.install(&trust);
+    assert!(ok, "{text}");
+    let store = format!("keyrite-{}", c.root_fingerprint());
+    let tsa_dir = site.config().join("truststore/x509/tsa").join(&store);
+    let files: Vec<_> = fs::read_dir(&tsa_dir).unwrap().flatten().collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(fingerprint(&files[0].path()), fingerprint(&tsa));
+    for name in ["trustpolicy.json", "trustpolicy.oci.json"] {
+        let doc: serde_json::Value =
+            serde_json::from_slice(&fs::read(site.config().join(name)).unwrap()).unwrap();
+        let list = doc["trustPolicies"].as_array().unwrap();
+        assert_eq!(list[0]["name"], "mine", "{name}: {doc}");
+        let ours = &list[1];
+        assert_eq!(
+            ours["trustStores"],
+            serde_json::json!([format!("ca:{store}"), format!("tsa:{store}")]),
+            "{name}"
+        );
+        assert_eq!(
+            ours["signatureVerification"]["override"]["revocation"],
+            "enforce"
+        );
+    }
+    let out = site.import().args(["status", "--json"]).output().unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        status["lineages"][0]["trust"]["roots"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{status}"
+    );
+    assert_eq!(
+        status["lineages"][0]["trust"]["policy"],
+        serde_json::json!(["prod"])
+    );
+    assert_eq!(status["problems"], serde_json::json!([]));
+}
