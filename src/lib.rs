@@ -4,6 +4,7 @@
 //! arguments, call into it, and report.
 
 pub mod bundle;
+pub mod cms;
 pub mod crl;
 pub mod delegate;
 pub mod fingerprint;

@@ -128,7 +128,7 @@ fn damaged_truncated_oversized_and_replayed_files_are_refused_and_change_nothing
 
     // One bit flipped: in the ContentInfo header, in the payload's first, middle and last
     // byte, in the signature at the end, and in the signer's certificate.
-    let payload = keyrite::bundle::cms::open(&bytes).unwrap().payload;
+    let payload = keyrite::cms::open(&bytes).unwrap().payload;
     let p = find(&bytes, &payload).expect("the payload is in the file");
     let signer = keyrite::bundle::Bundle::decode(&bytes).unwrap().signers[0]
         .to_der()
@@ -382,8 +382,7 @@ impl MemoryRoot {
     fn seal(&self, payload: &serde_json::Value, dir: &Path, name: &str) -> PathBuf {
         let json = serde_json::to_vec_pretty(payload).unwrap();
         let signers: [(&dyn KeySigner, &Certificate); 1] = [(&self.key, &self.cert)];
-        let der =
-            keyrite::bundle::cms::sign(&json, &signers, keyrite::import::now().unwrap()).unwrap();
+        let der = keyrite::cms::sign(&json, &signers, keyrite::import::now().unwrap()).unwrap();
         let path = dir.join(name);
         fs::write(&path, der).unwrap();
         path

@@ -15,8 +15,8 @@ use keyrite::root::{
     Backup, RecoverRequest, RootRequest, create_backed_up, create_token_only, recover,
     verify_shares,
 };
-use keyrite::shares::seal::{Openers, SealTo, parse_recipient, read_identities, read_passphrase};
-use keyrite::shares::{Custodian, Threshold};
+use keyrite::shares::seal::{Openers, read_identities};
+use keyrite::shares::{Threshold, parse_custodians};
 use keyrite::signer::KeyAlgorithm;
 use keyrite::token::{
     KeyAudit, KeyOrigin, Module, Pkcs11Uri, SlotReport, Token, list_slots, resolve_module,
@@ -713,53 +713,6 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
 
 /// Reads `--custodian NAME[=RECIPIENT]` values; passphrases are asked for here, before any key
 /// exists, so a mistyped one stops the ceremony early.
-fn parse_custodians(
-    values: &[String],
-    threshold: Threshold,
-) -> Result<Vec<Custodian>, keyrite::Error> {
-    if values.len() != usize::from(threshold.n) {
-        return Err(keyrite::Error::Usage(format!(
-            "--shares {}-of-{} needs {} --custodian, one per share; {} given",
-            threshold.t,
-            threshold.n,
-            threshold.n,
-            values.len()
-        )));
-    }
-    let mut custodians: Vec<Custodian> = Vec::new();
-    for value in values {
-        let (name, recipient) = match value.split_once('=') {
-            Some((n, r)) => (n.trim(), Some(r.trim())),
-            None => (value.trim(), None),
-        };
-        if name.is_empty() {
-            return Err(keyrite::Error::Usage(format!(
-                "--custodian '{value}' has no name"
-            )));
-        }
-        if custodians.iter().any(|c| c.name == name) {
-            return Err(keyrite::Error::Usage(format!(
-                "custodian '{name}' is named twice: each share goes to a different person"
-            )));
-        }
-        let seal = match recipient {
-            None => None,
-            Some(r) => Some(match parse_recipient(r)? {
-                Some(age) => SealTo::X25519(age),
-                None => SealTo::Passphrase(read_passphrase(
-                    &format!("Passphrase for {name}'s share card: "),
-                    true,
-                )?),
-            }),
-        };
-        custodians.push(Custodian {
-            name: name.to_owned(),
-            seal,
-        });
-    }
-    Ok(custodians)
-}
-
 fn openers(identities: &[PathBuf]) -> Result<Openers, keyrite::Error> {
     let mut openers = Openers::default();
     for path in identities {

@@ -9,8 +9,9 @@ use serde::Deserialize;
 use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
 
-use super::{Entry, FORMAT, Kind, Payload, Role, Statement, check_payload, cms, valid_cdp_url};
+use super::{Entry, FORMAT, Kind, Payload, Role, Statement, check_payload, valid_cdp_url};
 use crate::Error;
+use crate::cms;
 use crate::delegate::open_root_signer;
 use crate::fingerprint::Fingerprint;
 use crate::output;

@@ -4,7 +4,6 @@
 //! and whose signers are roots of the bundle's lineage. The payload names every entry with
 //! its role, its SHA-256 and its DER, so the importer can check each before it installs any.
 
-pub mod cms;
 pub mod make;
 
 use std::io::Read;
@@ -222,7 +221,10 @@ impl Bundle {
 
     /// Opens and checks a bundle held in memory.
     pub fn decode(bytes: &[u8]) -> Result<Self, BundleError> {
-        let opened = cms::open(bytes)?;
+        let opened = crate::cms::open(bytes).map_err(|e| match e {
+            crate::cms::CmsError::Envelope(m) => BundleError::Envelope(m),
+            crate::cms::CmsError::Signature(m) => BundleError::Signature(m),
+        })?;
         let payload = parse_payload(&opened.payload)?;
         let items = decode_entries(&payload)?;
         Ok(Self {

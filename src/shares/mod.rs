@@ -509,6 +509,56 @@ pub fn card_file_names(custodians: &[Custodian], n: u8) -> Result<Vec<PathBuf>, 
     Ok(names)
 }
 
+/// Reads `NAME[=RECIPIENT]` custodian specs, one per share: no recipient leaves the card
+/// unencrypted, an age `age1…` recipient seals it to that key, and `passphrase` asks for a
+/// passphrase typed twice.
+pub fn parse_custodians(
+    values: &[String],
+    threshold: Threshold,
+) -> Result<Vec<Custodian>, crate::Error> {
+    if values.len() != usize::from(threshold.n) {
+        return Err(crate::Error::Usage(format!(
+            "--shares {}-of-{} needs {} --custodian, one per share; {} given",
+            threshold.t,
+            threshold.n,
+            threshold.n,
+            values.len()
+        )));
+    }
+    let mut custodians: Vec<Custodian> = Vec::new();
+    for value in values {
+        let (name, recipient) = match value.split_once('=') {
+            Some((n, r)) => (n.trim(), Some(r.trim())),
+            None => (value.trim(), None),
+        };
+        if name.is_empty() {
+            return Err(crate::Error::Usage(format!(
+                "--custodian '{value}' has no name"
+            )));
+        }
+        if custodians.iter().any(|c| c.name == name) {
+            return Err(crate::Error::Usage(format!(
+                "custodian '{name}' is named twice: each share goes to a different person"
+            )));
+        }
+        let seal = match recipient {
+            None => None,
+            Some(r) => Some(match seal::parse_recipient(r)? {
+                Some(age) => SealTo::X25519(age),
+                None => SealTo::Passphrase(seal::read_passphrase(
+                    &format!("Passphrase for {name}'s share card: "),
+                    true,
+                )?),
+            }),
+        };
+        custodians.push(Custodian {
+            name: name.to_owned(),
+            seal,
+        });
+    }
+    Ok(custodians)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
-//! The bundle envelope: a CMS SignedData (RFC 5652) that carries the payload inside it and one
-//! SignerInfo per signing root, so `openssl cms -verify` checks a bundle as keyrite-import does.
+//! Signatures by roots as CMS SignedData (RFC 5652), one SignerInfo per signing root, with the
+//! content inside (bundles) or detached (transcripts), so `openssl cms -verify` checks them as
+//! keyrite does.
 //!
 //! The `cms` crate holds the ASN.1 types; the SignerInfos are assembled here because its
 //! builder signs with in-memory keys only, and a root key signs on its token.
@@ -16,9 +17,19 @@ use cms::signed_data::{
     CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo,
 };
 
-use super::BundleError;
 use crate::Error;
 use crate::signer::{HashAlgorithm, KeySigner, PublicKey, SignatureScheme};
+
+/// A signature that cannot be decoded or does not check out.
+#[derive(Debug, thiserror::Error)]
+pub enum CmsError {
+    /// The structure is damaged or not of the form keyrite writes.
+    #[error("{0}")]
+    Envelope(String),
+    /// A signature does not verify.
+    #[error("{0}")]
+    Signature(String),
+}
 
 const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
@@ -47,6 +58,24 @@ pub fn sign(
     payload: &[u8],
     signers: &[(&dyn KeySigner, &Certificate)],
     signing_time: DateTime,
+) -> Result<Vec<u8>, Error> {
+    signed_data(payload, signers, signing_time, true)
+}
+
+/// A detached signature over `content`: a SignedData without the content in it.
+pub fn sign_detached(
+    content: &[u8],
+    signers: &[(&dyn KeySigner, &Certificate)],
+    signing_time: DateTime,
+) -> Result<Vec<u8>, Error> {
+    signed_data(content, signers, signing_time, false)
+}
+
+fn signed_data(
+    payload: &[u8],
+    signers: &[(&dyn KeySigner, &Certificate)],
+    signing_time: DateTime,
+    attached: bool,
 ) -> Result<Vec<u8>, Error> {
     let mut digest_algorithms = SetOfVec::new();
     let mut signer_infos = SetOfVec::new();
@@ -94,7 +123,11 @@ pub fn sign(
         digest_algorithms,
         encap_content_info: EncapsulatedContentInfo {
             econtent_type: ID_DATA,
-            econtent: Some(Any::encode_from(&OctetString::new(payload)?)?),
+            econtent: if attached {
+                Some(Any::encode_from(&OctetString::new(payload)?)?)
+            } else {
+                None
+            },
         },
         certificates: Some(CertificateSet(certificates)),
         crls: None,
@@ -107,7 +140,7 @@ pub fn sign(
     .to_der()?)
 }
 
-/// A bundle whose every signature checked out: the payload and the certificates that signed it.
+/// A SignedData whose every signature checked out: the payload and the certificates that signed it.
 pub struct Opened {
     /// The payload the signatures cover.
     pub payload: Vec<u8>,
@@ -115,10 +148,35 @@ pub struct Opened {
     pub signers: Vec<Certificate>,
 }
 
-/// Decodes a bundle and verifies every SignerInfo against the certificate it names. Nothing
-/// is trusted yet: the caller decides whether the signers are roots it accepts.
-pub fn open(der: &[u8]) -> Result<Opened, BundleError> {
-    let bad = |what: &str| BundleError::Envelope(what.to_owned());
+/// Decodes a SignedData with its content inside and verifies every SignerInfo against the
+/// certificate it names. Nothing is trusted yet: the caller decides whether the signers are
+/// roots it accepts.
+pub fn open(der: &[u8]) -> Result<Opened, CmsError> {
+    let signed = decode(der)?;
+    let payload = signed
+        .encap_content_info
+        .econtent
+        .as_ref()
+        .ok_or_else(|| CmsError::Envelope("the SignedData carries no payload".into()))?
+        .decode_as::<OctetString>()
+        .map_err(|e| CmsError::Envelope(format!("the payload does not decode ({e})")))?
+        .into_bytes()
+        .into_vec();
+    let signers = verify(signed, &payload)?;
+    Ok(Opened { payload, signers })
+}
+
+/// Verifies a detached signature over `content`; returns the signers' certificates.
+pub fn open_detached(der: &[u8], content: &[u8]) -> Result<Vec<Certificate>, CmsError> {
+    let signed = decode(der)?;
+    if signed.encap_content_info.econtent.is_some() {
+        return Err(CmsError::Envelope("the signature is not detached".into()));
+    }
+    verify(signed, content)
+}
+
+fn decode(der: &[u8]) -> Result<SignedData, CmsError> {
+    let bad = |what: &str| CmsError::Envelope(what.to_owned());
     let info =
         ContentInfo::from_der(der).map_err(|e| bad(&format!("not a CMS structure ({e})")))?;
     if info.content_type != ID_SIGNED_DATA {
@@ -131,14 +189,10 @@ pub fn open(der: &[u8]) -> Result<Opened, BundleError> {
     if signed.encap_content_info.econtent_type != ID_DATA || signed.crls.is_some() {
         return Err(bad("the SignedData is not of the form keyrite writes"));
     }
-    let payload = signed
-        .encap_content_info
-        .econtent
-        .as_ref()
-        .ok_or_else(|| bad("the SignedData carries no payload"))?
-        .decode_as::<OctetString>()
-        .map_err(|e| bad(&format!("the payload does not decode ({e})")))?
-        .into_bytes();
+    Ok(signed)
+}
+
+fn verify(signed: SignedData, payload: &[u8]) -> Result<Vec<Certificate>, CmsError> {
     let certs: Vec<Certificate> = signed
         .certificates
         .map(|set| set.0.into_vec())
@@ -151,13 +205,13 @@ pub fn open(der: &[u8]) -> Result<Opened, BundleError> {
         .collect();
     let infos = signed.signer_infos.0.into_vec();
     if infos.is_empty() {
-        return Err(BundleError::Signature("the bundle has no signature".into()));
+        return Err(CmsError::Signature("there is no signature".into()));
     }
     let mut signers = Vec::new();
     for si in infos {
         let SignerIdentifier::IssuerAndSerialNumber(id) = &si.sid else {
-            return Err(bad(
-                "a signer is named by key identifier, which keyrite does not write",
+            return Err(CmsError::Envelope(
+                "a signer is named by key identifier, which keyrite does not write".into(),
             ));
         };
         let cert = certs
@@ -166,28 +220,19 @@ pub fn open(der: &[u8]) -> Result<Opened, BundleError> {
                 c.tbs_certificate().issuer() == &id.issuer
                     && c.tbs_certificate().serial_number() == &id.serial_number
             })
-            .ok_or_else(|| BundleError::Signature("a signer's certificate is missing".into()))?;
-        verify_signer_info(&si, cert, &payload)?;
+            .ok_or_else(|| CmsError::Signature("a signer's certificate is missing".into()))?;
+        verify_signer_info(&si, cert, payload)?;
         if signers.contains(cert) {
-            return Err(BundleError::Signature(
-                "one root signed the bundle twice".into(),
-            ));
+            return Err(CmsError::Signature("one root signed twice".into()));
         }
         signers.push(cert.clone());
     }
-    Ok(Opened {
-        payload: payload.into_vec(),
-        signers,
-    })
+    Ok(signers)
 }
 
-fn verify_signer_info(
-    si: &SignerInfo,
-    cert: &Certificate,
-    payload: &[u8],
-) -> Result<(), BundleError> {
+fn verify_signer_info(si: &SignerInfo, cert: &Certificate, payload: &[u8]) -> Result<(), CmsError> {
     let who = crate::pki::name::display_name(cert.tbs_certificate().subject());
-    let fail = |why: &str| BundleError::Signature(format!("the signature by {who} {why}"));
+    let fail = |why: &str| CmsError::Signature(format!("the signature by {who} {why}"));
     // Signers are roots: a certificate that is not intact and self-signed was damaged.
     crate::pki::verify::issued_by(cert, cert).map_err(|e| {
         fail(&format!(
@@ -203,7 +248,7 @@ fn verify_signer_info(
         .signed_attrs
         .as_ref()
         .ok_or_else(|| fail("has no signed attributes"))?;
-    let single = |oid: ObjectIdentifier| -> Result<&Any, BundleError> {
+    let single = |oid: ObjectIdentifier| -> Result<&Any, CmsError> {
         let mut found = attrs.iter().filter(|a| a.oid == oid);
         match (found.next(), found.next()) {
             (Some(a), None) if a.values.len() == 1 => {
