@@ -4,7 +4,9 @@
 //! arguments, call into it, and report.
 
 pub mod bundle;
+pub mod ceremony;
 pub mod cms;
+pub mod crash_points;
 pub mod crl;
 pub mod delegate;
 pub mod fingerprint;
@@ -78,6 +80,9 @@ pub enum Error {
     /// A bundle could not be read or is not intact.
     #[error(transparent)]
     Bundle(#[from] bundle::BundleError),
+    /// A ceremony could not start, go on, or be verified.
+    #[error(transparent)]
+    Ceremony(Box<ceremony::CeremonyError>),
     /// The ledger could not be used.
     #[error(transparent)]
     Ledger(#[from] ledger::LedgerError),
@@ -104,4 +109,13 @@ pub enum Error {
         /// Every cleanup that failed.
         cleanups: Vec<token::TokenError>,
     },
+}
+
+impl From<ceremony::CeremonyError> for Error {
+    fn from(e: ceremony::CeremonyError) -> Self {
+        match e {
+            ceremony::CeremonyError::Keyrite(inner) => inner,
+            other => Error::Ceremony(Box::new(other)),
+        }
+    }
 }

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use keyrite::bundle::make::{Made, RevocationRequest, TrustRequest, make_revocation, make_trust};
+use keyrite::ceremony::engine::{BatchConfirmer, Ceremony};
+use keyrite::ceremony::{rehearsal, transcript};
 use keyrite::crl::{CrlRequest, Revocation, issue_crls};
 use keyrite::delegate::{DelegateRequest, issue_delegate};
 use keyrite::fingerprint::Fingerprint;
@@ -53,6 +55,33 @@ enum Command {
     /// Sign trust and revocation bundles for keyrite-import on air-gapped hosts.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Verify a ceremony transcript.
+    #[command(subcommand)]
+    Transcript(TranscriptCommand),
+    /// Rehearse the whole lifecycle on throwaway SoftHSM2 tokens.
+    Rehearse {
+        /// Run every step without a terminal, confirming each as the script asks.
+        #[arg(long)]
+        batch: bool,
+        /// The rehearsal's directory (new, or one a killed rehearsal left, to resume it).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TranscriptCommand {
+    /// Check a transcript's signature by the root, its chain of entries, and the digests of
+    /// the artefacts given.
+    Verify {
+        /// The transcript (its signature is FILE.p7s).
+        file: PathBuf,
+        /// The root certificate.
+        #[arg(long, value_name = "FILE")]
+        root_cert: PathBuf,
+        /// Artefacts to check against the digests the transcript recorded.
+        artefacts: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -580,6 +609,55 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
                 println!("  chain:        {}", made.chain_path.display());
                 println!("  SHA-256:      {}", i.cert_sha256);
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Transcript(TranscriptCommand::Verify {
+            file,
+            root_cert,
+            artefacts,
+        }) => {
+            let verified = transcript::verify(&file, &root_cert, &artefacts)?;
+            println!(
+                "Transcript verified: {} entries, signed by the root in {}.",
+                verified.entries.len(),
+                root_cert.display()
+            );
+            for (path, seq) in &verified.artefacts {
+                println!("  {} matches entry {seq}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rehearse { batch, out } => {
+            if !batch {
+                return Err(keyrite::Error::Usage(
+                    "the interactive rehearsal needs the terminal UI; use --batch".into(),
+                ));
+            }
+            let setup = rehearsal::prepare(&out)?;
+            // SAFETY: still single-threaded; the PKCS#11 module reads these when it loads.
+            unsafe {
+                std::env::set_var("SOFTHSM2_CONF", &setup.softhsm_conf);
+                std::env::set_var("KEYRITE_REHEARSAL", "1");
+            }
+            let mut ceremony = Ceremony::open(&setup.script, &setup.profile)?;
+            if ceremony.is_resumed() {
+                println!("Resuming the rehearsal in {}.", out.display());
+            }
+            println!(
+                "Script {} SHA-256 {}\n{}",
+                ceremony.script.name,
+                ceremony.script_hash,
+                ceremony.script_hash.words_block()
+            );
+            let finished = ceremony.run(&mut BatchConfirmer)?;
+            let manifest = rehearsal::write_manifest(&out, &finished)?;
+            println!(
+                "Rehearsal finished. Transcript {} (signature {}), summary {}, manifest {}.",
+                finished.transcript.display(),
+                finished.signature.display(),
+                finished.summary.display(),
+                manifest.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Bundle(BundleCommand::Trust {

@@ -121,16 +121,8 @@ fn make_dirs(dir: &Path) -> Result<(), ImportError> {
     }
 }
 
-/// Stops here for the given time in debug builds, when `KEYRITE_IMPORT_STEP_PAUSE_MS` asks
-/// for it: the crash-safety tests use it to kill the process between any two steps.
 fn pause() {
-    #[cfg(debug_assertions)]
-    if let Some(ms) = std::env::var("KEYRITE_IMPORT_STEP_PAUSE_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        std::thread::sleep(std::time::Duration::from_millis(ms));
-    }
+    crate::crash_points::pause("KEYRITE_IMPORT_STEP_PAUSE_MS");
 }
 
 /// Installs `files` and removes `removals`, all or nothing. `roots` are the destination trees

@@ -204,9 +204,9 @@ const PATH_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
-/// Query values may also carry `/` and `:` unescaped (RFC 7512 `pk11-qchar`), so file paths
-/// stay readable.
-const QUERY_VALUE: &AsciiSet = &PATH_VALUE.remove(b'/').remove(b':');
+/// Characters escaped in query values: query values may also carry `/` and `:` unescaped
+/// (RFC 7512 `pk11-qchar`), so file paths stay readable.
+pub const QUERY_VALUE: &AsciiSet = &PATH_VALUE.remove(b'/').remove(b':');
 
 impl Pkcs11Uri {
     /// The URI that names one object on the token this URI selects, without any PIN.

@@ -1,0 +1,404 @@
+//! What each step action does: the same library calls the CLI makes, with their inputs and
+//! outputs recorded as artefacts.
+
+use std::path::{Path, PathBuf};
+
+use der::Encode;
+use x509_cert::builder::{Builder, RequestBuilder};
+
+use super::CeremonyError;
+use super::script::{Action, Profile, Script, Step, params};
+use super::transcript::Artefact;
+use crate::Error;
+use crate::bundle::make::{RevocationRequest, TrustRequest, make_revocation, make_trust};
+use crate::crl::{CrlRequest, Revocation, issue_crls};
+use crate::delegate::{DelegateRequest, issue_delegate};
+use crate::pki::name::parse_subject;
+use crate::pki::profile::DelegateKind;
+use crate::pki::read_certificate;
+use crate::root::{
+    Backup, RecoverRequest, RootRequest, create_backed_up, create_token_only, recover,
+    verify_shares,
+};
+use crate::shares::seal::Openers;
+use crate::shares::{Threshold, parse_custodians};
+use crate::signer::{KeyAlgorithm, sha256};
+use crate::token::Pkcs11Uri;
+
+/// What a step did.
+pub struct StepOutcome {
+    /// What it read.
+    pub inputs: Vec<Artefact>,
+    /// What it wrote.
+    pub outputs: Vec<Artefact>,
+    /// A line for the transcript and the screen.
+    pub summary: String,
+}
+
+/// What the steps so far left for the next ones.
+pub struct Context<'a> {
+    /// The script.
+    pub script: &'a Script,
+    /// The profile.
+    pub profile: &'a Profile,
+    /// The output directory (artefact paths are relative to it).
+    pub out: &'a Path,
+    /// Every artefact recorded so far, oldest first.
+    pub artefacts: Vec<Artefact>,
+}
+
+impl Context<'_> {
+    /// The newest artefact of `role`.
+    pub fn latest(&self, role: &str) -> Option<PathBuf> {
+        self.artefacts
+            .iter()
+            .rev()
+            .find(|a| a.role == role)
+            .map(|a| self.out.join(&a.path))
+    }
+
+    fn all(&self, role: &str) -> Vec<PathBuf> {
+        self.artefacts
+            .iter()
+            .filter(|a| a.role == role)
+            .map(|a| self.out.join(&a.path))
+            .collect()
+    }
+
+    /// The root certificate: made by this ceremony, or named by the profile.
+    pub fn root_cert(&self) -> Result<PathBuf, CeremonyError> {
+        self.latest("root-cert")
+            .or_else(|| self.profile.root_cert.clone())
+            .ok_or_else(|| {
+                CeremonyError::Step(
+                    "no root certificate: run root-create first, or name root_cert in the profile"
+                        .into(),
+                )
+            })
+    }
+
+    /// Records `path` as an artefact of `role`.
+    pub fn artefact(&self, role: &str, path: &Path) -> Result<Artefact, CeremonyError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| CeremonyError::Step(format!("{}: {e}", path.display())))?;
+        Ok(Artefact {
+            role: role.to_owned(),
+            path: path
+                .strip_prefix(self.out)
+                .unwrap_or(path)
+                .display()
+                .to_string(),
+            sha256: hex::encode(sha256(&bytes)),
+        })
+    }
+}
+
+fn uri(text: &str) -> Result<Pkcs11Uri, CeremonyError> {
+    text.parse()
+        .map_err(|e: crate::token::UriError| CeremonyError::Profile(e.to_string()))
+}
+
+/// Marks a subject as a rehearsal's: `CN=Example Root` becomes `CN=REHEARSAL Example Root`.
+pub fn rehearsal_subject(subject: &str) -> String {
+    match subject.find("CN=") {
+        Some(i) if !subject[i + 3..].starts_with("REHEARSAL") => {
+            format!("{}CN=REHEARSAL {}", &subject[..i], &subject[i + 3..])
+        }
+        _ => subject.to_owned(),
+    }
+}
+
+fn params<T: serde::de::DeserializeOwned>(
+    step: &Step,
+    script: &Script,
+) -> Result<T, CeremonyError> {
+    step.params(script).map_err(CeremonyError::Script)
+}
+
+/// Runs `step` (number `n`) and writes its outputs into `dir`.
+pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, CeremonyError> {
+    let module = Some(ctx.profile.module.as_path());
+    let script = ctx.script;
+    let mut inputs = Vec::new();
+    let mut outputs = Vec::new();
+    let summary = match step.action {
+        Action::Note => "confirmed".to_owned(),
+        Action::RootCreate => {
+            let p: params::RootCreate = params(step, script)?;
+            let subject = if ctx.profile.rehearsal {
+                rehearsal_subject(&p.subject)
+            } else {
+                p.subject.clone()
+            };
+            let mut tokens = vec![uri(&ctx.profile.root_token)?];
+            for t in &ctx.profile.backup_tokens {
+                tokens.push(uri(t)?);
+            }
+            let request = RootRequest {
+                tokens: if p.shares.is_some() {
+                    &tokens
+                } else {
+                    &tokens[..1]
+                },
+                module,
+                subject: parse_subject(&subject).map_err(Error::from)?,
+                validity: p.validity.parse().map_err(Error::from)?,
+                algorithm: p.algorithm.parse::<KeyAlgorithm>().map_err(Error::from)?,
+                out_dir: dir,
+            };
+            let made = match &p.shares {
+                Some(shares) => {
+                    let threshold: Threshold = shares.parse().map_err(Error::from)?;
+                    let backup = Backup {
+                        threshold,
+                        custodians: parse_custodians(&p.custodians, threshold)?,
+                    };
+                    create_backed_up(&request, &backup)?
+                }
+                None => create_token_only(&request)?,
+            };
+            outputs.push(ctx.artefact("root-cert", &made.cert_path)?);
+            outputs.push(ctx.artefact("root-fingerprint", &made.fingerprint_path)?);
+            for card in &made.cards {
+                outputs.push(ctx.artefact("share-card", card)?);
+            }
+            format!(
+                "root {} created; SHA-256 {}; words: {}",
+                made.subject,
+                made.fingerprint.hex(),
+                made.fingerprint.words().join(" ")
+            )
+        }
+        Action::SharesVerify => {
+            let root = ctx.root_cert()?;
+            let cards: Vec<PathBuf> = ctx
+                .all("share-card")
+                .into_iter()
+                .filter(|c| c.extension().is_some_and(|e| e == "png"))
+                .collect();
+            for c in &cards {
+                inputs.push(ctx.artefact("share-card", c)?);
+            }
+            let report = verify_shares(&root, &cards, &Openers::default())?;
+            if !report.all_good() {
+                let bad: Vec<String> = report
+                    .lines
+                    .iter()
+                    .filter_map(|(s, r)| r.as_ref().err().map(|e| format!("{s}: {e}")))
+                    .collect();
+                return Err(CeremonyError::Step(format!(
+                    "shares failed the custody audit: {}",
+                    bad.join("; ")
+                )));
+            }
+            format!("{} share cards verified against the root", cards.len())
+        }
+        Action::RecoverVerify => {
+            let p: params::RecoverVerify = params(step, script)?;
+            let threshold: Threshold = p.shares.parse().map_err(Error::from)?;
+            let root = ctx.root_cert()?;
+            let cards: Vec<PathBuf> = ctx
+                .all("share-card")
+                .into_iter()
+                .filter(|c| c.extension().is_some_and(|e| e == "png"))
+                .take(usize::from(threshold.t))
+                .collect();
+            for c in &cards {
+                inputs.push(ctx.artefact("share-card", c)?);
+            }
+            recover(&RecoverRequest {
+                root_cert: &root,
+                token: None,
+                module,
+                shares: &cards,
+                openers: &Openers::default(),
+            })?;
+            format!(
+                "{} of the cards recover the root key (nothing imported)",
+                cards.len()
+            )
+        }
+        Action::PublisherKey => {
+            if !ctx.profile.rehearsal {
+                return Err(CeremonyError::Step(
+                    "publisher-key makes a stand-in publisher key: only a rehearsal profile may use it".into(),
+                ));
+            }
+            let p: params::PublisherKey = params(step, script)?;
+            let (csr, key) = stand_in_publisher(&p.publisher_subject)?;
+            let csr_path = ctx.profile.input.join(format!("{}.csr", p.name));
+            crate::output::write_new_files(
+                &ctx.profile.input,
+                &[(
+                    &format!("{}.csr", p.name),
+                    csr.as_bytes(),
+                    crate::output::PUBLIC,
+                )],
+            )?;
+            let key_name = format!("{}.rehearsal-key.pem", p.name);
+            crate::output::write_new_files(
+                dir,
+                &[(&key_name, key.as_bytes(), crate::output::PRIVATE)],
+            )?;
+            std::fs::copy(&csr_path, dir.join(format!("{}.csr", p.name)))
+                .map_err(|e| CeremonyError::Step(format!("copying the CSR: {e}")))?;
+            outputs.push(ctx.artefact("publisher-csr", &dir.join(format!("{}.csr", p.name)))?);
+            outputs.push(ctx.artefact("publisher-key", &dir.join(key_name))?);
+            format!("stand-in publisher key and CSR for {}", p.publisher_subject)
+        }
+        Action::DelegateIssue => {
+            let p: params::DelegateIssue = params(step, script)?;
+            let root = ctx.root_cert()?;
+            let csr = ctx.profile.input.join(format!("{}.csr", p.name));
+            inputs.push(ctx.artefact("csr", &csr)?);
+            let made = issue_delegate(&DelegateRequest {
+                token: &uri(&ctx.profile.root_token)?,
+                module,
+                root_cert: &root,
+                csr: &csr,
+                kind: if p.profile == "ca" {
+                    DelegateKind::Ca
+                } else {
+                    DelegateKind::Signing
+                },
+                validity: p.delegate_validity.parse().map_err(Error::from)?,
+                crl_url: Some(&p.crl_url),
+                ledger: &ctx.profile.ledger_dir(),
+                out_dir: dir,
+            })?;
+            outputs.push(ctx.artefact("delegate-cert", &made.cert_path)?);
+            outputs.push(ctx.artefact("delegate-chain", &made.chain_path)?);
+            format!(
+                "delegate {} issued, serial {}",
+                made.issued.subject, made.issued.serial
+            )
+        }
+        Action::CrlIssue => {
+            let p: params::CrlIssue = params(step, script)?;
+            let root = ctx.root_cert()?;
+            let mut revoke = Vec::new();
+            for name in &p.revoke {
+                let cert_path = ctx
+                    .all("delegate-cert")
+                    .into_iter()
+                    .rev()
+                    .find(|c| c.file_stem().is_some_and(|s| s == name.as_str()))
+                    .ok_or_else(|| {
+                        CeremonyError::Step(format!(
+                            "no delegate named '{name}' was issued in this ceremony"
+                        ))
+                    })?;
+                let cert = read_certificate(&cert_path).map_err(Error::from)?;
+                let serial = crate::ledger::serial_hex(cert.tbs_certificate().serial_number());
+                revoke.push(serial.parse::<Revocation>().map_err(Error::from)?);
+            }
+            let out = dir.join("root.crl");
+            let crls = issue_crls(&CrlRequest {
+                token: &uri(&ctx.profile.root_token)?,
+                module,
+                root_cert: &root,
+                ledger: &ctx.profile.ledger_dir(),
+                revoke: &revoke,
+                force_unknown: false,
+                next_update: p.crl_next_update.parse().map_err(Error::from)?,
+                series: 1,
+                period: None,
+                out: &out,
+                pem: false,
+            })?;
+            outputs.push(ctx.artefact("crl", &out)?);
+            let crl = crls.first().map(|c| c.number).unwrap_or_default();
+            format!(
+                "CRL {crl} issued revoking {}",
+                if p.revoke.is_empty() {
+                    "nothing new".into()
+                } else {
+                    p.revoke.join(", ")
+                }
+            )
+        }
+        Action::BundleTrust => {
+            let p: params::BundleTrust = params(step, script)?;
+            let root = ctx.root_cert()?;
+            let policy = p.policy.as_ref().map(|f| ctx.profile.input.join(f));
+            if let Some(policy) = &policy {
+                inputs.push(ctx.artefact("policy", policy)?);
+            }
+            let out = dir.join(format!("trust-v{}.bundle", p.trust_version));
+            let made = make_trust(&TrustRequest {
+                token: &uri(&ctx.profile.root_token)?,
+                module,
+                root_cert: &root,
+                lineage: None,
+                add_roots: &[],
+                cosign: &[],
+                retire_signing_root: false,
+                tsa_roots: &[],
+                policy: policy.as_deref(),
+                version: p.trust_version,
+                expires: p.trust_expires.parse().map_err(Error::from)?,
+                out: &out,
+            })?;
+            outputs.push(ctx.artefact("trust-bundle", &out)?);
+            format!(
+                "trust bundle v{} (SHA-256 {})",
+                p.trust_version, made.fingerprint
+            )
+        }
+        Action::BundleRevocation => {
+            let p: params::BundleRevocation = params(step, script)?;
+            let root = ctx.root_cert()?;
+            let crl = ctx.latest("crl").ok_or_else(|| {
+                CeremonyError::Step("no CRL yet: a crl-issue step must come first".into())
+            })?;
+            inputs.push(ctx.artefact("crl", &crl)?);
+            let out = dir.join(format!("revocation-v{}.bundle", p.revocation_version));
+            let made = make_revocation(&RevocationRequest {
+                token: &uri(&ctx.profile.root_token)?,
+                module,
+                root_cert: &root,
+                lineage: None,
+                crls: &[crl],
+                crl_urls: &[p.crl_url],
+                version: p.revocation_version,
+                out: &out,
+            })?;
+            outputs.push(ctx.artefact("revocation-bundle", &out)?);
+            format!(
+                "revocation bundle v{} (SHA-256 {})",
+                p.revocation_version, made.fingerprint
+            )
+        }
+    };
+    Ok(StepOutcome {
+        inputs,
+        outputs,
+        summary,
+    })
+}
+
+/// A stand-in publisher's P-256 key (PKCS#8 PEM) and CSR (PEM), made in software for a
+/// rehearsal. A real publisher makes both on their side.
+fn stand_in_publisher(
+    subject: &str,
+) -> Result<(String, zeroize::Zeroizing<String>), CeremonyError> {
+    use p256::elliptic_curve::Generate;
+    use p256::pkcs8::EncodePrivateKey;
+    let key: p256::ecdsa::SigningKey =
+        p256::SecretKey::try_generate_from_rng(&mut getrandom::SysRng)
+            .map_err(|e| CeremonyError::Step(format!("key generation: {e}")))?
+            .into();
+    let name = parse_subject(subject).map_err(Error::from)?;
+    let builder =
+        RequestBuilder::new(name).map_err(|e| CeremonyError::Step(format!("CSR: {e}")))?;
+    let csr = builder
+        .build::<_, p256::ecdsa::DerSignature>(&key)
+        .map_err(|e| CeremonyError::Step(format!("CSR: {e}")))?;
+    let der = csr.to_der().map_err(Error::from)?;
+    let pem = der::pem::encode_string("CERTIFICATE REQUEST", der::pem::LineEnding::LF, &der)
+        .map_err(|e| CeremonyError::Step(format!("CSR: {e}")))?;
+    let key_pem = key
+        .to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
+        .map_err(|e| CeremonyError::Step(format!("key encoding: {e}")))?;
+    Ok((pem, zeroize::Zeroizing::new(key_pem.to_string())))
+}

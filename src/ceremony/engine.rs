@@ -1,0 +1,307 @@
+//! Runs a script step by step, recording every step in the transcript; resumes an interrupted
+//! ceremony at its first unfinished step after checking what the finished ones wrote.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use getrandom::SysRng;
+use getrandom::rand_core::{Rng, UnwrapErr};
+
+use super::CeremonyError;
+use super::actions::{self, Context, StepOutcome};
+use super::script::{Profile, Script, Step, load_profile, load_script};
+use super::transcript::{Artefact, Event, Transcript, signature_path, summary};
+use crate::fingerprint::Fingerprint;
+use crate::signer::sha256;
+
+/// The transcript's file name in the output directory.
+pub const TRANSCRIPT: &str = "transcript.jsonl";
+/// The printable summary's file name.
+pub const SUMMARY: &str = "summary.md";
+
+/// Whoever confirms: the TUI asks the people present; a batch rehearsal confirms itself.
+pub trait Confirmer {
+    /// Shows the script's SHA-256 for the witnesses; returns the roles that confirmed it, or
+    /// `None` when the administrator rejects it.
+    fn confirm_script(&mut self, script: &Script, hash: &Fingerprint) -> Option<Vec<String>>;
+    /// Before step `n` runs: the roles that confirm it, or an exception text to stop with.
+    fn confirm_step(&mut self, n: usize, step: &Step) -> Result<Vec<String>, String>;
+    /// After step `n` ran.
+    fn step_done(&mut self, n: usize, step: &Step, outcome: &StepOutcome);
+    /// A note for the people present (resumption, verification of earlier steps).
+    fn notice(&mut self, text: &str);
+}
+
+/// Confirms every step with every role it names: for `rehearse --batch` only.
+pub struct BatchConfirmer;
+
+impl Confirmer for BatchConfirmer {
+    fn confirm_script(&mut self, script: &Script, _: &Fingerprint) -> Option<Vec<String>> {
+        Some(script.roles.keys().cloned().collect())
+    }
+    fn confirm_step(&mut self, _: usize, step: &Step) -> Result<Vec<String>, String> {
+        Ok(step.confirm.clone())
+    }
+    fn step_done(&mut self, n: usize, step: &Step, outcome: &StepOutcome) {
+        println!("step {n}: {} — {}", step.title, outcome.summary);
+    }
+    fn notice(&mut self, text: &str) {
+        println!("{text}");
+    }
+}
+
+/// A ceremony ready to run: its script, profile and transcript.
+pub struct Ceremony {
+    /// The script.
+    pub script: Script,
+    /// The script's SHA-256.
+    pub script_hash: Fingerprint,
+    /// The profile.
+    pub profile: Profile,
+    profile_hash: Fingerprint,
+    transcript: Transcript,
+}
+
+/// What a finished ceremony left.
+pub struct Finished {
+    /// The transcript.
+    pub transcript: PathBuf,
+    /// Its detached signature.
+    pub signature: PathBuf,
+    /// The Markdown summary.
+    pub summary: PathBuf,
+    /// Every artefact, in order.
+    pub artefacts: Vec<Artefact>,
+}
+
+impl Ceremony {
+    /// Loads the script and profile and opens (or starts) the transcript in the profile's
+    /// output directory. A transcript from another script or profile is refused.
+    pub fn open(script: &Path, profile: &Path) -> Result<Self, CeremonyError> {
+        let (script, script_hash) = load_script(script)?;
+        let (profile, profile_hash) = load_profile(profile)?;
+        fs::create_dir_all(&profile.output).map_err(|e| {
+            CeremonyError::Profile(format!("output {}: {e}", profile.output.display()))
+        })?;
+        let transcript = Transcript::open(&profile.output.join(TRANSCRIPT))?;
+        if let Some(first) = transcript.entries().first() {
+            let Event::Start {
+                ceremony,
+                script_sha256,
+                profile_sha256,
+                ..
+            } = &first.event
+            else {
+                return Err(CeremonyError::Transcript("entry 0 is not a start".into()));
+            };
+            if *script_sha256 != script_hash.hex()
+                || *profile_sha256 != profile_hash.hex()
+                || *ceremony != script.name
+            {
+                return Err(CeremonyError::Transcript(format!(
+                    "{} belongs to another ceremony ('{ceremony}', script {script_sha256}): use a fresh output directory, or the script and profile it was started with",
+                    transcript.path().display()
+                )));
+            }
+        }
+        Ok(Self {
+            script,
+            script_hash,
+            profile,
+            profile_hash,
+            transcript,
+        })
+    }
+
+    /// Whether this ceremony was started before (and is being resumed).
+    pub fn is_resumed(&self) -> bool {
+        !self.transcript.entries().is_empty()
+    }
+
+    fn step_dir(&self, n: usize, step: &Step) -> PathBuf {
+        self.profile
+            .output
+            .join(format!("{n:02}-{}", step.action.name()))
+    }
+
+    /// Runs every unfinished step, then signs the transcript with the root key.
+    pub fn run(&mut self, confirmer: &mut dyn Confirmer) -> Result<Finished, CeremonyError> {
+        if self.transcript.entries().is_empty() {
+            let confirmed = confirmer
+                .confirm_script(&self.script, &self.script_hash)
+                .ok_or(CeremonyError::HashRejected)?;
+            let mut id = [0u8; 16];
+            UnwrapErr(SysRng).fill_bytes(&mut id);
+            self.transcript.append(Event::Start {
+                ceremony: self.script.name.clone(),
+                ceremony_id: hex::encode(id),
+                script_sha256: self.script_hash.hex(),
+                profile_sha256: self.profile_hash.hex(),
+                rehearsal: self.profile.rehearsal,
+                confirmed_by: confirmed,
+            })?;
+        } else {
+            confirmer.notice("Resuming: checking what the finished steps wrote.");
+        }
+        let mut artefacts: Vec<Artefact> = Vec::new();
+        let mut done: Vec<usize> = Vec::new();
+        let mut begun: Option<usize> = None;
+        let mut ended = false;
+        for e in self.transcript.entries() {
+            match &e.event {
+                Event::Step { step, outputs, .. } => {
+                    for a in outputs {
+                        let path = self.profile.output.join(&a.path);
+                        let have = fs::read(&path).map(|b| hex::encode(sha256(&b))).ok();
+                        if have.as_deref() != Some(a.sha256.as_str()) {
+                            return Err(CeremonyError::Transcript(format!(
+                                "{} is missing or differs from what entry {} (step {step}) recorded: restore it before resuming",
+                                path.display(),
+                                e.seq
+                            )));
+                        }
+                    }
+                    artefacts.extend(outputs.iter().cloned());
+                    done.push(*step);
+                    begun = None;
+                }
+                Event::Begin { step, .. } => begun = Some(*step),
+                Event::End { .. } => ended = true,
+                _ => {}
+            }
+        }
+        if let Some(n) = begun {
+            let step = &self.script.steps[n - 1];
+            let dir = self.step_dir(n, step);
+            let aside =
+                dir.with_extension(format!("interrupted-{}", self.transcript.entries().len()));
+            if dir.exists() {
+                fs::rename(&dir, &aside)
+                    .map_err(|e| CeremonyError::Step(format!("{}: {e}", dir.display())))?;
+            }
+            let text = format!(
+                "step {n} ('{}') was interrupted; what it had written was moved to {}; it is run again",
+                step.title,
+                aside.display()
+            );
+            confirmer.notice(&text);
+            self.transcript.append(Event::Exception {
+                step: Some(n),
+                text,
+            })?;
+        }
+        for (i, step) in self.script.steps.clone().iter().enumerate() {
+            let n = i + 1;
+            if done.contains(&n) || ended {
+                continue;
+            }
+            let confirmed_by = match confirmer.confirm_step(n, step) {
+                Ok(roles) => roles,
+                Err(text) => {
+                    self.transcript.append(Event::Exception {
+                        step: Some(n),
+                        text: text.clone(),
+                    })?;
+                    return Err(CeremonyError::Step(format!("stopped at step {n}: {text}")));
+                }
+            };
+            if let Some(missing) = step.confirm.iter().find(|r| !confirmed_by.contains(r)) {
+                return Err(CeremonyError::Step(format!(
+                    "step {n} lacks the confirmation of {missing}"
+                )));
+            }
+            self.transcript.append(Event::Begin {
+                step: n,
+                action: step.action,
+            })?;
+            crate::crash_points::pause("KEYRITE_CEREMONY_STEP_PAUSE_MS");
+            let dir = self.step_dir(n, step);
+            let ctx = Context {
+                script: &self.script,
+                profile: &self.profile,
+                out: &self.profile.output,
+                artefacts: artefacts.clone(),
+            };
+            let outcome = match actions::run(&ctx, step, &dir) {
+                Ok(o) => o,
+                Err(e) => {
+                    self.transcript.append(Event::Exception {
+                        step: Some(n),
+                        text: format!("the step failed: {e}"),
+                    })?;
+                    return Err(e);
+                }
+            };
+            artefacts.extend(outcome.outputs.iter().cloned());
+            self.transcript.append(Event::Step {
+                step: n,
+                title: step.title.clone(),
+                action: step.action,
+                confirmed_by,
+                inputs: outcome.inputs.clone(),
+                outputs: outcome.outputs.clone(),
+                summary: outcome.summary.clone(),
+            })?;
+            confirmer.step_done(n, step, &outcome);
+            crate::crash_points::pause("KEYRITE_CEREMONY_STEP_PAUSE_MS");
+        }
+        if !ended {
+            self.transcript.append(Event::End {
+                steps: self.script.steps.len(),
+            })?;
+        }
+        self.sign(&artefacts)
+    }
+
+    fn sign(&self, artefacts: &[Artefact]) -> Result<Finished, CeremonyError> {
+        let path = self.transcript.path().to_owned();
+        let sig_path = signature_path(&path);
+        let summary_path = self.profile.output.join(SUMMARY);
+        if sig_path.exists() {
+            return Err(CeremonyError::Transcript(format!(
+                "{} is already signed: the ceremony is over",
+                path.display()
+            )));
+        }
+        let ctx = Context {
+            script: &self.script,
+            profile: &self.profile,
+            out: &self.profile.output,
+            artefacts: artefacts.to_vec(),
+        };
+        let root_path = ctx.root_cert()?;
+        let root = crate::pki::read_certificate(&root_path).map_err(crate::Error::from)?;
+        let uri: crate::token::Pkcs11Uri = self
+            .profile
+            .root_token
+            .parse()
+            .map_err(|e: crate::token::UriError| CeremonyError::Profile(e.to_string()))?;
+        let token = crate::token::Token::open(&uri, Some(&self.profile.module))
+            .map_err(crate::Error::from)?;
+        let signer = crate::delegate::open_root_signer(&token, &uri, &root)?;
+        let content = fs::read(&path)
+            .map_err(|e| CeremonyError::Transcript(format!("{}: {e}", path.display())))?;
+        let time = crate::import::now().map_err(|e| CeremonyError::Transcript(e.to_string()))?;
+        let sig = crate::cms::sign_detached(&content, &[(&signer, &root)], time)?;
+        let dir = &self.profile.output;
+        let name = |p: &Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let md = summary(self.transcript.entries());
+        crate::output::write_new_files(
+            dir,
+            &[
+                (&name(&sig_path), &sig, crate::output::PUBLIC),
+                (&name(&summary_path), md.as_bytes(), crate::output::PUBLIC),
+            ],
+        )?;
+        Ok(Finished {
+            transcript: path,
+            signature: sig_path,
+            summary: summary_path,
+            artefacts: artefacts.to_vec(),
+        })
+    }
+}

@@ -1,0 +1,40 @@
+//! Scripted ceremonies: a reviewed script, a profile for the machine, an engine that runs the
+//! steps through the same library calls as the CLI, and a hash-chained transcript signed by
+//! the root at the end. The terminal UI and `rehearse --batch` are views over [`engine`].
+
+pub mod actions;
+pub mod engine;
+pub mod rehearsal;
+pub mod script;
+pub mod transcript;
+
+/// Why a ceremony could not start, go on, or be verified.
+#[derive(Debug, thiserror::Error)]
+pub enum CeremonyError {
+    /// The script is malformed.
+    #[error("script {0}")]
+    Script(String),
+    /// The profile is malformed or points at something missing.
+    #[error("profile {0}")]
+    Profile(String),
+    /// The administrator did not confirm the script's hash.
+    #[error(
+        "the script's SHA-256 was not confirmed: the ceremony does not start; compare the reviewed copy and the script on the ceremony medium"
+    )]
+    HashRejected,
+    /// The transcript is damaged, from another ceremony, or does not verify.
+    #[error("transcript: {0}")]
+    Transcript(String),
+    /// A step failed.
+    #[error("step failed: {0}")]
+    Step(String),
+    /// A library operation failed.
+    #[error(transparent)]
+    Keyrite(#[from] crate::Error),
+}
+
+impl From<crate::output::OutputError> for CeremonyError {
+    fn from(e: crate::output::OutputError) -> Self {
+        Self::Keyrite(e.into())
+    }
+}

@@ -1,0 +1,180 @@
+//! Rehearsals: throwaway SoftHSM2 tokens, a profile that points at them, and the lifecycle
+//! script run end to end; the same engine and script as a real ceremony.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use getrandom::SysRng;
+use getrandom::rand_core::{Rng, UnwrapErr};
+use serde_json::json;
+
+use super::CeremonyError;
+use super::engine::Finished;
+
+/// The lifecycle script, as reviewed in `ceremony-scripts/`.
+pub const LIFECYCLE_SCRIPT: &str = include_str!("../../ceremony-scripts/rehearsal-lifecycle.toml");
+
+/// The rehearsal's trust policy, on its input medium.
+const POLICY: &str = r#"[[statement]]
+name = "example-releases"
+registry_scopes = ["registry.example.internal/releases/app"]
+level = "strict"
+trusted_identities = ["x509.subject: C=US, ST=WA, O=Example Publisher, CN=release-signer-a"]
+"#;
+
+/// Where SoftHSM2's module is on Debian.
+pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// A prepared rehearsal directory.
+pub struct Setup {
+    /// The script (a copy of [`LIFECYCLE_SCRIPT`]).
+    pub script: PathBuf,
+    /// The profile.
+    pub profile: PathBuf,
+    /// The SoftHSM2 configuration the process must use (`SOFTHSM2_CONF`).
+    pub softhsm_conf: PathBuf,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CeremonyError + '_ {
+    move |e| CeremonyError::Profile(format!("{}: {e}", path.display()))
+}
+
+fn random_digits(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    UnwrapErr(SysRng).fill_bytes(&mut bytes);
+    bytes.iter().map(|b| char::from(b'0' + b % 10)).collect()
+}
+
+/// Prepares `dir` for a rehearsal, or finds the one a killed rehearsal left there: two
+/// SoftHSM2 tokens (PIN in a 0600 file), the input medium with the policy, the script and a
+/// profile with `rehearsal = true`.
+pub fn prepare(dir: &Path) -> Result<Setup, CeremonyError> {
+    let setup = Setup {
+        script: dir.join("script.toml"),
+        profile: dir.join("profile.toml"),
+        softhsm_conf: dir.join("softhsm/softhsm2.conf"),
+    };
+    if setup.profile.exists() {
+        return Ok(setup);
+    }
+    if dir.exists() && fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
+        return Err(CeremonyError::Profile(format!(
+            "{} is not empty and holds no rehearsal: give a new directory",
+            dir.display()
+        )));
+    }
+    if !Path::new(SOFTHSM_MODULE).is_file() {
+        return Err(CeremonyError::Profile(format!(
+            "SoftHSM2 is not installed ({SOFTHSM_MODULE} is missing): install the softhsm2 package (README's first command does)"
+        )));
+    }
+    let tokens = dir.join("softhsm/tokens");
+    fs::create_dir_all(&tokens).map_err(io(&tokens))?;
+    fs::write(
+        &setup.softhsm_conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .map_err(io(&setup.softhsm_conf))?;
+    let pin_file = dir.join("softhsm/user.pin");
+    let pin = random_digits(8);
+    crate::output::write_new_files(
+        &dir.join("softhsm"),
+        &[("user.pin", pin.as_bytes(), crate::output::PRIVATE)],
+    )?;
+    for label in ["rehearsal-root", "rehearsal-backup"] {
+        // Throwaway PINs of a rehearsal token; softhsm2-util takes them only as arguments.
+        let out = Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &setup.softhsm_conf)
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--so-pin",
+                &random_digits(12),
+                "--pin",
+                &pin,
+            ])
+            .output()
+            .map_err(|e| {
+                CeremonyError::Profile(format!("softhsm2-util: {e}: install the softhsm2 package"))
+            })?;
+        if !out.status.success() {
+            return Err(CeremonyError::Profile(format!(
+                "softhsm2-util could not make the rehearsal token: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+    }
+    let input = dir.join("input");
+    crate::output::write_new_files(
+        &input,
+        &[("policy.toml", POLICY.as_bytes(), crate::output::PUBLIC)],
+    )?;
+    let uri = |label: &str| {
+        format!(
+            "pkcs11:token={label};object=keyrite-root?pin-source=file:{}",
+            percent_encoding::utf8_percent_encode(
+                &pin_file.display().to_string(),
+                crate::token::uri::QUERY_VALUE
+            )
+        )
+    };
+    let profile = format!(
+        "# A rehearsal: throwaway SoftHSM2 tokens in {dir}\nmodule = \"{SOFTHSM_MODULE}\"\nroot_token = \"{}\"\nbackup_tokens = [\"{}\"]\ninput = \"{}\"\noutput = \"{}\"\nrehearsal = true\n",
+        uri("rehearsal-root"),
+        uri("rehearsal-backup"),
+        input.display(),
+        dir.join("out").display(),
+        dir = dir.join("softhsm").display(),
+    );
+    crate::output::write_new_files(
+        dir,
+        &[
+            (
+                "script.toml",
+                LIFECYCLE_SCRIPT.as_bytes(),
+                crate::output::PUBLIC,
+            ),
+            ("profile.toml", profile.as_bytes(), crate::output::PUBLIC),
+        ],
+    )?;
+    Ok(setup)
+}
+
+/// Writes `dir/manifest.json`: every artefact by role.
+pub fn write_manifest(dir: &Path, finished: &Finished) -> Result<PathBuf, CeremonyError> {
+    let out = |p: &Path| p.display().to_string();
+    let by_role = |role: &str| -> Vec<String> {
+        finished
+            .artefacts
+            .iter()
+            .filter(|a| a.role == role)
+            .map(|a| out(&dir.join("out").join(&a.path)))
+            .collect()
+    };
+    let manifest = json!({
+        "rehearsal": true,
+        "root_cert": by_role("root-cert"),
+        "root_fingerprint": by_role("root-fingerprint"),
+        "share_cards": by_role("share-card"),
+        "publisher_keys": by_role("publisher-key"),
+        "publisher_csrs": by_role("publisher-csr"),
+        "delegate_certs": by_role("delegate-cert"),
+        "delegate_chains": by_role("delegate-chain"),
+        "crls": by_role("crl"),
+        "trust_bundles": by_role("trust-bundle"),
+        "revocation_bundles": by_role("revocation-bundle"),
+        "transcript": out(&finished.transcript),
+        "transcript_signature": out(&finished.signature),
+        "summary": out(&finished.summary),
+    });
+    let text =
+        serde_json::to_vec_pretty(&manifest).map_err(|e| CeremonyError::Step(e.to_string()))?;
+    crate::output::write_new_files(dir, &[("manifest.json", &text, crate::output::PUBLIC)])?;
+    Ok(dir.join("manifest.json"))
+}

@@ -1,0 +1,355 @@
+//! The ceremony transcript: JSON lines, each carrying the SHA-256 of the line before it, signed
+//! at the end by the root key with a detached CMS signature (`<transcript>.p7s`).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use x509_cert::Certificate;
+
+use super::CeremonyError;
+use super::script::Action;
+use crate::signer::sha256;
+
+/// An artefact a step read or wrote: its role, its path under the output directory, its digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artefact {
+    /// What it is (`root-cert`, `share-card`, `delegate-cert`, …).
+    pub role: String,
+    /// Its path, relative to the ceremony's output directory.
+    pub path: String,
+    /// SHA-256, hex.
+    pub sha256: String,
+}
+
+/// What an entry records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Event {
+    /// The ceremony began (or was resumed: a second start is never written).
+    Start {
+        /// The script's name.
+        ceremony: String,
+        /// A random id that ties every entry and artefact to this ceremony.
+        ceremony_id: String,
+        /// SHA-256 of the script, as the witnesses confirmed it.
+        script_sha256: String,
+        /// SHA-256 of the profile.
+        profile_sha256: String,
+        /// Whether this is a rehearsal.
+        rehearsal: bool,
+        /// The roles that confirmed the script's hash.
+        confirmed_by: Vec<String>,
+    },
+    /// A step started: if no `step` entry follows, it was interrupted.
+    Begin {
+        /// 1-based step number.
+        step: usize,
+        /// Its action.
+        action: Action,
+    },
+    /// A step finished.
+    Step {
+        /// 1-based step number.
+        step: usize,
+        /// Its title.
+        title: String,
+        /// Its action.
+        action: Action,
+        /// The roles that confirmed it.
+        confirmed_by: Vec<String>,
+        /// What it read.
+        inputs: Vec<Artefact>,
+        /// What it wrote.
+        outputs: Vec<Artefact>,
+        /// What happened, in a line.
+        summary: String,
+    },
+    /// A deviation from the script, in the administrator's words.
+    Exception {
+        /// The step it concerns.
+        step: Option<usize>,
+        /// What happened.
+        text: String,
+    },
+    /// Every step is done; the signature follows.
+    End {
+        /// How many steps ran.
+        steps: usize,
+    },
+}
+
+/// One line of the transcript.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// 0-based position.
+    pub seq: u64,
+    /// When (RFC 3339, UTC).
+    pub time: String,
+    /// SHA-256 of the previous line (hex); empty for the first.
+    pub prev: String,
+    /// What it records.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// The transcript file, with what it holds so far.
+pub struct Transcript {
+    path: PathBuf,
+    entries: Vec<Entry>,
+    last_hash: String,
+}
+
+/// The signature file beside a transcript.
+pub fn signature_path(transcript: &Path) -> PathBuf {
+    let mut name = transcript.as_os_str().to_owned();
+    name.push(".p7s");
+    PathBuf::from(name)
+}
+
+fn now() -> String {
+    crate::import::now()
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+/// Parses and chain-checks transcript text; names the first entry that breaks the chain.
+pub fn parse(text: &str) -> Result<(Vec<Entry>, String), CeremonyError> {
+    let bad = |m: String| CeremonyError::Transcript(m);
+    let mut entries = Vec::new();
+    let mut prev = String::new();
+    if !text.is_empty() && !text.ends_with('\n') {
+        return Err(bad(
+            "the last entry is cut short (no newline): the file was truncated or edited".into(),
+        ));
+    }
+    for (i, line) in text.lines().enumerate() {
+        let entry: Entry = serde_json::from_str(line)
+            .map_err(|e| bad(format!("entry {i} does not parse ({e}): it was edited")))?;
+        if entry.seq != i as u64 {
+            return Err(bad(format!(
+                "entry {i} carries number {}: entries were reordered, removed or inserted",
+                entry.seq
+            )));
+        }
+        if entry.prev != prev {
+            return Err(bad(format!(
+                "entry {i} does not follow entry {}: one of them was edited, or entries were reordered",
+                i.saturating_sub(1)
+            )));
+        }
+        if i == 0 && !matches!(entry.event, Event::Start { .. }) {
+            return Err(bad("entry 0 is not the ceremony's start".into()));
+        }
+        prev = hex::encode(sha256(line.as_bytes()));
+        entries.push(entry);
+    }
+    Ok((entries, prev))
+}
+
+impl Transcript {
+    /// Opens an existing transcript (chain-checked) or starts an empty one.
+    pub fn open(path: &Path) -> Result<Self, CeremonyError> {
+        let text = match fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Err(CeremonyError::Transcript(format!(
+                    "{}: {e}",
+                    path.display()
+                )));
+            }
+        };
+        let (entries, last_hash) = parse(&text)
+            .map_err(|e| CeremonyError::Transcript(format!("{}: {e}", path.display())))?;
+        Ok(Self {
+            path: path.to_owned(),
+            entries,
+            last_hash,
+        })
+    }
+
+    /// The entries so far.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends an entry and syncs it to disk before returning.
+    pub fn append(&mut self, event: Event) -> Result<(), CeremonyError> {
+        let entry = Entry {
+            seq: self.entries.len() as u64,
+            time: now(),
+            prev: self.last_hash.clone(),
+            event,
+        };
+        let line =
+            serde_json::to_string(&entry).map_err(|e| CeremonyError::Transcript(e.to_string()))?;
+        let io =
+            |e: std::io::Error| CeremonyError::Transcript(format!("{}: {e}", self.path.display()));
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(io)?;
+        file.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
+        file.sync_data().map_err(io)?;
+        self.last_hash = hex::encode(sha256(line.as_bytes()));
+        self.entries.push(entry);
+        Ok(())
+    }
+}
+
+/// What `transcript verify` found.
+pub struct Verified {
+    /// The entries.
+    pub entries: Vec<Entry>,
+    /// Each artefact checked, with the entry that recorded it.
+    pub artefacts: Vec<(PathBuf, u64)>,
+}
+
+/// Checks a signed transcript on any machine: the root certificate is a self-signed root,
+/// the detached signature is the root's over the file, the chain of entries is whole and
+/// ends, and each artefact given has the digest an entry recorded for it.
+pub fn verify(
+    path: &Path,
+    root_cert: &Path,
+    artefacts: &[PathBuf],
+) -> Result<Verified, CeremonyError> {
+    let bad = |m: String| CeremonyError::Transcript(m);
+    let text = fs::read(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+    let (entries, _) = parse(&String::from_utf8_lossy(&text))?;
+    if !matches!(entries.last().map(|e| &e.event), Some(Event::End { .. })) {
+        return Err(bad(
+            "the transcript has no end entry: the ceremony did not finish".into(),
+        ));
+    }
+    let root: Certificate =
+        crate::pki::read_certificate(root_cert).map_err(|e| bad(e.to_string()))?;
+    crate::pki::verify::issued_by(&root, &root).map_err(|e| {
+        bad(format!(
+            "{} is not a self-signed root: {e}",
+            root_cert.display()
+        ))
+    })?;
+    let sig_path = signature_path(path);
+    let sig = fs::read(&sig_path)
+        .map_err(|e| bad(format!("the signature {}: {e}", sig_path.display())))?;
+    let signers = crate::cms::open_detached(&sig, &text)
+        .map_err(|e| bad(format!("the signature does not check out: {e}")))?;
+    if !signers.contains(&root) {
+        return Err(bad(format!(
+            "the transcript is not signed by the root in {}: it belongs to another ceremony or root",
+            root_cert.display()
+        )));
+    }
+    let mut checked = Vec::new();
+    for artefact in artefacts {
+        let bytes = fs::read(artefact).map_err(|e| bad(format!("{}: {e}", artefact.display())))?;
+        let digest = hex::encode(sha256(&bytes));
+        let name = artefact
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let recorded: Vec<(u64, &Artefact)> = entries
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::Step {
+                    outputs, inputs, ..
+                } => Some(outputs.iter().chain(inputs).map(move |a| (e.seq, a))),
+                _ => None,
+            })
+            .flatten()
+            .filter(|(_, a)| {
+                Path::new(&a.path)
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy() == name)
+            })
+            .collect();
+        match recorded.iter().find(|(_, a)| a.sha256 == digest) {
+            Some((seq, _)) => checked.push((artefact.clone(), *seq)),
+            None => match recorded.first() {
+                Some((seq, a)) => {
+                    return Err(bad(format!(
+                        "{} differs from what entry {seq} recorded for {} (SHA-256 {}, the file has {digest})",
+                        artefact.display(),
+                        a.path,
+                        a.sha256
+                    )));
+                }
+                None => {
+                    return Err(bad(format!(
+                        "{} is not an artefact of this ceremony",
+                        artefact.display()
+                    )));
+                }
+            },
+        }
+    }
+    Ok(Verified {
+        entries,
+        artefacts: checked,
+    })
+}
+
+/// A printable Markdown summary: steps, confirmations, exceptions and artefact digests.
+pub fn summary(entries: &[Entry]) -> String {
+    let mut md = String::new();
+    for e in entries {
+        match &e.event {
+            Event::Start {
+                ceremony,
+                ceremony_id,
+                script_sha256,
+                rehearsal,
+                confirmed_by,
+                ..
+            } => {
+                md.push_str(&format!(
+                    "# Ceremony `{ceremony}`{}\n\n",
+                    if *rehearsal { " — REHEARSAL" } else { "" }
+                ));
+                md.push_str(&format!("- ceremony id: `{ceremony_id}`\n- started: {}\n- script SHA-256: `{script_sha256}`\n", e.time));
+                if let Ok(fp) = crate::fingerprint::Fingerprint::parse(script_sha256) {
+                    md.push_str(&format!("- script words: {}\n", fp.words().join(" ")));
+                }
+                md.push_str(&format!(
+                    "- script hash confirmed by: {}\n\n## Steps\n\n",
+                    confirmed_by.join(", ")
+                ));
+            }
+            Event::Step {
+                step,
+                title,
+                action,
+                confirmed_by,
+                outputs,
+                summary,
+                ..
+            } => {
+                md.push_str(&format!("### {step}. {title} (`{}`)\n\n{summary}\n\n- finished: {}\n- confirmed by: {}\n", action.name(), e.time, confirmed_by.join(", ")));
+                for a in outputs {
+                    md.push_str(&format!("- {} `{}`: `{}`\n", a.role, a.path, a.sha256));
+                }
+                md.push('\n');
+            }
+            Event::Exception { step, text } => {
+                md.push_str(&format!(
+                    "**Exception{}** ({}): {text}\n\n",
+                    step.map(|s| format!(" at step {s}")).unwrap_or_default(),
+                    e.time
+                ));
+            }
+            Event::End { steps } => {
+                md.push_str(&format!("## End\n\n{steps} steps, finished {}.\n", e.time))
+            }
+            Event::Begin { .. } => {}
+        }
+    }
+    md
+}
