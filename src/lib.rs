@@ -20,6 +20,7 @@ pub mod root;
 pub mod shares;
 pub mod signer;
 pub mod token;
+pub mod tui;
 
 /// Any failure of a keyrite operation, each saying what went wrong and what to do.
 #[derive(Debug, thiserror::Error)]

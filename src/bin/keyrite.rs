@@ -1,7 +1,9 @@
 //! `keyrite`: the ceremony station's command line.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use keyrite::bundle::make::{Made, RevocationRequest, TrustRequest, make_revocation, make_trust};
@@ -23,16 +25,20 @@ use keyrite::signer::KeyAlgorithm;
 use keyrite::token::{
     KeyAudit, KeyOrigin, Module, Pkcs11Uri, SlotReport, Token, list_slots, resolve_module,
 };
+use keyrite::tui::{TerminalKeys, Ui};
 
 /// Offline key ceremonies for container signing with the Notary Project.
 ///
 /// PINs come from the token URI's pin-source (pkcs11:...?pin-source=file:/path), the
 /// KEYRITE_PIN environment variable, or a prompt; never from an argument.
+///
+/// With no command, keyrite opens the terminal UI: pick a ceremony script and a profile, then
+/// walk its steps.
 #[derive(Parser)]
-#[command(name = "keyrite", version, arg_required_else_help = true)]
+#[command(name = "keyrite", version)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -58,14 +64,16 @@ enum Command {
     /// Verify a ceremony transcript.
     #[command(subcommand)]
     Transcript(TranscriptCommand),
-    /// Rehearse the whole lifecycle on throwaway SoftHSM2 tokens.
+    /// Rehearse on throwaway SoftHSM2 tokens: the root creation ceremony in the terminal UI,
+    /// or with --batch the whole lifecycle without a terminal.
     Rehearse {
-        /// Run every step without a terminal, confirming each as the script asks.
-        #[arg(long)]
+        /// Run the whole lifecycle without a terminal, confirming each step as the script asks.
+        #[arg(long, requires = "out")]
         batch: bool,
-        /// The rehearsal's directory (new, or one a killed rehearsal left, to resume it).
+        /// The rehearsal's directory (new, or one a killed rehearsal left, to resume it);
+        /// without it, a fresh temporary directory.
         #[arg(long, value_name = "DIR")]
-        out: PathBuf,
+        out: Option<PathBuf>,
     },
 }
 
@@ -384,12 +392,103 @@ fn print_bundle(made: &Made, out: &std::path::Path) {
     println!("{}", made.fingerprint.words_block());
 }
 
+/// Runs `ceremony` in the terminal UI on the real terminal, restoring it afterwards.
+fn run_tui(ceremony: Ceremony) -> Result<(), keyrite::Error> {
+    let terminal = ratatui::try_init()
+        .map_err(|e| keyrite::Error::Usage(format!("the terminal UI needs a terminal: {e}")))?;
+    let ui = Rc::new(RefCell::new(Ui::new(terminal, TerminalKeys)));
+    let result = keyrite::tui::run_ceremony(ui, ceremony);
+    ratatui::restore();
+    result.map(drop).map_err(keyrite::Error::from)
+}
+
+/// The `*.toml` files in the first of `dirs` that has any.
+fn toml_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    for dir in dirs {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        if !files.is_empty() {
+            files.sort();
+            return files;
+        }
+    }
+    Vec::new()
+}
+
+/// `keyrite` with no command: pick a script and a profile in the terminal UI, then run it.
+fn pick_and_run() -> Result<ExitCode, keyrite::Error> {
+    let env_dir = |var: &str| std::env::var_os(var).map(PathBuf::from);
+    let scripts = toml_files(
+        &[
+            env_dir("KEYRITE_SCRIPTS"),
+            Some("/usr/share/keyrite/ceremony-scripts".into()),
+            Some("ceremony-scripts".into()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>(),
+    );
+    let profiles = toml_files(
+        &[
+            env_dir("KEYRITE_PROFILES"),
+            Some("/etc/keyrite/profiles".into()),
+            Some("profiles".into()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>(),
+    );
+    if scripts.is_empty() || profiles.is_empty() {
+        return Err(keyrite::Error::Usage(
+            "no ceremony scripts or profiles found: set KEYRITE_SCRIPTS and KEYRITE_PROFILES to their directories, or run `keyrite rehearse` (see keyrite --help)".into(),
+        ));
+    }
+    let names = |files: &[PathBuf]| {
+        files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+    };
+    let terminal = ratatui::try_init()
+        .map_err(|e| keyrite::Error::Usage(format!("the terminal UI needs a terminal: {e}")))?;
+    let ui = Rc::new(RefCell::new(Ui::new(terminal, TerminalKeys)));
+    let picked = (|| -> std::io::Result<Option<(usize, usize)>> {
+        let mut ui = ui.borrow_mut();
+        let Some(s) = ui.pick("Ceremony script", &names(&scripts))? else {
+            return Ok(None);
+        };
+        let Some(p) = ui.pick("Environment profile", &names(&profiles))? else {
+            return Ok(None);
+        };
+        Ok(Some((s, p)))
+    })();
+    let result = match picked {
+        Ok(Some((s, p))) => Ceremony::open(&scripts[s], &profiles[p])
+            .and_then(|c| keyrite::tui::run_ceremony(Rc::clone(&ui), c))
+            .map(drop)
+            .map_err(keyrite::Error::from),
+        Ok(None) => Ok(()),
+        Err(e) => Err(keyrite::Error::Usage(format!("terminal: {e}"))),
+    };
+    ratatui::restore();
+    result.map(|()| ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     for warning in keyrite::hygiene::harden_process().warnings {
         eprintln!("keyrite: note: {warning}");
     }
-    match run(cli.command) {
+    let result = match cli.command {
+        Some(command) => run(command),
+        None => pick_and_run(),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("keyrite: error: {e}");
@@ -628,18 +727,33 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Rehearse { batch, out } => {
-            if !batch {
-                return Err(keyrite::Error::Usage(
-                    "the interactive rehearsal needs the terminal UI; use --batch".into(),
-                ));
-            }
-            let setup = rehearsal::prepare(&out)?;
+            let out = match out {
+                Some(dir) => dir,
+                None => tempfile::Builder::new()
+                    .prefix("keyrite-rehearsal-")
+                    .tempdir()
+                    .map_err(|e| {
+                        keyrite::Error::Usage(format!("cannot make a temporary directory: {e}"))
+                    })?
+                    .keep(),
+            };
+            let script = if batch {
+                rehearsal::LIFECYCLE_SCRIPT
+            } else {
+                rehearsal::ROOT_CREATION_SCRIPT
+            };
+            let setup = rehearsal::prepare(&out, script)?;
             // SAFETY: still single-threaded; the PKCS#11 module reads these when it loads.
             unsafe {
                 std::env::set_var("SOFTHSM2_CONF", &setup.softhsm_conf);
                 std::env::set_var("KEYRITE_REHEARSAL", "1");
             }
             let mut ceremony = Ceremony::open(&setup.script, &setup.profile)?;
+            if !batch {
+                run_tui(ceremony)?;
+                println!("Rehearsal records are in {}.", out.display());
+                return Ok(ExitCode::SUCCESS);
+            }
             if ceremony.is_resumed() {
                 println!("Resuming the rehearsal in {}.", out.display());
             }

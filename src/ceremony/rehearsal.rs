@@ -14,6 +14,9 @@ use super::engine::Finished;
 
 /// The lifecycle script, as reviewed in `ceremony-scripts/`.
 pub const LIFECYCLE_SCRIPT: &str = include_str!("../../ceremony-scripts/rehearsal-lifecycle.toml");
+/// The backed-up root creation script, as reviewed in `ceremony-scripts/`.
+pub const ROOT_CREATION_SCRIPT: &str =
+    include_str!("../../ceremony-scripts/root-creation-backed-up.toml");
 
 /// The rehearsal's trust policy, on its input medium.
 const POLICY: &str = r#"[[statement]]
@@ -28,7 +31,7 @@ pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
 /// A prepared rehearsal directory.
 pub struct Setup {
-    /// The script (a copy of [`LIFECYCLE_SCRIPT`]).
+    /// The script (a copy of the reviewed one).
     pub script: PathBuf,
     /// The profile.
     pub profile: PathBuf,
@@ -46,10 +49,10 @@ fn random_digits(n: usize) -> String {
     bytes.iter().map(|b| char::from(b'0' + b % 10)).collect()
 }
 
-/// Prepares `dir` for a rehearsal, or finds the one a killed rehearsal left there: two
-/// SoftHSM2 tokens (PIN in a 0600 file), the input medium with the policy, the script and a
-/// profile with `rehearsal = true`.
-pub fn prepare(dir: &Path) -> Result<Setup, CeremonyError> {
+/// Prepares `dir` for a rehearsal of `script`, or finds the one a killed rehearsal left there:
+/// two SoftHSM2 tokens (PIN in a 0600 file), the input medium with the policy, the script and
+/// a profile with `rehearsal = true`.
+pub fn prepare(dir: &Path, script: &str) -> Result<Setup, CeremonyError> {
     let setup = Setup {
         script: dir.join("script.toml"),
         profile: dir.join("profile.toml"),
@@ -135,11 +138,7 @@ pub fn prepare(dir: &Path) -> Result<Setup, CeremonyError> {
     crate::output::write_new_files(
         dir,
         &[
-            (
-                "script.toml",
-                LIFECYCLE_SCRIPT.as_bytes(),
-                crate::output::PUBLIC,
-            ),
+            ("script.toml", script.as_bytes(), crate::output::PUBLIC),
             ("profile.toml", profile.as_bytes(), crate::output::PUBLIC),
         ],
     )?;

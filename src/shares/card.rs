@@ -56,7 +56,7 @@ const LINE_PX: usize = 8 * FONT_SCALE + 6;
 const MARGIN_PX: usize = 24;
 
 /// The QR code's modules, row by row (true = dark).
-fn qr_modules(text: &str) -> Result<(usize, Vec<bool>), CardError> {
+pub fn qr_modules(text: &str) -> Result<(usize, Vec<bool>), CardError> {
     let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)
         .map_err(|e| CardError(format!("the share does not fit a QR code ({e})")))?;
     let modules = code
