@@ -226,30 +226,40 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
             }
             let p: params::PublisherKey = params(step, script)?;
             let (csr, key) = stand_in_publisher(&p.publisher_subject)?;
-            let csr_path = ctx.profile.input.join(format!("{}.csr", p.name));
-            crate::output::write_new_files(
-                &ctx.profile.input,
-                &[(
-                    &format!("{}.csr", p.name),
-                    csr.as_bytes(),
-                    crate::output::PUBLIC,
-                )],
-            )?;
+            // Both stay in the step's directory, so an interrupted step leaves nothing behind
+            // that a rerun would collide with; delegate-issue finds the CSR there.
+            let csr_name = format!("{}.csr", p.name);
             let key_name = format!("{}.rehearsal-key.pem", p.name);
             crate::output::write_new_files(
                 dir,
-                &[(&key_name, key.as_bytes(), crate::output::PRIVATE)],
+                &[
+                    (&csr_name, csr.as_bytes(), crate::output::PUBLIC),
+                    (&key_name, key.as_bytes(), crate::output::PRIVATE),
+                ],
             )?;
-            std::fs::copy(&csr_path, dir.join(format!("{}.csr", p.name)))
-                .map_err(|e| CeremonyError::Step(format!("copying the CSR: {e}")))?;
-            outputs.push(ctx.artefact("publisher-csr", &dir.join(format!("{}.csr", p.name)))?);
+            outputs.push(ctx.artefact("publisher-csr", &dir.join(csr_name))?);
             outputs.push(ctx.artefact("publisher-key", &dir.join(key_name))?);
             format!("stand-in publisher key and CSR for {}", p.publisher_subject)
         }
         Action::DelegateIssue => {
             let p: params::DelegateIssue = params(step, script)?;
             let root = ctx.root_cert()?;
-            let csr = ctx.profile.input.join(format!("{}.csr", p.name));
+            // The publisher's CSR on the input medium, or a rehearsal's stand-in.
+            let file = format!("{}.csr", p.name);
+            let csr = Some(ctx.profile.input.join(&file))
+                .filter(|p| p.exists())
+                .or_else(|| {
+                    ctx.all("publisher-csr")
+                        .into_iter()
+                        .rev()
+                        .find(|c| c.file_name().is_some_and(|n| n == file.as_str()))
+                })
+                .ok_or_else(|| {
+                    CeremonyError::Step(format!(
+                        "{file} is not on the input medium {}: copy the publisher's CSR there",
+                        ctx.profile.input.display()
+                    ))
+                })?;
             inputs.push(ctx.artefact("csr", &csr)?);
             let made = issue_delegate(&DelegateRequest {
                 token: &uri(&ctx.profile.root_token)?,
@@ -291,6 +301,18 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
                 let cert = read_certificate(&cert_path).map_err(Error::from)?;
                 let serial = crate::ledger::serial_hex(cert.tbs_certificate().serial_number());
                 revoke.push(serial.parse::<Revocation>().map_err(Error::from)?);
+            }
+            // A rerun after an interruption finds revocations the ledger already holds: the CRL
+            // carries them anyway.
+            {
+                let root_der = read_certificate(&root)
+                    .map_err(Error::from)?
+                    .to_der()
+                    .map_err(Error::from)?;
+                let ledger =
+                    crate::ledger::Ledger::open(&ctx.profile.ledger_dir(), &root, &root_der, false)
+                        .map_err(Error::from)?;
+                revoke.retain(|r| !ledger.revoked().iter().any(|done| done.serial == r.serial));
             }
             let out = dir.join("root.crl");
             let crls = issue_crls(&CrlRequest {

@@ -494,3 +494,122 @@ pub fn pkilint_cert(pem: &Path) -> (bool, String) {
         .arg(pem));
     (ok && text.trim().is_empty(), text)
 }
+
+/// keyrite running in a tmux session on a private server socket, as an officer would run
+/// it in a terminal; the session is killed on drop.
+pub struct Tmux {
+    socket: std::path::PathBuf,
+}
+
+impl Tmux {
+    /// Starts `keyrite ARGS` on `hsm`'s token in a 120x40 terminal; the pane stays open after
+    /// keyrite exits so its last screen can be read.
+    pub fn start(hsm: &SoftHsm, args: &[&str]) -> Tmux {
+        Tmux::start_sized(hsm, (120, 40), &[], args)
+    }
+
+    /// Starts `keyrite ARGS` in a `width`x`height` terminal with `hsm`'s environment and
+    /// `envs`.
+    pub fn start_sized(
+        hsm: &SoftHsm,
+        (width, height): (u16, u16),
+        envs: &[(&str, &str)],
+        args: &[&str],
+    ) -> Tmux {
+        let tmux = Tmux {
+            socket: hsm.dir().join("tmux.sock"),
+        };
+        let mut cmd = tmux.tmux();
+        cmd.args([
+            "new-session",
+            "-d",
+            "-s",
+            "ceremony",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+        ]);
+        for (k, v) in envs {
+            cmd.arg("-e").arg(format!("{k}={v}"));
+        }
+        cmd.arg("-e")
+            .arg(format!("KEYRITE_PKCS11_MODULE={SOFTHSM_MODULE}"));
+        for (k, v) in hsm.envs() {
+            cmd.arg("-e").arg(format!("{k}={v}"));
+        }
+        cmd.arg(env!("CARGO_BIN_EXE_keyrite"))
+            .args(args)
+            .env_remove("KEYRITE_PIN")
+            .env_remove("KEYRITE_REHEARSAL")
+            .env_remove("KEYRITE_PASSPHRASE");
+        run_ok(&mut cmd);
+        run_ok(
+            tmux.tmux()
+                .args(["set-option", "-t", "ceremony", "remain-on-exit", "on"]),
+        );
+        tmux
+    }
+
+    /// tmux on this session's server.
+    pub fn tmux(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-S").arg(&self.socket);
+        cmd
+    }
+
+    /// The screen as text.
+    pub fn screen(&self) -> String {
+        run_ok(self.tmux().args(["capture-pane", "-p", "-t", "ceremony"]))
+    }
+
+    /// Waits up to 30 s for `text` on the screen and returns the screen.
+    pub fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for {text:?}; screen:\n{screen}"
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Types `text` and Enter.
+    pub fn type_line(&self, text: &str) {
+        run_ok(
+            self.tmux()
+                .args(["send-keys", "-t", "ceremony", "-l", text]),
+        );
+        run_ok(self.tmux().args(["send-keys", "-t", "ceremony", "Enter"]));
+    }
+
+    /// The pid of the process in the pane.
+    pub fn pid(&self) -> String {
+        run_ok(
+            self.tmux()
+                .args(["list-panes", "-t", "ceremony", "-F", "#{pane_pid}"]),
+        )
+        .trim()
+        .to_owned()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux().arg("kill-server").output();
+    }
+}
+
+impl Tmux {
+    /// Sends tmux key names (`Enter`, `y`, `Escape`), one after another.
+    pub fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            run_ok(self.tmux().args(["send-keys", "-t", "ceremony", k]));
+        }
+    }
+}

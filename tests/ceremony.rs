@@ -1,0 +1,658 @@
+//! Scripted ceremonies: `keyrite rehearse --batch` end to end (manifest, root, transcript and
+//! its signature checked by keyrite and by OpenSSL), tampering with the transcript and its
+//! artefacts, a rehearsal killed (SIGKILL) mid-ceremony and resumed, and inputs refused before
+//! anything starts.
+
+mod common;
+
+use std::fs;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use common::*;
+use keyrite::ceremony::CeremonyError;
+use keyrite::ceremony::actions::StepOutcome;
+use keyrite::ceremony::engine::{Ceremony, Confirmer};
+use keyrite::ceremony::script::{Script, Step};
+use keyrite::fingerprint::Fingerprint;
+use serde_json::Value;
+
+/// The transcript's path inside a rehearsal directory.
+const TRANSCRIPT: &str = "out/transcript.jsonl";
+/// How long a killed-rehearsal test waits for the transcript to reach the point it kills at.
+const POLL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `keyrite`, without a PIN or a step pause from the caller's environment.
+fn keyrite() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyrite"));
+    cmd.env_remove("KEYRITE_PIN")
+        .env_remove("KEYRITE_CEREMONY_STEP_PAUSE_MS");
+    cmd
+}
+
+/// `keyrite rehearse --batch --out DIR`: whether it exited 0, and its output.
+fn rehearse(dir: &Path) -> (bool, String) {
+    run(keyrite().args(["rehearse", "--batch", "--out"]).arg(dir))
+}
+
+/// A finished rehearsal in a new temporary directory.
+fn rehearsed() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ok, text) = rehearse(&tmp.path().join("r"));
+    assert!(ok, "rehearse --batch failed:\n{text}");
+    tmp
+}
+
+/// The rehearsal directory inside a [`rehearsed`] temporary directory.
+fn rdir(tmp: &tempfile::TempDir) -> PathBuf {
+    tmp.path().join("r")
+}
+
+fn manifest(dir: &Path) -> Value {
+    let text = fs::read_to_string(dir.join("manifest.json")).expect("manifest.json");
+    serde_json::from_str(&text).expect("manifest.json is JSON")
+}
+
+/// The paths listed under `key` in the manifest (an array of paths).
+fn listed(m: &Value, key: &str) -> Vec<PathBuf> {
+    m[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("manifest has no array {key}: {m:#}"))
+        .iter()
+        .map(|v| PathBuf::from(v.as_str().expect("a path")))
+        .collect()
+}
+
+/// Every artefact the manifest lists by role (its arrays; the transcript, its signature and
+/// the summary are not artefacts the transcript can record).
+fn manifest_artefacts(dir: &Path) -> Vec<PathBuf> {
+    let m = manifest(dir);
+    m.as_object()
+        .expect("manifest is an object")
+        .values()
+        .filter_map(Value::as_array)
+        .flatten()
+        .map(|v| PathBuf::from(v.as_str().expect("a path")))
+        .collect()
+}
+
+fn root_cert(dir: &Path) -> PathBuf {
+    let roots = listed(&manifest(dir), "root_cert");
+    assert_eq!(roots.len(), 1, "{roots:?}");
+    roots[0].clone()
+}
+
+/// `keyrite transcript verify DIR/out/transcript.jsonl --root-cert ROOT ARTEFACT...`.
+fn verify(dir: &Path, root: &Path, artefacts: &[PathBuf]) -> (bool, String) {
+    run(keyrite()
+        .args(["transcript", "verify"])
+        .arg(dir.join(TRANSCRIPT))
+        .arg("--root-cert")
+        .arg(root)
+        .args(artefacts))
+}
+
+/// Asserts that the transcript verifies with every artefact of the manifest.
+fn assert_verifies(dir: &Path) {
+    let (ok, text) = verify(dir, &root_cert(dir), &manifest_artefacts(dir));
+    assert!(ok && text.contains("Transcript verified"), "{text}");
+}
+
+/// The complete lines of a transcript (none if it does not exist yet).
+fn lines(path: &Path) -> Vec<String> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => panic!("{}: {e}", path.display()),
+    };
+    // A line still being written has no newline yet: only complete ones count.
+    let complete = match text.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    };
+    complete.lines().map(str::to_owned).collect()
+}
+
+fn entries(path: &Path) -> Vec<Value> {
+    lines(path)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+/// Checks a resumed transcript: one start, exactly one step entry for each step 1..=11, an end.
+fn assert_each_step_once(dir: &Path) {
+    let all = entries(&dir.join(TRANSCRIPT));
+    let kind = |k: &str| all.iter().filter(|e| e["kind"] == k).count();
+    assert_eq!(kind("start"), 1, "{all:#?}");
+    assert_eq!(kind("end"), 1, "{all:#?}");
+    assert_eq!(all.last().unwrap()["kind"], "end");
+    for n in 1..=11u64 {
+        let steps = all
+            .iter()
+            .filter(|e| e["kind"] == "step" && e["step"] == n)
+            .count();
+        assert_eq!(steps, 1, "step {n} has {steps} step entries: {all:#?}");
+    }
+    assert_eq!(kind("step"), 11, "{all:#?}");
+}
+
+/// Starts a rehearsal that pauses 150 ms after each begin and step entry, polls its transcript
+/// until `ready` says so, kills it (SIGKILL) and returns the transcript's lines at that point.
+fn kill_rehearsal_when(dir: &Path, ready: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let mut child = keyrite()
+        .env("KEYRITE_CEREMONY_STEP_PAUSE_MS", "150")
+        .args(["rehearse", "--batch", "--out"])
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn keyrite rehearse");
+    let transcript = dir.join(TRANSCRIPT);
+    let start = Instant::now();
+    loop {
+        let now = lines(&transcript);
+        if ready(&now) {
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the rehearsal ended ({status}) before the kill point: {now:#?}");
+        }
+        if start.elapsed() > POLL_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the kill point never came: {now:#?}");
+        }
+        sleep(Duration::from_millis(5));
+    }
+    child.kill().expect("kill the rehearsal");
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(9), "{status}");
+    let left = lines(&transcript);
+    assert!(
+        !left.iter().any(|l| l.contains(r#""kind":"end""#)),
+        "the killed ceremony has an end entry: {left:#?}"
+    );
+    assert!(!dir.join("out/transcript.jsonl.p7s").exists());
+    left
+}
+
+/// Replaces one byte of `path` (a printable one, by another printable one).
+fn change_one_byte(path: &Path) {
+    let mut bytes = fs::read(path).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn rehearse_batch_end_to_end_then_tampering_is_caught() {
+    let tmp = rehearsed();
+    let dir = rdir(&tmp);
+    let m = manifest(&dir);
+    assert_eq!(m["rehearsal"], true, "{m:#}");
+
+    // What the manifest lists, and that it all exists.
+    let count = |key: &str, n: usize| {
+        let files = listed(&m, key);
+        assert_eq!(files.len(), n, "{key}: {files:?}");
+        for f in &files {
+            assert!(f.is_file(), "{key}: {} does not exist", f.display());
+        }
+        files
+    };
+    let root = count("root_cert", 1).remove(0);
+    let cards = count("share_cards", 10);
+    for ext in ["png", "svg"] {
+        let n = cards
+            .iter()
+            .filter(|c| c.extension().is_some_and(|e| e == ext))
+            .count();
+        assert_eq!(n, 5, "{ext} cards: {cards:?}");
+    }
+    count("publisher_keys", 2);
+    let certs = count("delegate_certs", 2);
+    count("delegate_chains", 2);
+    let crl = count("crls", 1).remove(0);
+    count("trust_bundles", 1);
+    count("revocation_bundles", 1);
+    for key in ["transcript", "transcript_signature", "summary"] {
+        let f = Path::new(m[key].as_str().unwrap_or_else(|| panic!("{key}: {m:#}")));
+        assert!(f.is_file(), "{key}: {} does not exist", f.display());
+    }
+    let transcript = dir.join(TRANSCRIPT);
+    assert_eq!(Path::new(m["transcript"].as_str().unwrap()), transcript);
+    assert_eq!(
+        Path::new(m["transcript_signature"].as_str().unwrap()),
+        dir.join("out/transcript.jsonl.p7s")
+    );
+
+    // The root is marked as a rehearsal's, and so is the transcript.
+    let subject = run_ok(
+        Command::new("openssl")
+            .args(["x509", "-noout", "-subject", "-in"])
+            .arg(&root),
+    );
+    assert!(subject.contains("REHEARSAL"), "{subject}");
+    let first = &lines(&transcript)[0];
+    assert!(first.contains(r#""rehearsal":true"#), "{first}");
+    assert_eq!(entries(&transcript)[0]["kind"], "start");
+
+    // keyrite and OpenSSL accept the transcript, its signature and every artefact.
+    let artefacts = manifest_artefacts(&dir);
+    let (ok, text) = verify(&dir, &root, &artefacts);
+    assert!(ok, "{text}");
+    for a in &artefacts {
+        assert!(
+            text.contains(&format!("{} matches entry", a.display())),
+            "{}: {text}",
+            a.display()
+        );
+    }
+    run_ok(
+        Command::new("openssl")
+            .args(["cms", "-verify", "-binary", "-inform", "DER", "-in"])
+            .arg(dir.join("out/transcript.jsonl.p7s"))
+            .arg("-content")
+            .arg(&transcript)
+            .arg("-CAfile")
+            .arg(&root)
+            .args(["-purpose", "any", "-out", "/dev/null"]),
+    );
+
+    // The CRL revokes publisher B and not publisher A.
+    let crl_pem = tmp.path().join("crl.pem");
+    run_ok(
+        Command::new("openssl")
+            .args(["crl", "-inform", "DER", "-in"])
+            .arg(&crl)
+            .arg("-out")
+            .arg(&crl_pem),
+    );
+    let cert = |name: &str| {
+        certs
+            .iter()
+            .find(|c| c.file_name().is_some_and(|n| n == name))
+            .unwrap_or_else(|| panic!("no {name} in {certs:?}"))
+            .clone()
+    };
+    let crl_verify = |c: &Path| {
+        run(Command::new("openssl")
+            .args(["verify", "-crl_check", "-CAfile"])
+            .arg(&root)
+            .arg("-CRLfile")
+            .arg(&crl_pem)
+            .arg(c))
+    };
+    let (ok, text) = crl_verify(&cert("publisher-a.crt"));
+    assert!(ok && text.contains(": OK"), "{text}");
+    let (ok, text) = crl_verify(&cert("publisher-b.crt"));
+    assert!(!ok && text.contains("certificate revoked"), "{text}");
+
+    // Tampering, each case on the original transcript.
+    let original = fs::read(&transcript).unwrap();
+    let orig_lines = lines(&transcript);
+    assert_eq!(orig_lines.len(), 24, "{orig_lines:#?}");
+    let tampered = |edit: &dyn Fn(&mut Vec<String>)| -> (bool, String) {
+        let mut l = orig_lines.clone();
+        edit(&mut l);
+        fs::write(&transcript, format!("{}\n", l.join("\n"))).unwrap();
+        let result = verify(&dir, &root, &[]);
+        fs::write(&transcript, &original).unwrap();
+        result
+    };
+
+    // (a) A step's summary in line 5 (entry 4) rewritten, still valid JSON: entry 5 no longer
+    // follows it.
+    let (ok, text) = tampered(&|l: &mut Vec<String>| {
+        let e: Value = serde_json::from_str(&l[4]).unwrap();
+        assert_eq!(e["kind"], "step", "{e}");
+        let summary = serde_json::to_string(&e["summary"]).unwrap();
+        let edited = l[4].replace(
+            &format!(r#""summary":{summary}"#),
+            r#""summary":"nothing happened here""#,
+        );
+        assert_ne!(edited, l[4]);
+        serde_json::from_str::<Value>(&edited).expect("still JSON");
+        l[4] = edited;
+    });
+    assert!(!ok, "an edited summary verified: {text}");
+    assert!(
+        text.contains("entry 5") && text.contains("does not follow"),
+        "{text}"
+    );
+
+    // (b) The end entry edited: nothing follows it, so only the signature can tell.
+    let (ok, text) = tampered(&|l: &mut Vec<String>| {
+        let last = l.last_mut().unwrap();
+        assert!(last.contains(r#""kind":"end""#), "{last}");
+        let edited = last.replace(r#""steps":11"#, r#""steps":12"#);
+        assert_ne!(&edited, last);
+        *last = edited;
+    });
+    assert!(!ok, "an edited end entry verified: {text}");
+    assert!(text.contains("signature"), "{text}");
+
+    // (c) Two entries swapped.
+    let (ok, text) = tampered(&|l: &mut Vec<String>| l.swap(5, 6));
+    assert!(!ok, "swapped entries verified: {text}");
+    assert!(
+        text.contains("entry 5") && text.contains("reordered"),
+        "{text}"
+    );
+
+    // Restored: it verifies again.
+    assert_eq!(fs::read(&transcript).unwrap(), original);
+    let (ok, text) = verify(&dir, &root, &[]);
+    assert!(ok, "{text}");
+
+    // (d) One byte of an artefact changed: the entry that recorded it is named.
+    let a_crt = cert("publisher-a.crt");
+    let recorded_by = entries(&transcript)
+        .iter()
+        .find(|e| {
+            e["kind"] == "step"
+                && e["outputs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|o| o["path"].as_str().unwrap().ends_with("/publisher-a.crt"))
+        })
+        .map(|e| e["seq"].as_u64().unwrap())
+        .expect("an entry records publisher-a.crt");
+    let good = fs::read(&a_crt).unwrap();
+    change_one_byte(&a_crt);
+    let (ok, text) = verify(&dir, &root, std::slice::from_ref(&a_crt));
+    fs::write(&a_crt, &good).unwrap();
+    assert!(!ok, "a changed artefact verified: {text}");
+    assert!(
+        text.contains(&format!("entry {recorded_by} ")) && text.contains("differs"),
+        "{text}"
+    );
+
+    // (e) The root of another rehearsal.
+    let other = rehearsed();
+    let other_root = root_cert(&rdir(&other));
+    let (ok, text) = verify(&dir, &other_root, &[]);
+    assert!(!ok, "verified against another root: {text}");
+    assert!(text.contains("not signed by the root"), "{text}");
+
+    // After all that, the untouched rehearsal still verifies in full.
+    assert_verifies(&dir);
+}
+
+#[test]
+fn rehearsal_killed_past_root_creation_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let left = kill_rehearsal_when(&dir, |l| l.len() >= 9);
+    assert!(left.len() >= 9, "{left:#?}");
+
+    let (ok, text) = rehearse(&dir);
+    assert!(ok, "the resumed rehearsal failed:\n{text}");
+    assert!(text.contains("Resuming"), "{text}");
+    assert_verifies(&dir);
+    assert_each_step_once(&dir);
+    // What was there before the kill is still the transcript's beginning.
+    let after = lines(&dir.join(TRANSCRIPT));
+    assert_eq!(after[..left.len()], left[..]);
+}
+
+#[test]
+fn rehearsal_killed_after_a_begin_records_the_interruption() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let begun = |l: &[String]| -> Option<(u64, String)> {
+        let e: Value = serde_json::from_str(l.last()?).ok()?;
+        (e["kind"] == "begin" && e["step"].as_u64()? >= 5).then(|| {
+            (
+                e["step"].as_u64().unwrap(),
+                e["action"].as_str().unwrap().to_owned(),
+            )
+        })
+    };
+    let left = kill_rehearsal_when(&dir, |l| begun(l).is_some());
+    let (n, action) = begun(&left).expect("killed right after a begin entry");
+
+    // The kill lands in the pause after the begin entry, before the step writes anything;
+    // leave what a step killed halfway through writing would have left in its directory.
+    let step_dir = dir.join(format!("out/{n:02}-{action}"));
+    fs::create_dir_all(&step_dir).unwrap();
+    fs::write(step_dir.join("half-written.partial"), b"interrupted").unwrap();
+
+    let (ok, text) = rehearse(&dir);
+    assert!(ok, "the resumed rehearsal failed:\n{text}");
+    assert!(text.contains("Resuming"), "{text}");
+    assert!(text.contains("interrupted"), "{text}");
+
+    let all = entries(&dir.join(TRANSCRIPT));
+    let exception = all
+        .iter()
+        .find(|e| e["kind"] == "exception")
+        .unwrap_or_else(|| panic!("no exception entry: {all:#?}"));
+    assert_eq!(exception["step"], n, "{exception}");
+    assert!(
+        exception["text"]
+            .as_str()
+            .unwrap()
+            .contains("was interrupted"),
+        "{exception}"
+    );
+    assert_eq!(
+        exception["seq"].as_u64().unwrap() as usize,
+        left.len(),
+        "the exception is the first entry the resumed run writes: {all:#?}"
+    );
+
+    let prefix = format!("{n:02}-{action}.interrupted-");
+    let aside: Vec<PathBuf> = fs::read_dir(dir.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|f| f.to_string_lossy().starts_with(&prefix))
+        })
+        .collect();
+    assert_eq!(aside.len(), 1, "no {prefix}* in out/: {aside:?}");
+    assert!(aside[0].join("half-written.partial").is_file());
+    assert!(!step_dir.join("half-written.partial").exists());
+    assert!(step_dir.is_dir(), "step {n} was not run again");
+
+    assert_verifies(&dir);
+    assert_each_step_once(&dir);
+}
+
+#[test]
+fn transcript_of_another_ceremony_is_refused_and_left_alone() {
+    let tmp = rehearsed();
+    let dir = rdir(&tmp);
+    let transcript = dir.join(TRANSCRIPT);
+    let before = fs::read(&transcript).unwrap();
+
+    let script = dir.join("script.toml");
+    let text = fs::read_to_string(&script).unwrap();
+    assert!(text.starts_with("# The whole lifecycle"), "{text}");
+    fs::write(&script, text.replacen("# The whole", "# the whole", 1)).unwrap();
+
+    let (ok, out) = rehearse(&dir);
+    assert!(!ok, "a changed script resumed a ceremony:\n{out}");
+    assert!(out.contains("belongs to another ceremony"), "{out}");
+    assert_eq!(fs::read(&transcript).unwrap(), before);
+}
+
+// Library-level refusals: nothing starts, no transcript is written.
+
+const SCRIPT: &str = r#"# A small ceremony for the refusal tests.
+name = "refusals"
+title = "Refusals"
+
+[roles]
+administrator = "Runs the ceremony"
+witness = "Watches it"
+
+[[step]]
+title = "Prepare the room"
+instruction = "Check the room."
+action = "note"
+confirm = ["administrator", "witness"]
+
+[[step]]
+title = "Create the root"
+instruction = "Make the root on the token."
+action = "root-create"
+confirm = ["administrator", "witness"]
+with = { subject = "C=US,O=Example,CN=Refusal Root", validity = "1y" }
+"#;
+
+/// A script and a profile (module `module`) in a temporary directory; the profile's output
+/// directory is `out` there.
+struct Files {
+    tmp: tempfile::TempDir,
+    script: PathBuf,
+    profile: PathBuf,
+}
+
+impl Files {
+    fn new(script: &str, module: &str) -> Files {
+        let tmp = tempfile::tempdir().unwrap();
+        let input = tmp.path().join("input");
+        fs::create_dir(&input).unwrap();
+        let profile = format!(
+            "module = \"{module}\"\nroot_token = \"pkcs11:token=x\"\ninput = \"{}\"\noutput = \"{}\"\n",
+            input.display(),
+            tmp.path().join("out").display()
+        );
+        let files = Files {
+            script: tmp.path().join("script.toml"),
+            profile: tmp.path().join("profile.toml"),
+            tmp,
+        };
+        fs::write(&files.script, script).unwrap();
+        fs::write(&files.profile, profile).unwrap();
+        files
+    }
+
+    fn transcript(&self) -> PathBuf {
+        self.tmp.path().join("out").join("transcript.jsonl")
+    }
+
+    /// `Ceremony::open`'s error, which must come.
+    fn open_err(&self) -> String {
+        let err = match Ceremony::open(&self.script, &self.profile) {
+            Ok(_) => panic!("the ceremony opened"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            !self.transcript().exists(),
+            "a refused ceremony wrote a transcript"
+        );
+        err
+    }
+}
+
+fn softhsm_module() -> &'static str {
+    assert!(
+        Path::new(SOFTHSM_MODULE).is_file(),
+        "{SOFTHSM_MODULE} is missing (scripts/test installs SoftHSM2)"
+    );
+    SOFTHSM_MODULE
+}
+
+#[test]
+fn script_with_an_unknown_action_is_refused() {
+    let f = Files::new(
+        &SCRIPT.replacen(r#"action = "note""#, r#"action = "launch-missiles""#, 1),
+        softhsm_module(),
+    );
+    let err = f.open_err();
+    assert!(
+        err.contains("unknown variant") && err.contains("launch-missiles"),
+        "{err}"
+    );
+}
+
+#[test]
+fn step_without_a_confirming_role_is_refused() {
+    let f = Files::new(
+        &SCRIPT.replacen(
+            r#"confirm = ["administrator", "witness"]"#,
+            "confirm = []",
+            1,
+        ),
+        softhsm_module(),
+    );
+    let err = f.open_err();
+    assert!(err.contains("names no confirming role"), "{err}");
+    assert!(err.contains("step 1"), "{err}");
+}
+
+#[test]
+fn step_confirmed_by_an_undefined_role_is_refused() {
+    let f = Files::new(
+        &SCRIPT.replacen(
+            r#"confirm = ["administrator", "witness"]
+with"#,
+            r#"confirm = ["administrator", "auditor"]
+with"#,
+            1,
+        ),
+        softhsm_module(),
+    );
+    let err = f.open_err();
+    assert!(err.contains("which [roles] does not define"), "{err}");
+    assert!(err.contains("step 2") && err.contains("auditor"), "{err}");
+}
+
+#[test]
+fn profile_with_a_missing_module_is_refused() {
+    let f = Files::new(SCRIPT, "/nonexistent/libpkcs11-module.so");
+    let err = f.open_err();
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(err.contains("/nonexistent/libpkcs11-module.so"), "{err}");
+}
+
+/// An administrator who rejects the script's hash; nothing else may be asked.
+struct Rejecting {
+    shown: Option<Fingerprint>,
+}
+
+impl Confirmer for Rejecting {
+    fn confirm_script(&mut self, _: &Script, hash: &Fingerprint) -> Option<Vec<String>> {
+        self.shown = Some(*hash);
+        None
+    }
+    fn confirm_step(&mut self, n: usize, _: &Step) -> Result<Vec<String>, String> {
+        panic!("step {n} was offered after the script's hash was rejected")
+    }
+    fn step_done(&mut self, n: usize, _: &Step, _: &StepOutcome) {
+        panic!("step {n} ran after the script's hash was rejected")
+    }
+    fn notice(&mut self, _: &str) {}
+}
+
+#[test]
+fn rejected_script_hash_starts_nothing() {
+    let f = Files::new(SCRIPT, softhsm_module());
+    let mut ceremony = Ceremony::open(&f.script, &f.profile)
+        .unwrap_or_else(|e| panic!("a good script and profile were refused: {e}"));
+    assert!(!ceremony.is_resumed());
+    let expected = Fingerprint::of(SCRIPT.as_bytes());
+    assert_eq!(ceremony.script_hash, expected);
+
+    let mut confirmer = Rejecting { shown: None };
+    let result = ceremony.run(&mut confirmer);
+    assert!(
+        matches!(result, Err(CeremonyError::HashRejected)),
+        "{:?}",
+        result.err()
+    );
+    assert_eq!(confirmer.shown, Some(expected));
+    assert!(
+        !f.transcript().exists(),
+        "a rejected ceremony wrote a transcript"
+    );
+}

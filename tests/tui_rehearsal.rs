@@ -1,0 +1,82 @@
+//! `keyrite rehearse` in tmux, as officers would walk it: the script hash, every step's
+//! confirmations, each custodian's card on its own screen, and a transcript that verifies.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+#[test]
+fn a_rehearsal_walked_in_the_terminal_ends_with_a_verified_transcript() {
+    // The token fixture gives the tmux socket a private directory; rehearse makes its own tokens.
+    let scratch = SoftHsm::new("tui-scratch");
+    let dir = scratch.dir().join("rehearsal");
+    let dir_arg = dir.display().to_string();
+    let tmux = Tmux::start_sized(&scratch, (100, 50), &[], &["rehearse", "--out", &dir_arg]);
+
+    let screen = tmux.wait_for("Script hash");
+    assert!(
+        screen.contains("REHEARSAL") && screen.contains("root-creation-backed-up"),
+        "{screen}"
+    );
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("Step 1 of 4: Prepare the room");
+    assert!(
+        screen.contains("1 [ ] administrator") && screen.contains("2 [ ] witness"),
+        "{screen}"
+    );
+    // Enter before every role confirmed does nothing.
+    tmux.keys(&["1", "Enter"]);
+    assert!(tmux.wait_for("1 [x] administrator").contains("Step 1 of 4"));
+    tmux.keys(&["2", "Enter"]);
+    tmux.wait_for("Step 1 of 4 done");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Step 2 of 4: Create the root");
+    tmux.keys(&["?"]);
+    tmux.wait_for("Every step lists the roles");
+    tmux.keys(&["Escape", "1", "2", "3", "Enter"]);
+    for (i, custodian) in ["alice", "bob", "carol", "dave", "erin"].iter().enumerate() {
+        let screen = tmux.wait_for(&format!("Share card {} of 5 for {custodian}", i + 1));
+        assert!(
+            screen.contains('▀') || screen.contains('▄'),
+            "no QR drawn:\n{screen}"
+        );
+        tmux.keys(&["Enter"]);
+    }
+    let screen = tmux.wait_for("Step 2 of 4 done: Create the root");
+    assert!(screen.contains("CN=REHEARSAL Example Root"), "{screen}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Step 3 of 4: Custody audit");
+    tmux.keys(&["1", "2", "Enter"]);
+    assert!(
+        tmux.wait_for("Step 3 of 4 done")
+            .contains("5 share cards verified")
+    );
+    tmux.keys(&["Enter", "1", "2", "Enter"]);
+    assert!(
+        tmux.wait_for("Step 4 of 4 done")
+            .contains("recover the root key")
+    );
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("Ceremony finished");
+    assert!(screen.contains("transcript.jsonl.p7s"), "{screen}");
+    tmux.keys(&["q"]);
+    // keyrite leaves the terminal and exits 0.
+    tmux.wait_for("Pane is dead (status 0");
+
+    let out = dir.join("out");
+    let (ok, text) = run(Command::new(env!("CARGO_BIN_EXE_keyrite"))
+        .args(["transcript", "verify"])
+        .arg(out.join("transcript.jsonl"))
+        .arg("--root-cert")
+        .arg(out.join("02-root-create/root.crt"))
+        .arg(out.join("02-root-create/share-3-of-5-carol.png")));
+    assert!(ok, "{text}");
+    let transcript = std::fs::read_to_string(out.join("transcript.jsonl")).unwrap();
+    assert!(transcript.contains("\"rehearsal\":true"));
+    assert!(
+        transcript.contains("\"confirmed_by\":[\"witness\",\"custodians\"]"),
+        "{transcript}"
+    );
+}
