@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod memory_key;
 pub mod output;
 pub mod pki;
+pub mod prompt;
 pub mod root;
 pub mod shares;
 pub mod signer;

@@ -99,10 +99,12 @@ fn a_step_lists_its_roles_and_offers_enter_only_when_all_confirmed() {
 }
 
 #[test]
-fn the_pin_screen_masks_what_is_typed() {
-    let screen = draw(80, 24, |f| screens::pin(f, "primary", 6));
+fn the_secret_screen_masks_what_is_typed() {
+    let screen = draw(80, 24, |f| {
+        screens::secret(f, "PIN for token 'primary': ", 6)
+    });
     assert!(
-        screen.contains("PIN: ******") && screen.contains("'primary'"),
+        screen.contains("PIN for token 'primary': ******"),
         "{screen}"
     );
 }

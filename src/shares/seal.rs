@@ -106,9 +106,9 @@ pub fn read_passphrase(prompt: &str, confirm: bool) -> Result<SecretString, Seal
         return Ok(SecretString::from(p));
     }
     let ask = |prompt: &str| {
-        rpassword::prompt_password(prompt).map(Zeroizing::new).map_err(|e| {
+        crate::prompt::secret(prompt).map_err(|e| {
             SealError(format!(
-                "could not read a passphrase from the terminal ({e}); passphrases are typed, never given as arguments"
+                "no passphrase: {e}; passphrases are typed, never given as arguments"
             ))
         })
     };

@@ -15,23 +15,6 @@ pub const PIN_ENV: &str = "KEYRITE_PIN";
 /// Environment variable that marks a rehearsal; only then is `pin-value` accepted.
 pub const REHEARSAL_ENV: &str = "KEYRITE_REHEARSAL";
 
-/// Asks for a PIN: `token label → PIN`, or `Err(why)` when none was given.
-pub type PinPrompt = Box<dyn FnMut(&str) -> Result<Zeroizing<String>, String>>;
-
-thread_local! {
-    /// The prompt a terminal UI installs in place of the line prompt.
-    static PROMPT: std::cell::RefCell<Option<PinPrompt>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Routes PIN prompts on this thread to `prompt` (the terminal UI's masked entry screen).
-pub fn set_prompt(prompt: PinPrompt) {
-    PROMPT.with(|p| *p.borrow_mut() = Some(prompt));
-}
-
-fn prompt_for(token_label: &str) -> Option<Result<Zeroizing<String>, String>> {
-    PROMPT.with(|p| p.borrow_mut().as_mut().map(|f| f(token_label)))
-}
-
 /// Whether this process runs a rehearsal (the rehearsal profile sets `KEYRITE_REHEARSAL=1`).
 pub fn is_rehearsal() -> bool {
     std::env::var(REHEARSAL_ENV).is_ok_and(|v| v == "1")
@@ -78,21 +61,11 @@ fn read_user_pin(
     if let Ok(pin) = std::env::var(PIN_ENV) {
         return Ok((Zeroizing::new(pin.into_bytes()), PIN_ENV.into()));
     }
-    let typed = match prompt_for(token_label) {
-        Some(answer) => answer.map_err(|why| {
-            TokenError::Pin(format!(
-                "no PIN was entered for token '{token_label}': {why}"
-            ))
-        })?,
-        None => rpassword::prompt_password(format!("PIN for token '{token_label}': "))
-            .map(Zeroizing::new)
-            .map_err(|e| {
-                TokenError::Pin(format!(
-                    "could not read the PIN for token '{token_label}' from the terminal ({e}); \
-                 add pin-source=file:PATH to the token URI or set {PIN_ENV}"
-                ))
-            })?,
-    };
+    let typed = crate::prompt::secret(&format!("PIN for token '{token_label}': ")).map_err(|e| {
+        TokenError::Pin(format!(
+            "no PIN for token '{token_label}': {e}; add pin-source=file:PATH to the token URI or set {PIN_ENV}"
+        ))
+    })?;
     Ok((
         Zeroizing::new(typed.as_bytes().to_vec()),
         "the prompt".into(),

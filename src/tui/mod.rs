@@ -116,14 +116,14 @@ impl<B: Backend, K: Keys> Ui<B, K> {
         }
     }
 
-    fn pin(&mut self, token: &str) -> Result<Zeroizing<String>, String> {
+    fn secret(&mut self, prompt: &str) -> Result<Zeroizing<String>, String> {
         let mut typed = Zeroizing::new(String::new());
         loop {
-            self.draw(|f| screens::pin(f, token, typed.chars().count()))
+            self.draw(|f| screens::secret(f, prompt, typed.chars().count()))
                 .map_err(|e| e.to_string())?;
             match self.keys.next_key().map_err(|e| e.to_string())?.code {
                 KeyCode::Enter => return Ok(typed),
-                KeyCode::Esc => return Err("the PIN entry was cancelled".into()),
+                KeyCode::Esc => return Err("the entry was cancelled".into()),
                 KeyCode::Backspace => {
                     typed.pop();
                 }
@@ -164,10 +164,12 @@ pub struct TuiConfirmer<B: Backend, K: Keys> {
 }
 
 impl<B: Backend + 'static, K: Keys + 'static> TuiConfirmer<B, K> {
-    /// Confirms through `ui`, and routes PIN prompts to its masked entry screen.
+    /// Confirms through `ui`, and routes PIN and passphrase prompts to its masked entry screen.
     pub fn new(ui: Rc<RefCell<Ui<B, K>>>, total: usize, out: &Path) -> Self {
-        let for_pins = Rc::clone(&ui);
-        crate::token::pin::set_prompt(Box::new(move |token| for_pins.borrow_mut().pin(token)));
+        let for_secrets = Rc::clone(&ui);
+        crate::prompt::set_secret_prompt(Box::new(move |prompt| {
+            for_secrets.borrow_mut().secret(prompt)
+        }));
         Self {
             ui,
             total,

@@ -213,17 +213,15 @@ pub fn card(
     );
 }
 
-/// Masked PIN entry.
-pub fn pin(f: &mut Frame<'_>, token: &str, typed: usize) {
+/// Masked entry of a PIN or passphrase: only its length shows.
+pub fn secret(f: &mut Frame<'_>, prompt: &str, typed: usize) {
     let (body, footer) = split(f.area());
     let lines = vec![
-        Line::from(format!(
-            "The crypto officer types the PIN of token '{token}'."
-        )),
+        Line::from("Only the person the prompt names types now; the others look away."),
         Line::from(""),
-        Line::from(format!("PIN: {}", "*".repeat(typed))),
+        Line::from(format!("{} {}", prompt.trim_end(), "*".repeat(typed))),
     ];
-    f.render_widget(paragraph(lines, "Token PIN"), body);
+    f.render_widget(paragraph(lines, "Secret entry"), body);
     f.render_widget(
         Line::from("Enter submit · Esc cancel (the step stops)"),
         footer,
