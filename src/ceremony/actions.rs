@@ -65,6 +65,52 @@ impl Context<'_> {
             .collect()
     }
 
+    /// Share cards: the named files on the input medium, or the cards this ceremony made.
+    fn cards(&self, names: &[String]) -> Result<Vec<PathBuf>, CeremonyError> {
+        if names.is_empty() {
+            let made: Vec<PathBuf> = self
+                .all("share-card")
+                .into_iter()
+                .filter(|c| c.extension().is_some_and(|e| e == "png"))
+                .collect();
+            if !made.is_empty() {
+                return Ok(made);
+            }
+            // Cards brought to this ceremony: every share-* file on the input medium.
+            let mut brought: Vec<PathBuf> = std::fs::read_dir(&self.profile.input)
+                .map_err(|e| CeremonyError::Step(format!("{}: {e}", self.profile.input.display())))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("share-"))
+                })
+                .collect();
+            brought.sort();
+            if brought.is_empty() {
+                return Err(CeremonyError::Step(format!(
+                    "no share cards on the input medium {}: scan or copy them there as share-*",
+                    self.profile.input.display()
+                )));
+            }
+            return Ok(brought);
+        }
+        names
+            .iter()
+            .map(|n| {
+                let path = self.profile.input.join(n);
+                if path.is_file() {
+                    Ok(path)
+                } else {
+                    Err(CeremonyError::Step(format!(
+                        "card {} is not on the input medium: scan or copy it there",
+                        path.display()
+                    )))
+                }
+            })
+            .collect()
+    }
+
     /// The root certificate: made by this ceremony, or named by the profile.
     pub fn root_cert(&self) -> Result<PathBuf, CeremonyError> {
         self.latest("root-cert")
@@ -130,9 +176,19 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
             } else {
                 p.subject.clone()
             };
-            let mut tokens = vec![uri(&ctx.profile.root_token)?];
-            for t in &ctx.profile.backup_tokens {
+            let mut tokens = Vec::new();
+            if p.successor {
+                let t = ctx.profile.successor_token.as_deref().ok_or_else(|| {
+                    CeremonyError::Profile(
+                        "a successor root needs successor_token in the profile".into(),
+                    )
+                })?;
                 tokens.push(uri(t)?);
+            } else {
+                tokens.push(uri(&ctx.profile.root_token)?);
+                for t in &ctx.profile.backup_tokens {
+                    tokens.push(uri(t)?);
+                }
             }
             let request = RootRequest {
                 tokens: if p.shares.is_some() {
@@ -157,7 +213,12 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
                 }
                 None => create_token_only(&request)?,
             };
-            outputs.push(ctx.artefact("root-cert", &made.cert_path)?);
+            let role = if p.successor {
+                "successor-cert"
+            } else {
+                "root-cert"
+            };
+            outputs.push(ctx.artefact(role, &made.cert_path)?);
             outputs.push(ctx.artefact("root-fingerprint", &made.fingerprint_path)?);
             for card in &made.cards {
                 outputs.push(ctx.artefact("share-card", card)?);
@@ -170,12 +231,9 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
             )
         }
         Action::SharesVerify => {
+            let p: params::SharesVerify = params(step, script)?;
             let root = ctx.root_cert()?;
-            let cards: Vec<PathBuf> = ctx
-                .all("share-card")
-                .into_iter()
-                .filter(|c| c.extension().is_some_and(|e| e == "png"))
-                .collect();
+            let cards = ctx.cards(&p.cards)?;
             for c in &cards {
                 inputs.push(ctx.artefact("share-card", c)?);
             }
@@ -197,12 +255,8 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
             let p: params::RecoverVerify = params(step, script)?;
             let threshold: Threshold = p.shares.parse().map_err(Error::from)?;
             let root = ctx.root_cert()?;
-            let cards: Vec<PathBuf> = ctx
-                .all("share-card")
-                .into_iter()
-                .filter(|c| c.extension().is_some_and(|e| e == "png"))
-                .take(usize::from(threshold.t))
-                .collect();
+            let mut cards = ctx.cards(&p.cards)?;
+            cards.truncate(usize::from(threshold.t));
             for c in &cards {
                 inputs.push(ctx.artefact("share-card", c)?);
             }
@@ -217,6 +271,30 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
                 "{} of the cards recover the root key (nothing imported)",
                 cards.len()
             )
+        }
+        Action::RootRecover => {
+            let p: params::RootRecover = params(step, script)?;
+            let root = ctx.root_cert()?;
+            let cards = ctx.cards(&p.cards)?;
+            for c in &cards {
+                inputs.push(ctx.artefact("share-card", c)?);
+            }
+            let token = uri(&ctx.profile.root_token)?;
+            let outcome = recover(&RecoverRequest {
+                root_cert: &root,
+                token: Some(&token),
+                module,
+                shares: &cards,
+                openers: &Openers::default(),
+            })?;
+            match outcome.imported {
+                Some(key) => format!(
+                    "the root key was recovered from {} cards into {}",
+                    cards.len(),
+                    key.uri
+                ),
+                None => "the root key was recovered but not imported".to_owned(),
+            }
         }
         Action::PublisherKey => {
             if !ctx.profile.rehearsal {
@@ -288,21 +366,29 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
             let root = ctx.root_cert()?;
             let mut revoke = Vec::new();
             for name in &p.revoke {
-                let cert_path = ctx
+                // A delegate issued in this ceremony, by name; otherwise a serial (hex) from
+                // the ledger of earlier ceremonies.
+                let issued_here = ctx
                     .all("delegate-cert")
                     .into_iter()
                     .rev()
-                    .find(|c| c.file_stem().is_some_and(|s| s == name.as_str()))
-                    .ok_or_else(|| {
-                        CeremonyError::Step(format!(
-                            "no delegate named '{name}' was issued in this ceremony"
-                        ))
-                    })?;
-                let cert = read_certificate(&cert_path).map_err(Error::from)?;
-                let serial = crate::ledger::serial_hex(cert.tbs_certificate().serial_number());
+                    .find(|c| c.file_stem().is_some_and(|s| s == name.as_str()));
+                let serial = match issued_here {
+                    Some(cert_path) => {
+                        let cert = read_certificate(&cert_path).map_err(Error::from)?;
+                        crate::ledger::serial_hex(cert.tbs_certificate().serial_number())
+                    }
+                    None if !name.is_empty() && name.chars().all(|c| c.is_ascii_hexdigit()) => {
+                        name.clone()
+                    }
+                    None => {
+                        return Err(CeremonyError::Step(format!(
+                            "'{name}' is neither a delegate issued in this ceremony nor a serial number"
+                        )));
+                    }
+                };
                 revoke.push(serial.parse::<Revocation>().map_err(Error::from)?);
-            }
-            // A rerun after an interruption finds revocations the ledger already holds: the CRL
+            } // A rerun after an interruption finds revocations the ledger already holds: the CRL
             // carries them anyway.
             {
                 let root_der = read_certificate(&root)
@@ -347,14 +433,27 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
                 inputs.push(ctx.artefact("policy", policy)?);
             }
             let out = dir.join(format!("trust-v{}.bundle", p.trust_version));
+            let (add_roots, cosign) = if p.add_successor {
+                let cert = ctx.latest("successor-cert").ok_or_else(|| {
+                    CeremonyError::Step("no successor root: a root-create step with successor = true must come first".into())
+                })?;
+                let t = ctx.profile.successor_token.as_deref().ok_or_else(|| {
+                    CeremonyError::Profile(
+                        "add_successor needs successor_token in the profile".into(),
+                    )
+                })?;
+                (vec![cert], vec![uri(t)?])
+            } else {
+                (Vec::new(), Vec::new())
+            };
             let made = make_trust(&TrustRequest {
                 token: &uri(&ctx.profile.root_token)?,
                 module,
                 root_cert: &root,
                 lineage: None,
-                add_roots: &[],
-                cosign: &[],
-                retire_signing_root: false,
+                add_roots: &add_roots,
+                cosign: &cosign,
+                retire_signing_root: p.retire_signing_root,
                 tsa_roots: &[],
                 policy: policy.as_deref(),
                 version: p.trust_version,

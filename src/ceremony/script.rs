@@ -17,10 +17,12 @@ pub enum Action {
     Note,
     /// `root create` (token-only, or backed up with `shares` and `custodians`).
     RootCreate,
-    /// `shares verify` on every card the root creation made.
+    /// `shares verify` on the cards on the input medium, or those this ceremony made.
     SharesVerify,
     /// `root recover --verify-only` from the first T cards.
     RecoverVerify,
+    /// `root recover` from cards on the input medium into the profile's root token.
+    RootRecover,
     /// A stand-in publisher key and CSR (rehearsals only).
     PublisherKey,
     /// `delegate issue` from a CSR on the input medium.
@@ -41,6 +43,7 @@ impl Action {
             Action::RootCreate => "root-create",
             Action::SharesVerify => "shares-verify",
             Action::RecoverVerify => "recover-verify",
+            Action::RootRecover => "root-recover",
             Action::PublisherKey => "publisher-key",
             Action::DelegateIssue => "delegate-issue",
             Action::CrlIssue => "crl-issue",
@@ -104,6 +107,25 @@ pub mod params {
         /// `NAME[=RECIPIENT]`, one per share.
         #[serde(default)]
         pub custodians: Vec<String>,
+        /// Make the successor root on the profile's `successor_token` (a rotation).
+        #[serde(default)]
+        pub successor: bool,
+    }
+
+    /// `shares-verify`.
+    #[derive(Deserialize)]
+    pub struct SharesVerify {
+        /// Card files on the input medium; none: the cards this ceremony made.
+        #[serde(default)]
+        pub cards: Vec<String>,
+    }
+
+    /// `root-recover`.
+    #[derive(Deserialize)]
+    pub struct RootRecover {
+        /// Card files on the input medium; none: every `share-*` there.
+        #[serde(default)]
+        pub cards: Vec<String>,
     }
 
     fn p384() -> String {
@@ -115,6 +137,9 @@ pub mod params {
     pub struct RecoverVerify {
         /// `T-of-N`: the first T cards are used.
         pub shares: String,
+        /// Card files on the input medium; none: the cards this ceremony made.
+        #[serde(default)]
+        pub cards: Vec<String>,
     }
 
     /// `publisher-key`.
@@ -163,6 +188,12 @@ pub mod params {
         pub trust_expires: String,
         /// A policy file on the input medium.
         pub policy: Option<String>,
+        /// Carry the successor root made earlier, which cosigns (a rotation).
+        #[serde(default)]
+        pub add_successor: bool,
+        /// Leave the signing root out (root revocation, or the end of an overlap).
+        #[serde(default)]
+        pub retire_signing_root: bool,
     }
 
     /// `bundle-revocation`.
@@ -188,8 +219,10 @@ impl Step {
     fn check_params(&self, script: &Script) -> Result<(), String> {
         use params::*;
         match self.action {
-            Action::Note | Action::SharesVerify => Ok(()),
+            Action::Note => Ok(()),
+            Action::SharesVerify => self.params::<SharesVerify>(script).map(drop),
             Action::RecoverVerify => self.params::<RecoverVerify>(script).map(drop),
+            Action::RootRecover => self.params::<RootRecover>(script).map(drop),
             Action::RootCreate => self.params::<RootCreate>(script).map(drop),
             Action::PublisherKey => self.params::<PublisherKey>(script).map(drop),
             Action::DelegateIssue => self.params::<DelegateIssue>(script).map(drop),
@@ -246,6 +279,8 @@ pub struct Profile {
     /// Backup tokens for a backed-up root.
     #[serde(default)]
     pub backup_tokens: Vec<String>,
+    /// The successor root's token, for a rotation.
+    pub successor_token: Option<String>,
     /// The input medium (CSRs, policy files).
     pub input: PathBuf,
     /// The output medium (every artefact).
@@ -280,7 +315,10 @@ pub fn load_profile(path: &Path) -> Result<(Profile, Fingerprint), CeremonyError
             profile.module.display()
         )));
     }
-    for uri in std::iter::once(&profile.root_token).chain(&profile.backup_tokens) {
+    for uri in std::iter::once(&profile.root_token)
+        .chain(&profile.backup_tokens)
+        .chain(&profile.successor_token)
+    {
         uri.parse::<crate::token::Pkcs11Uri>()
             .map_err(|e| bad(format!("token URI: {e}")))?;
     }

@@ -144,6 +144,9 @@ fn describe(action: Action) -> &'static str {
         Action::RecoverVerify => {
             "threshold cards are combined in memory to prove they recover the root key; nothing is imported"
         }
+        Action::RootRecover => {
+            "the root key is recovered from the cards on the input medium into the root token"
+        }
         Action::PublisherKey => "a stand-in publisher key and CSR are made (rehearsal only)",
         Action::DelegateIssue => {
             "the publisher's CSR is checked and signed by the root on the token"
