@@ -13,6 +13,7 @@ pub mod fingerprint;
 pub mod hygiene;
 pub mod import;
 pub mod ledger;
+pub mod medium;
 pub mod memory_key;
 pub mod output;
 pub mod pki;

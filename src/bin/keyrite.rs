@@ -64,6 +64,11 @@ enum Command {
     /// Verify a ceremony transcript.
     #[command(subcommand)]
     Transcript(TranscriptCommand),
+    /// Show the SHA-256 of an ISO image, or of the device it was written to, as hex and words.
+    MediumHash {
+        /// The ISO file or the boot device (/dev/sr0, /dev/sdb).
+        path: PathBuf,
+    },
     /// Rehearse on throwaway SoftHSM2 tokens: the root creation ceremony in the terminal UI,
     /// or with --batch the whole lifecycle without a terminal.
     Rehearse {
@@ -724,6 +729,14 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
             for (path, seq) in &verified.artefacts {
                 println!("  {} matches entry {seq}", path.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::MediumHash { path } => {
+            let (fp, size) =
+                keyrite::medium::iso_fingerprint(&path).map_err(keyrite::Error::Usage)?;
+            println!("SHA-256 of the {size}-byte image on {}:", path.display());
+            println!("{}", fp.hex());
+            println!("{}", fp.words_block());
             Ok(ExitCode::SUCCESS)
         }
         Command::Rehearse { batch, out } => {
