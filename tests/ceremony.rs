@@ -326,11 +326,23 @@ fn rehearse_batch_end_to_end_then_tampering_is_caught() {
         "{text}"
     );
 
-    // (b) The end entry edited: nothing follows it, so only the signature can tell.
+    // (b) The end entry edited: nothing follows it, so the chain cannot tell; its count of
+    // steps no longer matches the steps, and a change that keeps the count breaks the signature.
     let (ok, text) = tampered(&|l: &mut Vec<String>| {
         let last = l.last_mut().unwrap();
         assert!(last.contains(r#""kind":"end""#), "{last}");
         let edited = last.replace(r#""steps":11"#, r#""steps":12"#);
+        assert_ne!(&edited, last);
+        *last = edited;
+    });
+    assert!(!ok, "an edited end entry verified: {text}");
+    assert!(
+        text.contains("entry 23") && text.contains("12 steps"),
+        "{text}"
+    );
+    let (ok, text) = tampered(&|l: &mut Vec<String>| {
+        let last = l.last_mut().unwrap();
+        let edited = last.replacen(r#""time":"2"#, r#""time":"1"#, 1);
         assert_ne!(&edited, last);
         *last = edited;
     });
@@ -480,7 +492,7 @@ fn transcript_of_another_ceremony_is_refused_and_left_alone() {
 
     let (ok, out) = rehearse(&dir);
     assert!(!ok, "a changed script resumed a ceremony:\n{out}");
-    assert!(out.contains("belongs to another ceremony"), "{out}");
+    assert!(out.contains("is not a rehearsal of this script"), "{out}");
     assert_eq!(fs::read(&transcript).unwrap(), before);
 }
 
@@ -505,7 +517,7 @@ title = "Create the root"
 instruction = "Make the root on the token."
 action = "root-create"
 confirm = ["administrator", "witness"]
-with = { subject = "C=US,O=Example,CN=Refusal Root", validity = "1y" }
+with = { subject = "C=US,ST=WA,O=Example,CN=Refusal Root", validity = "1y" }
 "#;
 
 /// A script and a profile (module `module`) in a temporary directory; the profile's output

@@ -10,13 +10,31 @@ use std::process::Command;
 
 use common::ceremony::Site;
 use common::*;
-use keyrite::ceremony::engine::{BatchConfirmer, Ceremony, TRANSCRIPT};
+use keyrite::ceremony::actions::StepOutcome;
+use keyrite::ceremony::engine::{Ceremony, Confirmer, TRANSCRIPT};
+use keyrite::ceremony::script::{Script, Step};
 use keyrite::ceremony::transcript;
+use keyrite::fingerprint::Fingerprint;
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("ceremony-scripts")
         .join(name)
+}
+
+/// Every role present confirms every step, as the people in the room would (a real, not a
+/// rehearsal, profile: batch confirmation refuses those).
+struct EveryoneConfirms;
+
+impl Confirmer for EveryoneConfirms {
+    fn confirm_script(&mut self, script: &Script, _: &Fingerprint) -> Option<Vec<String>> {
+        Some(script.roles.keys().cloned().collect())
+    }
+    fn confirm_step(&mut self, _: usize, step: &Step) -> Result<Vec<String>, String> {
+        Ok(step.confirm.clone())
+    }
+    fn step_done(&mut self, _: usize, _: &Step, _: &StepOutcome) {}
+    fn notice(&mut self, _: &str) {}
 }
 
 struct Env {
@@ -54,7 +72,7 @@ impl Env {
         .unwrap();
         let mut ceremony = Ceremony::open(&script(script_file), &profile).unwrap();
         let finished = ceremony
-            .run(&mut BatchConfirmer)
+            .run(&mut EveryoneConfirms)
             .unwrap_or_else(|e| panic!("{script_file}: {e}"));
         let out = dir.join("out");
         assert_eq!(finished.transcript, out.join(TRANSCRIPT));
@@ -146,7 +164,7 @@ fn the_reviewed_scripts_take_a_root_through_its_life() {
     .unwrap();
     Ceremony::open(&script("share-recovery.toml"), &dir.join("profile.toml"))
         .unwrap()
-        .run(&mut BatchConfirmer)
+        .run(&mut EveryoneConfirms)
         .unwrap();
     verify(&dir.join("out"), &root);
     let (ok, text) = run(env

@@ -42,8 +42,9 @@ fn a_passphrase_typed_on_the_masked_screen_seals_the_custodians_card() {
         std::env::remove_var("KEYRITE_PIN");
     }
     let ceremony = Ceremony::open(&setup.script, &setup.profile).unwrap();
-    // y: the hash; 1 Enter: the step; the passphrase twice; three cards; the result; q.
-    let keys = "y1\ncarol-secret-42\ncarol-secret-42\n\n\n\n\nq";
+    // y: the hash; 1 Enter: the step; the passphrase twice; three cards, each after its
+    // cleared screen; the result; q.
+    let keys = "y1\ncarol-secret-42\ncarol-secret-42\n\n\n\n\n\n\n\nq";
     let ui = Rc::new(RefCell::new(Ui::new(
         Terminal::new(TestBackend::new(100, 60)).unwrap(),
         ScriptedKeys::from_text(keys),

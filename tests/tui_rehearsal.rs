@@ -37,6 +37,10 @@ fn a_rehearsal_walked_in_the_terminal_ends_with_a_verified_transcript() {
     tmux.wait_for("Every step lists the roles");
     tmux.keys(&["Escape", "1", "2", "3", "Enter"]);
     for (i, custodian) in ["alice", "bob", "carol", "dave", "erin"].iter().enumerate() {
+        // A cleared screen before each card: nothing of the share until its custodian presses Enter.
+        let screen = tmux.wait_for(&format!("Next: the share card for {custodian}"));
+        assert!(!screen.contains('▀') && !screen.contains('▄'), "{screen}");
+        tmux.keys(&["Enter"]);
         let screen = tmux.wait_for(&format!("Share card {} of 5 for {custodian}", i + 1));
         assert!(
             screen.contains('▀') || screen.contains('▄'),

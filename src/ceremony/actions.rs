@@ -366,25 +366,23 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
             let root = ctx.root_cert()?;
             let mut revoke = Vec::new();
             for name in &p.revoke {
-                // A delegate issued in this ceremony, by name; otherwise a serial (hex) from
-                // the ledger of earlier ceremonies.
-                let issued_here = ctx
-                    .all("delegate-cert")
-                    .into_iter()
-                    .rev()
-                    .find(|c| c.file_stem().is_some_and(|s| s == name.as_str()));
-                let serial = match issued_here {
-                    Some(cert_path) => {
+                // `serial:<hex>` from the ledger of earlier ceremonies, or a delegate issued in
+                // this ceremony, by name.
+                let serial = match name.strip_prefix("serial:") {
+                    Some(hex) => hex.to_owned(),
+                    None => {
+                        let cert_path = ctx
+                            .all("delegate-cert")
+                            .into_iter()
+                            .rev()
+                            .find(|c| c.file_stem().is_some_and(|s| s == name.as_str()))
+                            .ok_or_else(|| {
+                                CeremonyError::Step(format!(
+                                    "no delegate named '{name}' was issued in this ceremony (an earlier one is revoked as serial:<hex>)"
+                                ))
+                            })?;
                         let cert = read_certificate(&cert_path).map_err(Error::from)?;
                         crate::ledger::serial_hex(cert.tbs_certificate().serial_number())
-                    }
-                    None if !name.is_empty() && name.chars().all(|c| c.is_ascii_hexdigit()) => {
-                        name.clone()
-                    }
-                    None => {
-                        return Err(CeremonyError::Step(format!(
-                            "'{name}' is neither a delegate issued in this ceremony nor a serial number"
-                        )));
                     }
                 };
                 revoke.push(serial.parse::<Revocation>().map_err(Error::from)?);

@@ -30,6 +30,10 @@ pub trait Confirmer {
     fn step_done(&mut self, n: usize, step: &Step, outcome: &StepOutcome);
     /// A note for the people present (resumption, verification of earlier steps).
     fn notice(&mut self, text: &str);
+    /// Whether this confirmer may only run rehearsals (it confirms without people).
+    fn rehearsal_only(&self) -> bool {
+        false
+    }
 }
 
 /// Confirms every step with every role it names: for `rehearse --batch` only.
@@ -38,6 +42,9 @@ pub struct BatchConfirmer;
 impl Confirmer for BatchConfirmer {
     fn confirm_script(&mut self, script: &Script, _: &Fingerprint) -> Option<Vec<String>> {
         Some(script.roles.keys().cloned().collect())
+    }
+    fn rehearsal_only(&self) -> bool {
+        true
     }
     fn confirm_step(&mut self, _: usize, step: &Step) -> Result<Vec<String>, String> {
         Ok(step.confirm.clone())
@@ -83,6 +90,17 @@ impl Ceremony {
         fs::create_dir_all(&profile.output).map_err(|e| {
             CeremonyError::Profile(format!("output {}: {e}", profile.output.display()))
         })?;
+        if !profile.rehearsal
+            && let Some(n) = script
+                .steps
+                .iter()
+                .position(|s| s.action == super::script::Action::PublisherKey)
+        {
+            return Err(CeremonyError::Script(format!(
+                "step {} makes a stand-in publisher key, which only a rehearsal profile allows",
+                n + 1
+            )));
+        }
         let transcript = Transcript::open(&profile.output.join(TRANSCRIPT))?;
         if let Some(first) = transcript.entries().first() {
             let Event::Start {
@@ -126,10 +144,21 @@ impl Ceremony {
 
     /// Runs every unfinished step, then signs the transcript with the root key.
     pub fn run(&mut self, confirmer: &mut dyn Confirmer) -> Result<Finished, CeremonyError> {
+        if confirmer.rehearsal_only() && !self.profile.rehearsal {
+            return Err(CeremonyError::Profile(
+                "batch confirmation runs rehearsal profiles only: a real ceremony is confirmed by the people present".into(),
+            ));
+        }
         if self.transcript.entries().is_empty() {
             let confirmed = confirmer
                 .confirm_script(&self.script, &self.script_hash)
                 .ok_or(CeremonyError::HashRejected)?;
+            if confirmed.is_empty() || confirmed.iter().any(|r| !self.script.roles.contains_key(r))
+            {
+                return Err(CeremonyError::Step(
+                    "the script's hash must be confirmed by roles the script defines".into(),
+                ));
+            }
             let mut id = [0u8; 16];
             UnwrapErr(SysRng).fill_bytes(&mut id);
             self.transcript.append(Event::Start {
@@ -150,7 +179,8 @@ impl Ceremony {
         for e in self.transcript.entries() {
             match &e.event {
                 Event::Step { step, outputs, .. } => {
-                    for a in outputs {
+                    // Share cards leave with their custodians: they are recorded, not re-read.
+                    for a in outputs.iter().filter(|a| a.role != "share-card") {
                         let path = self.profile.output.join(&a.path);
                         let have = fs::read(&path).map(|b| hex::encode(sha256(&b))).ok();
                         if have.as_deref() != Some(a.sha256.as_str()) {
@@ -171,7 +201,11 @@ impl Ceremony {
             }
         }
         if let Some(n) = begun {
-            let step = &self.script.steps[n - 1];
+            let step = self.script.steps.get(n.wrapping_sub(1)).ok_or_else(|| {
+                CeremonyError::Transcript(format!(
+                    "the transcript begins step {n}, which the script does not have"
+                ))
+            })?;
             let dir = self.step_dir(n, step);
             let aside =
                 dir.with_extension(format!("interrupted-{}", self.transcript.entries().len()));
@@ -258,6 +292,19 @@ impl Ceremony {
         let sig_path = signature_path(&path);
         let summary_path = self.profile.output.join(SUMMARY);
         if sig_path.exists() {
+            if !summary_path.exists() {
+                let md = summary(self.transcript.entries());
+                crate::output::write_new_files(
+                    &self.profile.output,
+                    &[(SUMMARY, md.as_bytes(), crate::output::PUBLIC)],
+                )?;
+                return Ok(Finished {
+                    transcript: path,
+                    signature: sig_path,
+                    summary: summary_path,
+                    artefacts: artefacts.to_vec(),
+                });
+            }
             return Err(CeremonyError::Transcript(format!(
                 "{} is already signed: the ceremony is over",
                 path.display()
@@ -279,8 +326,18 @@ impl Ceremony {
         let token = crate::token::Token::open(&uri, Some(&self.profile.module))
             .map_err(crate::Error::from)?;
         let signer = crate::delegate::open_root_signer(&token, &uri, &root)?;
+        // The root signs only the transcript this engine wrote: the file must hold exactly the
+        // entries in memory, ending in the same line.
         let content = fs::read(&path)
             .map_err(|e| CeremonyError::Transcript(format!("{}: {e}", path.display())))?;
+        let (on_disk, head) = super::transcript::parse(&String::from_utf8_lossy(&content))?;
+        let (count, last) = self.transcript.head();
+        if on_disk.len() != count || head != last {
+            return Err(CeremonyError::Transcript(format!(
+                "{} changed on disk during the ceremony: it is not signed; keep the medium and report it",
+                path.display()
+            )));
+        }
         let time = crate::import::now().map_err(|e| CeremonyError::Transcript(e.to_string()))?;
         let sig = crate::cms::sign_detached(&content, &[(&signer, &root)], time)?;
         let dir = &self.profile.output;

@@ -59,6 +59,15 @@ pub fn prepare(dir: &Path, script: &str) -> Result<Setup, CeremonyError> {
         softhsm_conf: dir.join("softhsm/softhsm2.conf"),
     };
     if setup.profile.exists() {
+        // Only a rehearsal this command made is resumed: never a real ceremony's directory.
+        let (profile, _) = super::script::load_profile(&setup.profile)?;
+        let same_script = fs::read(&setup.script).is_ok_and(|b| b == script.as_bytes());
+        if !profile.rehearsal || !same_script {
+            return Err(CeremonyError::Profile(format!(
+                "{} is not a rehearsal of this script: give a new directory",
+                dir.display()
+            )));
+        }
         return Ok(setup);
     }
     if dir.exists() && fs::read_dir(dir).map_err(io(dir))?.next().is_some() {

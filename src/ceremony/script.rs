@@ -216,19 +216,156 @@ impl Step {
             .map_err(|e: toml::de::Error| e.to_string())
     }
 
+    /// The parameters `action` reads; a `with` key outside them is a typo.
+    fn fields(action: Action) -> &'static [&'static str] {
+        match action {
+            Action::Note => &[],
+            Action::RootCreate => &[
+                "subject",
+                "algorithm",
+                "validity",
+                "shares",
+                "custodians",
+                "successor",
+            ],
+            Action::SharesVerify => &["cards"],
+            Action::RecoverVerify => &["shares", "cards"],
+            Action::RootRecover => &["cards"],
+            Action::PublisherKey => &["name", "publisher_subject"],
+            Action::DelegateIssue => &["name", "profile", "delegate_validity", "crl_url"],
+            Action::CrlIssue => &["revoke", "crl_next_update"],
+            Action::BundleTrust => &[
+                "trust_version",
+                "trust_expires",
+                "policy",
+                "add_successor",
+                "retire_signing_root",
+            ],
+            Action::BundleRevocation => &["revocation_version", "crl_url"],
+        }
+    }
+
+    /// Reads the step's parameters and checks every value, so a script that loads runs as it
+    /// reads.
     fn check_params(&self, script: &Script) -> Result<(), String> {
+        use crate::pki::validity::Period;
         use params::*;
+        if let Some(key) = self
+            .with
+            .keys()
+            .find(|k| !Self::fields(self.action).contains(&k.as_str()))
+        {
+            return Err(format!(
+                "`with` sets '{key}', which {} does not read",
+                self.action.name()
+            ));
+        }
+        let period = |what: &str, v: &str| {
+            v.parse::<Period>()
+                .map(drop)
+                .map_err(|e| format!("{what}: {e}"))
+        };
+        let file = |what: &str, v: &str| {
+            if v.is_empty() || v.contains('/') || v.starts_with('.') {
+                Err(format!(
+                    "{what} '{v}' must be a plain file name on the input medium"
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let shares = |v: &str| {
+            v.parse::<crate::shares::Threshold>()
+                .map(drop)
+                .map_err(|e| e.to_string())
+        };
+        let url = |v: &str| {
+            crate::bundle::valid_cdp_url(v)
+                .then_some(())
+                .ok_or_else(|| format!("crl_url '{v}' is not an http:// URL"))
+        };
         match self.action {
             Action::Note => Ok(()),
-            Action::SharesVerify => self.params::<SharesVerify>(script).map(drop),
-            Action::RecoverVerify => self.params::<RecoverVerify>(script).map(drop),
-            Action::RootRecover => self.params::<RootRecover>(script).map(drop),
-            Action::RootCreate => self.params::<RootCreate>(script).map(drop),
-            Action::PublisherKey => self.params::<PublisherKey>(script).map(drop),
-            Action::DelegateIssue => self.params::<DelegateIssue>(script).map(drop),
-            Action::CrlIssue => self.params::<CrlIssue>(script).map(drop),
-            Action::BundleTrust => self.params::<BundleTrust>(script).map(drop),
-            Action::BundleRevocation => self.params::<BundleRevocation>(script).map(drop),
+            Action::SharesVerify => {
+                let p: SharesVerify = self.params(script)?;
+                p.cards.iter().try_for_each(|c| file("card", c))
+            }
+            Action::RecoverVerify => {
+                let p: RecoverVerify = self.params(script)?;
+                shares(&p.shares)?;
+                p.cards.iter().try_for_each(|c| file("card", c))
+            }
+            Action::RootRecover => {
+                let p: RootRecover = self.params(script)?;
+                p.cards.iter().try_for_each(|c| file("card", c))
+            }
+            Action::RootCreate => {
+                let p: RootCreate = self.params(script)?;
+                crate::pki::name::parse_subject(&p.subject).map_err(|e| e.to_string())?;
+                period("validity", &p.validity)?;
+                p.algorithm
+                    .parse::<crate::signer::KeyAlgorithm>()
+                    .map_err(|e| e.to_string())?;
+                match &p.shares {
+                    Some(t) => {
+                        let t: crate::shares::Threshold = t.parse().map_err(|e: crate::shares::ThresholdError| e.to_string())?;
+                        if p.custodians.len() != usize::from(t.n) {
+                            return Err(format!("shares {}-of-{} needs {} custodians, {} given", t.t, t.n, t.n, p.custodians.len()));
+                        }
+                        Ok(())
+                    }
+                    None if !p.custodians.is_empty() => {
+                        Err("custodians are given without shares: say shares = \"T-of-N\" for a backed-up root".into())
+                    }
+                    None => Ok(()),
+                }
+            }
+            Action::PublisherKey => {
+                let p: PublisherKey = self.params(script)?;
+                file("name", &p.name)?;
+                crate::pki::name::parse_subject(&p.publisher_subject)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
+            Action::DelegateIssue => {
+                let p: DelegateIssue = self.params(script)?;
+                file("name", &p.name)?;
+                if !matches!(p.profile.as_str(), "signing" | "ca") {
+                    return Err(format!("profile '{}' is not signing or ca", p.profile));
+                }
+                period("delegate_validity", &p.delegate_validity)?;
+                url(&p.crl_url)
+            }
+            Action::CrlIssue => {
+                let p: CrlIssue = self.params(script)?;
+                period("crl_next_update", &p.crl_next_update)?;
+                p.revoke
+                    .iter()
+                    .try_for_each(|r| match r.strip_prefix("serial:") {
+                        Some(hex)
+                            if !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()) =>
+                        {
+                            Ok(())
+                        }
+                        Some(_) => Err(format!("revoke '{r}': a serial is serial:<hex>")),
+                        None => file("revoke", r),
+                    })
+            }
+            Action::BundleTrust => {
+                let p: BundleTrust = self.params(script)?;
+                if p.trust_version == 0 {
+                    return Err("trust_version starts at 1".into());
+                }
+                period("trust_expires", &p.trust_expires)?;
+                p.policy.iter().try_for_each(|f| file("policy", f))
+            }
+            Action::BundleRevocation => {
+                let p: BundleRevocation = self.params(script)?;
+                if p.revocation_version == 0 {
+                    return Err("revocation_version starts at 1".into());
+                }
+                url(&p.crl_url)
+            }
         }
     }
 }
@@ -242,6 +379,16 @@ pub fn load_script(path: &Path) -> Result<(Script, Fingerprint), CeremonyError> 
     let script: Script = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
     if script.steps.is_empty() {
         return Err(bad("it has no [[step]]".into()));
+    }
+    if let Some(key) = script.parameters.keys().find(|k| {
+        !script
+            .steps
+            .iter()
+            .any(|s| Step::fields(s.action).contains(&k.as_str()))
+    }) {
+        return Err(bad(format!(
+            "[parameters] sets '{key}', which no step reads: a typo?"
+        )));
     }
     for (i, step) in script.steps.iter().enumerate() {
         let n = i + 1;

@@ -114,6 +114,14 @@ fn now() -> String {
         .unwrap_or_default()
 }
 
+/// Whether `path` is relative and stays inside the directory it is joined to.
+fn plain_relative(path: &str) -> bool {
+    let p = Path::new(path);
+    !p.as_os_str().is_empty()
+        && p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
 /// Parses and chain-checks transcript text; names the first entry that breaks the chain.
 pub fn parse(text: &str) -> Result<(Vec<Entry>, String), CeremonyError> {
     let bad = |m: String| CeremonyError::Transcript(m);
@@ -139,8 +147,19 @@ pub fn parse(text: &str) -> Result<(Vec<Entry>, String), CeremonyError> {
                 i.saturating_sub(1)
             )));
         }
-        if i == 0 && !matches!(entry.event, Event::Start { .. }) {
-            return Err(bad("entry 0 is not the ceremony's start".into()));
+        if (i == 0) != matches!(entry.event, Event::Start { .. }) {
+            return Err(bad(format!(
+                "entry {i}: a transcript has one start, as its entry 0"
+            )));
+        }
+        // Outputs live in the output directory; inputs may come from the input medium.
+        if let Event::Step { outputs, .. } = &entry.event
+            && let Some(a) = outputs.iter().find(|a| !plain_relative(&a.path))
+        {
+            return Err(bad(format!(
+                "entry {i} records {}, which is not a path inside the output directory",
+                a.path
+            )));
         }
         prev = hex::encode(sha256(line.as_bytes()));
         entries.push(entry);
@@ -161,13 +180,42 @@ impl Transcript {
                 )));
             }
         };
+        // A power loss during an append leaves a last line without its newline: it is moved
+        // aside (never silently dropped) and the interruption is recorded.
+        let (text, torn) = match text.rfind('\n') {
+            _ if text.is_empty() || text.ends_with('\n') => (text, None),
+            Some(end) => (text[..=end].to_owned(), Some(text[end + 1..].to_owned())),
+            None => (String::new(), Some(text)),
+        };
         let (entries, last_hash) = parse(&text)
             .map_err(|e| CeremonyError::Transcript(format!("{}: {e}", path.display())))?;
-        Ok(Self {
+        let mut transcript = Self {
             path: path.to_owned(),
             entries,
             last_hash,
-        })
+        };
+        if let Some(tail) = torn {
+            let io =
+                |e: std::io::Error| CeremonyError::Transcript(format!("{}: {e}", path.display()));
+            let aside = path.with_extension(format!("torn-{}", transcript.entries.len()));
+            fs::write(&aside, tail.as_bytes()).map_err(io)?;
+            fs::write(path, text.as_bytes()).map_err(io)?;
+            transcript.append(Event::Exception {
+                step: None,
+                text: format!(
+                    "the last entry was cut short by an interruption; its {} bytes (SHA-256 {}) were moved to {}",
+                    tail.len(),
+                    hex::encode(sha256(tail.as_bytes())),
+                    aside.display()
+                ),
+            })?;
+        }
+        Ok(transcript)
+    }
+
+    /// How many entries there are and the SHA-256 of the last line.
+    pub fn head(&self) -> (usize, &str) {
+        (self.entries.len(), &self.last_hash)
     }
 
     /// The entries so far.
@@ -205,6 +253,41 @@ impl Transcript {
     }
 }
 
+/// Checks the transcript tells a whole ceremony: steps 1..N each finished once, in order, each
+/// after its begin, and an end entry last that counts them.
+fn check_steps(entries: &[Entry]) -> Result<(), CeremonyError> {
+    let bad = |m: String| Err(CeremonyError::Transcript(m));
+    let mut next = 1;
+    let mut open: Option<usize> = None;
+    for e in entries {
+        match &e.event {
+            Event::Begin { step, .. } => open = Some(*step),
+            Event::Step { step, .. } => {
+                if *step != next || open != Some(*step) {
+                    return bad(format!(
+                        "entry {} finishes step {step} out of order (step {next} comes next, after its begin)",
+                        e.seq
+                    ));
+                }
+                next += 1;
+                open = None;
+            }
+            Event::End { steps } => {
+                if e.seq as usize + 1 != entries.len() || *steps != next - 1 {
+                    return bad(format!(
+                        "entry {} ends the ceremony after {steps} steps, but {} finished or entries follow it",
+                        e.seq,
+                        next - 1
+                    ));
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+    bad("the transcript has no end entry: the ceremony did not finish".into())
+}
+
 /// What `transcript verify` found.
 pub struct Verified {
     /// The entries.
@@ -224,11 +307,7 @@ pub fn verify(
     let bad = |m: String| CeremonyError::Transcript(m);
     let text = fs::read(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
     let (entries, _) = parse(&String::from_utf8_lossy(&text))?;
-    if !matches!(entries.last().map(|e| &e.event), Some(Event::End { .. })) {
-        return Err(bad(
-            "the transcript has no end entry: the ceremony did not finish".into(),
-        ));
-    }
+    check_steps(&entries)?;
     let root: Certificate =
         crate::pki::read_certificate(root_cert).map_err(|e| bad(e.to_string()))?;
     crate::pki::verify::issued_by(&root, &root).map_err(|e| {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use ratatui::backend::Backend;
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind};
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::{Frame, Terminal};
 use zeroize::Zeroizing;
 
@@ -24,12 +24,22 @@ use crate::fingerprint::Fingerprint;
 pub trait Keys {
     /// The next key press.
     fn next_key(&mut self) -> io::Result<KeyEvent>;
+    /// Drops keys typed ahead, before a screen that confirms or takes a secret.
+    fn drain(&mut self) {}
 }
 
 /// Key presses from the terminal (crossterm).
 pub struct TerminalKeys;
 
 impl Keys for TerminalKeys {
+    fn drain(&mut self) {
+        while event::poll(std::time::Duration::ZERO).unwrap_or(false) {
+            if event::read().is_err() {
+                break;
+            }
+        }
+    }
+
     fn next_key(&mut self) -> io::Result<KeyEvent> {
         loop {
             if let Event::Key(k) = event::read()?
@@ -117,21 +127,32 @@ impl<B: Backend, K: Keys> Ui<B, K> {
     }
 
     fn secret(&mut self, prompt: &str) -> Result<Zeroizing<String>, String> {
+        self.keys.drain();
         let mut typed = Zeroizing::new(String::new());
         loop {
             self.draw(|f| screens::secret(f, prompt, typed.chars().count()))
                 .map_err(|e| e.to_string())?;
-            match self.keys.next_key().map_err(|e| e.to_string())?.code {
+            let key = self.keys.next_key().map_err(|e| e.to_string())?;
+            if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+                return Err("the entry was cancelled".into());
+            }
+            match key.code {
                 KeyCode::Enter => return Ok(typed),
                 KeyCode::Esc => return Err("the entry was cancelled".into()),
                 KeyCode::Backspace => {
                     typed.pop();
                 }
-                KeyCode::Char(c) => typed.push(c),
+                KeyCode::Char(c) if key_is_plain(&key) => typed.push(c),
                 _ => {}
             }
         }
     }
+}
+
+/// A key without Ctrl or Alt: text, not a command.
+fn key_is_plain(key: &KeyEvent) -> bool {
+    !key.modifiers
+        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
 }
 
 fn describe(action: Action) -> &'static str {
@@ -164,11 +185,15 @@ pub struct TuiConfirmer<B: Backend, K: Keys> {
     ui: Rc<RefCell<Ui<B, K>>>,
     total: usize,
     out: PathBuf,
+    roles: std::collections::BTreeMap<String, String>,
+    rehearsal: bool,
 }
 
 impl<B: Backend + 'static, K: Keys + 'static> TuiConfirmer<B, K> {
     /// Confirms through `ui`, and routes PIN and passphrase prompts to its masked entry screen.
-    pub fn new(ui: Rc<RefCell<Ui<B, K>>>, total: usize, out: &Path) -> Self {
+    pub fn new(ui: Rc<RefCell<Ui<B, K>>>, ceremony: &Ceremony) -> Self {
+        let total = ceremony.script.steps.len();
+        let out = ceremony.profile.output.as_path();
         let for_secrets = Rc::clone(&ui);
         crate::prompt::set_secret_prompt(Box::new(move |prompt| {
             for_secrets.borrow_mut().secret(prompt)
@@ -177,6 +202,8 @@ impl<B: Backend + 'static, K: Keys + 'static> TuiConfirmer<B, K> {
             ui,
             total,
             out: out.to_owned(),
+            roles: ceremony.script.roles.clone(),
+            rehearsal: ceremony.profile.rehearsal,
         }
     }
 }
@@ -184,7 +211,7 @@ impl<B: Backend + 'static, K: Keys + 'static> TuiConfirmer<B, K> {
 impl<B: Backend, K: Keys> Confirmer for TuiConfirmer<B, K> {
     fn confirm_script(&mut self, script: &Script, hash: &Fingerprint) -> Option<Vec<String>> {
         let words = hash.words();
-        let rehearsal = crate::token::pin::is_rehearsal();
+        let rehearsal = self.rehearsal;
         loop {
             let key = self
                 .ui
@@ -221,9 +248,16 @@ impl<B: Backend, K: Keys> Confirmer for TuiConfirmer<B, K> {
         let mut roles: Vec<(String, String, bool)> = step
             .confirm
             .iter()
-            .map(|r| (r.clone(), r.clone(), false))
+            .map(|r| {
+                (
+                    r.clone(),
+                    self.roles.get(r).cloned().unwrap_or_default(),
+                    false,
+                )
+            })
             .collect();
         let mut ui = self.ui.borrow_mut();
+        ui.keys.drain();
         loop {
             let key = ui
                 .ask(|f| {
@@ -281,11 +315,12 @@ impl<B: Backend, K: Keys> Confirmer for TuiConfirmer<B, K> {
             let text = crate::shares::card::read_share_text(&path).ok();
             let qr = text
                 .as_deref()
-                .and_then(|t| crate::shares::card::qr_modules(t).ok());
-            let typed = text
-                .as_deref()
-                .map(|t| crate::shares::text::typed_lines(t).to_vec())
-                .unwrap_or_default();
+                .and_then(|t| crate::shares::card::qr_modules(t).ok())
+                .map(|(width, modules)| (width, Zeroizing::new(modules)));
+            let typed: Zeroizing<Vec<String>> = match &text {
+                Some(t) => crate::shares::text::typed_lines(t),
+                None => Zeroizing::new(Vec::new()),
+            };
             let stem = Path::new(&card.path)
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -298,6 +333,17 @@ impl<B: Backend, K: Keys> Confirmer for TuiConfirmer<B, K> {
                 parts.nth(1).unwrap_or("?")
             );
             let custodian = parts.next().unwrap_or("?").to_owned();
+            // A cleared screen first: the card appears only when its custodian alone looks.
+            ui.keys.drain();
+            loop {
+                let next = format!(
+                    "Next: the share card for {custodian}. Everyone else looks away; {custodian} presses Enter."
+                );
+                let key = ui.ask(|f| screens::notice(f, "Share card", &next));
+                if !matches!(key, Ok(k) if k.code != KeyCode::Enter) {
+                    break;
+                }
+            }
             loop {
                 let key = ui.ask(|f| {
                     screens::card(
@@ -318,7 +364,7 @@ impl<B: Backend, K: Keys> Confirmer for TuiConfirmer<B, K> {
             .iter()
             .map(|a| {
                 let words = Fingerprint::parse(&a.sha256)
-                    .map(|f| f.words()[..6].to_vec())
+                    .map(|f| f.words()[..4].to_vec())
                     .unwrap_or_default();
                 (a.path.clone(), words)
             })
@@ -349,9 +395,7 @@ pub fn run_ceremony<B: Backend + 'static, K: Keys + 'static>(
     ui: Rc<RefCell<Ui<B, K>>>,
     mut ceremony: Ceremony,
 ) -> Result<Finished, CeremonyError> {
-    let total = ceremony.script.steps.len();
-    let out = ceremony.profile.output.clone();
-    let mut confirmer = TuiConfirmer::new(Rc::clone(&ui), total, &out);
+    let mut confirmer = TuiConfirmer::new(Rc::clone(&ui), &ceremony);
     let result = ceremony.run(&mut confirmer);
     let lines = match &result {
         Ok(done) => vec![

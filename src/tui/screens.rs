@@ -140,9 +140,9 @@ pub fn result(
 ) {
     let (body, footer) = split(f.area());
     let mut lines = vec![Line::from(summary.to_owned()), Line::from("")];
+    // One line per output, so a root's twelve files fit 80x24.
     for (path, words) in outputs {
-        lines.push(Line::from(path.clone()));
-        lines.push(Line::from(format!("  {}", words.join(" "))));
+        lines.push(Line::from(format!("{path}  {}", words.join(" "))));
     }
     f.render_widget(
         paragraph(lines, &format!("Step {n} of {total} done: {title}")),
