@@ -257,6 +257,14 @@ fn enter_does_nothing_until_every_role_confirmed_and_an_exception_stops_the_cere
         "{transcript}"
     );
     assert!(transcript.contains("token dropped"));
+    // The stop names the transcript's head for the paper log: its size and its last line's hash.
+    let last = transcript.lines().last().unwrap();
+    let words = keyrite::fingerprint::Fingerprint::of(last.as_bytes()).words()[..8].join(" ");
+    assert!(
+        err.to_string().contains("The transcript has 4 entries")
+            && err.to_string().contains(&words),
+        "{err}"
+    );
     // The end screen says the ceremony stopped and resumes.
     let screen = {
         let ui = ui.borrow();

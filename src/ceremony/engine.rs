@@ -136,6 +136,16 @@ impl Ceremony {
         !self.transcript.entries().is_empty()
     }
 
+    /// The transcript's head for the paper log: its entry count and its last line's SHA-256 as
+    /// words, so a resumed ceremony can tell it was not cut short in between.
+    fn head_text(&self) -> String {
+        let (count, last) = self.transcript.head();
+        let words = Fingerprint::parse(last)
+            .map(|f| f.words()[..8].join(" "))
+            .unwrap_or_default();
+        format!("The transcript has {count} entries; its last line's SHA-256 begins: {words}.")
+    }
+
     fn step_dir(&self, n: usize, step: &Step) -> PathBuf {
         self.profile
             .output
@@ -170,7 +180,11 @@ impl Ceremony {
                 confirmed_by: confirmed,
             })?;
         } else {
-            confirmer.notice("Resuming: checking what the finished steps wrote.");
+            confirmer.notice(&format!(
+                "Resuming. {} Compare with the paper log of the last stop before going on: a \
+                 transcript cut short since then would otherwise go unnoticed.",
+                self.head_text()
+            ));
         }
         let mut artefacts: Vec<Artefact> = Vec::new();
         let mut done: Vec<usize> = Vec::new();
@@ -236,7 +250,10 @@ impl Ceremony {
                         step: Some(n),
                         text: text.clone(),
                     })?;
-                    return Err(CeremonyError::Step(format!("stopped at step {n}: {text}")));
+                    return Err(CeremonyError::Step(format!(
+                        "stopped at step {n}: {text}. {} Write it in the paper log.",
+                        self.head_text()
+                    )));
                 }
             };
             if let Some(missing) = step.confirm.iter().find(|r| !confirmed_by.contains(r)) {
