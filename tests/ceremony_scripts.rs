@@ -6,9 +6,8 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::ceremony::Site;
+use common::ceremony::{Site, openssl_csr};
 use common::*;
 use keyrite::ceremony::actions::StepOutcome;
 use keyrite::ceremony::engine::{Ceremony, Confirmer, TRANSCRIPT};
@@ -105,16 +104,7 @@ fn cards(out: &Path) -> Vec<(String, Vec<u8>)> {
 fn the_reviewed_scripts_take_a_root_through_its_life() {
     let hsm = SoftHsm::new("primary");
     for label in ["backup", "successor", "recovered"] {
-        run_ok(Command::new("softhsm2-util").envs(hsm.envs()).args([
-            "--init-token",
-            "--free",
-            "--label",
-            label,
-            "--so-pin",
-            SO_PIN,
-            "--pin",
-            USER_PIN,
-        ]));
+        hsm.add_token(label);
     }
     // SAFETY: the only test in this binary; no other thread reads the environment.
     unsafe {
@@ -174,22 +164,10 @@ fn the_reviewed_scripts_take_a_root_through_its_life() {
     assert!(ok, "{text}");
 
     // 4. A publisher's certificate, 5. a CRL, 6. the bundles.
-    let csr = env.hsm.dir().join("publisher.csr");
-    run_ok(
-        Command::new("openssl")
-            .args([
-                "req",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-            ])
-            .arg(env.hsm.dir().join("publisher.key"))
-            .args(["-subj", "/C=US/ST=WA/O=Publisher/CN=release", "-out"])
-            .arg(&csr),
+    let csr = openssl_csr(
+        env.hsm.dir(),
+        "publisher",
+        "/C=US/ST=WA/O=Publisher/CN=release",
     );
     let delegate = env.run(
         "delegate",

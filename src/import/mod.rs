@@ -388,11 +388,11 @@ impl Importer {
             Kind::Trust => {
                 let mut record = installed_bundle_base;
                 for (e, der, cert) in bundle.roots() {
-                    check_root(e.name.as_str(), cert, now, true)?;
+                    check_installable_root(e.name.as_str(), cert, now, true)?;
                     record.roots.push(installed_cert(der, cert));
                 }
                 for (e, der, cert) in bundle.tsa_roots() {
-                    check_root(e.name.as_str(), cert, now, false)?;
+                    check_installable_root(e.name.as_str(), cert, now, false)?;
                     record.tsa_roots.push(installed_cert(der, cert));
                 }
                 record.policy = p
@@ -866,7 +866,12 @@ fn installed_cert(der: &[u8], cert: &Certificate) -> InstalledCert {
     }
 }
 
-fn check_root(name: &str, cert: &Certificate, now: DateTime, ca: bool) -> Result<(), ImportError> {
+fn check_installable_root(
+    name: &str,
+    cert: &Certificate,
+    now: DateTime,
+    ca: bool,
+) -> Result<(), ImportError> {
     let who = display_name(cert.tbs_certificate().subject());
     issued_by(cert, cert)
         .map_err(|e| refused(format!("{name} ({who}) is not a self-signed root: {e}")))?;

@@ -69,25 +69,10 @@ impl Ceremony {
 
     /// Issues signing delegate `name` (its key made by openssl) under the root.
     pub fn delegate(&self, name: &str) {
-        let csr = self.hsm.dir().join(format!("{name}.csr"));
-        run_ok(
-            Command::new("openssl")
-                .args([
-                    "req",
-                    "-new",
-                    "-newkey",
-                    "ec",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:P-256",
-                ])
-                .args(["-nodes", "-keyout"])
-                .arg(self.hsm.dir().join(format!("{name}.key")))
-                .args([
-                    "-subj",
-                    &format!("/C=US/ST=WA/O=Publisher/CN={name}"),
-                    "-out",
-                ])
-                .arg(&csr),
+        let csr = openssl_csr(
+            self.hsm.dir(),
+            name,
+            &format!("/C=US/ST=WA/O=Publisher/CN={name}"),
         );
         run_ok(
             self.hsm
@@ -218,6 +203,28 @@ impl Ceremony {
     pub fn root_fingerprint(&self) -> String {
         fingerprint(&self.root)
     }
+}
+
+/// A publisher's P-256 key (`DIR/NAME.key`) and CSR (`DIR/NAME.csr`) made by openssl, as a
+/// publisher would; returns the CSR's path.
+pub fn openssl_csr(dir: &Path, name: &str, subject: &str) -> PathBuf {
+    let csr = dir.join(format!("{name}.csr"));
+    run_ok(
+        Command::new("openssl")
+            .args([
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args(["-nodes", "-keyout"])
+            .arg(dir.join(format!("{name}.key")))
+            .args(["-subj", subject, "-out"])
+            .arg(&csr),
+    );
+    csr
 }
 
 /// SHA-256 of a PEM certificate's DER, hex, computed by openssl.

@@ -214,7 +214,13 @@ impl SoftHsm {
             dir,
             label: label.to_owned(),
         };
-        run_ok(Command::new("softhsm2-util").envs(hsm.envs()).args([
+        hsm.add_token(label);
+        hsm
+    }
+
+    /// Initialises one more token `label` in the same token directory, with the same PINs.
+    pub fn add_token(&self, label: &str) {
+        run_ok(Command::new("softhsm2-util").envs(self.envs()).args([
             "--init-token",
             "--free",
             "--label",
@@ -224,7 +230,6 @@ impl SoftHsm {
             "--pin",
             USER_PIN,
         ]));
-        hsm
     }
 
     /// Path of the `SOFTHSM2_CONF` file.
