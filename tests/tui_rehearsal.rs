@@ -67,7 +67,7 @@ fn a_rehearsal_walked_in_the_terminal_ends_with_a_verified_transcript() {
     assert!(screen.contains("transcript.jsonl.p7s"), "{screen}");
     tmux.keys(&["q"]);
     // keyrite leaves the terminal and exits 0.
-    tmux.wait_for("Pane is dead (status 0");
+    assert_eq!(tmux.wait_exit(), 0);
 
     let out = dir.join("out");
     let (ok, text) = run(Command::new(env!("CARGO_BIN_EXE_keyrite"))

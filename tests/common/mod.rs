@@ -500,6 +500,9 @@ pub fn pkilint_cert(pem: &Path) -> (bool, String) {
     (ok && text.trim().is_empty(), text)
 }
 
+/// What the pane's shell prints, followed by the status, when keyrite exits.
+const EXIT_LINE: &str = "keyrite exited with status ";
+
 /// keyrite running in a tmux session on a private server socket, as an officer would run
 /// it in a terminal; the session is killed on drop.
 pub struct Tmux {
@@ -543,11 +546,18 @@ impl Tmux {
         for (k, v) in hsm.envs() {
             cmd.arg("-e").arg(format!("{k}={v}"));
         }
-        cmd.arg(env!("CARGO_BIN_EXE_keyrite"))
-            .args(args)
-            .env_remove("KEYRITE_PIN")
-            .env_remove("KEYRITE_REHEARSAL")
-            .env_remove("KEYRITE_PASSPHRASE");
+        // A shell reports keyrite's exit status on the screen: tmux's own "Pane is dead"
+        // line needs tmux to reap the process, which it sometimes misses under load.
+        cmd.args([
+            "sh",
+            "-c",
+            &format!("\"$0\" \"$@\"; echo \"{EXIT_LINE}$?\""),
+        ])
+        .arg(env!("CARGO_BIN_EXE_keyrite"))
+        .args(args)
+        .env_remove("KEYRITE_PIN")
+        .env_remove("KEYRITE_REHEARSAL")
+        .env_remove("KEYRITE_PASSPHRASE");
         run_ok(&mut cmd);
         run_ok(
             tmux.tmux()
@@ -568,13 +578,18 @@ impl Tmux {
         run_ok(self.tmux().args(["capture-pane", "-p", "-t", "ceremony"]))
     }
 
-    /// Waits up to 30 s for `text` on the screen and returns the screen.
+    /// Waits up to 30 s for `text` on a settled screen and returns the screen. A screen
+    /// counts as settled when it is unchanged 100 ms later: a capture can catch tmux
+    /// halfway through a frame, with the new text drawn and the old cells below it not yet.
     pub fn wait_for(&self, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let screen = self.screen();
             if screen.contains(text) {
-                return screen;
+                sleep(Duration::from_millis(100));
+                if self.screen() == screen {
+                    return screen;
+                }
             }
             assert!(
                 Instant::now() < deadline,
@@ -582,6 +597,16 @@ impl Tmux {
             );
             sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Waits for keyrite to exit and returns its exit status.
+    pub fn wait_exit(&self) -> i32 {
+        let screen = self.wait_for(EXIT_LINE);
+        let line = screen.lines().find(|l| l.contains(EXIT_LINE)).unwrap();
+        line.trim()
+            .trim_start_matches(EXIT_LINE)
+            .parse()
+            .unwrap_or_else(|_| panic!("no exit status in {line:?}"))
     }
 
     /// Types `text` and Enter.
@@ -593,14 +618,15 @@ impl Tmux {
         run_ok(self.tmux().args(["send-keys", "-t", "ceremony", "Enter"]));
     }
 
-    /// The pid of the process in the pane.
+    /// The pid of keyrite, the child of the pane's shell.
     pub fn pid(&self) -> String {
-        run_ok(
+        let shell = run_ok(
             self.tmux()
                 .args(["list-panes", "-t", "ceremony", "-F", "#{pane_pid}"]),
-        )
-        .trim()
-        .to_owned()
+        );
+        run_ok(Command::new("pgrep").args(["-P", shell.trim()]))
+            .trim()
+            .to_owned()
     }
 }
 
