@@ -9,6 +9,7 @@ pub mod cms;
 pub mod crash_points;
 pub mod crl;
 pub mod delegate;
+pub mod dirs;
 pub mod fingerprint;
 pub mod hygiene;
 pub mod import;
@@ -18,7 +19,9 @@ pub mod memory_key;
 pub mod output;
 pub mod pki;
 pub mod prompt;
+pub mod publisher;
 pub mod root;
+pub mod seal;
 pub mod shares;
 pub mod signer;
 pub mod token;
@@ -59,7 +62,7 @@ pub enum Error {
     Card(#[from] shares::card::CardError),
     /// A share could not be sealed or opened.
     #[error(transparent)]
-    Seal(#[from] shares::seal::SealError),
+    Seal(#[from] seal::SealError),
     /// An in-memory key could not be made or used.
     #[error(transparent)]
     MemoryKey(#[from] memory_key::MemoryKeyError),

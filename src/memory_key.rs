@@ -73,6 +73,29 @@ impl MemoryKey {
         Ok(Self::from_secret(secret))
     }
 
+    /// Reads an EC private key from PKCS#8 DER (any of the three curves).
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, MemoryKeyError> {
+        use p256::pkcs8::DecodePrivateKey;
+        p256::ecdsa::SigningKey::from_pkcs8_der(der)
+            .map(Secret::P256)
+            .or_else(|_| p384::ecdsa::SigningKey::from_pkcs8_der(der).map(Secret::P384))
+            .or_else(|_| p521::ecdsa::SigningKey::from_pkcs8_der(der).map(Secret::P521))
+            .map(Self::from_secret)
+            .map_err(|_| MemoryKeyError("not a PKCS#8 P-256, P-384 or P-521 private key".into()))
+    }
+
+    /// The key as PKCS#8 DER, in a buffer zeroized on drop.
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, MemoryKeyError> {
+        use p256::pkcs8::EncodePrivateKey;
+        match &self.secret {
+            Secret::P256(k) => k.to_pkcs8_der(),
+            Secret::P384(k) => k.to_pkcs8_der(),
+            Secret::P521(k) => k.to_pkcs8_der(),
+        }
+        .map(|doc| Zeroizing::new(doc.as_bytes().to_vec()))
+        .map_err(|e| MemoryKeyError(format!("encoding the key as PKCS#8 failed: {e}")))
+    }
+
     fn from_secret(secret: Secret) -> Self {
         let public = match &secret {
             Secret::P256(k) => PublicKey::P256(*k.verifying_key()),

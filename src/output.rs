@@ -54,6 +54,23 @@ pub const PUBLIC: u32 = 0o644;
 /// File mode of artefacts only their owner may read until handed over (share cards).
 pub const PRIVATE: u32 = 0o600;
 
+/// File mode of programs keyrite installs (the notation plugin).
+pub const EXECUTABLE: u32 = 0o755;
+
+/// Replaces `dir/name` with `contents` in one rename: readers see the old file or the new
+/// one, never a part. For records that are meant to be renewed, such as a key's chain.
+pub fn replace_file(dir: &Path, name: &str, contents: &[u8], mode: u32) -> Result<(), OutputError> {
+    let path = dir.join(name);
+    let tmp = staged(dir, &path, contents, mode)?;
+    tmp.persist(&path).map_err(|e| OutputError::Io {
+        path: path.clone(),
+        source: e.error,
+    })?;
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
+}
+
 /// Writes every `(name, contents, mode)` into `dir` (created if needed), each through a
 /// temporary file that is synced and then linked into place without replacing anything. If
 /// any file fails, the ones already placed are removed again.
@@ -78,17 +95,28 @@ pub fn write_new_files(dir: &Path, files: &[(&str, &[u8], u32)]) -> Result<(), O
         .map_err(io(dir))
 }
 
-fn write_one(dir: &Path, name: &str, contents: &[u8], mode: u32) -> Result<PathBuf, OutputError> {
-    let path = dir.join(name);
+/// `contents` in a synced temporary file in `dir`, with `mode`, ready to be put at `path`.
+fn staged(
+    dir: &Path,
+    path: &Path,
+    contents: &[u8],
+    mode: u32,
+) -> Result<tempfile::NamedTempFile, OutputError> {
     let mut tmp = tempfile::Builder::new()
         .prefix(".keyrite-")
         .tempfile_in(dir)
         .map_err(io(dir))?;
-    tmp.write_all(contents).map_err(io(&path))?;
+    tmp.write_all(contents).map_err(io(path))?;
     tmp.as_file()
         .set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(io(&path))?;
-    tmp.as_file().sync_all().map_err(io(&path))?;
+        .map_err(io(path))?;
+    tmp.as_file().sync_all().map_err(io(path))?;
+    Ok(tmp)
+}
+
+fn write_one(dir: &Path, name: &str, contents: &[u8], mode: u32) -> Result<PathBuf, OutputError> {
+    let path = dir.join(name);
+    let tmp = staged(dir, &path, contents, mode)?;
     tmp.persist_noclobber(&path).map_err(|e| {
         if e.error.kind() == std::io::ErrorKind::AlreadyExists {
             OutputError::Exists(path.clone())

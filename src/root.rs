@@ -20,7 +20,7 @@ use crate::pki::name::display_name;
 use crate::pki::profile::RootProfile;
 use crate::pki::validity::Period;
 use crate::pki::{PkiError, read_certificate};
-use crate::shares::seal::Openers;
+use crate::seal::Openers;
 use crate::shares::{self, Custodian, RootIdentity, SetReport, Threshold};
 use crate::signer::{KeyAlgorithm, KeySigner, PublicKey, sha256};
 use crate::token::{
@@ -102,6 +102,7 @@ fn open_targets<'a>(
     module: Option<&Path>,
     alg: KeyAlgorithm,
 ) -> Result<Vec<Target<'a>>, Error> {
+    alg.check_ca_key().map_err(Error::Usage)?;
     let targets = uris
         .iter()
         .map(|uri| {

@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use signature::Verifier;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 
-/// Key algorithms keyrite creates and accepts for CA keys.
+/// Key algorithms keyrite creates: every one for publishers' signing keys, all but RSA-2048
+/// for CA keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyAlgorithm {
     /// ECDSA on NIST P-256.
@@ -23,6 +24,8 @@ pub enum KeyAlgorithm {
     P384,
     /// ECDSA on NIST P-521.
     P521,
+    /// RSA with a 2048-bit modulus (publisher keys only).
+    Rsa2048,
     /// RSA with a 3072-bit modulus.
     Rsa3072,
     /// RSA with a 4096-bit modulus.
@@ -30,7 +33,7 @@ pub enum KeyAlgorithm {
 }
 
 /// The names accepted on the command line, in the order they are offered.
-pub const ALGORITHM_NAMES: &[&str] = &["p384", "p256", "p521", "rsa3072", "rsa4096"];
+pub const ALGORITHM_NAMES: &[&str] = &["p384", "p256", "p521", "rsa2048", "rsa3072", "rsa4096"];
 
 /// An algorithm name that keyrite does not know.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +48,7 @@ impl FromStr for KeyAlgorithm {
             "p256" | "p-256" | "ec-256" => Ok(Self::P256),
             "p384" | "p-384" | "ec-384" => Ok(Self::P384),
             "p521" | "p-521" | "ec-521" => Ok(Self::P521),
+            "rsa2048" | "rsa-2048" => Ok(Self::Rsa2048),
             "rsa3072" | "rsa-3072" => Ok(Self::Rsa3072),
             "rsa4096" | "rsa-4096" => Ok(Self::Rsa4096),
             _ => Err(UnknownAlgorithm(s.to_owned())),
@@ -58,6 +62,7 @@ impl fmt::Display for KeyAlgorithm {
             Self::P256 => "EC P-256",
             Self::P384 => "EC P-384",
             Self::P521 => "EC P-521",
+            Self::Rsa2048 => "RSA-2048",
             Self::Rsa3072 => "RSA-3072",
             Self::Rsa4096 => "RSA-4096",
         })
@@ -71,13 +76,14 @@ impl KeyAlgorithm {
             Self::P256 => Some(OID_SECP256R1),
             Self::P384 => Some(OID_SECP384R1),
             Self::P521 => Some(OID_SECP521R1),
-            Self::Rsa3072 | Self::Rsa4096 => None,
+            Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => None,
         }
     }
 
     /// The modulus size for RSA algorithms.
     pub fn rsa_bits(self) -> Option<usize> {
         match self {
+            Self::Rsa2048 => Some(2048),
             Self::Rsa3072 => Some(3072),
             Self::Rsa4096 => Some(4096),
             _ => None,
@@ -90,8 +96,33 @@ impl KeyAlgorithm {
             Self::P256 => SignatureScheme::EcdsaSha256,
             Self::P384 => SignatureScheme::EcdsaSha384,
             Self::P521 => SignatureScheme::EcdsaSha512,
+            Self::Rsa2048 => SignatureScheme::RsaPkcs1Sha256,
             Self::Rsa3072 => SignatureScheme::RsaPkcs1Sha384,
             Self::Rsa4096 => SignatureScheme::RsaPkcs1Sha512,
+        }
+    }
+
+    /// Every scheme a key of this algorithm may sign with: the X.509 one, and for RSA also
+    /// RSASSA-PSS with the same hash, which notation signatures use.
+    pub fn signing_schemes(self) -> Vec<SignatureScheme> {
+        let x509 = self.signature_scheme();
+        match x509.hash() {
+            _ if x509.is_ecdsa() => vec![x509],
+            HashAlgorithm::Sha256 => vec![x509, SignatureScheme::RsaPssSha256],
+            HashAlgorithm::Sha384 => vec![x509, SignatureScheme::RsaPssSha384],
+            HashAlgorithm::Sha512 => vec![x509, SignatureScheme::RsaPssSha512],
+        }
+    }
+
+    /// Refuses an algorithm too weak for a CA key.
+    pub fn check_ca_key(self) -> Result<(), String> {
+        match self {
+            Self::Rsa2048 => Err(
+                "RSA-2048 is for publishers' signing keys only: a CA key needs p256, p384, p521, \
+                 rsa3072 or rsa4096"
+                    .into(),
+            ),
+            _ => Ok(()),
         }
     }
 }
@@ -160,20 +191,49 @@ pub enum SignatureScheme {
     EcdsaSha384,
     /// ecdsa-with-SHA512.
     EcdsaSha512,
+    /// sha256WithRSAEncryption (PKCS#1 v1.5).
+    RsaPkcs1Sha256,
     /// sha384WithRSAEncryption (PKCS#1 v1.5).
     RsaPkcs1Sha384,
     /// sha512WithRSAEncryption (PKCS#1 v1.5).
     RsaPkcs1Sha512,
+    /// RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt.
+    RsaPssSha256,
+    /// RSASSA-PSS with SHA-384, MGF1-SHA-384 and a 48-byte salt.
+    RsaPssSha384,
+    /// RSASSA-PSS with SHA-512, MGF1-SHA-512 and a 64-byte salt.
+    RsaPssSha512,
 }
+
+/// Every scheme, for lookups by encoding.
+const ALL_SCHEMES: [SignatureScheme; 9] = [
+    SignatureScheme::EcdsaSha256,
+    SignatureScheme::EcdsaSha384,
+    SignatureScheme::EcdsaSha512,
+    SignatureScheme::RsaPkcs1Sha256,
+    SignatureScheme::RsaPkcs1Sha384,
+    SignatureScheme::RsaPkcs1Sha512,
+    SignatureScheme::RsaPssSha256,
+    SignatureScheme::RsaPssSha384,
+    SignatureScheme::RsaPssSha512,
+];
 
 impl SignatureScheme {
     /// The hash the scheme signs.
     pub fn hash(self) -> HashAlgorithm {
         match self {
-            Self::EcdsaSha256 => HashAlgorithm::Sha256,
-            Self::EcdsaSha384 | Self::RsaPkcs1Sha384 => HashAlgorithm::Sha384,
-            Self::EcdsaSha512 | Self::RsaPkcs1Sha512 => HashAlgorithm::Sha512,
+            Self::EcdsaSha256 | Self::RsaPkcs1Sha256 | Self::RsaPssSha256 => HashAlgorithm::Sha256,
+            Self::EcdsaSha384 | Self::RsaPkcs1Sha384 | Self::RsaPssSha384 => HashAlgorithm::Sha384,
+            Self::EcdsaSha512 | Self::RsaPkcs1Sha512 | Self::RsaPssSha512 => HashAlgorithm::Sha512,
         }
+    }
+
+    /// Whether the scheme is RSASSA-PSS.
+    pub fn is_pss(self) -> bool {
+        matches!(
+            self,
+            Self::RsaPssSha256 | Self::RsaPssSha384 | Self::RsaPssSha512
+        )
     }
 
     /// Whether the scheme is ECDSA.
@@ -190,34 +250,44 @@ impl SignatureScheme {
             Self::EcdsaSha256 => ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
             Self::EcdsaSha384 => ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3"),
             Self::EcdsaSha512 => ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4"),
+            Self::RsaPkcs1Sha256 => ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11"),
             Self::RsaPkcs1Sha384 => ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12"),
             Self::RsaPkcs1Sha512 => ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13"),
+            Self::RsaPssSha256 | Self::RsaPssSha384 | Self::RsaPssSha512 => {
+                ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10")
+            }
         }
     }
 
-    /// The X.509 AlgorithmIdentifier: ECDSA has absent parameters, RSA an explicit NULL.
+    /// The X.509 AlgorithmIdentifier: ECDSA has absent parameters, PKCS#1 v1.5 an explicit
+    /// NULL, PSS its hash, MGF1 hash and salt length (RFC 4055).
     pub fn algorithm_identifier(self) -> AlgorithmIdentifierOwned {
-        AlgorithmIdentifierOwned {
-            oid: self.oid(),
-            parameters: if self.is_ecdsa() {
-                None
-            } else {
-                Some(Null.into())
-            },
-        }
+        let pss = match self {
+            Self::RsaPssSha256 => rsa::pss::get_default_pss_signature_algo_id::<Sha256>(),
+            Self::RsaPssSha384 => rsa::pss::get_default_pss_signature_algo_id::<Sha384>(),
+            Self::RsaPssSha512 => rsa::pss::get_default_pss_signature_algo_id::<Sha512>(),
+            _ if self.is_ecdsa() => {
+                return AlgorithmIdentifierOwned {
+                    oid: self.oid(),
+                    parameters: None,
+                };
+            }
+            _ => {
+                return AlgorithmIdentifierOwned {
+                    oid: self.oid(),
+                    parameters: Some(Null.into()),
+                };
+            }
+        };
+        // The parameters are fixed and a digest's output is at most 64 bytes: this encodes.
+        pss.expect("RSASSA-PSS parameters for a standard hash encode")
     }
 
     /// Recognises an X.509 AlgorithmIdentifier, parameters included.
     pub fn from_algorithm_identifier(alg: &AlgorithmIdentifierOwned) -> Option<Self> {
-        [
-            Self::EcdsaSha256,
-            Self::EcdsaSha384,
-            Self::EcdsaSha512,
-            Self::RsaPkcs1Sha384,
-            Self::RsaPkcs1Sha512,
-        ]
-        .into_iter()
-        .find(|s| s.algorithm_identifier() == *alg)
+        ALL_SCHEMES
+            .into_iter()
+            .find(|s| s.algorithm_identifier() == *alg)
     }
 }
 
@@ -227,8 +297,12 @@ impl fmt::Display for SignatureScheme {
             Self::EcdsaSha256 => "ecdsa-with-SHA256",
             Self::EcdsaSha384 => "ecdsa-with-SHA384",
             Self::EcdsaSha512 => "ecdsa-with-SHA512",
+            Self::RsaPkcs1Sha256 => "sha256WithRSAEncryption",
             Self::RsaPkcs1Sha384 => "sha384WithRSAEncryption",
             Self::RsaPkcs1Sha512 => "sha512WithRSAEncryption",
+            Self::RsaPssSha256 => "RSASSA-PSS with SHA-256",
+            Self::RsaPssSha384 => "RSASSA-PSS with SHA-384",
+            Self::RsaPssSha512 => "RSASSA-PSS with SHA-512",
         })
     }
 }
@@ -351,6 +425,7 @@ impl PublicKey {
             Self::P384(_) => Some(KeyAlgorithm::P384),
             Self::P521(_) => Some(KeyAlgorithm::P521),
             Self::Rsa(k) => match k.n().bit_width() {
+                2048 => Some(KeyAlgorithm::Rsa2048),
                 3072 => Some(KeyAlgorithm::Rsa3072),
                 4096 => Some(KeyAlgorithm::Rsa4096),
                 _ => None,
@@ -407,11 +482,27 @@ impl PublicKey {
                     .ok()
                     .and_then(|s| k.verify(message, &s).ok())
             }
-            (Self::Rsa(k), SignatureScheme::RsaPkcs1Sha384 | SignatureScheme::RsaPkcs1Sha512) => {
+            (Self::Rsa(k), _) if scheme.is_pss() => {
+                let digest = scheme.hash().digest(message);
+                match scheme.hash() {
+                    HashAlgorithm::Sha256 => {
+                        k.verify(rsa::Pss::<Sha256>::new(), &digest, signature)
+                    }
+                    HashAlgorithm::Sha384 => {
+                        k.verify(rsa::Pss::<Sha384>::new(), &digest, signature)
+                    }
+                    HashAlgorithm::Sha512 => {
+                        k.verify(rsa::Pss::<Sha512>::new(), &digest, signature)
+                    }
+                }
+                .ok()
+            }
+            (Self::Rsa(k), _) if !scheme.is_ecdsa() => {
                 let hash = scheme.hash();
                 let padding = match hash {
+                    HashAlgorithm::Sha256 => rsa::Pkcs1v15Sign::new::<Sha256>(),
                     HashAlgorithm::Sha384 => rsa::Pkcs1v15Sign::new::<Sha384>(),
-                    _ => rsa::Pkcs1v15Sign::new::<Sha512>(),
+                    HashAlgorithm::Sha512 => rsa::Pkcs1v15Sign::new::<Sha512>(),
                 };
                 k.verify(padding, &hash.digest(message), signature).ok()
             }
@@ -432,6 +523,23 @@ impl PublicKey {
             Self::P521(_) => p521::ecdsa::Signature::from_slice(raw)
                 .ok()
                 .map(|s| s.to_der().as_bytes().to_vec()),
+            Self::Rsa(_) => None,
+        }
+    }
+
+    /// Converts a DER ECDSA-Sig-Value into the raw fixed-width `r || s` that PKCS#11 and
+    /// notation's plugins use.
+    pub fn ecdsa_der_to_raw(&self, der: &[u8]) -> Option<Vec<u8>> {
+        match self {
+            Self::P256(_) => p256::ecdsa::Signature::from_der(der)
+                .ok()
+                .map(|s| s.to_bytes().to_vec()),
+            Self::P384(_) => p384::ecdsa::Signature::from_der(der)
+                .ok()
+                .map(|s| s.to_bytes().to_vec()),
+            Self::P521(_) => p521::ecdsa::Signature::from_der(der)
+                .ok()
+                .map(|s| s.to_bytes().to_vec()),
             Self::Rsa(_) => None,
         }
     }

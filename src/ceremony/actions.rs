@@ -20,7 +20,7 @@ use crate::root::{
     Backup, RecoverRequest, RootRequest, create_backed_up, create_token_only, recover,
     verify_shares,
 };
-use crate::shares::seal::Openers;
+use crate::seal::Openers;
 use crate::shares::{Threshold, parse_custodians};
 use crate::signer::{KeyAlgorithm, sha256};
 use crate::token::Pkcs11Uri;

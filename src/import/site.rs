@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::ImportError;
+use crate::dirs;
 use crate::fingerprint::Fingerprint;
 
 /// One notation configuration to install into (one per user or service account).
@@ -60,21 +61,13 @@ struct TargetFile {
     notation_cache: PathBuf,
 }
 
-fn env_dir(var: &str) -> Option<PathBuf> {
-    std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-}
-
-/// The user's base directory as Go's `os.UserConfigDir` / `os.UserCacheDir` find it.
+/// The user's base directory, or why there is none.
 fn user_dir(xdg: &str, fallback: &str) -> Result<PathBuf, ImportError> {
-    env_dir(xdg)
-        .or_else(|| env_dir("HOME").map(|h| h.join(fallback)))
-        .ok_or_else(|| {
-            ImportError::Site(format!(
-                "neither {xdg} nor HOME is set: give --notation-config, --notation-cache and --state"
-            ))
-        })
+    dirs::user_dir(xdg, fallback).map_err(|e| {
+        ImportError::Site(format!(
+            "{e}: give --notation-config, --notation-cache and --state"
+        ))
+    })
 }
 
 fn absolute(path: PathBuf, what: &str) -> Result<PathBuf, ImportError> {
@@ -101,14 +94,15 @@ impl Site {
         }
         let config = match &opts.notation_config {
             Some(p) => p.clone(),
-            None => env_dir("NOTATION_CONFIG").map_or_else(
-                || user_dir("XDG_CONFIG_HOME", ".config").map(|d| d.join("notation")),
-                Ok,
-            )?,
+            None => dirs::notation_config().map_err(|e| {
+                ImportError::Site(format!(
+                    "{e}: give --notation-config, --notation-cache and --state"
+                ))
+            })?,
         };
         let cache = match &opts.notation_cache {
             Some(p) => p.clone(),
-            None => env_dir("NOTATION_CACHE").map_or_else(
+            None => dirs::env_dir("NOTATION_CACHE").map_or_else(
                 || user_dir("XDG_CACHE_HOME", ".cache").map(|d| d.join("notation")),
                 Ok,
             )?,

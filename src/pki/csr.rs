@@ -11,10 +11,11 @@ use signature::hazmat::PrehashVerifier;
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::{BasicConstraints, SubjectAltName};
-use x509_cert::request::{CertReq, ExtensionReq};
+use x509_cert::name::Name;
+use x509_cert::request::{CertReq, CertReqInfo, ExtensionReq};
 
 use super::name::check_subject;
-use crate::signer::{HashAlgorithm, PublicKey};
+use crate::signer::{HashAlgorithm, KeySigner, PublicKey};
 
 /// CSRs larger than this are refused unread: a real one is a few kilobytes.
 pub const MAX_CSR_BYTES: u64 = 64 * 1024;
@@ -47,6 +48,23 @@ pub struct CsrError {
     pub reason: String,
 }
 
+/// Builds a PKCS#10 request for `subject` with `signer`'s key, signed by it.
+pub fn build_csr(subject: &Name, signer: &dyn KeySigner) -> Result<Vec<u8>, crate::Error> {
+    let info = CertReqInfo {
+        version: x509_cert::request::Version::V1,
+        subject: subject.clone(),
+        public_key: signer.public_key().to_spki()?,
+        attributes: Default::default(),
+    };
+    let signature = signer.sign(&info.to_der()?)?;
+    let request = CertReq {
+        info,
+        algorithm: signer.scheme().algorithm_identifier(),
+        signature: der::asn1::BitString::from_bytes(&signature)?,
+    };
+    Ok(request.to_der()?)
+}
+
 /// Reads and checks the CSR at `path`.
 pub fn read_csr(path: &Path) -> Result<Csr, CsrError> {
     let fail = |reason: String| CsrError {
@@ -63,6 +81,13 @@ pub fn read_csr(path: &Path) -> Result<Csr, CsrError> {
     }
     let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read it ({e})")))?;
     let der = to_der(&bytes).map_err(&fail)?;
+    parse_csr(der).map_err(fail)
+}
+
+/// Checks a DER CSR as [`read_csr`] does a file's: its signature, key and subject, and what it
+/// asks for; `Err` says what is wrong.
+pub fn parse_csr(der: Vec<u8>) -> Result<Csr, String> {
+    let fail = |reason: String| reason;
     let request = CertReq::from_der(&der).map_err(|e| {
         fail(format!(
             "it is not a PKCS#10 certificate request in PEM or DER ({e}): give the .csr the publisher made"

@@ -30,6 +30,12 @@ pub enum PkiError {
     Sign(Box<crate::Error>),
 }
 
+/// PEM-encodes `der` under `label` ("CERTIFICATE", "X509 CRL", …) with LF line endings.
+pub fn pem(label: &str, der: &[u8]) -> Result<String, PkiError> {
+    der::pem::encode_string(label, der::pem::LineEnding::LF, der)
+        .map_err(|e| PkiError::Build(format!("PEM encoding: {e}")))
+}
+
 /// Reads a certificate from a PEM or DER file.
 pub fn read_certificate(path: &std::path::Path) -> Result<x509_cert::Certificate, PkiError> {
     use der::{Decode, DecodePem};

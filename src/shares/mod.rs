@@ -9,7 +9,6 @@
 
 pub mod card;
 pub mod record;
-pub mod seal;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -25,9 +24,9 @@ use zeroize::Zeroizing;
 
 use self::card::CardFace;
 use self::record::{MAX_SHARES, ShareBody, ShareRecord};
-use self::seal::{Openers, SealTo};
 use self::text::Payload;
 use crate::fingerprint::Fingerprint;
+use crate::seal::{self, Openers, SealTo};
 use crate::signer::{KeySigner, PublicKey};
 
 /// A T-of-N threshold.
@@ -270,7 +269,9 @@ fn draw_card(
             Payload::Sealed(Zeroizing::new(seal::seal(&der, to)?)),
             match to {
                 SealTo::X25519(r) => format!("Sealed with age to {r}"),
-                SealTo::Passphrase(_) => "Sealed with age to the custodian's passphrase".to_owned(),
+                SealTo::Passphrase(..) => {
+                    "Sealed with age to the custodian's passphrase".to_owned()
+                }
             },
         ),
     };
@@ -545,10 +546,10 @@ pub fn parse_custodians(
             None => None,
             Some(r) => Some(match seal::parse_recipient(r)? {
                 Some(age) => SealTo::X25519(age),
-                None => SealTo::Passphrase(seal::read_passphrase(
-                    &format!("Passphrase for {name}'s share card: "),
-                    true,
-                )?),
+                None => SealTo::Passphrase(
+                    seal::read_passphrase(&format!("Passphrase for {name}'s share card: "), true)?,
+                    seal::SCRYPT_LOG_N,
+                ),
             }),
         };
         custodians.push(Custodian {

@@ -69,6 +69,9 @@ pub struct KeyAudit {
     /// Whether every allowed mechanism is a signing mechanism (None when not reported).
     #[serde(skip)]
     allowed_sign_only: Option<bool>,
+    /// For an RSA key whose CKA_ALLOWED_MECHANISMS cannot be read: whether the token refused
+    /// a raw RSA (CKM_RSA_X_509) signature when asked for one.
+    pub raw_rsa_refused: Option<bool>,
     /// Whether the key is RSA (raw RSA could decrypt unless mechanisms are restricted).
     #[serde(skip)]
     is_rsa: bool,
@@ -123,6 +126,7 @@ impl Token {
             sign_recover: None,
             allowed_mechanisms: None,
             allowed_sign_only: None,
+            raw_rsa_refused: None,
             is_rsa: matches!(key.public_key, crate::signer::PublicKey::Rsa(_)),
             decrypt: None,
             unwrap: None,
@@ -162,8 +166,29 @@ impl Token {
                 }
             }
         }
+        if a.is_rsa && a.allowed_sign_only.is_none() {
+            a.raw_rsa_refused = Some(self.refuses_raw_rsa(key));
+        }
         a.judge();
         Ok(a)
+    }
+
+    /// Asks the token for a raw RSA operation on `key` (over zeros, which reveals nothing)
+    /// and reports whether it refused: proof of a mechanism restriction a module cannot
+    /// report (p11-kit's RPC client reads no CKA_ALLOWED_MECHANISMS).
+    fn refuses_raw_rsa(&self, key: &TokenKey) -> bool {
+        use rsa::traits::PublicKeyParts;
+        let crate::signer::PublicKey::Rsa(public) = &key.public_key else {
+            return true;
+        };
+        let zeros = vec![0u8; public.size()];
+        self.session()
+            .sign(
+                &cryptoki::mechanism::Mechanism::RsaX509,
+                key.private,
+                &zeros,
+            )
+            .is_err()
     }
 }
 
@@ -192,7 +217,7 @@ impl KeyAudit {
             Some(false) => self
                 .problems
                 .push("CKA_ALLOWED_MECHANISMS allows more than signing mechanisms".into()),
-            None if self.is_rsa => self.problems.push(
+            None if self.is_rsa && self.raw_rsa_refused != Some(true) => self.problems.push(
                 "CKA_ALLOWED_MECHANISMS is not set on an RSA key: raw RSA (CKM_RSA_X_509) would \
                  act as decryption"
                     .into(),

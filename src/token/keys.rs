@@ -40,7 +40,11 @@ pub struct TokenKey {
 /// never extractable, and good for signing only — with the algorithm's signing mechanisms
 /// and nothing else, so an RSA key cannot be driven through raw CKM_RSA_X_509 (a decryption).
 fn private_key_policy(t: &KeyTemplate, alg: KeyAlgorithm) -> Vec<Attribute> {
-    let (combined, raw) = signing_mechanisms(alg.signature_scheme());
+    let mut allowed = Vec::new();
+    for scheme in alg.signing_schemes() {
+        let (combined, raw) = signing_mechanisms(scheme);
+        allowed.extend([combined.mechanism_type(), raw.mechanism_type()]);
+    }
     vec![
         Attribute::Token(true),
         Attribute::Private(true),
@@ -51,7 +55,7 @@ fn private_key_policy(t: &KeyTemplate, alg: KeyAlgorithm) -> Vec<Attribute> {
         Attribute::Decrypt(false),
         Attribute::Unwrap(false),
         Attribute::Derive(false),
-        Attribute::AllowedMechanisms(vec![combined.mechanism_type(), raw.mechanism_type()]),
+        Attribute::AllowedMechanisms(allowed),
         Attribute::Label(t.label.as_bytes().to_vec()),
         Attribute::Id(t.id.clone()),
     ]

@@ -1,8 +1,9 @@
 //! Signing with a token key: the token's combined hash-and-sign mechanism when it lists one,
-//! otherwise hashing on the host and a raw CKM_ECDSA / CKM_RSA_PKCS. Every signature is
-//! verified in software against the key's public key before it is returned.
+//! otherwise hashing on the host and a raw CKM_ECDSA / CKM_RSA_PKCS / CKM_RSA_PKCS_PSS. Every
+//! signature is verified in software against the key's public key before it is returned.
 
-use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
+use cryptoki::mechanism::{Mechanism, MechanismType};
 
 use super::{Token, TokenError, TokenKey, ck};
 use crate::signer::{HashAlgorithm, KeySigner, PublicKey, SignatureScheme};
@@ -15,16 +16,41 @@ pub struct TokenSigner<'t> {
 }
 
 impl<'t> TokenSigner<'t> {
-    /// A signer for `key`, with the scheme its algorithm calls for.
+    /// A signer for `key`, with the X.509 scheme its algorithm calls for.
     pub fn new(token: &'t Token, key: TokenKey) -> Result<Self, TokenError> {
         let scheme = key
             .public_key
             .algorithm()
             .ok_or_else(|| TokenError::UnusableKey {
                 token: token.label().to_owned(),
-                detail: format!("{} is not a CA key algorithm", key.public_key.describe()),
+                detail: format!(
+                    "{} is not a key algorithm keyrite uses",
+                    key.public_key.describe()
+                ),
             })?
             .signature_scheme();
+        Self::with_scheme(token, key, scheme)
+    }
+
+    /// A signer for `key` with `scheme`, which must be one the key's algorithm signs with.
+    pub fn with_scheme(
+        token: &'t Token,
+        key: TokenKey,
+        scheme: SignatureScheme,
+    ) -> Result<Self, TokenError> {
+        if !key
+            .public_key
+            .algorithm()
+            .is_some_and(|a| a.signing_schemes().contains(&scheme))
+        {
+            return Err(TokenError::UnusableKey {
+                token: token.label().to_owned(),
+                detail: format!(
+                    "a {} key does not sign with {scheme}",
+                    key.public_key.describe()
+                ),
+            });
+        }
         token.check_can_sign(scheme)?;
         Ok(Self { token, key, scheme })
     }
@@ -39,7 +65,7 @@ impl<'t> TokenSigner<'t> {
         }
         let hash: HashAlgorithm = self.scheme.hash();
         let digest = hash.digest(message);
-        let input = if self.scheme.is_ecdsa() {
+        let input = if self.scheme.is_ecdsa() || self.scheme.is_pss() {
             digest
         } else {
             hash.digest_info(&digest)
@@ -56,12 +82,30 @@ impl<'t> TokenSigner<'t> {
 pub(super) fn signing_mechanisms(
     scheme: SignatureScheme,
 ) -> (Mechanism<'static>, Mechanism<'static>) {
+    let pss = |hash_alg, mgf, s_len: u64| PkcsPssParams {
+        hash_alg,
+        mgf,
+        s_len: s_len.into(),
+    };
     match scheme {
         SignatureScheme::EcdsaSha256 => (Mechanism::EcdsaSha256, Mechanism::Ecdsa),
         SignatureScheme::EcdsaSha384 => (Mechanism::EcdsaSha384, Mechanism::Ecdsa),
         SignatureScheme::EcdsaSha512 => (Mechanism::EcdsaSha512, Mechanism::Ecdsa),
+        SignatureScheme::RsaPkcs1Sha256 => (Mechanism::Sha256RsaPkcs, Mechanism::RsaPkcs),
         SignatureScheme::RsaPkcs1Sha384 => (Mechanism::Sha384RsaPkcs, Mechanism::RsaPkcs),
         SignatureScheme::RsaPkcs1Sha512 => (Mechanism::Sha512RsaPkcs, Mechanism::RsaPkcs),
+        SignatureScheme::RsaPssSha256 => {
+            let p = pss(MechanismType::SHA256, PkcsMgfType::MGF1_SHA256, 32);
+            (Mechanism::Sha256RsaPkcsPss(p), Mechanism::RsaPkcsPss(p))
+        }
+        SignatureScheme::RsaPssSha384 => {
+            let p = pss(MechanismType::SHA384, PkcsMgfType::MGF1_SHA384, 48);
+            (Mechanism::Sha384RsaPkcsPss(p), Mechanism::RsaPkcsPss(p))
+        }
+        SignatureScheme::RsaPssSha512 => {
+            let p = pss(MechanismType::SHA512, PkcsMgfType::MGF1_SHA512, 64);
+            (Mechanism::Sha512RsaPkcsPss(p), Mechanism::RsaPkcsPss(p))
+        }
     }
 }
 

@@ -1,0 +1,212 @@
+//! A publisher's key kept in a local file: generated here from the OS random generator,
+//! written as PKCS#8 PEM sealed with age (or, only when asked, in clear), with its public
+//! key beside it so the key can be described without opening it.
+
+use std::path::{Path, PathBuf};
+
+use der::{Decode, Encode};
+use getrandom::SysRng;
+use zeroize::Zeroizing;
+
+use crate::memory_key::MemoryKey;
+use crate::seal::{self, Openers, SealTo};
+use crate::signer::{HashAlgorithm, KeyAlgorithm, PublicKey, SignatureScheme};
+
+/// The PEM label of a PKCS#8 private key.
+const PRIVATE_KEY_LABEL: &str = "PRIVATE KEY";
+/// The PEM label of a SubjectPublicKeyInfo.
+const PUBLIC_KEY_LABEL: &str = "PUBLIC KEY";
+/// Every age file starts with this line.
+const AGE_MAGIC: &[u8] = b"age-encryption.org/";
+
+/// Files larger than this are not key files and are refused unread.
+const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
+/// A private key in memory, zeroized when dropped.
+pub enum FileKey {
+    /// An EC key.
+    Ec(Box<MemoryKey>),
+    /// An RSA key (the rsa crate zeroizes it on drop).
+    Rsa(Box<rsa::PrivateKey>, PublicKey),
+}
+
+/// How a key file is protected on disk.
+pub enum Protection {
+    /// Sealed with age to a passphrase or an X25519 recipient.
+    Sealed(SealTo),
+    /// In clear, as notation's own local signing needs it.
+    Plaintext,
+}
+
+/// The public-key file beside a key file.
+pub fn public_path(key: &Path) -> PathBuf {
+    let mut name = key.as_os_str().to_owned();
+    name.push(".pub");
+    PathBuf::from(name)
+}
+
+impl FileKey {
+    /// Generates a key of `alg`.
+    pub fn generate(alg: KeyAlgorithm) -> Result<Self, crate::Error> {
+        match alg.rsa_bits() {
+            None => Ok(Self::Ec(Box::new(MemoryKey::generate(alg)?))),
+            Some(bits) => {
+                let key = rsa::PrivateKey::new(&mut SysRng, bits)
+                    .map_err(|e| crate::Error::Signing(format!("RSA key generation: {e}")))?;
+                let public = PublicKey::Rsa(key.to_public_key());
+                Ok(Self::Rsa(Box::new(key), public))
+            }
+        }
+    }
+
+    /// The key's public half.
+    pub fn public_key(&self) -> &PublicKey {
+        match self {
+            Self::Ec(k) => crate::signer::KeySigner::public_key(k.as_ref()),
+            Self::Rsa(_, public) => public,
+        }
+    }
+
+    /// Signs `message` with `scheme` and returns the X.509 encoding of the signature, verified
+    /// against the public key.
+    pub fn sign(&self, scheme: SignatureScheme, message: &[u8]) -> Result<Vec<u8>, crate::Error> {
+        use crate::signer::KeySigner;
+        let signature = match self {
+            Self::Ec(k) if k.scheme() == scheme => k.sign(message)?,
+            Self::Rsa(k, _) if !scheme.is_ecdsa() => {
+                let digest = scheme.hash().digest(message);
+                rsa_sign(k, scheme, &digest)
+                    .map_err(|e| crate::Error::Signing(format!("{scheme}: {e}")))?
+            }
+            _ => {
+                return Err(crate::Error::Signing(format!(
+                    "a {} key does not sign with {scheme}",
+                    self.public_key().describe()
+                )));
+            }
+        };
+        self.public_key()
+            .verify(scheme, message, &signature)
+            .map_err(|e| crate::Error::Signing(e.to_string()))?;
+        Ok(signature)
+    }
+
+    /// The key as PKCS#8 PEM, in a buffer zeroized on drop.
+    fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, crate::Error> {
+        let der = match self {
+            Self::Ec(k) => k.to_pkcs8_der()?,
+            Self::Rsa(k, _) => {
+                use rsa::pkcs8::EncodePrivateKey;
+                let doc = k.to_pkcs8_der().map_err(|e| {
+                    crate::Error::Signing(format!("encoding the key as PKCS#8: {e}"))
+                })?;
+                Zeroizing::new(doc.as_bytes().to_vec())
+            }
+        };
+        crate::pki::pem(PRIVATE_KEY_LABEL, &der)
+            .map(Zeroizing::new)
+            .map_err(crate::Error::from)
+    }
+
+    /// Reads a key from PKCS#8 DER.
+    fn from_pkcs8_der(der: &[u8]) -> Result<Self, String> {
+        if let Ok(k) = MemoryKey::from_pkcs8_der(der) {
+            return Ok(Self::Ec(Box::new(k)));
+        }
+        use rsa::pkcs8::DecodePrivateKey;
+        let key = rsa::PrivateKey::from_pkcs8_der(der)
+            .map_err(|_| "it holds no P-256, P-384, P-521 or RSA PKCS#8 private key".to_owned())?;
+        let public = PublicKey::Rsa(key.to_public_key());
+        Ok(Self::Rsa(Box::new(key), public))
+    }
+
+    /// The key file's bytes (sealed or clear) and the public-key file's text.
+    pub fn to_files(
+        &self,
+        protection: &Protection,
+    ) -> Result<(Zeroizing<Vec<u8>>, String), crate::Error> {
+        let pem = self.to_pkcs8_pem()?;
+        let key_file = match protection {
+            Protection::Sealed(to) => Zeroizing::new(seal::seal(pem.as_bytes(), to)?),
+            Protection::Plaintext => Zeroizing::new(pem.as_bytes().to_vec()),
+        };
+        Ok((key_file, public_pem(self.public_key())?))
+    }
+
+    /// Opens the key file at `path` (sealed or clear) with `openers`.
+    pub fn open(path: &Path, openers: &Openers) -> Result<Self, crate::Error> {
+        let what = format!("the key file {}", path.display());
+        let bytes = read_small(path, &what)?;
+        let pem = if bytes.starts_with(AGE_MAGIC) {
+            seal::open(&bytes, openers, &what)?
+        } else {
+            bytes
+        };
+        let text = std::str::from_utf8(&pem)
+            .map_err(|_| crate::Error::Usage(format!("{what} is neither age-sealed nor PEM")))?;
+        let (label, der) = der::pem::decode_vec(text.trim().as_bytes())
+            .map(|(l, d)| (l.to_owned(), Zeroizing::new(d)))
+            .map_err(|e| crate::Error::Usage(format!("{what} is not a PEM private key ({e})")))?;
+        if label != PRIVATE_KEY_LABEL {
+            return Err(crate::Error::Usage(format!(
+                "{what} holds a PEM '{label}', not a PKCS#8 '{PRIVATE_KEY_LABEL}'"
+            )));
+        }
+        Self::from_pkcs8_der(&der).map_err(|e| crate::Error::Usage(format!("{what}: {e}")))
+    }
+}
+
+/// PKCS#1 v1.5 or PSS (salt = hash length) over `digest`.
+fn rsa_sign(
+    key: &rsa::PrivateKey,
+    scheme: SignatureScheme,
+    digest: &[u8],
+) -> Result<Vec<u8>, rsa::Error> {
+    use sha2::{Sha256, Sha384, Sha512};
+    match (scheme.is_pss(), scheme.hash()) {
+        (true, HashAlgorithm::Sha256) => {
+            key.sign_with_rng(&mut SysRng, rsa::Pss::<Sha256>::new(), digest)
+        }
+        (true, HashAlgorithm::Sha384) => {
+            key.sign_with_rng(&mut SysRng, rsa::Pss::<Sha384>::new(), digest)
+        }
+        (true, HashAlgorithm::Sha512) => {
+            key.sign_with_rng(&mut SysRng, rsa::Pss::<Sha512>::new(), digest)
+        }
+        (false, HashAlgorithm::Sha256) => key.sign(rsa::Pkcs1v15Sign::new::<Sha256>(), digest),
+        (false, HashAlgorithm::Sha384) => key.sign(rsa::Pkcs1v15Sign::new::<Sha384>(), digest),
+        (false, HashAlgorithm::Sha512) => key.sign(rsa::Pkcs1v15Sign::new::<Sha512>(), digest),
+    }
+}
+
+/// A public key as SubjectPublicKeyInfo PEM.
+pub fn public_pem(key: &PublicKey) -> Result<String, crate::Error> {
+    let der = key.to_spki()?.to_der()?;
+    crate::pki::pem(PUBLIC_KEY_LABEL, &der).map_err(crate::Error::from)
+}
+
+/// Reads the public key recorded beside the key file at `key_path`.
+pub fn read_public(key_path: &Path) -> Result<PublicKey, crate::Error> {
+    let path = public_path(key_path);
+    let what = format!("the public-key file {}", path.display());
+    let bytes = read_small(&path, &what)?;
+    let bad = |e: String| crate::Error::Usage(format!("{what} is not a PEM public key ({e})"));
+    let (label, der) = der::pem::decode_vec(&bytes).map_err(|e| bad(e.to_string()))?;
+    if label != PUBLIC_KEY_LABEL {
+        return Err(bad(format!("it holds a '{label}'")));
+    }
+    let spki = spki::SubjectPublicKeyInfoOwned::from_der(&der).map_err(|e| bad(e.to_string()))?;
+    PublicKey::from_spki(&spki).map_err(|e| bad(e.to_string()))
+}
+
+/// Reads a small file in full, zeroized on drop.
+fn read_small(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, crate::Error> {
+    let unreadable = |e: std::io::Error| crate::Error::Usage(format!("cannot read {what}: {e}"));
+    let size = std::fs::metadata(path).map_err(unreadable)?.len();
+    if size > MAX_KEY_FILE_BYTES {
+        return Err(crate::Error::Usage(format!(
+            "{what} is {size} bytes: not a key file"
+        )));
+    }
+    std::fs::read(path).map(Zeroizing::new).map_err(unreadable)
+}
