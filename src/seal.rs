@@ -39,9 +39,9 @@ pub struct Openers {
 /// A secret that could not be sealed or opened.
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
-    /// The passphrase or identity given does not open it.
+    /// No passphrase or identity was given, or the one given does not open it.
     #[error("{0}")]
-    WrongSecret(String),
+    Denied(String),
     /// Anything else.
     #[error("{0}")]
     Failed(String),
@@ -87,18 +87,18 @@ pub fn open(
         decryptor.decrypt(iter::once(&identity as &dyn age::Identity))
     } else {
         if openers.identities.is_empty() {
-            return Err(SealError::WrongSecret(format!(
+            return Err(SealError::Denied(format!(
                 "{what} is sealed to an age X25519 key: give the identity file that opens it"
             )));
         }
         decryptor.decrypt(openers.identities.iter().map(|i| i as &dyn age::Identity))
     };
     let mut reader = reader.map_err(|e| match e {
-        age::DecryptError::NoMatchingKeys => SealError::WrongSecret(format!(
+        age::DecryptError::NoMatchingKeys => SealError::Denied(format!(
             "{what} is sealed to an age key none of the identities given holds"
         )),
         age::DecryptError::DecryptionFailed | age::DecryptError::KeyDecryptionFailed => {
-            SealError::WrongSecret(format!("{what}: wrong passphrase, or the file was altered"))
+            SealError::Denied(format!("{what}: wrong passphrase, or the file was altered"))
         }
         other => SealError::Failed(format!("{what} could not be opened ({other})")),
     })?;
@@ -120,7 +120,7 @@ pub fn read_passphrase(prompt: &str, confirm: bool) -> Result<SecretString, Seal
     }
     let ask = |prompt: &str| {
         crate::prompt::secret(prompt).map_err(|e| {
-            SealError::Failed(format!(
+            SealError::Denied(format!(
                 "no passphrase: {e}; passphrases are typed, never given as arguments"
             ))
         })

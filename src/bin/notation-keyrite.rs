@@ -14,7 +14,12 @@ fn main() -> ExitCode {
     keyrite::hygiene::harden_process();
     // Unattended: a missing secret is an error, never a prompt on notation's terminal.
     keyrite::prompt::set_secret_prompt(Box::new(|_| {
-        Err("notation-keyrite never prompts".to_owned())
+        Err(
+            "notation-keyrite never prompts (a token PIN comes from pin-source=file:PATH in \
+             the key id or KEYRITE_PIN, a key file's passphrase from KEYRITE_KEY_PASSPHRASE, \
+             its age identity from the file KEYRITE_AGE_IDENTITY names)"
+                .to_owned(),
+        )
     }));
     let answer = run();
     let (mut out, text, status): (Box<dyn Write>, _, _) = match &answer {

@@ -78,7 +78,7 @@ fn classify(e: Error) -> PluginError {
         Error::Token(
             TokenError::WrongPin { .. } | TokenError::PinLocked(_) | TokenError::Pin(_),
         )
-        | Error::Seal(SealError::WrongSecret(_)) => ErrorCode::AccessDenied,
+        | Error::Seal(SealError::Denied(_)) => ErrorCode::AccessDenied,
         Error::Token(
             TokenError::NoSuchToken { .. }
             | TokenError::NoSuchKey { .. }
