@@ -6,9 +6,8 @@
 mod common;
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::ceremony::{CRL_URL, Ceremony};
 use common::*;
@@ -26,33 +25,6 @@ const KEY_TYPES: [(&str, &str, &str, &str); 6] = [
     ("rsa3072", "RSA-3072", "SHA-384", "PS384"),
     ("rsa4096", "RSA-4096", "SHA-512", "PS512"),
 ];
-
-/// Runs `notation-keyrite COMMAND` with `request` on stdin: (exit status, stdout, stderr).
-pub fn plugin(command: &str, request: &[u8], envs: &[(&str, String)]) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_notation-keyrite"))
-        .arg(command)
-        .env_remove("KEYRITE_PIN")
-        .env_remove("KEYRITE_KEY_PASSPHRASE")
-        .env_remove("KEYRITE_AGE_IDENTITY")
-        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run notation-keyrite");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request)
-        .expect("write the request");
-    let out = child.wait_with_output().expect("notation-keyrite output");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// The JWS signing input notation hands a plugin: the protected header (with `alg` from the
 /// keySpec) and the descriptor payload, each base64url, joined by a dot.
@@ -76,20 +48,6 @@ fn notation_signing_input(jws_alg: &str) -> Vec<u8> {
         BASE64URL_NOPAD.encode(header.to_string().as_bytes()),
         BASE64URL_NOPAD.encode(payload.to_string().as_bytes())
     )
-    .into_bytes()
-}
-
-/// The generate-signature request notation sends (the payload base64 a second time).
-pub fn signature_request(key_id: &str, key_spec: &str, hash: &str, input: &[u8]) -> Vec<u8> {
-    json!({
-        "contractVersion": "1.0",
-        "keyId": key_id,
-        "pluginConfig": {},
-        "keySpec": key_spec,
-        "hashAlgorithm": hash,
-        "payload": BASE64.encode(input),
-    })
-    .to_string()
     .into_bytes()
 }
 
@@ -223,15 +181,18 @@ fn sign_with_every_key_type(store: &Store<'_>) {
             .arg(work.join(format!("{alg}.chain.pem")));
         run_ok(&mut install);
 
-        let (status, out, err) = plugin("get-plugin-metadata", b"{}", &store.envs);
+        let (status, out, err) = notation_keyrite(&["get-plugin-metadata"], b"{}", &store.envs);
         assert_eq!(status, 0, "{err}");
         let metadata: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(metadata["capabilities"], json!(["SIGNATURE_GENERATOR.RAW"]));
         assert_eq!(metadata["supportedContractVersions"], json!(["1.0"]));
 
         let describe = json!({"contractVersion": "1.0", "keyId": key_id, "pluginConfig": {}});
-        let (status, out, err) =
-            plugin("describe-key", describe.to_string().as_bytes(), &store.envs);
+        let (status, out, err) = notation_keyrite(
+            &["describe-key"],
+            describe.to_string().as_bytes(),
+            &store.envs,
+        );
         assert_eq!(status, 0, "{alg}: {err}");
         let described: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(
@@ -241,8 +202,11 @@ fn sign_with_every_key_type(store: &Store<'_>) {
         );
 
         let input = notation_signing_input(jws_alg);
-        let request = signature_request(&key_id, spec, hash, &input);
-        let (status, out, err) = plugin("generate-signature", &request, &store.envs);
+        // notation base64-encodes the signing input once more for the plugin.
+        let request = signature_request(&key_id, spec, hash, &BASE64.encode(&input))
+            .to_string()
+            .into_bytes();
+        let (status, out, err) = notation_keyrite(&["generate-signature"], &request, &store.envs);
         assert_eq!(status, 0, "{alg}: {err}");
         assert!(err.is_empty(), "{err}");
         let answer: Value = serde_json::from_str(&out).unwrap();

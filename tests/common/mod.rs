@@ -644,3 +644,50 @@ impl Tmux {
         }
     }
 }
+
+/// Runs `notation-keyrite ARGS` with `request` on stdin and only `envs` of keyrite's secrets
+/// set: (exit status, stdout, stderr).
+pub fn notation_keyrite(
+    args: &[&str],
+    request: &[u8],
+    envs: &[(&str, String)],
+) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_notation-keyrite"))
+        .args(args)
+        .env_remove("KEYRITE_PIN")
+        .env_remove("KEYRITE_KEY_PASSPHRASE")
+        .env_remove("KEYRITE_AGE_IDENTITY")
+        .env_remove("KEYRITE_PASSPHRASE")
+        .env_remove("KEYRITE_REHEARSAL")
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run notation-keyrite");
+    // The plugin may refuse before it reads the request; a closed pipe is not a failure here.
+    let _ = child.stdin.take().unwrap().write_all(request);
+    let out = child.wait_with_output().expect("notation-keyrite output");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The generate-signature request notation sends; `payload` is already base64.
+pub fn signature_request(
+    key_id: &str,
+    key_spec: &str,
+    hash: &str,
+    payload: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "contractVersion": "1.0",
+        "keyId": key_id,
+        "pluginConfig": {},
+        "keySpec": key_spec,
+        "hashAlgorithm": hash,
+        "payload": payload,
+    })
+}
