@@ -118,6 +118,7 @@ fn open_targets<'a>(
                     .id
                     .clone()
                     .unwrap_or_else(|| random_bytes::<16>().to_vec()),
+                notation: false,
             };
             token.ensure_unused(&template)?;
             Ok(Target {

@@ -102,15 +102,16 @@ impl KeyAlgorithm {
         }
     }
 
-    /// Every scheme a key of this algorithm may sign with: the X.509 one, and for RSA also
-    /// RSASSA-PSS with the same hash, which notation signatures use.
-    pub fn signing_schemes(self) -> Vec<SignatureScheme> {
+    /// The scheme notation signs with for this key type: the same ECDSA, or RSASSA-PSS with
+    /// the same hash (notation's key spec fixes the hash: SHA-256 for P-256 and RSA-2048,
+    /// SHA-384 for P-384 and RSA-3072, SHA-512 for P-521 and RSA-4096).
+    pub fn notation_scheme(self) -> SignatureScheme {
         let x509 = self.signature_scheme();
         match x509.hash() {
-            _ if x509.is_ecdsa() => vec![x509],
-            HashAlgorithm::Sha256 => vec![x509, SignatureScheme::RsaPssSha256],
-            HashAlgorithm::Sha384 => vec![x509, SignatureScheme::RsaPssSha384],
-            HashAlgorithm::Sha512 => vec![x509, SignatureScheme::RsaPssSha512],
+            _ if x509.is_ecdsa() => x509,
+            HashAlgorithm::Sha256 => SignatureScheme::RsaPssSha256,
+            HashAlgorithm::Sha384 => SignatureScheme::RsaPssSha384,
+            HashAlgorithm::Sha512 => SignatureScheme::RsaPssSha512,
         }
     }
 

@@ -393,6 +393,7 @@ fn an_imported_key_is_sensitive_and_sign_only_but_marked_imported() {
             let template = KeyTemplate {
                 label: LABEL.to_owned(),
                 id: vec![0x1a; 16],
+                notation: false,
             };
             let key = token
                 .import_ec_key(KeyAlgorithm::P384, &scalar, &public_key, &template)
@@ -440,6 +441,7 @@ fn importing_over_an_existing_label_is_refused_and_adds_nothing() {
     let first = KeyTemplate {
         label: LABEL.to_owned(),
         id: vec![0x01; 16],
+        notation: false,
     };
     token
         .import_ec_key(KeyAlgorithm::P384, &scalar, &public_key, &first)
@@ -455,6 +457,7 @@ fn importing_over_an_existing_label_is_refused_and_adds_nothing() {
     let second = KeyTemplate {
         label: LABEL.to_owned(),
         id: vec![0x02; 16],
+        notation: false,
     };
     let refused = token
         .import_ec_key(KeyAlgorithm::P384, &scalar, &public_key, &second)

@@ -243,9 +243,8 @@ fn keygen_on_token(
     })?;
     let token = Token::open(uri, req.module)?;
     token.login(uri)?;
-    for scheme in req.algorithm.signing_schemes() {
-        token.check_can_sign(scheme)?;
-    }
+    token.check_can_sign(req.algorithm.signature_scheme())?;
+    token.check_can_sign(req.algorithm.notation_scheme())?;
     let template = KeyTemplate {
         label,
         id: uri.id.clone().unwrap_or_else(|| {
@@ -253,6 +252,7 @@ fn keygen_on_token(
             UnwrapErr(SysRng).fill_bytes(&mut id);
             id.to_vec()
         }),
+        notation: true,
     };
     token.ensure_unused(&template)?;
     let made = token.generate_key(req.algorithm, &template)?;

@@ -190,8 +190,8 @@ fn unknown_key(key: &KeyRef, e: Error) -> PluginError {
     }
 }
 
-/// notation's keySpec for `key`, and the hash notation pairs with it.
-fn key_spec(key: &PublicKey) -> Result<(&'static str, HashAlgorithm), PluginError> {
+/// notation's keySpec for `key`, and the scheme notation signs with for it.
+fn key_spec(key: &PublicKey) -> Result<(&'static str, SignatureScheme), PluginError> {
     let alg = key.algorithm().ok_or_else(|| {
         PluginError::new(
             ErrorCode::Validation,
@@ -201,14 +201,15 @@ fn key_spec(key: &PublicKey) -> Result<(&'static str, HashAlgorithm), PluginErro
             ),
         )
     })?;
-    Ok(match alg {
-        KeyAlgorithm::P256 => ("EC-256", HashAlgorithm::Sha256),
-        KeyAlgorithm::P384 => ("EC-384", HashAlgorithm::Sha384),
-        KeyAlgorithm::P521 => ("EC-521", HashAlgorithm::Sha512),
-        KeyAlgorithm::Rsa2048 => ("RSA-2048", HashAlgorithm::Sha256),
-        KeyAlgorithm::Rsa3072 => ("RSA-3072", HashAlgorithm::Sha384),
-        KeyAlgorithm::Rsa4096 => ("RSA-4096", HashAlgorithm::Sha512),
-    })
+    let spec = match alg {
+        KeyAlgorithm::P256 => "EC-256",
+        KeyAlgorithm::P384 => "EC-384",
+        KeyAlgorithm::P521 => "EC-521",
+        KeyAlgorithm::Rsa2048 => "RSA-2048",
+        KeyAlgorithm::Rsa3072 => "RSA-3072",
+        KeyAlgorithm::Rsa4096 => "RSA-4096",
+    };
+    Ok((spec, alg.notation_scheme()))
 }
 
 fn hash_name(hash: HashAlgorithm) -> &'static str {
@@ -219,22 +220,14 @@ fn hash_name(hash: HashAlgorithm) -> &'static str {
     }
 }
 
-/// The scheme notation expects for a key and hash, and its name in the response.
-fn notation_scheme(key: &PublicKey, hash: HashAlgorithm) -> (SignatureScheme, &'static str) {
-    match (key, hash) {
-        (PublicKey::Rsa(_), HashAlgorithm::Sha256) => {
-            (SignatureScheme::RsaPssSha256, "RSASSA-PSS-SHA-256")
-        }
-        (PublicKey::Rsa(_), HashAlgorithm::Sha384) => {
-            (SignatureScheme::RsaPssSha384, "RSASSA-PSS-SHA-384")
-        }
-        (PublicKey::Rsa(_), HashAlgorithm::Sha512) => {
-            (SignatureScheme::RsaPssSha512, "RSASSA-PSS-SHA-512")
-        }
-        (_, HashAlgorithm::Sha256) => (SignatureScheme::EcdsaSha256, "ECDSA-SHA-256"),
-        (_, HashAlgorithm::Sha384) => (SignatureScheme::EcdsaSha384, "ECDSA-SHA-384"),
-        (_, HashAlgorithm::Sha512) => (SignatureScheme::EcdsaSha512, "ECDSA-SHA-512"),
-    }
+/// notation's name for a signing algorithm: `ECDSA-SHA-256`, `RSASSA-PSS-SHA-384`, ….
+fn signing_algorithm(scheme: SignatureScheme) -> String {
+    let family = if scheme.is_ecdsa() {
+        "ECDSA"
+    } else {
+        "RSASSA-PSS"
+    };
+    format!("{family}-{}", hash_name(scheme.hash()))
 }
 
 /// Secrets for a key file, from the environment only.
@@ -255,7 +248,8 @@ fn openers() -> Result<Openers, PluginError> {
 fn generate_signature(req: &GenerateSignatureRequest) -> Result<Value, PluginError> {
     let key = key_ref(&req.key_id)?;
     let public = public_key_of(&key, None).map_err(|e| unknown_key(&key, e))?;
-    let (spec, hash) = key_spec(&public)?;
+    let (spec, scheme) = key_spec(&public)?;
+    let hash = scheme.hash();
     if req.key_spec != spec {
         return Err(PluginError::new(
             ErrorCode::Validation,
@@ -287,7 +281,6 @@ fn generate_signature(req: &GenerateSignatureRequest) -> Result<Value, PluginErr
         KeyRef::Token(_) => OpenKey::open(&key, None, &Openers::default()),
     }
     .map_err(classify)?;
-    let (scheme, signing_algorithm) = notation_scheme(&public, hash);
     let signature = opened.sign(scheme, &payload).map_err(classify)?;
     // Checked against the certificate notation will put in the envelope, not only the key.
     let leaf_key = crate::pki::verify::subject_key(&chain[0])
@@ -316,7 +309,7 @@ fn generate_signature(req: &GenerateSignatureRequest) -> Result<Value, PluginErr
     Ok(json!({
         "keyId": req.key_id,
         "signature": BASE64.encode(&raw),
-        "signingAlgorithm": signing_algorithm,
+        "signingAlgorithm": signing_algorithm(scheme),
         "certificateChain": certificate_chain,
     }))
 }

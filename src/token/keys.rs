@@ -19,6 +19,9 @@ pub struct KeyTemplate {
     pub label: String,
     /// CKA_ID.
     pub id: Vec<u8>,
+    /// Whether the key also signs for notation (RSASSA-PSS, for an RSA key) besides its X.509
+    /// scheme; CA keys do not.
+    pub notation: bool,
 }
 
 /// A key pair on the token.
@@ -40,8 +43,12 @@ pub struct TokenKey {
 /// never extractable, and good for signing only — with the algorithm's signing mechanisms
 /// and nothing else, so an RSA key cannot be driven through raw CKM_RSA_X_509 (a decryption).
 fn private_key_policy(t: &KeyTemplate, alg: KeyAlgorithm) -> Vec<Attribute> {
+    let mut schemes = vec![alg.signature_scheme()];
+    if t.notation && alg.notation_scheme() != alg.signature_scheme() {
+        schemes.push(alg.notation_scheme());
+    }
     let mut allowed = Vec::new();
-    for scheme in alg.signing_schemes() {
+    for scheme in schemes {
         let (combined, raw) = signing_mechanisms(scheme);
         allowed.extend([combined.mechanism_type(), raw.mechanism_type()]);
     }

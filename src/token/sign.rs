@@ -41,7 +41,7 @@ impl<'t> TokenSigner<'t> {
         if !key
             .public_key
             .algorithm()
-            .is_some_and(|a| a.signing_schemes().contains(&scheme))
+            .is_some_and(|a| scheme == a.signature_scheme() || scheme == a.notation_scheme())
         {
             return Err(TokenError::UnusableKey {
                 token: token.label().to_owned(),
