@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::memory_key::MemoryKey;
 use crate::seal::{self, Openers, SealTo};
-use crate::signer::{HashAlgorithm, KeyAlgorithm, PublicKey, SignatureScheme};
+use crate::signer::{HashAlgorithm, KeyAlgorithm, KeySigner, PublicKey, SignatureScheme};
 
 /// The PEM label of a PKCS#8 private key.
 const PRIVATE_KEY_LABEL: &str = "PRIVATE KEY";
@@ -62,7 +62,7 @@ impl FileKey {
     /// The key's public half.
     pub fn public_key(&self) -> &PublicKey {
         match self {
-            Self::Ec(k) => crate::signer::KeySigner::public_key(k.as_ref()),
+            Self::Ec(k) => KeySigner::public_key(k.as_ref()),
             Self::Rsa(_, public) => public,
         }
     }
@@ -70,7 +70,6 @@ impl FileKey {
     /// Signs `message` with `scheme` and returns the X.509 encoding of the signature, verified
     /// against the public key.
     pub fn sign(&self, scheme: SignatureScheme, message: &[u8]) -> Result<Vec<u8>, crate::Error> {
-        use crate::signer::KeySigner;
         let signature = match self {
             Self::Ec(k) if k.scheme() == scheme => k.sign(message)?,
             Self::Rsa(k, _) if !scheme.is_ecdsa() => {
@@ -153,6 +152,27 @@ impl FileKey {
             )));
         }
         Self::from_pkcs8_der(&der).map_err(|e| crate::Error::Usage(format!("{what}: {e}")))
+    }
+}
+
+/// A key file's key signs its CSR with its algorithm's X.509 scheme.
+impl KeySigner for FileKey {
+    fn public_key(&self) -> &PublicKey {
+        FileKey::public_key(self)
+    }
+
+    fn scheme(&self) -> SignatureScheme {
+        match self {
+            Self::Ec(k) => k.scheme(),
+            Self::Rsa(_, public) => public.algorithm().map_or(
+                SignatureScheme::RsaPkcs1Sha256,
+                KeyAlgorithm::signature_scheme,
+            ),
+        }
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, crate::Error> {
+        FileKey::sign(self, KeySigner::scheme(self), message)
     }
 }
 

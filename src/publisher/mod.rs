@@ -139,26 +139,6 @@ impl OpenKey {
     }
 }
 
-/// An [`OpenKey`] as a [`KeySigner`] with its X.509 scheme, for signing its CSR.
-struct CsrSigner<'k> {
-    key: &'k OpenKey,
-    scheme: SignatureScheme,
-}
-
-impl KeySigner for CsrSigner<'_> {
-    fn public_key(&self) -> &PublicKey {
-        self.key.public_key()
-    }
-
-    fn scheme(&self) -> SignatureScheme {
-        self.scheme
-    }
-
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
-        self.key.sign(self.scheme, message)
-    }
-}
-
 /// What `keyrite publisher keygen` makes.
 pub struct KeygenRequest<'a> {
     /// Where the key goes.
@@ -256,25 +236,17 @@ fn keygen_on_token(
     };
     token.ensure_unused(&template)?;
     let made = token.generate_key(req.algorithm, &template)?;
-    let public_key = made.public_key.clone();
-    let opened = OpenKey::Token(token, made);
     let result = (|| {
-        let OpenKey::Token(token, made) = &opened else {
-            unreachable!("opened above as a token key")
-        };
-        let audit = token.audit(made)?;
+        let audit = token.audit(&made)?;
         if !audit.is_sound() || audit.origin != KeyOrigin::GeneratedOnToken {
             return Err(Error::WeakKey(audit.problems.join("; ")));
         }
-        let csr = make_csr(&opened, req)?;
+        let csr = make_csr(&TokenSigner::new(&token, made.clone())?, req.subject)?;
         output::write_new_files(csr_dir, &[(csr_name, csr.as_bytes(), output::PUBLIC)])?;
         Ok(())
     })();
     if let Err(e) = result {
-        let OpenKey::Token(token, made) = &opened else {
-            unreachable!("opened above as a token key")
-        };
-        return Err(match token.destroy_key(made) {
+        return Err(match token.destroy_key(&made) {
             Ok(()) => e,
             Err(cleanup) => Error::Cleanup {
                 cause: Box::new(e),
@@ -286,7 +258,7 @@ fn keygen_on_token(
     Ok(KeygenOutcome {
         key_id: req.key.to_string(),
         files: vec![csr_dir.join(csr_name)],
-        public_key,
+        public_key: made.public_key,
     })
 }
 
@@ -308,12 +280,9 @@ fn keygen_in_file(
             req.csr_out.display()
         )));
     }
-    let key = OpenKey::File(FileKey::generate(req.algorithm)?);
-    let csr = make_csr(&key, req)?;
-    let OpenKey::File(file_key) = &key else {
-        unreachable!("generated above as a file key")
-    };
-    let (sealed, public_pem) = file_key.to_files(protection)?;
+    let key = FileKey::generate(req.algorithm)?;
+    let csr = make_csr(&key, req.subject)?;
+    let (sealed, public_pem) = key.to_files(protection)?;
     output::write_new_files(
         &key_dir,
         &[
@@ -338,13 +307,9 @@ fn keygen_in_file(
     })
 }
 
-/// The CSR for `key` as PEM, checked by the same intake the ceremony uses.
-fn make_csr(key: &OpenKey, req: &KeygenRequest<'_>) -> Result<String, Error> {
-    let signer = CsrSigner {
-        key,
-        scheme: req.algorithm.signature_scheme(),
-    };
-    let der = build_csr(req.subject, &signer)?;
+/// The CSR for `signer`'s key as PEM, checked by the same intake the ceremony uses.
+fn make_csr(signer: &dyn KeySigner, subject: &Name) -> Result<String, Error> {
+    let der = build_csr(subject, signer)?;
     crate::pki::csr::parse_csr(der.clone()).map_err(|reason| {
         Error::Usage(format!(
             "the CSR made for the new key fails keyrite's own intake: {reason}"
