@@ -57,7 +57,10 @@ fn a_rehearsal_walked_in_the_terminal_ends_with_a_verified_transcript() {
         tmux.wait_for("Step 3 of 4 done")
             .contains("5 share cards verified")
     );
-    tmux.keys(&["Enter", "1", "2", "Enter"]);
+    tmux.keys(&["Enter"]);
+    // Keys typed before a step's screen is up are not taken as its confirmations.
+    tmux.wait_for("Step 4 of 4: Prove the backup");
+    tmux.keys(&["1", "2", "Enter"]);
     assert!(
         tmux.wait_for("Step 4 of 4 done")
             .contains("recover the root key")
