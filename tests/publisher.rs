@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::ceremony::{CRL_URL, Ceremony};
+use common::ceremony::Ceremony;
 use common::*;
 use data_encoding::{BASE64, BASE64URL_NOPAD};
 use serde_json::{Value, json};
@@ -152,27 +152,7 @@ fn sign_with_every_key_type(store: &Store<'_>) {
                 .arg(&csr),
         );
 
-        run_ok(
-            pki.hsm
-                .command()
-                .args(["delegate", "issue", "--token", &pki.root_key_uri()])
-                .arg("--root-cert")
-                .arg(&pki.root)
-                .arg("--csr")
-                .arg(&csr)
-                .args([
-                    "--profile",
-                    "signing",
-                    "--validity",
-                    "1y",
-                    "--crl-url",
-                    CRL_URL,
-                ])
-                .arg("--ledger")
-                .arg(&pki.ledger)
-                .arg("--out")
-                .arg(&work),
-        );
+        pki.issue(&csr, &work);
         let mut install = Command::new(env!("CARGO_BIN_EXE_keyrite"));
         install
             .env_remove("KEYRITE_PIN")

@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::ceremony::{CRL_URL, Ceremony};
+use common::ceremony::Ceremony;
 use common::*;
 use data_encoding::BASE64;
 use serde_json::{Value, json};
@@ -148,28 +148,9 @@ impl Publisher {
                 keygen.args(["--scrypt-work-factor", "14"]);
             }
             run_ok(&mut keygen);
-            run_ok(
-                publisher
-                    .pki
-                    .hsm
-                    .command()
-                    .args([
-                        "delegate",
-                        "issue",
-                        "--token",
-                        &publisher.pki.root_key_uri(),
-                    ])
-                    .arg("--root-cert")
-                    .arg(&publisher.pki.root)
-                    .arg("--csr")
-                    .arg(&csr)
-                    .args(["--profile", "signing", "--validity", "1y"])
-                    .args(["--crl-url", CRL_URL])
-                    .arg("--ledger")
-                    .arg(&publisher.pki.ledger)
-                    .arg("--out")
-                    .arg(publisher.dir.path().join("issued")),
-            );
+            publisher
+                .pki
+                .issue(&csr, &publisher.dir.path().join("issued"));
             run_ok(
                 publisher
                     .keyrite()

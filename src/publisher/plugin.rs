@@ -247,7 +247,18 @@ fn openers() -> Result<Openers, PluginError> {
 
 fn generate_signature(req: &GenerateSignatureRequest) -> Result<Value, PluginError> {
     let key = key_ref(&req.key_id)?;
-    let public = public_key_of(&key, None).map_err(|e| unknown_key(&key, e))?;
+    // A token key is opened once, one login; a key file only after the request has been
+    // checked against its public half.
+    let token_key = match &key {
+        KeyRef::Token(_) => {
+            Some(OpenKey::open(&key, None, &Openers::default()).map_err(|e| unknown_key(&key, e))?)
+        }
+        KeyRef::File(_) => None,
+    };
+    let public = match &token_key {
+        Some(opened) => opened.public_key().clone(),
+        None => public_key_of(&key, None).map_err(|e| unknown_key(&key, e))?,
+    };
     let (spec, scheme) = key_spec(&public)?;
     let hash = scheme.hash();
     if req.key_spec != spec {
@@ -276,11 +287,10 @@ fn generate_signature(req: &GenerateSignatureRequest) -> Result<Value, PluginErr
         return Err(PluginError::new(ErrorCode::Validation, "payload is empty"));
     }
     let chain = recorded_chain(&key, &public).map_err(classify)?;
-    let opened = match &key {
-        KeyRef::File(_) => OpenKey::open(&key, None, &openers()?),
-        KeyRef::Token(_) => OpenKey::open(&key, None, &Openers::default()),
-    }
-    .map_err(classify)?;
+    let opened = match token_key {
+        Some(opened) => opened,
+        None => OpenKey::open(&key, None, &openers()?).map_err(classify)?,
+    };
     let signature = opened.sign(scheme, &payload).map_err(classify)?;
     // Checked against the certificate notation will put in the envelope, not only the key.
     let leaf_key = crate::pki::verify::subject_key(&chain[0])

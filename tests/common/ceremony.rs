@@ -74,6 +74,12 @@ impl Ceremony {
             name,
             &format!("/C=US/ST=WA/O=Publisher/CN={name}"),
         );
+        self.issue(&csr, &self.hsm.dir().join("issued"));
+    }
+
+    /// Issues a one-year signing certificate for `csr` into `out` (`NAME.crt`,
+    /// `NAME.chain.pem`), with the CRL distribution point `CRL_URL`.
+    pub fn issue(&self, csr: &Path, out: &Path) {
         run_ok(
             self.hsm
                 .command()
@@ -81,19 +87,13 @@ impl Ceremony {
                 .arg("--root-cert")
                 .arg(&self.root)
                 .arg("--csr")
-                .arg(&csr)
-                .args([
-                    "--profile",
-                    "signing",
-                    "--validity",
-                    "1y",
-                    "--crl-url",
-                    CRL_URL,
-                ])
+                .arg(csr)
+                .args(["--profile", "signing", "--validity", "1y"])
+                .args(["--crl-url", CRL_URL])
                 .arg("--ledger")
                 .arg(&self.ledger)
                 .arg("--out")
-                .arg(self.hsm.dir().join("issued")),
+                .arg(out),
         );
     }
 
