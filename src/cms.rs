@@ -29,6 +29,10 @@ pub enum CmsError {
     /// A signature does not verify.
     #[error("{0}")]
     Signature(String),
+    /// The signature itself is intact and the signer's, but it covers other content: what it
+    /// was made over was changed afterwards.
+    #[error("{0}")]
+    ContentDiffers(String),
 }
 
 const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
@@ -50,6 +54,19 @@ fn digest_identifier(hash: HashAlgorithm) -> spki::AlgorithmIdentifierOwned {
         oid: hash.oid(),
         parameters: None,
     }
+}
+
+/// The digestAlgorithms of a SignedData: each signer's digest identifier, once.
+fn digest_set(
+    algorithms: impl Iterator<Item = spki::AlgorithmIdentifierOwned>,
+) -> Result<SetOfVec<spki::AlgorithmIdentifierOwned>, der::Error> {
+    let mut unique = Vec::new();
+    for a in algorithms {
+        if !unique.contains(&a) {
+            unique.push(a);
+        }
+    }
+    SetOfVec::try_from(unique)
 }
 
 /// Wraps `payload` in a SignedData signed by every `(signer, certificate)` pair, each
@@ -77,7 +94,6 @@ fn signed_data(
     signing_time: DateTime,
     attached: bool,
 ) -> Result<Vec<u8>, Error> {
-    let mut digest_algorithms = SetOfVec::new();
     let mut signer_infos = SetOfVec::new();
     let mut certificates = SetOfVec::new();
     for (signer, cert) in signers {
@@ -103,7 +119,6 @@ fn signed_data(
             )?,
         ])?;
         let signature = signer.sign(&signed_attrs.to_der()?)?;
-        digest_algorithms.insert(digest_identifier(hash))?;
         signer_infos.insert(SignerInfo {
             version: CmsVersion::V1,
             sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
@@ -118,6 +133,11 @@ fn signed_data(
         })?;
         certificates.insert(CertificateChoices::Certificate((*cert).clone()))?;
     }
+    let digest_algorithms = digest_set(
+        signer_infos
+            .iter()
+            .map(|si: &SignerInfo| si.digest_alg.clone()),
+    )?;
     let signed = SignedData {
         version: CmsVersion::V1,
         digest_algorithms,
@@ -186,8 +206,16 @@ fn decode(der: &[u8]) -> Result<SignedData, CmsError> {
         .content
         .decode_as()
         .map_err(|e| bad(&format!("the SignedData does not decode ({e})")))?;
-    if signed.encap_content_info.econtent_type != ID_DATA || signed.crls.is_some() {
+    // Every field the signatures do not cover must still be exactly what keyrite writes, so
+    // that no bit of the file can change without the file being refused.
+    if signed.version != CmsVersion::V1
+        || signed.encap_content_info.econtent_type != ID_DATA
+        || signed.crls.is_some()
+    {
         return Err(bad("the SignedData is not of the form keyrite writes"));
+    }
+    if info.to_der().ok().as_deref() != Some(der) {
+        return Err(bad("the SignedData is not in canonical DER"));
     }
     Ok(signed)
 }
@@ -207,8 +235,20 @@ fn verify(signed: SignedData, payload: &[u8]) -> Result<Vec<Certificate>, CmsErr
     if infos.is_empty() {
         return Err(CmsError::Signature("there is no signature".into()));
     }
+    let digests = digest_set(infos.iter().map(|si| si.digest_alg.clone()))
+        .map_err(|e| CmsError::Envelope(format!("the SignedData does not decode ({e})")))?;
+    if signed.digest_algorithms != digests || certs.len() != infos.len() {
+        return Err(CmsError::Envelope(
+            "the SignedData is not of the form keyrite writes (its digest algorithms or certificates do not match its signers)".into(),
+        ));
+    }
     let mut signers = Vec::new();
     for si in infos {
+        if si.version != CmsVersion::V1 {
+            return Err(CmsError::Envelope(
+                "a signer's record is not of the form keyrite writes".into(),
+            ));
+        }
         let SignerIdentifier::IssuerAndSerialNumber(id) = &si.sid else {
             return Err(CmsError::Envelope(
                 "a signer is named by key identifier, which keyrite does not write".into(),
@@ -266,12 +306,17 @@ fn verify_signer_info(si: &SignerInfo, cert: &Certificate, payload: &[u8]) -> Re
     let digest: OctetString = single(ID_MESSAGE_DIGEST)?
         .decode_as()
         .map_err(|_| fail("has a malformed message digest"))?;
-    if digest.as_bytes() != scheme.hash().digest(payload).as_slice() {
-        return Err(fail("does not cover this payload (its digest differs)"));
-    }
+    // The signature over the attributes first: only then does a digest that differs say that
+    // the content changed after signing, rather than that the signature is damaged.
     let key = PublicKey::from_spki(cert.tbs_certificate().subject_public_key_info())
         .map_err(|e| fail(&format!("names a key keyrite cannot use ({e})")))?;
     let message = attrs.to_der().map_err(|_| fail("is malformed"))?;
     key.verify(scheme, &message, si.signature.as_bytes())
-        .map_err(|_| fail("does not verify"))
+        .map_err(|_| fail("does not verify"))?;
+    if digest.as_bytes() != scheme.hash().digest(payload).as_slice() {
+        return Err(CmsError::ContentDiffers(format!(
+            "the signature by {who} is intact but covers other content: it changed after signing"
+        )));
+    }
+    Ok(())
 }

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use keyrite::bundle::make::{Made, RevocationRequest, TrustRequest, make_revocation, make_trust};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use keyrite::bundle::make::{
+    CrlSource, Made, RevocationRequest, TrustRequest, make_revocation, make_trust,
+};
 use keyrite::ceremony::engine::{BatchConfirmer, Ceremony};
 use keyrite::ceremony::{rehearsal, transcript};
 use keyrite::crl::{CrlRequest, Revocation, issue_crls};
@@ -26,6 +28,7 @@ use keyrite::token::{
     KeyAudit, KeyOrigin, Module, Pkcs11Uri, SlotReport, Token, list_slots, resolve_module,
 };
 use keyrite::tui::{TerminalKeys, Ui};
+use zeroize::Zeroizing;
 
 /// Offline key ceremonies for container signing with the Notary Project.
 ///
@@ -154,12 +157,20 @@ enum BundleCommand {
         /// The signing root's certificate (the CRL's issuer).
         #[arg(long, value_name = "FILE")]
         root_cert: PathBuf,
-        /// The CRL (DER or PEM).
+        /// A CRL (DER or PEM): the newest of each issuing root of the lineage.
         #[arg(long, value_name = "FILE", required = true)]
         crl: Vec<PathBuf>,
-        /// A CRL distribution point URL the root's delegate certificates carry.
+        /// A CRL distribution point URL the CRL before it answers for (the URL its issuer's
+        /// delegates carry). With a single --crl, every --crl-url is that CRL's.
         #[arg(long = "crl-url", value_name = "URL")]
         crl_urls: Vec<String>,
+        /// Another root of the lineage whose CRL the bundle carries (the other root during a
+        /// rotation's overlap).
+        #[arg(long, value_name = "FILE")]
+        crl_issuer: Vec<PathBuf>,
+        /// Each --crl with its --crl-url values, paired from their order on the command line.
+        #[arg(skip)]
+        crl_sources: Vec<CrlSource>,
         /// The lineage's fingerprint, when the signing root is a successor.
         #[arg(long, value_name = "FINGERPRINT")]
         lineage: Option<String>,
@@ -462,11 +473,11 @@ fn print_bundle(made: &Made, out: &std::path::Path) {
 }
 
 /// Runs `ceremony` in the terminal UI on the real terminal, restoring it afterwards.
-fn run_tui(ceremony: Ceremony) -> Result<(), keyrite::Error> {
+fn run_tui(ceremony: Ceremony, opening: Option<&str>) -> Result<(), keyrite::Error> {
     let terminal = ratatui::try_init()
         .map_err(|e| keyrite::Error::Usage(format!("the terminal UI needs a terminal: {e}")))?;
     let ui = Rc::new(RefCell::new(Ui::new(terminal, TerminalKeys)));
-    let result = keyrite::tui::run_ceremony(ui, ceremony);
+    let result = keyrite::tui::run_ceremony(ui, ceremony, opening);
     ratatui::restore();
     result.map(drop).map_err(keyrite::Error::from)
 }
@@ -538,7 +549,7 @@ fn pick_and_run() -> Result<ExitCode, keyrite::Error> {
     })();
     let result = match picked {
         Ok(Some((s, p))) => Ceremony::open(&scripts[s], &profiles[p])
-            .and_then(|c| keyrite::tui::run_ceremony(Rc::clone(&ui), c))
+            .and_then(|c| keyrite::tui::run_ceremony(Rc::clone(&ui), c, None))
             .map(drop)
             .map_err(keyrite::Error::from),
         Ok(None) => Ok(()),
@@ -549,7 +560,29 @@ fn pick_and_run() -> Result<ExitCode, keyrite::Error> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if let Some(Command::Bundle(BundleCommand::Revocation {
+        crl,
+        crl_urls,
+        crl_sources,
+        ..
+    })) = &mut cli.command
+    {
+        let m = matches
+            .subcommand_matches("bundle")
+            .and_then(|m| m.subcommand_matches("revocation"));
+        match pair_crl_urls(m, crl, crl_urls) {
+            Ok(sources) => *crl_sources = sources,
+            Err(e) => {
+                eprintln!("keyrite: error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     for warning in keyrite::hygiene::harden_process().warnings {
         eprintln!("keyrite: note: {warning}");
     }
@@ -564,6 +597,45 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Gives each `--crl` the `--crl-url` values that follow it on the command line (all of them
+/// when there is one CRL). clap's derive keeps no order across two options, so the positions
+/// come from the raw matches.
+fn pair_crl_urls(
+    matches: Option<&clap::ArgMatches>,
+    crls: &[PathBuf],
+    urls: &[String],
+) -> Result<Vec<CrlSource>, keyrite::Error> {
+    if let [path] = crls {
+        return Ok(vec![CrlSource {
+            path: path.clone(),
+            urls: urls.to_vec(),
+        }]);
+    }
+    let positions = |id: &str| -> Vec<usize> {
+        matches
+            .and_then(|m| m.indices_of(id))
+            .map(Iterator::collect)
+            .unwrap_or_default()
+    };
+    let (crl_at, url_at) = (positions("crl"), positions("crl_urls"));
+    let mut sources: Vec<CrlSource> = crls
+        .iter()
+        .map(|path| CrlSource {
+            path: path.clone(),
+            urls: Vec::new(),
+        })
+        .collect();
+    for (url, at) in urls.iter().zip(url_at) {
+        let owner = crl_at.iter().rposition(|&c| c < at).ok_or_else(|| {
+            keyrite::Error::Usage(format!(
+                "--crl-url {url} comes before any --crl: with several CRLs, give each one's URLs right after it"
+            ))
+        })?;
+        sources[owner].urls.push(url.clone());
+    }
+    Ok(sources)
 }
 
 fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
@@ -820,7 +892,12 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
             } else {
                 rehearsal::ROOT_CREATION_SCRIPT
             };
-            let setup = rehearsal::prepare(&out, script)?;
+            let pins = if batch {
+                rehearsal::PinEntry::FromFile
+            } else {
+                rehearsal::PinEntry::Typed
+            };
+            let setup = rehearsal::prepare(&out, script, pins)?;
             // SAFETY: still single-threaded; the PKCS#11 module reads these when it loads.
             unsafe {
                 std::env::set_var("SOFTHSM2_CONF", &setup.softhsm_conf);
@@ -828,7 +905,15 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
             }
             let mut ceremony = Ceremony::open(&setup.script, &setup.profile)?;
             if !batch {
-                run_tui(ceremony)?;
+                let pin =
+                    Zeroizing::new(std::fs::read_to_string(&setup.pin_file).map_err(|e| {
+                        keyrite::Error::Usage(format!("{}: {e}", setup.pin_file.display()))
+                    })?);
+                let opening = Zeroizing::new(format!(
+                    "A rehearsal on throwaway SoftHSM2 tokens. Their PIN is {}: type it whenever a step asks for a token PIN, as an officer would at a real ceremony.",
+                    pin.trim()
+                ));
+                run_tui(ceremony, Some(&opening))?;
                 println!("Rehearsal records are in {}.", out.display());
                 return Ok(ExitCode::SUCCESS);
             }
@@ -891,12 +976,13 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
         Command::Bundle(BundleCommand::Revocation {
             token,
             root_cert,
-            crl,
-            crl_urls,
+            crl_issuer,
+            crl_sources,
             lineage,
             version,
             out,
             module,
+            ..
         }) => {
             let token: Pkcs11Uri = token.parse()?;
             let made = make_revocation(&RevocationRequest {
@@ -904,8 +990,8 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
                 module: module.as_deref(),
                 root_cert: &root_cert,
                 lineage: parse_lineage(lineage.as_deref())?,
-                crls: &crl,
-                crl_urls: &crl_urls,
+                crls: &crl_sources,
+                crl_issuers: &crl_issuer,
                 version,
                 out: &out,
             })?;

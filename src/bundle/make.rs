@@ -55,18 +55,26 @@ pub struct RevocationRequest<'a> {
     pub token: &'a Pkcs11Uri,
     /// `--module`, when given.
     pub module: Option<&'a Path>,
-    /// The signing root's certificate, which issued the CRLs.
+    /// The signing root's certificate.
     pub root_cert: &'a Path,
     /// The lineage, when the signing root did not start it.
     pub lineage: Option<Fingerprint>,
-    /// The CRL files (DER or PEM), one per issuing root.
-    pub crls: &'a [PathBuf],
-    /// The CDP URLs the CRLs answer for.
-    pub crl_urls: &'a [String],
+    /// The CRLs, each with the CDP URLs it answers for: one per issuing root.
+    pub crls: &'a [CrlSource],
+    /// Other roots of the lineage whose CRLs the bundle carries (during a rotation's overlap).
+    pub crl_issuers: &'a [PathBuf],
     /// The bundle's version.
     pub version: u64,
     /// The bundle file.
     pub out: &'a Path,
+}
+
+/// A CRL file (DER or PEM) and the CRL distribution point URLs it answers for.
+pub struct CrlSource {
+    /// The CRL file.
+    pub path: PathBuf,
+    /// The URLs the delegates of its issuer carry.
+    pub urls: Vec<String>,
 }
 
 /// What was written.
@@ -268,65 +276,94 @@ fn read_crl(path: &Path) -> Result<(CertificateList, Vec<u8>), Error> {
     Ok((crl, der))
 }
 
-/// Makes a revocation bundle: the signing root's CRL with the CDP URLs it answers for. It
-/// expires no later than the CRL's nextUpdate.
+/// Makes a revocation bundle: one CRL per issuing root of the lineage (the signing root, and
+/// during a rotation's overlap the other root), each with the CDP URLs it answers for. It
+/// expires no later than the earliest nextUpdate.
 pub fn make_revocation(req: &RevocationRequest<'_>) -> Result<Made, Error> {
     let (dir, name) = check_out(req.out)?;
     let (root, root_der) = self_signed_root(req.root_cert)?;
     let lineage = req.lineage.unwrap_or_else(|| Fingerprint::of(&root_der));
-    let [crl_path] = req.crls else {
-        return Err(Error::Usage(format!(
-            "give exactly one --crl, the signing root's newest CRL (got {}): the CRL cache holds one CRL per URL",
-            req.crls.len()
-        )));
-    };
-    if req.crl_urls.is_empty() {
-        return Err(Error::Usage(
-            "give --crl-url for every CRL distribution point URL the root's delegates carry".into(),
-        ));
+    let mut issuers = vec![(root.clone(), root_der)];
+    for path in req.crl_issuers {
+        let (cert, der) = self_signed_root(path)?;
+        if issuers.iter().any(|(_, d)| *d == der) {
+            return Err(Error::Usage(format!("{} is given twice", path.display())));
+        }
+        issuers.push((cert, der));
     }
-    if let Some(u) = req.crl_urls.iter().find(|u| !valid_cdp_url(u)) {
-        return Err(Error::Usage(format!(
-            "--crl-url {u}: notation looks up http:// URLs only"
-        )));
+    if req.crls.is_empty() {
+        return Err(Error::Usage("give at least one --crl".into()));
     }
-    let (crl, der) = read_crl(crl_path)?;
-    crl_issued_by(&crl, &root).map_err(|e| {
-        Error::Usage(format!(
-            "{} was not issued by the root certificate: {e}",
-            crl_path.display()
-        ))
-    })?;
     let issued = now()?;
-    let next_update = crl
-        .tbs_cert_list
-        .next_update
-        .map(|t| t.to_date_time())
-        .ok_or_else(|| Error::Usage(format!("{} has no nextUpdate", crl_path.display())))?;
-    if next_update <= issued {
-        return Err(Error::Usage(format!(
-            "{} expired on {next_update}: issue a fresh CRL first",
-            crl_path.display()
-        )));
+    let mut expires: Option<DateTime> = None;
+    let mut entries: Vec<Entry> = Vec::new();
+    for source in req.crls {
+        let path = source.path.display();
+        if source.urls.is_empty() {
+            return Err(Error::Usage(format!(
+                "give --crl-url after --crl {path} for every CRL distribution point URL its issuer's delegates carry"
+            )));
+        }
+        if let Some(u) = source.urls.iter().find(|u| !valid_cdp_url(u)) {
+            return Err(Error::Usage(format!(
+                "--crl-url {u}: notation looks up http:// URLs only"
+            )));
+        }
+        let (crl, der) = read_crl(&source.path)?;
+        let (_, issuer_der) = issuers
+            .iter()
+            .find(|(c, _)| crl_issued_by(&crl, c).is_ok())
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "{path} was not issued by the signing root{}: give the issuing root of the lineage with --crl-issuer",
+                    if req.crl_issuers.is_empty() { "" } else { " or any --crl-issuer" }
+                ))
+            })?;
+        let next_update = crl
+            .tbs_cert_list
+            .next_update
+            .map(|t| t.to_date_time())
+            .ok_or_else(|| Error::Usage(format!("{path} has no nextUpdate")))?;
+        if next_update <= issued {
+            return Err(Error::Usage(format!(
+                "{path} expired on {next_update}: issue a fresh CRL first"
+            )));
+        }
+        expires = Some(expires.map_or(next_update, |e| e.min(next_update)));
+        let entry_name = format!("crl/{}.crl", &Fingerprint::of(issuer_der).hex()[..16]);
+        if entries.iter().any(|e| e.name == entry_name) {
+            return Err(Error::Usage(format!(
+                "{path} is a second CRL of the same root: the CRL cache holds one CRL per URL, so give only the root's newest"
+            )));
+        }
+        let mut urls = source.urls.clone();
+        urls.sort();
+        urls.dedup();
+        if let Some(u) = urls
+            .iter()
+            .find(|u| entries.iter().any(|e| e.urls.contains(u)))
+        {
+            return Err(Error::Usage(format!(
+                "{u} is given for two CRLs: each URL is answered by one CRL"
+            )));
+        }
+        entries.push(Entry {
+            name: entry_name,
+            role: Role::Crl,
+            sha256: hex::encode(sha256(&der)),
+            der: BASE64.encode(&der),
+            urls,
+        });
     }
-    let fp = hex::encode(sha256(&der));
-    let mut urls = req.crl_urls.to_vec();
-    urls.sort();
-    urls.dedup();
+    let expires = expires.ok_or_else(|| Error::Usage("give at least one --crl".into()))?;
     let payload = Payload {
         format: FORMAT,
         kind: Kind::Revocation,
         lineage: lineage.hex(),
         version: req.version,
         issued_at: issued.to_string(),
-        expires_at: next_update.to_string(),
-        entries: vec![Entry {
-            name: format!("crl/{}.crl", &Fingerprint::of(&root_der).hex()[..16]),
-            role: Role::Crl,
-            sha256: fp,
-            der: BASE64.encode(&der),
-            urls,
-        }],
+        expires_at: expires.to_string(),
+        entries,
         policy: Vec::new(),
     };
     check_payload(&payload).map_err(|e| Error::Usage(e.to_string()))?;

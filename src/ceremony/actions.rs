@@ -10,7 +10,9 @@ use super::CeremonyError;
 use super::script::{Action, Profile, Script, Step, params};
 use super::transcript::Artefact;
 use crate::Error;
-use crate::bundle::make::{RevocationRequest, TrustRequest, make_revocation, make_trust};
+use crate::bundle::make::{
+    CrlSource, RevocationRequest, TrustRequest, make_revocation, make_trust,
+};
 use crate::crl::{CrlRequest, Revocation, issue_crls};
 use crate::delegate::{DelegateRequest, issue_delegate};
 use crate::pki::name::parse_subject;
@@ -23,7 +25,7 @@ use crate::root::{
 use crate::seal::Openers;
 use crate::shares::{Threshold, parse_custodians};
 use crate::signer::{KeyAlgorithm, sha256};
-use crate::token::Pkcs11Uri;
+use crate::token::{Pkcs11Uri, Token};
 
 /// What a step did.
 pub struct StepOutcome {
@@ -45,6 +47,8 @@ pub struct Context<'a> {
     pub out: &'a Path,
     /// Every artefact recorded so far, oldest first.
     pub artefacts: Vec<Artefact>,
+    /// The step runs again after an interruption left it unfinished.
+    pub interrupted: bool,
 }
 
 impl Context<'_> {
@@ -162,6 +166,31 @@ fn params<T: serde::de::DeserializeOwned>(
 }
 
 /// Runs `step` (number `n`) and writes its outputs into `dir`.
+/// Before an interrupted root creation runs again: removes the key objects it left on each
+/// token, a whole pair or half of one. That key was never certified into the transcript, and
+/// its label must be free for the new root. Returns what was removed, for the transcript.
+fn remove_unfinished_root(
+    tokens: &[Pkcs11Uri],
+    module: Option<&Path>,
+) -> Result<Vec<String>, CeremonyError> {
+    let mut removed = Vec::new();
+    for uri in tokens {
+        let label = uri.object.as_deref().ok_or_else(|| {
+            CeremonyError::Profile(format!("{uri} names no object: give the root key's label"))
+        })?;
+        let token = Token::open(uri, module).map_err(Error::from)?;
+        token.login(uri).map_err(Error::from)?;
+        let n = token.destroy_keys_labelled(label).map_err(Error::from)?;
+        if n > 0 {
+            removed.push(format!(
+                "the unfinished attempt's key '{label}' ({n} objects) from token '{}'",
+                token.label()
+            ));
+        }
+    }
+    Ok(removed)
+}
+
 pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, CeremonyError> {
     let module = Some(ctx.profile.module.as_path());
     let script = ctx.script;
@@ -190,12 +219,18 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
                     tokens.push(uri(t)?);
                 }
             }
+            let tokens = if p.shares.is_some() {
+                &tokens[..]
+            } else {
+                &tokens[..1]
+            };
+            let removed = if ctx.interrupted {
+                remove_unfinished_root(tokens, module)?
+            } else {
+                Vec::new()
+            };
             let request = RootRequest {
-                tokens: if p.shares.is_some() {
-                    &tokens
-                } else {
-                    &tokens[..1]
-                },
+                tokens,
                 module,
                 subject: parse_subject(&subject).map_err(Error::from)?,
                 validity: p.validity.parse().map_err(Error::from)?,
@@ -223,12 +258,16 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
             for card in &made.cards {
                 outputs.push(ctx.artefact("share-card", card)?);
             }
-            format!(
+            let mut summary = format!(
                 "root {} created; SHA-256 {}; words: {}",
                 made.subject,
                 made.fingerprint.hex(),
                 made.fingerprint.words().join(" ")
-            )
+            );
+            for r in removed {
+                summary.push_str(&format!("; first removed {r}"));
+            }
+            summary
         }
         Action::SharesVerify => {
             let p: params::SharesVerify = params(step, script)?;
@@ -477,8 +516,11 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
                 module,
                 root_cert: &root,
                 lineage: None,
-                crls: &[crl],
-                crl_urls: &[p.crl_url],
+                crls: &[CrlSource {
+                    path: crl,
+                    urls: vec![p.crl_url],
+                }],
+                crl_issuers: &[],
                 version: p.revocation_version,
                 out: &out,
             })?;

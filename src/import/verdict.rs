@@ -213,7 +213,23 @@ pub fn judge(chain: &[Certificate], at: der::DateTime, roots: &[Vec<u8>], cache:
             return verdict(Outcome::Untrusted, e);
         }
     }
-    // Revocation before expiry: a revoked certificate stays revoked whatever the time.
+    for cert in chain {
+        let v = cert.tbs_certificate().validity();
+        if at.unix_duration() < v.not_before.to_unix_duration() {
+            return verdict(
+                Outcome::Untrusted,
+                format!("{} is not valid before {}", name(cert), v.not_before),
+            );
+        }
+        if at.unix_duration() > v.not_after.to_unix_duration() {
+            return verdict(
+                Outcome::Expired,
+                format!("{} expired on {}", name(cert), v.not_after),
+            );
+        }
+    }
+    // Revocation after validity, as notation orders it: without a timestamp, a chain must be
+    // valid now before its revocation status is asked.
     for (i, pair) in chain.windows(2).enumerate() {
         let (cert, issuer) = (&pair[0], &pair[1]);
         let urls = cdp_urls(cert);
@@ -292,21 +308,6 @@ pub fn judge(chain: &[Certificate], at: der::DateTime, roots: &[Vec<u8>], cache:
                     ),
                 );
             }
-        }
-    }
-    for cert in chain {
-        let v = cert.tbs_certificate().validity();
-        if at.unix_duration() < v.not_before.to_unix_duration() {
-            return verdict(
-                Outcome::Untrusted,
-                format!("{} is not valid before {}", name(cert), v.not_before),
-            );
-        }
-        if at.unix_duration() > v.not_after.to_unix_duration() {
-            return verdict(
-                Outcome::Expired,
-                format!("{} expired on {}", name(cert), v.not_after),
-            );
         }
     }
     verdict(
