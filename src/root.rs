@@ -315,6 +315,8 @@ pub fn create_backed_up(req: &RootRequest<'_>, backup: &Backup) -> Result<RootOu
         }
     }
     drop(key);
+    // The crash tests kill a root creation here: keys on the tokens, no file written yet.
+    crate::crash_points::pause("KEYRITE_ROOT_PLACED_PAUSE_MS");
 
     let mut files: Vec<(String, &[u8], u32)> = vec![
         (ROOT_CERT_FILE.into(), pem.as_bytes(), output::PUBLIC),

@@ -347,7 +347,10 @@ fn rehearse_batch_end_to_end_then_tampering_is_caught() {
         *last = edited;
     });
     assert!(!ok, "an edited end entry verified: {text}");
-    assert!(text.contains("signature"), "{text}");
+    assert!(
+        text.contains("entry 23 (the last) was changed after the transcript was signed"),
+        "{text}"
+    );
 
     // (c) Two entries swapped.
     let (ok, text) = tampered(&|l: &mut Vec<String>| l.swap(5, 6));
@@ -412,6 +415,90 @@ fn rehearsal_killed_past_root_creation_resumes() {
     // What was there before the kill is still the transcript's beginning.
     let after = lines(&dir.join(TRANSCRIPT));
     assert_eq!(after[..left.len()], left[..]);
+}
+
+/// The number of objects on each of the rehearsal's SoftHSM2 tokens: their `.object` files,
+/// but for each token's own.
+fn token_objects(dir: &Path) -> Vec<usize> {
+    fs::read_dir(dir.join("softhsm/tokens"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|t| {
+            fs::read_dir(t.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|f| {
+                    f.file_name() != "token.object"
+                        && f.path().extension().is_some_and(|e| e == "object")
+                })
+                .count()
+        })
+        .collect()
+}
+
+#[test]
+fn a_root_creation_killed_with_its_keys_on_the_tokens_is_redone_with_them_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let mut child = keyrite()
+        .env("KEYRITE_ROOT_PLACED_PAUSE_MS", "60000")
+        .args(["rehearse", "--batch", "--out"])
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn keyrite rehearse");
+    // Both tokens hold the imported key pair: the root creation is past its imports.
+    let start = Instant::now();
+    while token_objects(&dir) != [2, 2] {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the rehearsal ended first"
+        );
+        assert!(start.elapsed() < POLL_TIMEOUT, "the keys never appeared");
+        sleep(Duration::from_millis(20));
+    }
+    // An object file appears before its attributes are written; the pause after the imports
+    // lasts a minute, so half a second later the process is inside it.
+    sleep(Duration::from_millis(500));
+    child.kill().unwrap();
+    assert_eq!(child.wait().unwrap().signal(), Some(9));
+    let left = entries(&dir.join(TRANSCRIPT));
+    let last = left.last().unwrap();
+    assert!(
+        last["kind"] == "begin" && last["action"] == "root-create",
+        "{left:#?}"
+    );
+    assert_eq!(token_objects(&dir), [2, 2]);
+
+    let (ok, text) = rehearse(&dir);
+    assert!(ok, "the resumed rehearsal failed:\n{text}");
+    assert_verifies(&dir);
+    assert_each_step_once(&dir);
+    let all = entries(&dir.join(TRANSCRIPT));
+    let step = all
+        .iter()
+        .find(|e| e["kind"] == "step" && e["action"] == "root-create")
+        .unwrap();
+    let summary = step["summary"].as_str().unwrap();
+    assert_eq!(
+        summary
+            .matches("first removed the unfinished attempt's key 'keyrite-root' (2 objects)")
+            .count(),
+        2,
+        "{summary}"
+    );
+    assert!(
+        all.iter()
+            .any(|e| e["kind"] == "exception"
+                && e["text"].as_str().unwrap().contains("never certified")),
+        "{all:#?}"
+    );
+    // Each token holds the new root's pair only.
+    assert_eq!(token_objects(&dir), [2, 2]);
 }
 
 #[test]

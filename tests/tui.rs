@@ -164,7 +164,7 @@ fn result_exception_notice_help_picker_and_end_screens_fit_80x24() {
     let w = draw(80, 24, |f| screens::working(f, 1, 4, "Create"));
     assert!(w.contains("Working"), "{w}");
     let end = draw(80, 24, |f| {
-        screens::finished(f, &["Transcript: t.jsonl".into()])
+        screens::finished(f, "Ceremony finished", &["Transcript: t.jsonl".into()])
     });
     assert!(
         end.contains("Ceremony finished") && end.contains("Transcript: t.jsonl"),
@@ -217,7 +217,7 @@ fn a_rejected_script_hash_starts_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let ceremony = note_ceremony(dir.path());
     // n rejects the hash; q leaves the end screen.
-    let result = keyrite::tui::run_ceremony(ui("nq"), ceremony);
+    let result = keyrite::tui::run_ceremony(ui("nq"), ceremony, None);
     assert!(
         matches!(result, Err(CeremonyError::HashRejected)),
         "{:?}",
@@ -234,7 +234,7 @@ fn enter_does_nothing_until_every_role_confirmed_and_an_exception_stops_the_cere
     // Enter leaves its result; at step 2, x and a text record an exception; q leaves.
     let keys = "y1\n2\n\nxtoken dropped\nq";
     let ui = ui(keys);
-    let result = keyrite::tui::run_ceremony(Rc::clone(&ui), ceremony);
+    let result = keyrite::tui::run_ceremony(Rc::clone(&ui), ceremony, None);
     let err = result.err().expect("the exception stops the ceremony");
     assert!(err.to_string().contains("token dropped"), "{err}");
     let transcript = fs::read_to_string(dir.path().join("out").join(TRANSCRIPT)).unwrap();

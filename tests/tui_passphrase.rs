@@ -33,7 +33,8 @@ confirm = ["administrator"]
 #[test]
 fn a_passphrase_typed_on_the_masked_screen_seals_the_custodians_card() {
     let dir = tempfile::tempdir().unwrap();
-    let setup = rehearsal::prepare(&dir.path().join("r"), SCRIPT).unwrap();
+    let setup =
+        rehearsal::prepare(&dir.path().join("r"), SCRIPT, rehearsal::PinEntry::FromFile).unwrap();
     // SAFETY: the only test in this binary; no other thread reads the environment.
     unsafe {
         std::env::set_var("SOFTHSM2_CONF", &setup.softhsm_conf);
@@ -49,7 +50,7 @@ fn a_passphrase_typed_on_the_masked_screen_seals_the_custodians_card() {
         Terminal::new(TestBackend::new(100, 60)).unwrap(),
         ScriptedKeys::from_text(keys),
     )));
-    let finished = keyrite::tui::run_ceremony(Rc::clone(&ui), ceremony).unwrap();
+    let finished = keyrite::tui::run_ceremony(Rc::clone(&ui), ceremony, None).unwrap();
     let out = dir.path().join("r/out/01-root-create");
     let cards: Vec<_> = [
         "share-1-of-3-alice.png",

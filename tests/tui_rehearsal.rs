@@ -15,6 +15,43 @@ fn a_rehearsal_walked_in_the_terminal_ends_with_a_verified_transcript() {
     let dir_arg = dir.display().to_string();
     let tmux = Tmux::start_sized(&scratch, (100, 50), &[], &["rehearse", "--out", &dir_arg]);
 
+    // A rehearsal's tokens have a throwaway PIN, shown once at the start, for the officers to
+    // type whenever a step asks, as they would at a real ceremony.
+    let screen = tmux.wait_for("Their PIN is");
+    let pin: String = screen
+        .split("Their PIN is")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert_eq!(pin.len(), 8, "{screen}");
+    tmux.keys(&["Enter"]);
+    // Answers every PIN prompt until `text` shows; returns that screen and the prompts answered.
+    let through_pins = |text: &str| -> (String, usize) {
+        let mut answered = 0;
+        loop {
+            let (i, screen) = tmux.wait_for_any(&[text, "Secret entry"]);
+            if i == 0 {
+                return (screen, answered);
+            }
+            let prompt = screen.lines().find(|l| l.contains("PIN")).unwrap_or("");
+            assert!(
+                !screen.contains(&pin),
+                "the PIN is on the screen:\n{screen}"
+            );
+            if prompt.contains('*') {
+                // Typed already; the next screen is not up yet.
+                continue;
+            }
+            tmux.type_line(&pin);
+            answered += 1;
+            while tmux.screen() == screen {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    };
     let screen = tmux.wait_for("Script hash");
     assert!(
         screen.contains("REHEARSAL") && screen.contains("root-creation-backed-up"),
@@ -36,9 +73,11 @@ fn a_rehearsal_walked_in_the_terminal_ends_with_a_verified_transcript() {
     tmux.keys(&["?"]);
     tmux.wait_for("Every step lists the roles");
     tmux.keys(&["Escape", "1", "2", "3", "Enter"]);
+    let mut pins = 0;
     for (i, custodian) in ["alice", "bob", "carol", "dave", "erin"].iter().enumerate() {
         // A cleared screen before each card: nothing of the share until its custodian presses Enter.
-        let screen = tmux.wait_for(&format!("Next: the share card for {custodian}"));
+        let (screen, answered) = through_pins(&format!("Next: the share card for {custodian}"));
+        pins += answered;
         assert!(!screen.contains('▀') && !screen.contains('▄'), "{screen}");
         tmux.keys(&["Enter"]);
         let screen = tmux.wait_for(&format!("Share card {} of 5 for {custodian}", i + 1));
@@ -48,6 +87,8 @@ fn a_rehearsal_walked_in_the_terminal_ends_with_a_verified_transcript() {
         );
         tmux.keys(&["Enter"]);
     }
+    // Both tokens were opened with the typed PIN before the first card.
+    assert!(pins >= 2, "{pins} PIN prompts before the cards");
     let screen = tmux.wait_for("Step 2 of 4 done: Create the root");
     assert!(screen.contains("CN=REHEARSAL Example Root"), "{screen}");
     tmux.keys(&["Enter"]);
@@ -66,7 +107,9 @@ fn a_rehearsal_walked_in_the_terminal_ends_with_a_verified_transcript() {
             .contains("recover the root key")
     );
     tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for("Ceremony finished");
+    // The root signs the transcript on its token, with the PIN typed once more.
+    let (screen, answered) = through_pins("Ceremony finished");
+    assert_eq!(answered, 1, "{screen}");
     assert!(screen.contains("transcript.jsonl.p7s"), "{screen}");
     tmux.keys(&["q"]);
     // keyrite leaves the terminal and exits 0.

@@ -9,7 +9,7 @@ use getrandom::rand_core::{Rng, UnwrapErr};
 
 use super::CeremonyError;
 use super::actions::{self, Context, StepOutcome};
-use super::script::{Profile, Script, Step, load_profile, load_script};
+use super::script::{Action, Profile, Script, Step, load_profile, load_script};
 use super::transcript::{Artefact, Event, Transcript, signature_path, summary};
 use crate::fingerprint::Fingerprint;
 use crate::signer::sha256;
@@ -227,11 +227,17 @@ impl Ceremony {
                 fs::rename(&dir, &aside)
                     .map_err(|e| CeremonyError::Step(format!("{}: {e}", dir.display())))?;
             }
-            let text = format!(
+            let mut text = format!(
                 "step {n} ('{}') was interrupted; what it had written was moved to {}; it is run again",
                 step.title,
                 aside.display()
             );
+            if step.action == Action::RootCreate {
+                text.push_str(
+                    ", first removing from its tokens any root key the interrupted attempt left: \
+                     that key was never certified, and the cards it may have printed are void",
+                );
+            }
             confirmer.notice(&text);
             self.transcript.append(Event::Exception {
                 step: Some(n),
@@ -272,6 +278,7 @@ impl Ceremony {
                 profile: &self.profile,
                 out: &self.profile.output,
                 artefacts: artefacts.clone(),
+                interrupted: begun == Some(n),
             };
             let outcome = match actions::run(&ctx, step, &dir) {
                 Ok(o) => o,
@@ -332,6 +339,7 @@ impl Ceremony {
             profile: &self.profile,
             out: &self.profile.output,
             artefacts: artefacts.to_vec(),
+            interrupted: false,
         };
         let root_path = ctx.root_cert()?;
         let root = crate::pki::read_certificate(&root_path).map_err(crate::Error::from)?;

@@ -37,6 +37,18 @@ pub struct Setup {
     pub profile: PathBuf,
     /// The SoftHSM2 configuration the process must use (`SOFTHSM2_CONF`).
     pub softhsm_conf: PathBuf,
+    /// The rehearsal tokens' PIN (mode 0600). A batch rehearsal's profile names it as the
+    /// pin-source; an interactive rehearsal's does not, so the officers type the PIN.
+    pub pin_file: PathBuf,
+}
+
+/// Where a rehearsal's token PIN comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PinEntry {
+    /// From the PIN file, named as the token URIs' pin-source (a batch rehearsal).
+    FromFile,
+    /// Typed by the officers when a step asks, as at a real ceremony.
+    Typed,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CeremonyError + '_ {
@@ -52,11 +64,12 @@ fn random_digits(n: usize) -> String {
 /// Prepares `dir` for a rehearsal of `script`, or finds the one a killed rehearsal left there:
 /// two SoftHSM2 tokens (PIN in a 0600 file), the input medium with the policy, the script and
 /// a profile with `rehearsal = true`.
-pub fn prepare(dir: &Path, script: &str) -> Result<Setup, CeremonyError> {
+pub fn prepare(dir: &Path, script: &str, pins: PinEntry) -> Result<Setup, CeremonyError> {
     let setup = Setup {
         script: dir.join("script.toml"),
         profile: dir.join("profile.toml"),
         softhsm_conf: dir.join("softhsm/softhsm2.conf"),
+        pin_file: dir.join("softhsm/user.pin"),
     };
     if setup.profile.exists() {
         // Only a rehearsal this command made is resumed: never a real ceremony's directory.
@@ -91,7 +104,6 @@ pub fn prepare(dir: &Path, script: &str) -> Result<Setup, CeremonyError> {
         ),
     )
     .map_err(io(&setup.softhsm_conf))?;
-    let pin_file = dir.join("softhsm/user.pin");
     let pin = random_digits(8);
     crate::output::write_new_files(
         &dir.join("softhsm"),
@@ -127,14 +139,15 @@ pub fn prepare(dir: &Path, script: &str) -> Result<Setup, CeremonyError> {
         &input,
         &[("policy.toml", POLICY.as_bytes(), crate::output::PUBLIC)],
     )?;
-    let uri = |label: &str| {
-        format!(
+    let uri = |label: &str| match pins {
+        PinEntry::FromFile => format!(
             "pkcs11:token={label};object=keyrite-root?pin-source=file:{}",
             percent_encoding::utf8_percent_encode(
-                &pin_file.display().to_string(),
+                &setup.pin_file.display().to_string(),
                 crate::token::uri::QUERY_VALUE
             )
-        )
+        ),
+        PinEntry::Typed => format!("pkcs11:token={label};object=keyrite-root"),
     };
     let profile = format!(
         "# A rehearsal: throwaway SoftHSM2 tokens in {dir}\nmodule = \"{SOFTHSM_MODULE}\"\nroot_token = \"{}\"\nbackup_tokens = [\"{}\"]\ninput = \"{}\"\noutput = \"{}\"\nrehearsal = true\n",

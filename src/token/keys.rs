@@ -312,6 +312,34 @@ impl Token {
         }
     }
 
+    /// Removes every private and public key object labelled `label`, including half of a pair
+    /// an interrupted key creation left; returns how many it removed. For undoing an unfinished
+    /// key creation only.
+    pub fn destroy_keys_labelled(&self, label: &str) -> Result<usize, TokenError> {
+        let mut removed = 0;
+        for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
+            let found = self
+                .session()
+                .find_objects(&[
+                    Attribute::Class(class),
+                    Attribute::Label(label.as_bytes().to_vec()),
+                ])
+                .map_err(ck("searching for objects"))?;
+            for obj in found {
+                self.session()
+                    .destroy_object(obj)
+                    .map_err(|source| TokenError::Cleanup {
+                        token: self.label().to_owned(),
+                        label: label.to_owned(),
+                        id: String::new(),
+                        source,
+                    })?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Removes a key pair (used only to undo a key made by a step that then failed): the
     /// private key first, then the public one, trying both whatever happens.
     pub fn destroy_key(&self, key: &TokenKey) -> Result<(), TokenError> {

@@ -394,9 +394,18 @@ impl<B: Backend, K: Keys> Confirmer for TuiConfirmer<B, K> {
 pub fn run_ceremony<B: Backend + 'static, K: Keys + 'static>(
     ui: Rc<RefCell<Ui<B, K>>>,
     mut ceremony: Ceremony,
+    opening: Option<&str>,
 ) -> Result<Finished, CeremonyError> {
     let mut confirmer = TuiConfirmer::new(Rc::clone(&ui), &ceremony);
+    if let Some(text) = opening {
+        confirmer.notice(text);
+    }
     let result = ceremony.run(&mut confirmer);
+    let title = if result.is_ok() {
+        "Ceremony finished"
+    } else {
+        "Ceremony stopped"
+    };
     let lines = match &result {
         Ok(done) => vec![
             format!("Transcript: {}", done.transcript.display()),
@@ -413,7 +422,7 @@ pub fn run_ceremony<B: Backend + 'static, K: Keys + 'static>(
         ],
     };
     loop {
-        let key = ui.borrow_mut().ask(|f| screens::finished(f, &lines));
+        let key = ui.borrow_mut().ask(|f| screens::finished(f, title, &lines));
         if !matches!(key, Ok(k) if k.code != KeyCode::Char('q')) {
             break;
         }

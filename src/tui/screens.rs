@@ -275,10 +275,10 @@ pub fn help(f: &mut Frame<'_>) {
     f.render_widget(paragraph(lines, "Help"), area);
 }
 
-/// The end: where the transcript, signature and summary are.
-pub fn finished(f: &mut Frame<'_>, lines: &[String]) {
+/// The end: where the transcript, signature and summary are, or why the ceremony stopped.
+pub fn finished(f: &mut Frame<'_>, title: &str, lines: &[String]) {
     let (body, footer) = split(f.area());
     let text: Vec<Line<'_>> = lines.iter().map(|l| Line::from(l.clone())).collect();
-    f.render_widget(paragraph(text, "Ceremony finished"), body);
+    f.render_widget(paragraph(text, title), body);
     f.render_widget(Line::from("q quit"), footer);
 }

@@ -582,18 +582,24 @@ impl Tmux {
     /// counts as settled when it is unchanged 100 ms later: a capture can catch tmux
     /// halfway through a frame, with the new text drawn and the old cells below it not yet.
     pub fn wait_for(&self, text: &str) -> String {
+        self.wait_for_any(&[text]).1
+    }
+
+    /// Waits as `wait_for` does for the first of `texts` to show; returns its index and the
+    /// screen.
+    pub fn wait_for_any(&self, texts: &[&str]) -> (usize, String) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let screen = self.screen();
-            if screen.contains(text) {
+            if let Some(i) = texts.iter().position(|t| screen.contains(t)) {
                 sleep(Duration::from_millis(100));
                 if self.screen() == screen {
-                    return screen;
+                    return (i, screen);
                 }
             }
             assert!(
                 Instant::now() < deadline,
-                "waited for {text:?}; screen:\n{screen}"
+                "waited for {texts:?}; screen:\n{screen}"
             );
             sleep(Duration::from_millis(50));
         }
