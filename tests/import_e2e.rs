@@ -7,8 +7,11 @@ mod common;
 use std::fs;
 use std::process::Command;
 
-use common::ceremony::{Ceremony, Site, fingerprint};
+use common::ceremony::{CRL_URL, Ceremony, Site, fingerprint};
 use common::*;
+
+/// The CDP URL the successor root's delegates carry.
+const SUCCESSOR_CRL_URL: &str = "http://crl.example.com/successor.crl";
 
 fn openssl_cms_verify(bundle: &std::path::Path, root: &std::path::Path) -> (bool, String) {
     run(Command::new("openssl")
@@ -53,8 +56,12 @@ fn trust_and_revocation_bundles_install_and_check_judges_chains() {
         text.starts_with("revoked") && text.contains(&c.serial("b").to_lowercase()),
         "{text}"
     );
-    let (code, text) = site.check(&c.chain("a"), &["--at", "2040-01-01"]);
-    assert!(code != 0, "{text}");
+    // Expiry is judged before revocation: b, revoked, is reported expired in 2040 too.
+    for name in ["a", "b"] {
+        let (code, text) = site.check(&c.chain(name), &["--at", "2040-01-01"]);
+        assert_eq!(code, 3, "{name}: {text}");
+        assert!(text.starts_with("expired"), "{name}: {text}");
+    }
 
     // What notation reads: the root in a ca store, and the CRL under the SHA-256 of its URL.
     let lineage = c.root_fingerprint();
@@ -77,33 +84,59 @@ fn trust_and_revocation_bundles_install_and_check_judges_chains() {
     assert_eq!(der, fs::read(&crl).unwrap());
 
     // status lists the lineage and exits 0; a threshold beyond the CRL's life makes it 2.
-    let (ok, text) = run(site.import().arg("status"));
-    assert!(ok && text.contains(&lineage), "{text}");
-    let out = site
-        .import()
-        .args(["status", "--threshold", "60"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    let (code, text) = site.status(&[]);
+    assert!(code == 0 && text.contains(&lineage), "{text}");
+    let (code, text) = site.status(&["--threshold", "60"]);
+    assert_eq!(code, 2, "{text}");
+    // A file put into keyrite's trust store by hand shows up in status, until it is removed.
+    let stray = store.join("stray.crt");
+    fs::write(&stray, fs::read(&c.root).unwrap()).unwrap();
+    let (code, text) = site.status(&[]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("by hand") && text.contains("stray.crt"),
+        "{text}"
     );
+    fs::remove_file(&stray).unwrap();
+    let (code, text) = site.status(&[]);
+    assert_eq!(code, 0, "{text}");
+
+    // A CRL with 10 days left falls within the default 14-day threshold, not within 5 days.
+    let short = c.crl_by(&c.root_issuer(), "root-short.crl", &[], "10d");
+    let revocation_2 = c.revocation_bundle("revocation-2.bundle", &short, 2);
+    let (ok, text) = site.install(&revocation_2);
+    assert!(ok, "{text}");
+    let (code, text) = site.status(&[]);
+    assert_eq!(code, 2, "{text}");
+    // 10 days less the seconds since the CRL was issued, in whole days.
+    let days_left = |line: &str| {
+        ["9", "10"]
+            .iter()
+            .any(|d| line.contains(&format!("expires in {d} days")))
+    };
+    for what in ["revocation bundle v2 of lineage", "the CRL of root"] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("ATTENTION: {what}")))
+            .unwrap_or_else(|| panic!("no ATTENTION line for {what}:\n{text}"));
+        assert!(days_left(line), "{line}");
+    }
+    let (code, text) = site.status(&["--threshold", "5"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("ATTENTION"), "{text}");
+
     // A hand edit shows up in status.
-    let policy = site.config().join("trustpolicy.json");
-    assert!(!policy.exists() || fs::read(&policy).is_ok());
     fs::write(&files[0], b"tampered").unwrap();
-    let out = site.import().arg("status").output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("changed by hand"));
+    let (code, text) = site.status(&[]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("changed by hand"), "{text}");
 
     let log = site.log();
     assert_eq!(
         log.iter()
             .filter(|l| l.contains("\"event\":\"install\""))
             .count(),
-        2,
+        3,
         "{log:?}"
     );
 }
@@ -218,6 +251,69 @@ fn rotation_overlaps_then_drops_the_old_root_and_root_revocation_installs_the_su
         .join("truststore/x509/ca")
         .join(format!("keyrite-{lineage}"));
     assert_eq!(fs::read_dir(&store).unwrap().count(), 2);
+
+    // During the overlap each root has delegates and a CRL: one revocation bundle, signed by
+    // the successor, carries both CRLs, each for its own CDP URL.
+    let successor_root = c.successor_issuer(&successor, &successor_uri);
+    c.delegate_under(&successor_root, "n", SUCCESSOR_CRL_URL);
+    let successor_crl = c.crl_by(&successor_root, "successor.crl", &[c.serial("n")], "20d");
+    let old_crl = c.crl("old.crl", &[c.serial("b")]);
+    let (ok, text, revocation) = c.revocation_bundle_by(
+        &successor_root,
+        "revocation-1.bundle",
+        1,
+        &[
+            "--lineage",
+            &lineage,
+            "--crl",
+            old_crl.to_str().unwrap(),
+            "--crl-url",
+            CRL_URL,
+            "--crl",
+            successor_crl.to_str().unwrap(),
+            "--crl-url",
+            SUCCESSOR_CRL_URL,
+            "--crl-issuer",
+            c.root.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{text}");
+    let (ok, text) = site.install(&revocation);
+    assert!(ok, "{text}");
+    for (name, want) in [("a", 0), ("b", 4), ("n", 4)] {
+        let (code, text) = site.check(&c.chain(name), &[]);
+        assert_eq!(code, want, "{name}: {text}");
+    }
+    let (_, text) = site.check(&c.chain("n"), &[]);
+    assert!(
+        text.starts_with("revoked") && text.contains(&c.serial("n").to_lowercase()),
+        "{text}"
+    );
+    for (url, crl) in [(CRL_URL, &old_crl), (SUCCESSOR_CRL_URL, &successor_crl)] {
+        let json: serde_json::Value =
+            serde_json::from_slice(&fs::read(site.crl_cache_path(url)).unwrap()).unwrap();
+        let der = data_encoding::BASE64
+            .decode(json["baseCRL"].as_str().unwrap().as_bytes())
+            .unwrap();
+        assert_eq!(der, fs::read(crl).unwrap(), "{url}");
+    }
+    // The bundle expires with the earlier CRL, the successor's (20 days against 30).
+    let next_update = |crl: &std::path::Path| {
+        let der = fs::read(crl).unwrap();
+        <x509_cert::crl::CertificateList as der::Decode>::from_der(&der)
+            .unwrap()
+            .tbs_cert_list
+            .next_update
+            .unwrap()
+            .to_date_time()
+    };
+    let earlier = next_update(&successor_crl);
+    assert!(earlier < next_update(&old_crl));
+    let payload = keyrite::bundle::Bundle::decode(&fs::read(&revocation).unwrap())
+        .unwrap()
+        .payload;
+    assert_eq!(payload.expires_at, earlier.to_string());
+
     let (ok, text) = site.install(&v3);
     assert!(ok, "{text}");
     let left: Vec<_> = fs::read_dir(&store)

@@ -11,7 +11,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::ceremony::{Ceremony, Site};
+use common::ceremony::{CRL_URL, Ceremony, Site};
 use common::*;
 
 use der::{DateTime, Encode};
@@ -378,6 +378,49 @@ impl MemoryRoot {
         }
     }
 
+    /// A revocation payload of `version` carrying an empty v2 CRL of this root (for
+    /// `CRL_URL`) whose nextUpdate is `next_update`; the bundle expires at `expires_at`.
+    fn revocation(&self, version: u64, next_update: DateTime, expires_at: DateTime) -> Payload {
+        use x509_cert::certificate::Version;
+        use x509_cert::crl::{CertificateList, TbsCertList};
+        use x509_cert::time::Time;
+
+        let now = keyrite::import::now().unwrap();
+        let tbs: TbsCertList = TbsCertList {
+            version: Version::V2,
+            signature: self.key.scheme().algorithm_identifier(),
+            issuer: self.cert.tbs_certificate().subject().clone(),
+            this_update: Time::from(now),
+            next_update: Some(Time::from(next_update)),
+            revoked_certificates: None,
+            crl_extensions: None,
+        };
+        let signature = self.key.sign(&tbs.to_der().unwrap()).unwrap();
+        let der = CertificateList {
+            tbs_cert_list: tbs,
+            signature_algorithm: self.key.scheme().algorithm_identifier(),
+            signature: der::asn1::BitString::from_bytes(&signature).unwrap(),
+        }
+        .to_der()
+        .unwrap();
+        Payload {
+            format: FORMAT,
+            kind: Kind::Revocation,
+            lineage: self.lineage(),
+            version,
+            issued_at: now.to_string(),
+            expires_at: expires_at.to_string(),
+            entries: vec![Entry {
+                name: format!("crl/{}.crl", &self.lineage()[..16]),
+                role: Role::Crl,
+                sha256: hex::encode(keyrite::signer::sha256(&der)),
+                der: data_encoding::BASE64.encode(&der),
+                urls: vec![CRL_URL.into()],
+            }],
+            policy: Vec::new(),
+        }
+    }
+
     /// Signs `payload` (any JSON) into `dir/name`.
     fn seal(&self, payload: &serde_json::Value, dir: &Path, name: &str) -> PathBuf {
         let json = serde_json::to_vec_pretty(payload).unwrap();
@@ -467,14 +510,33 @@ fn crafted_payloads_signed_by_the_pinned_root_are_refused() {
         ));
     }
 
+    // A revocation bundle that stays in force a day after its CRL's nextUpdate.
+    let next_update = shift(now, 10 * 86_400);
+    cases.push((
+        "outlives-crl",
+        json(&root.revocation(1, next_update, shift(next_update, 86_400))),
+        format!(
+            "the bundle outlives CRL crl/{}.crl's nextUpdate ({next_update})",
+            &root.lineage()[..16]
+        ),
+    ));
+
     for (name, payload, phrase) in &cases {
         let file = root.seal(payload, dir.path(), &format!("{name}.bundle"));
         assert_refused(&site, &file, phrase);
     }
 
-    // A crafted v2 without a flaw installs: the refusals were the flaws' doing.
+    // A crafted v2 and a revocation bundle that expires with its CRL, without a flaw, install:
+    // the refusals were the flaws' doing.
     let v2 = root.seal(&json(&root.payload(2)), dir.path(), "v2.bundle");
     let (ok, text) = site.install(&v2);
+    assert!(ok, "{text}");
+    let revocation = root.seal(
+        &json(&root.revocation(1, next_update, next_update)),
+        dir.path(),
+        "revocation-1.bundle",
+    );
+    let (ok, text) = site.install(&revocation);
     assert!(ok, "{text}");
 }
 
@@ -511,6 +573,168 @@ fn keyrite_bundle_trust_refuses_bad_arguments_and_writes_nothing() {
         "{text}"
     );
     assert!(!out.exists());
+}
+
+#[test]
+fn keyrite_bundle_revocation_refuses_bad_crls_and_urls_and_writes_nothing() {
+    const SUCCESSOR_URL: &str = "http://crl.example.com/successor.crl";
+    let c = Ceremony::new("refuse-make-revocation");
+    let (successor, successor_uri) = c.successor();
+    let successor_root = c.successor_issuer(&successor, &successor_uri);
+    // The successor's ledger starts with its first delegate.
+    c.delegate_under(&successor_root, "n", SUCCESSOR_URL);
+    let first = c.crl("root-1.crl", &[]);
+    let second = c.crl("root-2.crl", &[]);
+    let theirs = c.crl_by(&successor_root, "successor.crl", &[], "30d");
+    let (first, second, theirs, successor) = (
+        first.to_str().unwrap(),
+        second.to_str().unwrap(),
+        theirs.to_str().unwrap(),
+        successor.to_str().unwrap(),
+    );
+    // A CRL without URLs is named.
+    let first_lacks_urls = format!("give --crl-url after --crl {first} for every");
+    let theirs_lack_urls = format!("give --crl-url after --crl {theirs} for every");
+    let cases: [(&str, Vec<&str>, &str); 6] = [
+        (
+            "same-root",
+            vec![
+                "--crl",
+                first,
+                "--crl-url",
+                CRL_URL,
+                "--crl",
+                second,
+                "--crl-url",
+                SUCCESSOR_URL,
+            ],
+            "is a second CRL of the same root",
+        ),
+        (
+            "one-url-two-crls",
+            vec![
+                "--crl",
+                first,
+                "--crl-url",
+                CRL_URL,
+                "--crl",
+                theirs,
+                "--crl-url",
+                CRL_URL,
+                "--crl-issuer",
+                successor,
+            ],
+            "http://crl.example.com/root.crl is given for two CRLs",
+        ),
+        (
+            "foreign-issuer",
+            vec!["--crl", theirs, "--crl-url", SUCCESSOR_URL],
+            "was not issued by the signing root: give the issuing root of the lineage with --crl-issuer",
+        ),
+        (
+            "url-first",
+            vec![
+                "--crl-url",
+                CRL_URL,
+                "--crl",
+                first,
+                "--crl",
+                theirs,
+                "--crl-url",
+                SUCCESSOR_URL,
+                "--crl-issuer",
+                successor,
+            ],
+            "--crl-url http://crl.example.com/root.crl comes before any --crl",
+        ),
+        (
+            "no-url",
+            vec![
+                "--crl",
+                first,
+                "--crl-url",
+                CRL_URL,
+                "--crl",
+                theirs,
+                "--crl-issuer",
+                successor,
+            ],
+            &theirs_lack_urls,
+        ),
+        ("single-no-url", vec!["--crl", first], &first_lacks_urls),
+    ];
+    for (name, args, phrase) in cases {
+        let (ok, text, out) =
+            c.revocation_bundle_by(&c.root_issuer(), &format!("{name}.bundle"), 1, &args);
+        assert!(!ok, "{name}: made a bundle:\n{text}");
+        assert!(
+            text.contains(phrase),
+            "{name}: expected '{phrase}' in:\n{text}"
+        );
+        assert!(!out.exists(), "{name}: {} was written", out.display());
+    }
+    // With every CRL's issuer named and every URL after its CRL, the same CRLs make a bundle.
+    let (ok, text, out) = c.revocation_bundle_by(
+        &c.root_issuer(),
+        "sound.bundle",
+        1,
+        &[
+            "--crl",
+            first,
+            "--crl-url",
+            CRL_URL,
+            "--crl",
+            theirs,
+            "--crl-url",
+            SUCCESSOR_URL,
+            "--crl-issuer",
+            successor,
+        ],
+    );
+    assert!(ok && out.exists(), "{text}");
+}
+
+#[test]
+fn revocation_bundles_before_trust_or_rolled_back_are_refused() {
+    let c = Ceremony::new("refuse-revocation");
+    let lineage = c.root_fingerprint();
+    let r1 = c.revocation_bundle("revocation-1.bundle", &c.crl("root-1.crl", &[]), 1);
+    let r2 = c.revocation_bundle(
+        "revocation-2.bundle",
+        &c.crl("root-2.crl", &[c.serial("b")]),
+        2,
+    );
+
+    // Revocation before trust: the pinned lineage has no root installed to check the CRL with.
+    let site = Site::new();
+    site.pin(&lineage);
+    assert_refused(
+        &site,
+        &r1,
+        &format!(
+            "no trust bundle of lineage {lineage} is installed: install its trust bundle first"
+        ),
+    );
+
+    // Rollback: revocation v2 installed, then v1.
+    let (ok, text, v1) = c.trust_bundle("trust-1.bundle", 1, &[]);
+    assert!(ok, "{text}");
+    for b in [&v1, &r2] {
+        let (ok, text) = site.install(b);
+        assert!(ok, "{text}");
+    }
+    assert_refused(
+        &site,
+        &r1,
+        "revocation bundle version 1 is older than version 2 installed: rollback refused",
+    );
+    assert_refused(
+        &site,
+        &r2,
+        "revocation bundle version 2 is already installed",
+    );
+    let (code, text) = site.check(&c.chain("b"), &[]);
+    assert_eq!(code, 4, "v2's CRL stays in force: {text}");
 }
 
 #[test]

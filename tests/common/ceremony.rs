@@ -11,8 +11,19 @@ use tempfile::TempDir;
 
 use super::{SoftHsm, Token, run, run_ok};
 
-/// The CDP URL every delegate carries.
+/// The CDP URL every delegate of the ceremony's root carries.
 pub const CRL_URL: &str = "http://crl.example.com/root.crl";
+
+/// A root that issues delegates, CRLs and bundles: its certificate, its key's URI (with a PIN
+/// file) and its ledger directory.
+pub struct Issuer {
+    /// The root certificate.
+    pub cert: PathBuf,
+    /// The root key's URI.
+    pub key_uri: String,
+    /// The ledger directory.
+    pub ledger: PathBuf,
+}
 
 /// A root on a SoftHSM2 token (object `keyrite-root`) with signing delegates `a` and `b`.
 pub struct Ceremony {
@@ -67,34 +78,66 @@ impl Ceremony {
         (out.join("root.crt"), uri)
     }
 
+    /// The successor root (made by [`Ceremony::successor`]) as an [`Issuer`], with its own
+    /// ledger.
+    pub fn successor_issuer(&self, cert: &Path, key_uri: &str) -> Issuer {
+        Issuer {
+            cert: cert.to_owned(),
+            key_uri: key_uri.to_owned(),
+            ledger: self.hsm.dir().join("successor-ledger"),
+        }
+    }
+
     /// Issues signing delegate `name` (its key made by openssl) under the root.
     pub fn delegate(&self, name: &str) {
+        self.delegate_under(&self.root_issuer(), name, CRL_URL);
+    }
+
+    /// Issues signing delegate `name` (its key made by openssl) under `issuer`, with the CRL
+    /// distribution point `crl_url`; its chain is [`Ceremony::chain`] like the root's
+    /// delegates'.
+    pub fn delegate_under(&self, issuer: &Issuer, name: &str, crl_url: &str) {
         let csr = openssl_csr(
             self.hsm.dir(),
             name,
             &format!("/C=US/ST=WA/O=Publisher/CN={name}"),
         );
-        self.issue(&csr, &self.hsm.dir().join("issued"));
+        self.issue_under(issuer, &csr, crl_url, &self.hsm.dir().join("issued"));
     }
 
     /// Issues a one-year signing certificate for `csr` into `out` (`NAME.crt`,
     /// `NAME.chain.pem`), with the CRL distribution point `CRL_URL`.
     pub fn issue(&self, csr: &Path, out: &Path) {
+        self.issue_under(&self.root_issuer(), csr, CRL_URL, out);
+    }
+
+    /// Issues a one-year signing certificate for `csr` under `issuer` into `out`, with the CRL
+    /// distribution point `crl_url`.
+    pub fn issue_under(&self, issuer: &Issuer, csr: &Path, crl_url: &str, out: &Path) {
         run_ok(
             self.hsm
                 .command()
-                .args(["delegate", "issue", "--token", &self.root_key_uri()])
+                .args(["delegate", "issue", "--token", &issuer.key_uri])
                 .arg("--root-cert")
-                .arg(&self.root)
+                .arg(&issuer.cert)
                 .arg("--csr")
                 .arg(csr)
                 .args(["--profile", "signing", "--validity", "1y"])
-                .args(["--crl-url", CRL_URL])
+                .args(["--crl-url", crl_url])
                 .arg("--ledger")
-                .arg(&self.ledger)
+                .arg(&issuer.ledger)
                 .arg("--out")
                 .arg(out),
         );
+    }
+
+    /// The ceremony's root as an [`Issuer`].
+    pub fn root_issuer(&self) -> Issuer {
+        Issuer {
+            cert: self.root.clone(),
+            key_uri: self.root_key_uri(),
+            ledger: self.ledger.clone(),
+        }
     }
 
     /// The root key's URI with a PIN file.
@@ -126,16 +169,29 @@ impl Ceremony {
         .to_owned()
     }
 
-    /// Issues a CRL `file` revoking `revoke` (serials) and returns its path.
+    /// Issues a CRL `file` of the root, valid 30 days, revoking `revoke` (serials) and
+    /// returns its path.
     pub fn crl(&self, file: &str, revoke: &[String]) -> PathBuf {
+        self.crl_by(&self.root_issuer(), file, revoke, "30d")
+    }
+
+    /// Issues a CRL `file` of `issuer` with `--next-update next_update`, revoking `revoke`
+    /// (serials), and returns its path.
+    pub fn crl_by(
+        &self,
+        issuer: &Issuer,
+        file: &str,
+        revoke: &[String],
+        next_update: &str,
+    ) -> PathBuf {
         let out = self.hsm.dir().join(file);
         let mut cmd = self.hsm.command();
-        cmd.args(["crl", "issue", "--token", &self.root_key_uri()])
+        cmd.args(["crl", "issue", "--token", &issuer.key_uri])
             .arg("--root-cert")
-            .arg(&self.root)
+            .arg(&issuer.cert)
             .arg("--ledger")
-            .arg(&self.ledger)
-            .args(["--next-update", "30d", "--out"])
+            .arg(&issuer.ledger)
+            .args(["--next-update", next_update, "--out"])
             .arg(&out);
         for r in revoke {
             cmd.args(["--revoke", r]);
@@ -176,27 +232,40 @@ impl Ceremony {
         (ok, text, out)
     }
 
-    /// `keyrite bundle revocation` carrying `crl`, version `version`, into `name`.
+    /// `keyrite bundle revocation` carrying `crl` for `CRL_URL`, version `version`, into
+    /// `name`.
     pub fn revocation_bundle(&self, name: &str, crl: &Path, version: u64) -> PathBuf {
-        let out = self.bundle_path(name);
-        run_ok(
-            self.hsm
-                .command()
-                .args(["bundle", "revocation", "--token", &self.root_key_uri()])
-                .arg("--root-cert")
-                .arg(&self.root)
-                .arg("--crl")
-                .arg(crl)
-                .args([
-                    "--crl-url",
-                    CRL_URL,
-                    "--version",
-                    &version.to_string(),
-                    "--out",
-                ])
-                .arg(&out),
+        let crl = crl.to_str().expect("a UTF-8 path");
+        let (ok, text, out) = self.revocation_bundle_by(
+            &self.root_issuer(),
+            name,
+            version,
+            &["--crl", crl, "--crl-url", CRL_URL],
         );
+        assert!(ok, "{text}");
         out
+    }
+
+    /// `keyrite bundle revocation` signed by `signer`, version `version`, into `name`, with
+    /// `extra` arguments (the `--crl` and `--crl-url` pairs among them).
+    pub fn revocation_bundle_by(
+        &self,
+        signer: &Issuer,
+        name: &str,
+        version: u64,
+        extra: &[&str],
+    ) -> (bool, String, PathBuf) {
+        let out = self.bundle_path(name);
+        let (ok, text) = run(self
+            .hsm
+            .command()
+            .args(["bundle", "revocation", "--token", &signer.key_uri])
+            .arg("--root-cert")
+            .arg(&signer.cert)
+            .args(["--version", &version.to_string(), "--out"])
+            .arg(&out)
+            .args(extra));
+        (ok, text, out)
     }
 
     /// SHA-256 of the root certificate's DER, hex: the lineage.
@@ -302,21 +371,12 @@ impl Site {
 
     /// `keyrite-import check CHAIN` → (exit code, output).
     pub fn check(&self, chain: &Path, extra: &[&str]) -> (i32, String) {
-        let out = self
-            .import()
-            .arg("check")
-            .arg(chain)
-            .args(extra)
-            .output()
-            .expect("run keyrite-import");
-        (
-            out.status.code().unwrap_or(-1),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
+        code_and_output(self.import().arg("check").arg(chain).args(extra))
+    }
+
+    /// `keyrite-import status` → (exit code, output).
+    pub fn status(&self, extra: &[&str]) -> (i32, String) {
+        code_and_output(self.import().arg("status").args(extra))
     }
 
     /// Every file, directory and link under the notation directories and the installed
@@ -333,11 +393,16 @@ impl Site {
         map
     }
 
-    /// Where notation's CRL cache keeps the CRL for [`CRL_URL`]: the SHA-256 of the URL,
-    /// computed by coreutils.
+    /// Where notation's CRL cache keeps the CRL for [`CRL_URL`].
     pub fn crl_cache_entry(&self) -> PathBuf {
+        self.crl_cache_path(CRL_URL)
+    }
+
+    /// Where notation's CRL cache keeps the CRL for `url`: the SHA-256 of the URL, computed
+    /// by coreutils.
+    pub fn crl_cache_path(&self, url: &str) -> PathBuf {
         let hash =
-            run_ok(Command::new("sh").args(["-c", &format!("printf %s '{CRL_URL}' | sha256sum")]));
+            run_ok(Command::new("sh").args(["-c", &format!("printf %s '{url}' | sha256sum")]));
         self.cache().join("crl").join(&hash[..64])
     }
 
@@ -349,6 +414,19 @@ impl Site {
             .map(str::to_owned)
             .collect()
     }
+}
+
+/// Runs `cmd` → (exit code, stdout and stderr).
+fn code_and_output(cmd: &mut Command) -> (i32, String) {
+    let out = cmd.output().expect("run keyrite-import");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 fn walk(path: &Path, map: &mut BTreeMap<PathBuf, (u32, Vec<u8>)>) {
