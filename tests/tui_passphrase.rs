@@ -33,8 +33,13 @@ confirm = ["administrator"]
 #[test]
 fn a_passphrase_typed_on_the_masked_screen_seals_the_custodians_card() {
     let dir = tempfile::tempdir().unwrap();
-    let setup =
-        rehearsal::prepare(&dir.path().join("r"), SCRIPT, rehearsal::PinEntry::FromFile).unwrap();
+    let setup = rehearsal::prepare(
+        &dir.path().join("r"),
+        SCRIPT,
+        rehearsal::PinEntry::FromFile,
+        None,
+    )
+    .unwrap();
     // SAFETY: the only test in this binary; no other thread reads the environment.
     unsafe {
         std::env::set_var("SOFTHSM2_CONF", &setup.softhsm_conf);

@@ -86,6 +86,10 @@ enum Command {
         /// without it, a fresh temporary directory.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Write the ceremony's records to this medium (a device path, LABEL=… or UUID=…),
+        /// mounted at DIR/out while the rehearsal runs, as a ceremony's output medium is.
+        #[arg(long, value_name = "DEVICE")]
+        output_device: Option<String>,
     },
 }
 
@@ -876,7 +880,11 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
             println!("{}", fp.words_block());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Rehearse { batch, out } => {
+        Command::Rehearse {
+            batch,
+            out,
+            output_device,
+        } => {
             let out = match out {
                 Some(dir) => dir,
                 None => tempfile::Builder::new()
@@ -897,7 +905,7 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
             } else {
                 rehearsal::PinEntry::Typed
             };
-            let setup = rehearsal::prepare(&out, script, pins)?;
+            let setup = rehearsal::prepare(&out, script, pins, output_device.as_deref())?;
             // SAFETY: still single-threaded; the PKCS#11 module reads these when it loads.
             unsafe {
                 std::env::set_var("SOFTHSM2_CONF", &setup.softhsm_conf);

@@ -7,6 +7,7 @@ use der::Encode;
 use x509_cert::builder::{Builder, RequestBuilder};
 
 use super::CeremonyError;
+use super::media::{Access, Mounted, mount};
 use super::script::{Action, Profile, Script, Step, params};
 use super::transcript::Artefact;
 use crate::Error;
@@ -49,9 +50,25 @@ pub struct Context<'a> {
     pub artefacts: Vec<Artefact>,
     /// The step runs again after an interruption left it unfinished.
     pub interrupted: bool,
+    /// The input medium, once the step has read from it.
+    pub input_medium: std::cell::RefCell<Option<Mounted>>,
 }
 
 impl Context<'_> {
+    /// The input medium's directory, mounted (read-only) on first use when the profile names
+    /// its device; it stays mounted until the step ends.
+    pub fn input(&self) -> Result<PathBuf, CeremonyError> {
+        let input = &self.profile.input;
+        if let Some(device) = &self.profile.input_device {
+            let mut medium = self.input_medium.borrow_mut();
+            if medium.is_none() {
+                *medium =
+                    Some(mount(device, input, Access::ReadOnly).map_err(CeremonyError::Media)?);
+            }
+        }
+        Ok(input.clone())
+    }
+
     /// The newest artefact of `role`.
     pub fn latest(&self, role: &str) -> Option<PathBuf> {
         self.artefacts
@@ -81,8 +98,9 @@ impl Context<'_> {
                 return Ok(made);
             }
             // Cards brought to this ceremony: every share-* file on the input medium.
-            let mut brought: Vec<PathBuf> = std::fs::read_dir(&self.profile.input)
-                .map_err(|e| CeremonyError::Step(format!("{}: {e}", self.profile.input.display())))?
+            let input = self.input()?;
+            let mut brought: Vec<PathBuf> = std::fs::read_dir(&input)
+                .map_err(|e| CeremonyError::Step(format!("{}: {e}", input.display())))?
                 .flatten()
                 .map(|e| e.path())
                 .filter(|p| {
@@ -94,15 +112,16 @@ impl Context<'_> {
             if brought.is_empty() {
                 return Err(CeremonyError::Step(format!(
                     "no share cards on the input medium {}: scan or copy them there as share-*",
-                    self.profile.input.display()
+                    input.display()
                 )));
             }
             return Ok(brought);
         }
+        let input = self.input()?;
         names
             .iter()
             .map(|n| {
-                let path = self.profile.input.join(n);
+                let path = input.join(n);
                 if path.is_file() {
                     Ok(path)
                 } else {
@@ -363,7 +382,8 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
             let root = ctx.root_cert()?;
             // The publisher's CSR on the input medium, or a rehearsal's stand-in.
             let file = format!("{}.csr", p.name);
-            let csr = Some(ctx.profile.input.join(&file))
+            let input = ctx.input()?;
+            let csr = Some(input.join(&file))
                 .filter(|p| p.exists())
                 .or_else(|| {
                     ctx.all("publisher-csr")
@@ -374,7 +394,7 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
                 .ok_or_else(|| {
                     CeremonyError::Step(format!(
                         "{file} is not on the input medium {}: copy the publisher's CSR there",
-                        ctx.profile.input.display()
+                        input.display()
                     ))
                 })?;
             inputs.push(ctx.artefact("csr", &csr)?);
@@ -465,7 +485,10 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
         Action::BundleTrust => {
             let p: params::BundleTrust = params(step, script)?;
             let root = ctx.root_cert()?;
-            let policy = p.policy.as_ref().map(|f| ctx.profile.input.join(f));
+            let policy = match &p.policy {
+                Some(f) => Some(ctx.input()?.join(f)),
+                None => None,
+            };
             if let Some(policy) = &policy {
                 inputs.push(ctx.artefact("policy", policy)?);
             }

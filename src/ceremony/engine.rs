@@ -67,6 +67,8 @@ pub struct Ceremony {
     pub profile: Profile,
     profile_hash: Fingerprint,
     transcript: Transcript,
+    // Last, so that it is unmounted after the transcript is closed.
+    _output_medium: Option<super::media::Mounted>,
 }
 
 /// What a finished ceremony left.
@@ -87,6 +89,14 @@ impl Ceremony {
     pub fn open(script: &Path, profile: &Path) -> Result<Self, CeremonyError> {
         let (script, script_hash) = load_script(script)?;
         let (profile, profile_hash) = load_profile(profile)?;
+        let output_medium = profile
+            .output_device
+            .as_deref()
+            .map(|device| {
+                super::media::mount(device, &profile.output, super::media::Access::ReadWrite)
+            })
+            .transpose()
+            .map_err(CeremonyError::Media)?;
         fs::create_dir_all(&profile.output).map_err(|e| {
             CeremonyError::Profile(format!("output {}: {e}", profile.output.display()))
         })?;
@@ -128,6 +138,7 @@ impl Ceremony {
             profile,
             profile_hash,
             transcript,
+            _output_medium: output_medium,
         })
     }
 
@@ -279,6 +290,7 @@ impl Ceremony {
                 out: &self.profile.output,
                 artefacts: artefacts.clone(),
                 interrupted: begun == Some(n),
+                input_medium: Default::default(),
             };
             let outcome = match actions::run(&ctx, step, &dir) {
                 Ok(o) => o,
@@ -340,6 +352,7 @@ impl Ceremony {
             out: &self.profile.output,
             artefacts: artefacts.to_vec(),
             interrupted: false,
+            input_medium: Default::default(),
         };
         let root_path = ctx.root_cert()?;
         let root = crate::pki::read_certificate(&root_path).map_err(crate::Error::from)?;

@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod engine;
+pub mod media;
 pub mod rehearsal;
 pub mod script;
 pub mod transcript;
@@ -28,6 +29,9 @@ pub enum CeremonyError {
     /// A step failed.
     #[error("step failed: {0}")]
     Step(String),
+    /// An input or output medium is missing or cannot be mounted.
+    #[error("{0}")]
+    Media(String),
     /// A library operation failed.
     #[error(transparent)]
     Keyrite(#[from] crate::Error),

@@ -63,8 +63,13 @@ fn random_digits(n: usize) -> String {
 
 /// Prepares `dir` for a rehearsal of `script`, or finds the one a killed rehearsal left there:
 /// two SoftHSM2 tokens (PIN in a 0600 file), the input medium with the policy, the script and
-/// a profile with `rehearsal = true`.
-pub fn prepare(dir: &Path, script: &str, pins: PinEntry) -> Result<Setup, CeremonyError> {
+/// a profile with `rehearsal = true`, whose output is `output_device` when given.
+pub fn prepare(
+    dir: &Path,
+    script: &str,
+    pins: PinEntry,
+    output_device: Option<&str>,
+) -> Result<Setup, CeremonyError> {
     let setup = Setup {
         script: dir.join("script.toml"),
         profile: dir.join("profile.toml"),
@@ -149,7 +154,7 @@ pub fn prepare(dir: &Path, script: &str, pins: PinEntry) -> Result<Setup, Ceremo
         ),
         PinEntry::Typed => format!("pkcs11:token={label};object=keyrite-root"),
     };
-    let profile = format!(
+    let mut profile = format!(
         "# A rehearsal: throwaway SoftHSM2 tokens in {dir}\nmodule = \"{SOFTHSM_MODULE}\"\nroot_token = \"{}\"\nbackup_tokens = [\"{}\"]\ninput = \"{}\"\noutput = \"{}\"\nrehearsal = true\n",
         uri("rehearsal-root"),
         uri("rehearsal-backup"),
@@ -157,6 +162,12 @@ pub fn prepare(dir: &Path, script: &str, pins: PinEntry) -> Result<Setup, Ceremo
         dir.join("out").display(),
         dir = dir.join("softhsm").display(),
     );
+    if let Some(device) = output_device {
+        // A JSON string is a TOML basic string: the same quotes and escapes.
+        let quoted = serde_json::to_string(device)
+            .map_err(|e| CeremonyError::Profile(format!("--output-device: {e}")))?;
+        profile.push_str(&format!("output_device = {quoted}\n"));
+    }
     crate::output::write_new_files(
         dir,
         &[

@@ -432,6 +432,12 @@ pub struct Profile {
     pub input: PathBuf,
     /// The output medium (every artefact).
     pub output: PathBuf,
+    /// The input medium's device (`LABEL=…`, `UUID=…` or a path), mounted read-only at
+    /// `input` only while a step reads from it. Without it, `input` is a plain directory.
+    pub input_device: Option<String>,
+    /// The output medium's device, mounted at `output` while the ceremony runs. Without it,
+    /// `output` is a plain directory.
+    pub output_device: Option<String>,
     /// The root certificate, for ceremonies after the root's own.
     pub root_cert: Option<PathBuf>,
     /// The issuance ledger's directory (default: `ledger` in the output directory).

@@ -1,0 +1,113 @@
+//! Input and output media (USB sticks) on the ceremony machine. Nothing mounts them at boot:
+//! the output medium is mounted when a ceremony whose profile names its device starts, and
+//! the input medium (read-only) only while a step reads from it. Each is unmounted, after a
+//! sync, when its holder ends.
+//!
+//! util-linux's `mount` is called rather than mount(2): it resolves `LABEL=`/`UUID=` device
+//! names and knows each filesystem's options, which keyrite would otherwise reimplement.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// How a medium is mounted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read-only: the input medium.
+    ReadOnly,
+    /// Writable: the output medium.
+    ReadWrite,
+}
+
+/// A medium keyrite mounted; unmounted (after a sync) when dropped.
+pub struct Mounted {
+    at: PathBuf,
+}
+
+impl Mounted {
+    /// Where it is mounted.
+    pub fn path(&self) -> &Path {
+        &self.at
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        // Nothing to report to here: a medium left mounted is still synced, and the next
+        // mount of it says it is busy.
+        let _ = Command::new("sync")
+            .arg("--file-system")
+            .arg(&self.at)
+            .status();
+        let _ = Command::new("umount").arg(&self.at).status();
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd.output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    }
+}
+
+/// Mounts `device` (a path, `LABEL=…` or `UUID=…`) at `at`, which must not be a mount point
+/// already; never with device files, set-user-ID or executables. The error says what to do.
+pub fn mount(device: &str, at: &Path, access: Access) -> Result<Mounted, String> {
+    let what = match access {
+        Access::ReadOnly => "input",
+        Access::ReadWrite => "output",
+    };
+    let err = |text: String| text;
+    let absent = || {
+        err(format!(
+            "the {what} medium {device} is not attached: insert it, then start again"
+        ))
+    };
+    let source = if device.contains('=') {
+        run(Command::new("findfs").arg(device)).map_err(|_| absent())?
+    } else if Path::new(device).exists() {
+        device.to_owned()
+    } else {
+        return Err(absent());
+    };
+    if run(Command::new("mountpoint").arg("-q").arg(at)).is_ok() {
+        return Err(err(format!(
+            "{} is already a mount point: unmount what is there (umount {}), then start again",
+            at.display(),
+            at.display()
+        )));
+    }
+    std::fs::create_dir_all(at).map_err(|e| err(format!("{}: {e}", at.display())))?;
+    let fs_type = run(Command::new("blkid")
+        .args(["-o", "value", "-s", "TYPE"])
+        .arg(&source))
+    .unwrap_or_default();
+    let mut options = vec![
+        if access == Access::ReadOnly {
+            "ro"
+        } else {
+            "rw"
+        },
+        "nosuid",
+        "nodev",
+        "noexec",
+    ];
+    if fs_type == "vfat" {
+        // FAT keeps no modes: `quiet` lets keyrite set them without an error, and umask keeps
+        // everything readable by the ceremony's user only.
+        options.extend(["quiet", "umask=077", "flush"]);
+    }
+    run(Command::new("mount")
+        .arg("-o")
+        .arg(options.join(","))
+        .arg(&source)
+        .arg(at))
+    .map_err(|e| {
+        err(format!(
+            "the {what} medium {device} ({source}) cannot be mounted at {}: {e}",
+            at.display()
+        ))
+    })?;
+    Ok(Mounted { at: at.to_owned() })
+}
