@@ -542,3 +542,83 @@ timestamps = true
     );
     assert_eq!(status["problems"], serde_json::json!([]));
 }
+
+#[test]
+fn check_with_a_scope_judges_by_the_statement_notation_applies() {
+    let c = Ceremony::new("import-scope");
+    let policy = c.hsm.dir().join("policy.toml");
+    fs::write(
+        &policy,
+        r#"[[statement]]
+name = "prod"
+registry_scopes = ["registry.example/prod"]
+level = "strict"
+trusted_identities = ["x509.subject: C=US, ST=WA, O=Publisher, CN=a"]
+
+[[statement]]
+name = "dev"
+registry_scopes = ["registry.example/dev"]
+level = "permissive"
+trusted_identities = ["*"]
+"#,
+    )
+    .unwrap();
+    let policy_arg = policy.display().to_string();
+    let (ok, text, trust) = c.trust_bundle("trust-1.bundle", 1, &["--policy", &policy_arg]);
+    assert!(ok, "{text}");
+    let crl = c.crl("root.crl", &[c.serial("b")]);
+    let revocation = c.revocation_bundle("revocation-1.bundle", &crl, 1);
+    let site = Site::new();
+    site.pin(&c.root_fingerprint());
+    // The user's own statement, which keyrite's are merged beside.
+    fs::create_dir_all(site.config()).unwrap();
+    fs::write(
+        site.config().join("trustpolicy.json"),
+        r#"{"version":"1.0","trustPolicies":[{"name":"legacy","registryScopes":["registry.example/legacy"],"signatureVerification":{"level":"skip"}}]}"#,
+    )
+    .unwrap();
+    for b in [&trust, &revocation] {
+        let (ok, text) = site.install(b);
+        assert!(ok, "{text}");
+    }
+    let (a, b) = (c.chain("a"), c.chain("b"));
+    let scope = |s: &'static str| ["--scope", s];
+
+    // strict, identity CN=a: a is trusted; b is not a trusted identity, which notation finds
+    // before it asks about revocation.
+    let (code, text) = site.check(&a, &scope("registry.example/prod"));
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = site.check(&b, &scope("registry.example/prod"));
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("not a trusted identity"), "{text}");
+    let (code, text) = site.check(
+        &a,
+        &[&["--at", "2040-01-01"][..], &scope("registry.example/prod")].concat(),
+    );
+    assert_eq!(code, 3, "{text}");
+
+    // permissive: validity and revocation are only logged.
+    let (code, text) = site.check(&b, &scope("registry.example/dev"));
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("only logs") && text.contains("revoked"),
+        "{text}"
+    );
+    let (code, text) = site.check(
+        &a,
+        &[&["--at", "2040-01-01"][..], &scope("registry.example/dev")].concat(),
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("expired"), "{text}");
+    // Without a scope every check is enforced: b is revoked.
+    let (code, text) = site.check(&b, &[]);
+    assert_eq!(code, 4, "{text}");
+
+    // skip: nothing is checked; no statement: nothing verifies.
+    let (code, text) = site.check(&b, &scope("registry.example/legacy"));
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("skips verification"), "{text}");
+    let (code, text) = site.check(&a, &scope("other.example/app"));
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("no statement"), "{text}");
+}

@@ -63,6 +63,11 @@ enum Command {
         /// Judge at this time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ) instead of now.
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
+        /// The repository the signature is for (registry.example/app): judge by the trust
+        /// policy statement notation applies to it (its level, overrides, trust stores and
+        /// trusted identities) instead of against keyrite's stores with every check enforced.
+        #[arg(long, value_name = "REPOSITORY")]
+        scope: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -142,13 +147,18 @@ fn run(cli: Cli) -> Result<ExitCode, ImportError> {
                 ExitCode::from(2)
             })
         }
-        Command::Check { chain, at, json } => {
+        Command::Check {
+            chain,
+            at,
+            scope,
+            json,
+        } => {
             let at = at
                 .as_deref()
                 .map(parse_at)
                 .transpose()?
                 .map_or_else(now, Ok)?;
-            let verdict = importer.check(&chain, at)?;
+            let verdict = importer.check(&chain, at, scope.as_deref())?;
             if json {
                 println!(
                     "{}",

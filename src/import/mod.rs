@@ -808,8 +808,15 @@ impl Importer {
         Ok(Status { lineages, problems })
     }
 
-    /// Judges a chain file against what is installed in the first target, at `at`.
-    pub fn check(&self, chain: &Path, at: DateTime) -> Result<Verdict, ImportError> {
+    /// Judges a chain file against what is installed in the first target, at `at`: against
+    /// keyrite's trust stores with every check enforced, or with `scope` (a repository such as
+    /// `registry.example/app`) by the trust policy statement notation would apply to it.
+    pub fn check(
+        &self,
+        chain: &Path,
+        at: DateTime,
+        scope: Option<&str>,
+    ) -> Result<Verdict, ImportError> {
         let bytes = fs::read(chain)
             .map_err(|e| ImportError::Input(format!("cannot read {}: {e}", chain.display())))?;
         let certs = Certificate::load_pem_chain(&bytes)
@@ -826,12 +833,56 @@ impl Importer {
             .targets
             .first()
             .ok_or_else(|| ImportError::Site("no target".into()))?;
+        let (stores, policy) = match scope {
+            None => (
+                installed
+                    .lineages
+                    .keys()
+                    .map(|id| format!("ca/{}", store_name(id)))
+                    .collect(),
+                verdict::Enforcement::default(),
+            ),
+            Some(scope) => {
+                let file = target.config.join(trustpolicy::POLICY_FILES[0]);
+                let doc: serde_json::Value = fs::read(&file)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .ok_or_else(|| {
+                        ImportError::Input(format!(
+                            "{} is missing or not JSON: there is no trust policy to apply to {scope}",
+                            file.display()
+                        ))
+                    })?;
+                let applicable = trustpolicy::applicable(&doc, scope)
+                    .map_err(|e| ImportError::Input(format!("{}: {e}", file.display())))?;
+                match applicable {
+                    trustpolicy::Applicable::None => {
+                        return Ok(Verdict {
+                            outcome: verdict::Outcome::Untrusted,
+                            reason: format!(
+                                "no statement of {} applies to {scope}, so notation verifies nothing there",
+                                file.display()
+                            ),
+                        });
+                    }
+                    trustpolicy::Applicable::Skip(name) => {
+                        return Ok(Verdict {
+                            outcome: verdict::Outcome::Trusted,
+                            reason: format!(
+                                "statement '{name}' skips verification for {scope}: notation does not check the chain"
+                            ),
+                        });
+                    }
+                    trustpolicy::Applicable::Statement {
+                        stores,
+                        enforcement,
+                    } => (stores, enforcement),
+                }
+            }
+        };
         let mut roots = Vec::new();
-        for id in installed.lineages.keys() {
-            let dir = target
-                .config
-                .join("truststore/x509/ca")
-                .join(store_name(id));
+        for store in stores {
+            let dir = target.config.join("truststore/x509").join(store);
             for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
                 if let Ok(pem_bytes) = fs::read(entry.path())
                     && let Ok(c) = Certificate::from_pem(&pem_bytes)
@@ -841,7 +892,7 @@ impl Importer {
                 }
             }
         }
-        Ok(verdict::judge(&certs, at, &roots, &target.cache))
+        Ok(verdict::judge(&certs, at, &roots, &target.cache, &policy))
     }
 }
 

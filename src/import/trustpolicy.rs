@@ -3,7 +3,9 @@
 
 use serde_json::{Map, Value, json};
 
+use super::verdict::{Action, Enforcement};
 use crate::bundle::Statement;
+use crate::pki::name::parse_subject;
 
 /// The trust policy files notation reads (v1.x the first, v2 the second); both are written.
 pub const POLICY_FILES: [&str; 2] = ["trustpolicy.json", "trustpolicy.oci.json"];
@@ -223,6 +225,121 @@ pub fn merge(existing: Option<&[u8]>, replace: &[Value], add: &[Value]) -> Resul
     let mut out = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
     out.push(b'\n');
     Ok(out)
+}
+
+/// What notation does for an artifact in a repository, by the trust policy statement that
+/// applies to it.
+pub enum Applicable {
+    /// No statement applies: notation refuses to verify.
+    None,
+    /// The named statement's level is `skip`.
+    Skip(String),
+    /// The statement's x509 trust stores (`ca/NAME`, `signingAuthority/NAME` under
+    /// `truststore/x509`) and how it treats each check.
+    Statement {
+        /// The trust stores, as directories under `truststore/x509`.
+        stores: Vec<String>,
+        /// Its level and overrides, and its trusted identities.
+        enforcement: Enforcement,
+    },
+}
+
+fn action(word: &str, name: &str) -> Result<Action, String> {
+    match word {
+        "enforce" => Ok(Action::Enforce),
+        "log" => Ok(Action::Log),
+        "skip" => Ok(Action::Skip),
+        _ => Err(format!(
+            "statement '{name}': unknown override action '{word}'"
+        )),
+    }
+}
+
+/// The statement notation applies to `scope` (`registry/repository`): the one that lists it,
+/// else the one with the wildcard scope; its level, overrides, stores and identities as
+/// notation reads them.
+pub fn applicable(doc: &Value, scope: &str) -> Result<Applicable, String> {
+    validate(doc)?;
+    let statements = doc
+        .get("trustPolicies")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let lists = |s: &&Value, want: &str| {
+        s.get("registryScopes")
+            .and_then(Value::as_array)
+            .is_some_and(|l| l.iter().any(|v| v.as_str() == Some(want)))
+    };
+    let Some(s) = statements
+        .iter()
+        .find(|s| lists(s, scope))
+        .or_else(|| statements.iter().find(|s| lists(s, "*")))
+    else {
+        return Ok(Applicable::None);
+    };
+    let name = s.get("name").and_then(Value::as_str).unwrap_or_default();
+    let verification = s.get("signatureVerification");
+    let level = verification
+        .and_then(|v| v.get("level"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let (authenticity, authentic_timestamp, revocation) = match level {
+        "strict" => (Action::Enforce, Action::Enforce, Action::Enforce),
+        "permissive" => (Action::Enforce, Action::Log, Action::Log),
+        "audit" => (Action::Log, Action::Log, Action::Log),
+        "skip" => return Ok(Applicable::Skip(name.to_owned())),
+        other => return Err(format!("statement '{name}': unknown level '{other}'")),
+    };
+    let mut enforcement = Enforcement {
+        authenticity,
+        authentic_timestamp,
+        revocation,
+        identities: None,
+    };
+    if let Some(overrides) = verification
+        .and_then(|v| v.get("override"))
+        .and_then(Value::as_object)
+    {
+        for (check, word) in overrides {
+            let word = action(word.as_str().unwrap_or_default(), name)?;
+            match check.as_str() {
+                "authenticity" => enforcement.authenticity = word,
+                "authenticTimestamp" => enforcement.authentic_timestamp = word,
+                "revocation" => enforcement.revocation = word,
+                // A signature's own expiry: a chain alone has none to judge.
+                "expiry" => {}
+                other => {
+                    return Err(format!("statement '{name}': unknown override '{other}'"));
+                }
+            }
+        }
+    }
+    let stores = strings(s.get("trustStores"), "trustStores", name)?
+        .into_iter()
+        .filter_map(|store| {
+            let (kind, store_name) = store.split_once(':')?;
+            matches!(kind, "ca" | "signingAuthority").then(|| format!("{kind}/{store_name}"))
+        })
+        .collect();
+    let identities = strings(s.get("trustedIdentities"), "trustedIdentities", name)?;
+    if !identities.contains(&"*") {
+        enforcement.identities = Some(
+            identities
+                .iter()
+                .map(|id| {
+                    id.strip_prefix("x509.subject:")
+                        .and_then(|dn| parse_subject(dn.trim()).ok())
+                        .ok_or_else(|| {
+                            format!("statement '{name}': trusted identity '{id}' is not an x509.subject DN")
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        );
+    }
+    Ok(Applicable::Statement {
+        stores,
+        enforcement,
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
-//! An offline verdict on a signing chain against what is installed, by notation's rules:
-//! the chain must link up to a self-signed root, some certificate in it must be byte-identical
-//! to an installed root, every certificate must be valid at the time, and no non-root
-//! certificate may be listed on the CRL its CDP URL maps to in notation's CRL cache.
+//! An offline verdict on a signing chain against what is installed, by notation's rules, in
+//! notation's order: authenticity (the chain links up to a self-signed root, some certificate
+//! in it is byte-identical to a trusted root, notation's certificate rules hold, and the
+//! signing certificate is a trusted identity), then validity at the time, then revocation (no
+//! non-root certificate on the CRL its CDP URL maps to in notation's CRL cache). A trust
+//! policy statement's level and overrides say which failures decide and which are only noted.
 
 use std::path::Path;
 
@@ -170,124 +172,240 @@ fn rules(cert: &Certificate, index: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Judges `chain` (leaf first) at `at` against installed `roots` (DER) and the CRL cache.
-pub fn judge(chain: &[Certificate], at: der::DateTime, roots: &[Vec<u8>], cache: &Path) -> Verdict {
+/// What a trust policy statement does with a failed check, as notation's verification levels
+/// and overrides say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// A failure is the verdict.
+    Enforce,
+    /// A failure is noted and verification goes on.
+    Log,
+    /// The check is not made.
+    Skip,
+}
+
+/// How each of notation's checks is treated; every one enforced without a policy.
+#[derive(Clone, Debug)]
+pub struct Enforcement {
+    /// The chain leads to a root in the statement's trust stores, follows notation's
+    /// certificate rules, and its signing certificate is a trusted identity.
+    pub authenticity: Action,
+    /// Every certificate is within its validity at the time (notation's
+    /// authenticTimestamp, for a signature without a timestamp).
+    pub authentic_timestamp: Action,
+    /// No certificate is on the CRL its distribution point maps to.
+    pub revocation: Action,
+    /// The trusted identities (`x509.subject:` DNs) the signing certificate must match;
+    /// `None` when any identity is trusted.
+    pub identities: Option<Vec<x509_cert::name::Name>>,
+}
+
+impl Default for Enforcement {
+    fn default() -> Self {
+        Self {
+            authenticity: Action::Enforce,
+            authentic_timestamp: Action::Enforce,
+            revocation: Action::Enforce,
+            identities: None,
+        }
+    }
+}
+
+/// Whether every attribute of `identity` is in `subject` with the same value: notation's
+/// match of a trusted identity against the signing certificate's subject.
+fn identity_matches(identity: &x509_cert::name::Name, subject: &x509_cert::name::Name) -> bool {
+    let attrs = |n: &x509_cert::name::Name| -> Vec<(String, Vec<u8>)> {
+        n.iter()
+            .map(|a| (a.oid.to_string(), a.value.value().to_vec()))
+            .collect()
+    };
+    let have = attrs(subject);
+    attrs(identity).iter().all(|a| have.contains(a))
+}
+
+/// One of notation's checks, run on demand.
+type Check<'a> = dyn Fn() -> Result<(), Verdict> + 'a;
+
+/// Judges `chain` (leaf first) at `at` against the trusted `roots` (DER) and the CRL cache,
+/// making each check as `policy` says.
+pub fn judge(
+    chain: &[Certificate],
+    at: der::DateTime,
+    roots: &[Vec<u8>],
+    cache: &Path,
+    policy: &Enforcement,
+) -> Verdict {
+    let mut logged = Vec::new();
+    let stages: [(Action, &Check<'_>); 3] = [
+        (policy.authenticity, &|| authenticity(chain, roots, policy)),
+        (policy.authentic_timestamp, &|| validity(chain, at)),
+        (policy.revocation, &|| revocation(chain, at, cache)),
+    ];
+    for (action, check) in stages {
+        if action == Action::Skip {
+            continue;
+        }
+        if let Err(v) = check() {
+            if action == Action::Enforce {
+                return v;
+            }
+            logged.push(v.reason);
+        }
+    }
+    let root = chain
+        .last()
+        .map(|c| display_name(c.tbs_certificate().subject()));
+    let mut reason = format!(
+        "the chain leads to the trusted root {} and nothing in it is expired or revoked",
+        root.unwrap_or_default()
+    );
+    if !logged.is_empty() {
+        reason = format!("the policy only logs what failed: {}", logged.join("; "));
+    }
+    verdict(Outcome::Trusted, reason)
+}
+
+fn authenticity(
+    chain: &[Certificate],
+    roots: &[Vec<u8>],
+    policy: &Enforcement,
+) -> Result<(), Verdict> {
     let Some(root) = chain.last() else {
-        return verdict(Outcome::Untrusted, "the chain is empty".into());
+        return Err(verdict(Outcome::Untrusted, "the chain is empty".into()));
     };
     let name = |c: &Certificate| display_name(c.tbs_certificate().subject());
     for (i, pair) in chain.windows(2).enumerate() {
         if let Err(e) = issued_by(&pair[0], &pair[1]) {
-            return verdict(
+            return Err(verdict(
                 Outcome::Untrusted,
                 format!(
                     "certificate {} ({}) is not issued by the next one: {e}",
                     i + 1,
                     name(&pair[0])
                 ),
-            );
+            ));
         }
     }
     if let Err(e) = issued_by(root, root) {
-        return verdict(
+        return Err(verdict(
             Outcome::Untrusted,
             format!(
                 "the chain does not end in a self-signed root ({}): {e}",
                 name(root)
             ),
-        );
+        ));
     }
     let ders: Vec<Vec<u8>> = chain.iter().filter_map(|c| c.to_der().ok()).collect();
     if !ders.iter().any(|d| roots.contains(d)) {
-        return verdict(
+        return Err(verdict(
             Outcome::Untrusted,
             format!(
                 "no certificate in the chain is an installed root (the chain's root {} has SHA-256 {})",
                 name(root),
                 hex::encode(sha256(ders.last().map_or(&[][..], |d| d)))
             ),
-        );
+        ));
     }
     for (i, cert) in chain.iter().enumerate() {
         if let Err(e) = rules(cert, i) {
-            return verdict(Outcome::Untrusted, e);
+            return Err(verdict(Outcome::Untrusted, e));
         }
     }
+    if let Some(identities) = &policy.identities {
+        let subject = chain[0].tbs_certificate().subject();
+        if !identities.iter().any(|i| identity_matches(i, subject)) {
+            return Err(verdict(
+                Outcome::Untrusted,
+                format!(
+                    "the signing certificate {} is not a trusted identity of the policy statement",
+                    name(&chain[0])
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validity(chain: &[Certificate], at: der::DateTime) -> Result<(), Verdict> {
+    let name = |c: &Certificate| display_name(c.tbs_certificate().subject());
     for cert in chain {
         let v = cert.tbs_certificate().validity();
         if at.unix_duration() < v.not_before.to_unix_duration() {
-            return verdict(
+            return Err(verdict(
                 Outcome::Untrusted,
                 format!("{} is not valid before {}", name(cert), v.not_before),
-            );
+            ));
         }
         if at.unix_duration() > v.not_after.to_unix_duration() {
-            return verdict(
+            return Err(verdict(
                 Outcome::Expired,
                 format!("{} expired on {}", name(cert), v.not_after),
-            );
+            ));
         }
     }
-    // Revocation after validity, as notation orders it: without a timestamp, a chain must be
-    // valid now before its revocation status is asked.
+    Ok(())
+}
+
+fn revocation(chain: &[Certificate], at: der::DateTime, cache: &Path) -> Result<(), Verdict> {
+    let name = |c: &Certificate| display_name(c.tbs_certificate().subject());
     for (i, pair) in chain.windows(2).enumerate() {
         let (cert, issuer) = (&pair[0], &pair[1]);
         let urls = cdp_urls(cert);
         if urls.is_empty() && names_ocsp(cert) {
-            return verdict(
+            return Err(verdict(
                 Outcome::Untrusted,
                 format!(
                     "revocation status of {} is unknown: it names only an OCSP responder, which cannot be asked offline",
                     name(cert)
                 ),
-            );
+            ));
         }
         for url in urls {
             if !crate::bundle::valid_cdp_url(&url) {
-                return verdict(
+                return Err(verdict(
                     Outcome::Untrusted,
                     format!(
                         "revocation status of {} is unknown: notation fetches only http:// CRLs, not {url}",
                         name(cert)
                     ),
-                );
+                ));
             }
             let crl = match cached_crl(cache, &url) {
                 Ok(Some(crl)) => crl,
                 Ok(None) => {
-                    return verdict(
+                    return Err(verdict(
                         Outcome::Untrusted,
                         format!(
                             "revocation status of {} is unknown: no CRL for {url} is installed",
                             name(cert)
                         ),
-                    );
+                    ));
                 }
                 Err(e) => {
-                    return verdict(
+                    return Err(verdict(
                         Outcome::Untrusted,
                         format!("revocation status of {} is unknown: {e}", name(cert)),
-                    );
+                    ));
                 }
             };
             if let Err(e) = crl_issued_by(&crl, issuer) {
-                return verdict(
+                return Err(verdict(
                     Outcome::Untrusted,
                     format!("the CRL for {url} is not from {}'s issuer: {e}", name(cert)),
-                );
+                ));
             }
             let fresh = crl
                 .tbs_cert_list
                 .next_update
                 .is_some_and(|n| n.to_unix_duration() > at.unix_duration());
             if !fresh {
-                return verdict(
+                return Err(verdict(
                     Outcome::Untrusted,
                     format!(
                         "revocation status of {} is unknown: the CRL for {url} is past its nextUpdate",
                         name(cert)
                     ),
-                );
+                ));
             }
             let serial = cert.tbs_certificate().serial_number();
             if let Some(entry) = crl
@@ -297,7 +415,7 @@ pub fn judge(chain: &[Certificate], at: der::DateTime, roots: &[Vec<u8>], cache:
                 .flatten()
                 .find(|r| &r.serial_number == serial)
             {
-                return verdict(
+                return Err(verdict(
                     Outcome::Revoked,
                     format!(
                         "certificate {} ({}, serial {}) was revoked on {}",
@@ -306,15 +424,9 @@ pub fn judge(chain: &[Certificate], at: der::DateTime, roots: &[Vec<u8>], cache:
                         serial_hex(serial),
                         entry.revocation_date
                     ),
-                );
+                ));
             }
         }
     }
-    verdict(
-        Outcome::Trusted,
-        format!(
-            "the chain leads to the installed root {} and nothing in it is expired or revoked",
-            name(root)
-        ),
-    )
+    Ok(())
 }
