@@ -1,6 +1,7 @@
 //! Every reviewed script in ceremony-scripts/, run by the engine against SoftHSM2 tokens in
 //! the order a root's life needs them, each transcript verified, and the bundles they export
-//! installed by keyrite-import.
+//! installed by keyrite-import; the root made inside one token, with no backup; and the
+//! printable summary a ceremony leaves.
 
 mod common;
 
@@ -8,12 +9,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use common::ceremony::{Site, openssl_csr};
+use common::in_process::InProcess;
 use common::*;
 use keyrite::ceremony::actions::StepOutcome;
-use keyrite::ceremony::engine::{Ceremony, Confirmer, TRANSCRIPT};
-use keyrite::ceremony::script::{Script, Step};
+use keyrite::ceremony::engine::{Ceremony, Confirmer, SUMMARY, TRANSCRIPT};
+use keyrite::ceremony::script::{Script, Step, load_script};
 use keyrite::ceremony::transcript;
 use keyrite::fingerprint::Fingerprint;
+use serde_json::Value;
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -42,6 +45,25 @@ struct Env {
 }
 
 impl Env {
+    /// SoftHSM2 token `primary`, with tokens `others` beside it (all made before this process
+    /// initialises SoftHSM, which reads its token directory then).
+    fn new(others: &[&str]) -> Env {
+        let hsm = SoftHsm::new("primary");
+        for label in others {
+            hsm.add_token(label);
+        }
+        Env {
+            ledger: hsm.dir().join("ledger"),
+            hsm,
+        }
+    }
+
+    /// This test's hold on the SoftHSM2 module the engine loads in-process, pointed at these
+    /// tokens, with no PIN or rehearsal flag from the caller's environment.
+    fn enter(&self) -> InProcess {
+        InProcess::enter(&self.hsm, &["KEYRITE_REHEARSAL", "KEYRITE_PIN"])
+    }
+
     fn token(&self, label: &str) -> String {
         format!(
             "pkcs11:token={label};object=keyrite-root?pin-source=file:{}",
@@ -84,6 +106,89 @@ fn verify(out: &Path, root: &Path) {
         .unwrap_or_else(|e| panic!("{}: {e}", out.display()));
 }
 
+/// The transcript's `step` entries, read as plain JSON lines.
+fn step_entries(out: &Path) -> Vec<Value> {
+    fs::read_to_string(out.join(TRANSCRIPT))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .filter(|e| e["kind"] == "step")
+        .collect()
+}
+
+/// The `step` entries' `key` arrays, one per step.
+fn step_field<'a>(steps: &'a [Value], key: &str) -> Vec<&'a [Value]> {
+    steps
+        .iter()
+        .map(|s| {
+            s[key]
+                .as_array()
+                .unwrap_or_else(|| panic!("no {key} in {s:#}"))
+                .as_slice()
+        })
+        .collect()
+}
+
+/// Checks `summary.md` against the script and the transcript: every step's title in order,
+/// each followed (before the next heading) by the roles that confirmed it and by the path and
+/// SHA-256 of each artefact its transcript entry records it wrote.
+fn assert_summary(out: &Path, script_file: &str) {
+    let summary = fs::read_to_string(out.join(SUMMARY)).unwrap();
+    let (script, _) = load_script(&script(script_file)).unwrap();
+    let steps = step_entries(out);
+    assert_eq!(steps.len(), script.steps.len(), "{steps:#?}");
+    let confirmed = step_field(&steps, "confirmed_by");
+    let outputs = step_field(&steps, "outputs");
+    let inputs = step_field(&steps, "inputs");
+    assert!(
+        outputs.iter().any(|o| !o.is_empty()) && inputs.iter().any(|i| !i.is_empty()),
+        "no step recorded an artefact it read and one it wrote: {steps:#?}"
+    );
+    let mut rest = summary.as_str();
+    for (i, step) in script.steps.iter().enumerate() {
+        assert_eq!(steps[i]["title"], step.title.as_str(), "{:#}", steps[i]);
+        let at = rest.find(&step.title).unwrap_or_else(|| {
+            panic!(
+                "step {} '{}' is missing or out of order:\n{summary}",
+                i + 1,
+                step.title
+            )
+        });
+        rest = &rest[at + step.title.len()..];
+        let section = &rest[..rest.find("\n#").unwrap_or(rest.len())];
+
+        let roles: Vec<&str> = confirmed[i].iter().map(|r| r.as_str().unwrap()).collect();
+        assert_eq!(roles, step.confirm, "{:#}", steps[i]);
+        let listed = section
+            .lines()
+            .find_map(|l| l.strip_prefix("- confirmed by: "))
+            .unwrap_or_else(|| panic!("no confirmations for '{}':\n{section}", step.title));
+        assert_eq!(
+            listed.split(", ").collect::<Vec<_>>(),
+            roles,
+            "'{}'",
+            step.title
+        );
+
+        for (a, read) in outputs[i]
+            .iter()
+            .map(|a| (a, false))
+            .chain(inputs[i].iter().map(|a| (a, true)))
+        {
+            let (path, digest) = (a["path"].as_str().unwrap(), a["sha256"].as_str().unwrap());
+            assert_eq!(digest.len(), 64, "{a:#}");
+            assert!(
+                section.lines().any(|l| l.starts_with("- read ") == read
+                    && l.contains(path)
+                    && l.contains(digest)),
+                "'{}' does not list {} {path} with SHA-256 {digest}:\n{section}",
+                step.title,
+                if read { "the input" } else { "the output" }
+            );
+        }
+    }
+}
+
 fn cards(out: &Path) -> Vec<(String, Vec<u8>)> {
     let mut cards: Vec<(String, Vec<u8>)> = fs::read_dir(out.join("02-root-create"))
         .unwrap()
@@ -102,26 +207,15 @@ fn cards(out: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn the_reviewed_scripts_take_a_root_through_its_life() {
-    let hsm = SoftHsm::new("primary");
-    for label in ["backup", "successor", "recovered"] {
-        hsm.add_token(label);
-    }
-    // SAFETY: the only test in this binary; no other thread reads the environment.
-    unsafe {
-        std::env::set_var("SOFTHSM2_CONF", hsm.conf());
-        std::env::remove_var("KEYRITE_REHEARSAL");
-        std::env::remove_var("KEYRITE_PIN");
-    }
-    let env = Env {
-        ledger: hsm.dir().join("ledger"),
-        hsm,
-    };
+    let env = Env::new(&["backup", "successor", "recovered"]);
+    let _in_process = env.enter();
 
     // 1. The backed-up root.
     let backup = format!("backup_tokens = [\"{}\"]\n", env.token("backup"));
     let first = env.run("root", "root-creation-backed-up.toml", &backup, &[]);
     let root = first.join("02-root-create/root.crt");
     verify(&first, &root);
+    assert_summary(&first, "root-creation-backed-up.toml");
     let root_line = format!("root_cert = \"{}\"\n", root.display());
     let all_cards = cards(&first);
     let as_input = |n: usize| -> Vec<(&str, &[u8])> {
@@ -214,4 +308,61 @@ fn the_reviewed_scripts_take_a_root_through_its_life() {
     assert_eq!(fs::read_dir(store).unwrap().count(), 2);
     let (code, text) = site.check(&chain, &[]);
     assert_eq!(code, 0, "{text}");
+}
+
+#[test]
+fn the_token_only_script_makes_a_root_key_that_never_leaves_its_token() {
+    let env = Env::new(&[]);
+    let _in_process = env.enter();
+    let out = env.run("token-only", "root-creation-token-only.toml", "", &[]);
+    let root = out.join("02-root-create/root.crt");
+
+    let (ok, text) = openssl_verify_self_signed(&root);
+    assert!(ok, "{text}");
+
+    // The token itself says the key was generated there and can never leave it.
+    let audit = env
+        .hsm
+        .command()
+        .args(["token", "audit", &env.token("primary"), "--json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&audit.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&audit.stderr));
+    });
+    assert!(audit.status.success(), "{report:#}");
+    assert_eq!(report["origin"], "generated-on-token", "{report:#}");
+    for (attr, want) in [
+        ("local", true),
+        ("always_sensitive", true),
+        ("never_extractable", true),
+        ("extractable", false),
+    ] {
+        assert_eq!(report[attr], want, "{attr}: {report:#}");
+    }
+
+    // No share card: none recorded, none written; the step wrote the root's files alone.
+    let steps = step_entries(&out);
+    let roles: Vec<&Value> = step_field(&steps, "outputs")
+        .into_iter()
+        .flatten()
+        .map(|a| &a["role"])
+        .collect();
+    assert_eq!(roles, ["root-cert", "root-fingerprint"], "{steps:#?}");
+    assert!(cards(&out).is_empty());
+    let mut written: Vec<String> = fs::read_dir(out.join("02-root-create"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(written, ["root.crt", "root.fingerprint"]);
+
+    let (ok, text) = run(env
+        .hsm
+        .command()
+        .args(["transcript", "verify"])
+        .arg(out.join(TRANSCRIPT))
+        .arg("--root-cert")
+        .args([&root, &out.join("02-root-create/root.fingerprint")]));
+    assert!(ok && text.contains("Transcript verified"), "{text}");
 }

@@ -8,8 +8,8 @@ mod common;
 
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use common::in_process::InProcess;
 use common::*;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
@@ -32,48 +32,6 @@ const SUBJECT: &str = "C=US,ST=WA,O=Example,CN=Key Protection Root";
 const ROOT_LABEL: &str = "keyrite-root";
 /// DER of the secp384r1 OID, what CKA_EC_PARAMS holds for P-384.
 const P384_PARAMS: [u8; 7] = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
-
-/// Serialises every use of SoftHSM inside this test process (see [`InProcess`]).
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Exclusive use of the SoftHSM module loaded into this process, pointed at one fixture's
-/// token directory.
-///
-/// SoftHSM reads `SOFTHSM2_CONF` when it is initialised and keeps one state per process, while
-/// the tests of this file run in parallel threads. Holding this guard means: no other test
-/// uses the module meanwhile, the module was finalised (so the next C_Initialize reads the
-/// configuration set here), and it is finalised again when the guard drops. Declare it before
-/// any session so that it drops after them.
-struct InProcess {
-    _guard: MutexGuard<'static, ()>,
-}
-
-impl InProcess {
-    fn enter(hsm: &SoftHsm) -> InProcess {
-        let guard = LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-        finalize_softhsm();
-        // SAFETY: every test of this file that reads the environment from this process's own
-        // code (the SoftHSM module, during C_Initialize) holds LOCK, and child processes get
-        // SOFTHSM2_CONF from their fixture explicitly; std serialises its own environment use.
-        unsafe { std::env::set_var("SOFTHSM2_CONF", hsm.conf()) };
-        InProcess { _guard: guard }
-    }
-}
-
-impl Drop for InProcess {
-    fn drop(&mut self) {
-        finalize_softhsm();
-    }
-}
-
-/// C_Finalize on the SoftHSM module, whatever state an earlier user (keyrite's `Token`, which
-/// never finalises) left it in.
-fn finalize_softhsm() {
-    if let Ok(ctx) = Pkcs11::new(SOFTHSM_MODULE) {
-        // CKR_CRYPTOKI_NOT_INITIALIZED is the expected answer when nothing was left open.
-        let _ = ctx.finalize();
-    }
-}
 
 /// A logged-in session of this process's own on `hsm`'s token, outside keyrite, with the
 /// mechanisms the token lists.
@@ -283,7 +241,7 @@ fn a_probe_cannot_read_flip_or_wrap_the_root_key_out() {
     let hsm = SoftHsm::new("kp-probed");
     create_root(&hsm, "p384");
     {
-        let _in_process = InProcess::enter(&hsm);
+        let _in_process = InProcess::enter(&hsm, &[]);
         let (session, mechanisms) = probe_session(&hsm);
         let key = find_one(&session, ObjectClass::PRIVATE_KEY, ROOT_LABEL);
         let protection = [
@@ -387,7 +345,7 @@ fn an_imported_key_is_sensitive_and_sign_only_but_marked_imported() {
     let (scalar, public_key, verifying) = software_p384_key();
     let message = b"signed by an imported key";
     {
-        let _in_process = InProcess::enter(&hsm);
+        let _in_process = InProcess::enter(&hsm, &[]);
         {
             let token = open_token(&hsm);
             let template = KeyTemplate {
@@ -434,7 +392,7 @@ fn an_imported_key_is_sensitive_and_sign_only_but_marked_imported() {
 fn importing_over_an_existing_label_is_refused_and_adds_nothing() {
     const LABEL: &str = "taken";
     let hsm = SoftHsm::new("kp-collide");
-    let _in_process = InProcess::enter(&hsm);
+    let _in_process = InProcess::enter(&hsm, &[]);
     let token = open_token(&hsm);
 
     let (scalar, public_key, _) = software_p384_key();
@@ -483,7 +441,7 @@ fn an_rsa_root_key_cannot_be_driven_through_raw_rsa() {
         "{audit}"
     );
 
-    let _in_process = InProcess::enter(&hsm);
+    let _in_process = InProcess::enter(&hsm, &[]);
     let (session, _) = probe_session(&hsm);
     let key = find_one(&session, ObjectClass::PRIVATE_KEY, ROOT_LABEL);
     // Raw RSA is the private-key operation itself: with it, "signing" decrypts.

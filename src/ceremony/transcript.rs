@@ -414,11 +414,14 @@ pub fn summary(entries: &[Entry]) -> String {
                 title,
                 action,
                 confirmed_by,
+                inputs,
                 outputs,
                 summary,
-                ..
             } => {
                 md.push_str(&format!("### {step}. {title} (`{}`)\n\n{summary}\n\n- finished: {}\n- confirmed by: {}\n", action.name(), e.time, confirmed_by.join(", ")));
+                for a in inputs {
+                    md.push_str(&format!("- read {} `{}`: `{}`\n", a.role, a.path, a.sha256));
+                }
                 for a in outputs {
                     md.push_str(&format!("- {} `{}`: `{}`\n", a.role, a.path, a.sha256));
                 }

@@ -33,6 +33,7 @@
 #![allow(dead_code)]
 
 pub mod ceremony;
+pub mod in_process;
 
 use std::fs;
 use std::io::Write;
