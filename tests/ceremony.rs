@@ -231,13 +231,15 @@ fn rehearse_batch_end_to_end_then_tampering_is_caught() {
         dir.join("out/transcript.jsonl.p7s")
     );
 
-    // The root is marked as a rehearsal's, and so is the transcript.
-    let subject = run_ok(
-        Command::new("openssl")
-            .args(["x509", "-noout", "-subject", "-in"])
-            .arg(&root),
-    );
-    assert!(subject.contains("REHEARSAL"), "{subject}");
+    // The root and the delegates are marked as a rehearsal's, and so is the transcript.
+    for cert in std::iter::once(&root).chain(&certs) {
+        let subject = run_ok(
+            Command::new("openssl")
+                .args(["x509", "-noout", "-subject", "-in"])
+                .arg(cert),
+        );
+        assert!(subject.contains("CN = REHEARSAL"), "{subject}");
+    }
     let first = &lines(&transcript)[0];
     assert!(first.contains(r#""rehearsal":true"#), "{first}");
     assert_eq!(entries(&transcript)[0]["kind"], "start");

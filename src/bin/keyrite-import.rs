@@ -222,7 +222,7 @@ fn print_status(status: &keyrite::import::Status) {
             for c in &r.crls {
                 println!(
                     "    CRL of root {} next update {} ({} days) for {}",
-                    &c.issuer[..16],
+                    keyrite::import::short(&c.issuer),
                     c.next_update,
                     c.days_left,
                     c.urls.join(", ")

@@ -361,7 +361,8 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
                 ));
             }
             let p: params::PublisherKey = params(step, script)?;
-            let (csr, key) = stand_in_publisher(&p.publisher_subject)?;
+            // Its delegate certificate carries the mark too, like every rehearsal subject.
+            let (csr, key) = stand_in_publisher(&rehearsal_subject(&p.publisher_subject))?;
             // Both stay in the step's directory, so an interrupted step leaves nothing behind
             // that a rerun would collide with; delegate-issue finds the CSR there.
             let csr_name = format!("{}.csr", p.name);

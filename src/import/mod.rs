@@ -62,6 +62,12 @@ fn refused(msg: impl Into<String>) -> ImportError {
     ImportError::Refused(msg.into())
 }
 
+/// The first 16 characters of a fingerprint, for messages; all of it when shorter (a state
+/// file edited by hand).
+pub fn short(fingerprint: &str) -> &str {
+    fingerprint.get(..16).unwrap_or(fingerprint)
+}
+
 /// The trust store name keyrite-import uses for a lineage.
 pub fn store_name(lineage: &str) -> String {
     // The whole fingerprint: a prefix would let one lineage's bundle land in another's store.
@@ -691,7 +697,7 @@ impl Importer {
                 version: t.version,
                 expires_at: t.expires_at.clone(),
                 days_left: soon(
-                    format!("trust bundle v{} of lineage {}", t.version, &id[..16]),
+                    format!("trust bundle v{} of lineage {}", t.version, short(id)),
                     &t.expires_at,
                 ),
                 roots: t
@@ -704,7 +710,7 @@ impl Importer {
                             .map(|f| f.words().join(" "))
                             .unwrap_or_default(),
                         not_after: r.not_after.clone(),
-                        days_left: soon(format!("root {}", &r.sha256[..16]), &r.not_after),
+                        days_left: soon(format!("root {}", short(&r.sha256)), &r.not_after),
                     })
                     .collect(),
                 policy: t
@@ -717,7 +723,7 @@ impl Importer {
                 version: r.version,
                 expires_at: r.expires_at.clone(),
                 days_left: soon(
-                    format!("revocation bundle v{} of lineage {}", r.version, &id[..16]),
+                    format!("revocation bundle v{} of lineage {}", r.version, short(id)),
                     &r.expires_at,
                 ),
                 crls: r
@@ -727,7 +733,7 @@ impl Importer {
                         issuer: c.issuer.clone(),
                         next_update: c.next_update.clone(),
                         days_left: soon(
-                            format!("the CRL of root {}", &c.issuer[..16]),
+                            format!("the CRL of root {}", short(&c.issuer)),
                             &c.next_update,
                         ),
                         urls: c.urls.clone(),
