@@ -406,7 +406,7 @@ pub fn run_ceremony<B: Backend + 'static, K: Keys + 'static>(
     } else {
         "Ceremony stopped"
     };
-    let lines = match &result {
+    let mut lines = match &result {
         Ok(done) => vec![
             format!("Transcript: {}", done.transcript.display()),
             format!("Signature:  {}", done.signature.display()),
@@ -421,6 +421,12 @@ pub fn run_ceremony<B: Backend + 'static, K: Keys + 'static>(
             "Open it again to resume at the same step.".into(),
         ],
     };
+    if let Some(device) = &ceremony.profile.output_device {
+        lines.push(String::new());
+        lines.push(format!(
+            "The output medium ({device}) is synced and unmounted when you press q: remove it only then."
+        ));
+    }
     loop {
         let key = ui.borrow_mut().ask(|f| screens::finished(f, title, &lines));
         if !matches!(key, Ok(k) if k.code != KeyCode::Char('q')) {
