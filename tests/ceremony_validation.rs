@@ -189,3 +189,51 @@ fn a_transcript_resumes_only_with_its_own_script_and_profile_and_real_profiles_r
     assert!(err.contains("only a rehearsal profile"), "{err}");
     assert!(!dir.path().join("out2/transcript.jsonl").exists());
 }
+
+#[test]
+fn a_missing_output_medium_or_an_occupied_mount_point_stops_the_ceremony_before_it_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("script.toml");
+    fs::write(
+        &script,
+        format!("{HEAD}[[step]]\ntitle = \"S\"\ninstruction = \"I\"\naction = \"note\"\nconfirm = [\"administrator\"]\n"),
+    )
+    .unwrap();
+    let profile = |name: &str, output: &str, device: &str| {
+        let path = dir.path().join(name);
+        fs::write(
+            &path,
+            format!(
+                "module = \"/usr/lib/softhsm/libsofthsm2.so\"\nroot_token = \"pkcs11:token=x\"\ninput = \"{}/in\"\noutput = \"{output}\"\noutput_device = \"{device}\"\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let out = dir.path().join("out");
+    // No stick with that label (nor that device) is attached.
+    for device in ["LABEL=KEYRITE-ABSENT", "/dev/keyrite-absent"] {
+        let err = Ceremony::open(
+            &script,
+            &profile("absent.toml", &out.display().to_string(), device),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            err.contains(&format!(
+                "the output medium {device} is not attached: insert it"
+            )),
+            "{err}"
+        );
+        assert!(!out.exists(), "{}", out.display());
+    }
+    // Something is mounted there already: keyrite does not write into it.
+    let err = Ceremony::open(&script, &profile("busy.toml", "/proc", "/dev/null"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("/proc is already a mount point"), "{err}");
+    assert!(!Path::new("/proc/transcript.jsonl").exists());
+}
