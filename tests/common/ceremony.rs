@@ -213,23 +213,8 @@ impl Ceremony {
         version: u64,
         extra: &[&str],
     ) -> (bool, String, PathBuf) {
-        let out = self.bundle_path(name);
-        let (ok, text) = run(self
-            .hsm
-            .command()
-            .args(["bundle", "trust", "--token", &self.root_key_uri()])
-            .arg("--root-cert")
-            .arg(&self.root)
-            .args([
-                "--version",
-                &version.to_string(),
-                "--expires",
-                "1y",
-                "--out",
-            ])
-            .arg(&out)
-            .args(extra));
-        (ok, text, out)
+        let args = [&["--expires", "1y"], extra].concat();
+        self.bundle("trust", &self.root_issuer(), name, version, &args)
     }
 
     /// `keyrite bundle revocation` carrying `crl` for `CRL_URL`, version `version`, into
@@ -255,11 +240,24 @@ impl Ceremony {
         version: u64,
         extra: &[&str],
     ) -> (bool, String, PathBuf) {
+        self.bundle("revocation", signer, name, version, extra)
+    }
+
+    /// `keyrite bundle KIND` signed by `signer`, version `version`, into `name`, with `extra`
+    /// arguments: (success, output, the bundle's path).
+    fn bundle(
+        &self,
+        kind: &str,
+        signer: &Issuer,
+        name: &str,
+        version: u64,
+        extra: &[&str],
+    ) -> (bool, String, PathBuf) {
         let out = self.bundle_path(name);
         let (ok, text) = run(self
             .hsm
             .command()
-            .args(["bundle", "revocation", "--token", &signer.key_uri])
+            .args(["bundle", kind, "--token", &signer.key_uri])
             .arg("--root-cert")
             .arg(&signer.cert)
             .args(["--version", &version.to_string(), "--out"])
