@@ -569,7 +569,23 @@ trusted_identities = ["*"]
     let crl = c.crl("root.crl", &[c.serial("b")]);
     let revocation = c.revocation_bundle("revocation-1.bundle", &crl, 1);
     let site = Site::new();
-    site.pin(&c.root_fingerprint());
+    // Pinned by the words the root ceremony wrote down, as a site's officer reads them out.
+    let record = fs::read_to_string(c.root.with_file_name("root.fingerprint")).unwrap();
+    let words: Vec<&str> = record
+        .lines()
+        .find_map(|l| l.strip_prefix("words: "))
+        .unwrap()
+        .split(' ')
+        .collect();
+    assert_eq!(words.len(), 32, "{record}");
+    let (ok, text) = run(site.import().arg("pin").args(&words));
+    assert!(ok && text.contains(&c.root_fingerprint()), "{text}");
+    // A word from the wrong list (an even word in an odd place, as when one is skipped or
+    // two are swapped) is refused.
+    let mut typo = words.clone();
+    typo[5] = "aardvark";
+    let (ok, text) = run(site.import().arg("pin").args(&typo));
+    assert!(!ok && !text.contains("Pinned"), "{text}");
     // The user's own statement, which keyrite's are merged beside.
     fs::create_dir_all(site.config()).unwrap();
     fs::write(
