@@ -757,3 +757,90 @@ fn rejected_script_hash_starts_nothing() {
         "a rejected ceremony wrote a transcript"
     );
 }
+
+/// A USB stick stand-in: an ext4 image with `label` on a loop device, detached (and unmounted
+/// from wherever the test mounted it) when dropped.
+struct Stick {
+    device: String,
+    mounted: Option<PathBuf>,
+}
+
+impl Stick {
+    fn new(dir: &Path, name: &str, label: &str) -> Stick {
+        let image = dir.join(name);
+        fs::File::create(&image).unwrap().set_len(16 << 20).unwrap();
+        run_ok(
+            Command::new("mkfs.ext4")
+                .args(["-q", "-L", label])
+                .arg(&image),
+        );
+        let device = run_ok(Command::new("losetup").args(["-f", "--show"]).arg(&image))
+            .trim()
+            .to_owned();
+        Stick {
+            device,
+            mounted: None,
+        }
+    }
+
+    /// Mounts it read-only at `at`, as the site that receives it would.
+    fn mount(&mut self, at: &Path) {
+        fs::create_dir_all(at).unwrap();
+        run_ok(
+            Command::new("mount")
+                .args(["-o", "ro", &self.device])
+                .arg(at),
+        );
+        self.mounted = Some(at.to_owned());
+    }
+}
+
+impl Drop for Stick {
+    fn drop(&mut self) {
+        if let Some(at) = &self.mounted {
+            let _ = Command::new("umount").arg(at).status();
+        }
+        let _ = Command::new("losetup").args(["-d", &self.device]).status();
+    }
+}
+
+#[test]
+fn a_rehearsal_writes_its_records_to_the_output_stick_and_unmounts_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A label no other medium on the machine carries (ext4 labels hold 16 bytes).
+    let label = format!("KR-{:08x}", std::process::id());
+    let mut stick = Stick::new(tmp.path(), "stick.img", &label);
+    let device = format!("LABEL={label}");
+    let dir = tmp.path().join("r");
+    let out = dir.join("out");
+    let with_stick = |dir: &Path| {
+        run(keyrite()
+            .args(["rehearse", "--batch", "--out"])
+            .arg(dir)
+            .args(["--output-device", &device]))
+    };
+
+    // Two media with the ceremony's label: neither is chosen.
+    let second = Stick::new(tmp.path(), "second.img", &label);
+    let (ok, text) = with_stick(&dir);
+    assert!(!ok && text.contains("more than one medium"), "{text}");
+    assert!(!dir.join(TRANSCRIPT).exists());
+    drop(second);
+
+    let (ok, text) = with_stick(&dir);
+    assert!(ok, "{text}");
+    // Unmounted at the end: nothing of the ceremony is left on the machine's own disk.
+    let (mounted, _) = run(Command::new("mountpoint").arg("-q").arg(&out));
+    assert!(!mounted, "{} is still mounted", out.display());
+    assert!(!dir.join(TRANSCRIPT).exists());
+    // On the stick, the transcript and its artefacts verify.
+    let received = tmp.path().join("received");
+    stick.mount(&received);
+    let (ok, text) = run(keyrite()
+        .args(["transcript", "verify"])
+        .arg(received.join("transcript.jsonl"))
+        .arg("--root-cert")
+        .arg(received.join("02-root-create/root.crt"))
+        .arg(received.join("02-root-create/root.fingerprint")));
+    assert!(ok && text.contains("Transcript verified"), "{text}");
+}

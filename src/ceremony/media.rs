@@ -3,8 +3,9 @@
 //! the input medium (read-only) only while a step reads from it. Each is unmounted, after a
 //! sync, when its holder ends.
 //!
-//! util-linux's `mount` is called rather than mount(2): it resolves `LABEL=`/`UUID=` device
-//! names and knows each filesystem's options, which keyrite would otherwise reimplement.
+//! util-linux's `blkid` and `mount` are called rather than libblkid and mount(2): they resolve
+//! `LABEL=`/`UUID=` device names and know each filesystem's options, which keyrite would
+//! otherwise reimplement.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,7 +66,22 @@ pub fn mount(device: &str, at: &Path, access: Access) -> Result<Mounted, String>
         ))
     };
     let source = if device.contains('=') {
-        run(Command::new("findfs").arg(device)).map_err(|_| absent())?
+        // Every device carrying the tag, probed afresh (no cache): a second stick with the
+        // ceremony's label must not be chosen silently.
+        let found = run(Command::new("blkid")
+            .args(["-c", "/dev/null", "-o", "device", "-t"])
+            .arg(device))
+        .unwrap_or_default();
+        let mut devices = found.lines().filter(|l| !l.is_empty());
+        match (devices.next(), devices.next()) {
+            (None, _) => return Err(absent()),
+            (Some(one), None) => one.to_owned(),
+            (Some(a), Some(b)) => {
+                return Err(err(format!(
+                    "more than one medium is {device} ({a}, {b}): remove every one but the ceremony's {what} medium, then start again"
+                )));
+            }
+        }
     } else if Path::new(device).exists() {
         device.to_owned()
     } else {
