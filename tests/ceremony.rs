@@ -474,6 +474,7 @@ fn a_root_creation_killed_with_its_keys_on_the_tokens_is_redone_with_them_remove
         last["kind"] == "begin" && last["action"] == "root-create",
         "{left:#?}"
     );
+    let key_id = last["key_id"].as_str().unwrap().to_owned();
     assert_eq!(token_objects(&dir), [2, 2]);
 
     let (ok, text) = rehearse(&dir);
@@ -488,7 +489,9 @@ fn a_root_creation_killed_with_its_keys_on_the_tokens_is_redone_with_them_remove
     let summary = step["summary"].as_str().unwrap();
     assert_eq!(
         summary
-            .matches("first removed the unfinished attempt's key 'keyrite-root' (2 objects)")
+            .matches(&format!(
+                "first removed the unfinished attempt's key 'keyrite-root' (id {key_id}, 2 objects)"
+            ))
             .count(),
         2,
         "{summary}"
@@ -843,4 +846,48 @@ fn a_rehearsal_writes_its_records_to_the_output_stick_and_unmounts_it() {
         .arg(received.join("02-root-create/root.crt"))
         .arg(received.join("02-root-create/root.fingerprint")));
     assert!(ok && text.contains("Transcript verified"), "{text}");
+}
+
+#[test]
+fn a_resumed_root_creation_never_removes_a_key_that_was_not_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    // Killed after the root creation's begin entry, before it touched a token (as when the
+    // power fails while an officer is at the PIN prompt).
+    let left = kill_rehearsal_when(&dir, |l| {
+        l.last()
+            .and_then(|e| serde_json::from_str::<Value>(e).ok())
+            .is_some_and(|e| e["kind"] == "begin" && e["action"] == "root-create")
+    });
+    let begin: Value = serde_json::from_str(left.last().unwrap()).unwrap();
+    assert_eq!(begin["key_id"].as_str().map(str::len), Some(32), "{begin}");
+    assert_eq!(token_objects(&dir), [0, 0]);
+    // A key under the root's label that this attempt did not make: one the token already held.
+    run_ok(
+        Command::new("pkcs11-tool")
+            .env("SOFTHSM2_CONF", dir.join("softhsm/softhsm2.conf"))
+            .args(["--module", "/usr/lib/softhsm/libsofthsm2.so"])
+            .args(["--token-label", "rehearsal-root", "--login", "--pin"])
+            .arg(
+                fs::read_to_string(dir.join("softhsm/user.pin"))
+                    .unwrap()
+                    .trim(),
+            )
+            .args(["--keypairgen", "--key-type", "EC:secp384r1"])
+            .args(["--label", "keyrite-root", "--id", "0102"]),
+    );
+    let held = token_objects(&dir);
+    assert_eq!(held.iter().sum::<usize>(), 2, "{held:?}");
+
+    let (ok, text) = rehearse(&dir);
+    assert!(
+        !ok,
+        "the root creation ran over a key it did not make:\n{text}"
+    );
+    assert!(text.contains("label 'keyrite-root'"), "{text}");
+    assert_eq!(
+        token_objects(&dir),
+        held,
+        "the key the token held was touched"
+    );
 }

@@ -20,8 +20,8 @@ use crate::pki::name::parse_subject;
 use crate::pki::profile::DelegateKind;
 use crate::pki::read_certificate;
 use crate::root::{
-    Backup, RecoverRequest, RootRequest, create_backed_up, create_token_only, recover,
-    verify_shares,
+    Backup, DEFAULT_KEY_LABEL, RecoverRequest, RootRequest, create_backed_up, create_token_only,
+    recover, verify_shares,
 };
 use crate::seal::Openers;
 use crate::shares::{Threshold, parse_custodians};
@@ -48,8 +48,12 @@ pub struct Context<'a> {
     pub out: &'a Path,
     /// Every artefact recorded so far, oldest first.
     pub artefacts: Vec<Artefact>,
-    /// The step runs again after an interruption left it unfinished.
-    pub interrupted: bool,
+    /// For a root creation: the key id this attempt gives its key (when the token URI names
+    /// none).
+    pub key_id: Option<Vec<u8>>,
+    /// The step runs again after an interruption left it unfinished; for a root creation,
+    /// with the key id that attempt recorded.
+    pub unfinished_key_id: Option<Option<Vec<u8>>>,
     /// The input medium, once the step has read from it.
     pub input_medium: std::cell::RefCell<Option<Mounted>>,
 }
@@ -186,28 +190,46 @@ fn params<T: serde::de::DeserializeOwned>(
 
 /// Runs `step` (number `n`) and writes its outputs into `dir`.
 /// Before an interrupted root creation runs again: removes the key objects it left on each
-/// token, a whole pair or half of one. That key was never certified into the transcript, and
-/// its label must be free for the new root. Returns what was removed, for the transcript.
+/// token, a whole pair or half of one: those with its label and the key id its begin entry
+/// recorded, so a key that was there before, under the same label, is never touched. That
+/// key was never certified into the transcript. Returns what was removed, for the transcript.
 fn remove_unfinished_root(
     tokens: &[Pkcs11Uri],
     module: Option<&Path>,
 ) -> Result<Vec<String>, CeremonyError> {
     let mut removed = Vec::new();
     for uri in tokens {
-        let label = uri.object.as_deref().ok_or_else(|| {
-            CeremonyError::Profile(format!("{uri} names no object: give the root key's label"))
-        })?;
+        let Some(id) = &uri.id else {
+            // An attempt that recorded no key id made no key keyrite could tell from another.
+            continue;
+        };
+        let label = uri.object.as_deref().unwrap_or(DEFAULT_KEY_LABEL);
         let token = Token::open(uri, module).map_err(Error::from)?;
         token.login(uri).map_err(Error::from)?;
-        let n = token.destroy_keys_labelled(label).map_err(Error::from)?;
+        let n = token.destroy_keys(label, id).map_err(Error::from)?;
         if n > 0 {
             removed.push(format!(
-                "the unfinished attempt's key '{label}' ({n} objects) from token '{}'",
+                "the unfinished attempt's key '{label}' (id {}, {n} objects) from token '{}'",
+                hex::encode(id),
                 token.label()
             ));
         }
     }
     Ok(removed)
+}
+
+/// The root creation's token URIs with `key_id` as the key id, unless a URI names its own.
+fn with_key_id(tokens: &[Pkcs11Uri], key_id: Option<&Vec<u8>>) -> Vec<Pkcs11Uri> {
+    tokens
+        .iter()
+        .cloned()
+        .map(|mut u| {
+            if u.id.is_none() {
+                u.id = key_id.cloned();
+            }
+            u
+        })
+        .collect()
 }
 
 pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, CeremonyError> {
@@ -243,11 +265,11 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
             } else {
                 &tokens[..1]
             };
-            let removed = if ctx.interrupted {
-                remove_unfinished_root(tokens, module)?
-            } else {
-                Vec::new()
+            let removed = match &ctx.unfinished_key_id {
+                Some(id) => remove_unfinished_root(&with_key_id(tokens, id.as_ref()), module)?,
+                None => Vec::new(),
             };
+            let tokens = &with_key_id(tokens, ctx.key_id.as_ref());
             let request = RootRequest {
                 tokens,
                 module,

@@ -199,7 +199,7 @@ impl Ceremony {
         }
         let mut artefacts: Vec<Artefact> = Vec::new();
         let mut done: Vec<usize> = Vec::new();
-        let mut begun: Option<usize> = None;
+        let mut begun: Option<(usize, Option<String>)> = None;
         let mut ended = false;
         for e in self.transcript.entries() {
             match &e.event {
@@ -220,12 +220,20 @@ impl Ceremony {
                     done.push(*step);
                     begun = None;
                 }
-                Event::Begin { step, .. } => begun = Some(*step),
+                Event::Begin { step, key_id, .. } => begun = Some((*step, key_id.clone())),
+                // A step that failed stopped cleanly (a failing step undoes its own work);
+                // only a begin with nothing after it was interrupted.
+                Event::Exception { step: Some(s), .. }
+                    if begun.as_ref().is_some_and(|(b, _)| b == s) =>
+                {
+                    begun = None;
+                }
                 Event::End { .. } => ended = true,
                 _ => {}
             }
         }
-        if let Some(n) = begun {
+        let unfinished = begun.clone();
+        if let Some((n, _)) = begun {
             let step = self.script.steps.get(n.wrapping_sub(1)).ok_or_else(|| {
                 CeremonyError::Transcript(format!(
                     "the transcript begins step {n}, which the script does not have"
@@ -245,8 +253,9 @@ impl Ceremony {
             );
             if step.action == Action::RootCreate {
                 text.push_str(
-                    ", first removing from its tokens any root key the interrupted attempt left: \
-                     that key was never certified, and the cards it may have printed are void",
+                    ", first removing from its tokens the key objects the interrupted attempt \
+                     left (those with its label and the key id its begin entry recorded): that \
+                     key was never certified, and the cards it may have printed are void",
                 );
             }
             confirmer.notice(&text);
@@ -278,9 +287,15 @@ impl Ceremony {
                     "step {n} lacks the confirmation of {missing}"
                 )));
             }
+            let key_id = (step.action == Action::RootCreate).then(|| {
+                let mut id = [0u8; 16];
+                UnwrapErr(SysRng).fill_bytes(&mut id);
+                id.to_vec()
+            });
             self.transcript.append(Event::Begin {
                 step: n,
                 action: step.action,
+                key_id: key_id.as_deref().map(hex::encode),
             })?;
             crate::crash_points::pause("KEYRITE_CEREMONY_STEP_PAUSE_MS");
             let dir = self.step_dir(n, step);
@@ -289,7 +304,11 @@ impl Ceremony {
                 profile: &self.profile,
                 out: &self.profile.output,
                 artefacts: artefacts.clone(),
-                interrupted: begun == Some(n),
+                key_id,
+                unfinished_key_id: unfinished
+                    .as_ref()
+                    .filter(|(b, _)| *b == n)
+                    .map(|(_, id)| id.as_deref().and_then(|h| hex::decode(h).ok())),
                 input_medium: Default::default(),
             };
             let outcome = match actions::run(&ctx, step, &dir) {
@@ -351,7 +370,8 @@ impl Ceremony {
             profile: &self.profile,
             out: &self.profile.output,
             artefacts: artefacts.to_vec(),
-            interrupted: false,
+            key_id: None,
+            unfinished_key_id: None,
             input_medium: Default::default(),
         };
         let root_path = ctx.root_cert()?;

@@ -48,6 +48,10 @@ pub enum Event {
         step: usize,
         /// Its action.
         action: Action,
+        /// For a root creation: the CKA_ID (hex) its key gets, recorded before the key is
+        /// made, so that a resumed ceremony removes only what this attempt left.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_id: Option<String>,
     },
     /// A step finished.
     Step {

@@ -312,10 +312,10 @@ impl Token {
         }
     }
 
-    /// Removes every private and public key object labelled `label`, including half of a pair
-    /// an interrupted key creation left; returns how many it removed. For undoing an unfinished
-    /// key creation only.
-    pub fn destroy_keys_labelled(&self, label: &str) -> Result<usize, TokenError> {
+    /// Removes every private and public key object with both `label` and `id`, including half
+    /// of a pair an interrupted key creation left; returns how many it removed. For undoing an
+    /// unfinished key creation only.
+    pub fn destroy_keys(&self, label: &str, id: &[u8]) -> Result<usize, TokenError> {
         let mut removed = 0;
         for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
             let found = self
@@ -323,6 +323,7 @@ impl Token {
                 .find_objects(&[
                     Attribute::Class(class),
                     Attribute::Label(label.as_bytes().to_vec()),
+                    Attribute::Id(id.to_vec()),
                 ])
                 .map_err(ck("searching for objects"))?;
             for obj in found {
@@ -331,7 +332,7 @@ impl Token {
                     .map_err(|source| TokenError::Cleanup {
                         token: self.label().to_owned(),
                         label: label.to_owned(),
-                        id: String::new(),
+                        id: hex::encode(id),
                         source,
                     })?;
                 removed += 1;
