@@ -214,7 +214,10 @@ fn decode(der: &[u8]) -> Result<SignedData, CmsError> {
     {
         return Err(bad("the SignedData is not of the form keyrite writes"));
     }
-    if info.to_der().ok().as_deref() != Some(der) {
+    // The ContentInfo holds the SignedData as raw bytes, and decoding sorts every SET OF:
+    // the SignedData encoded again must be those very bytes, or the file was not canonical
+    // DER (reordered sets, other length forms).
+    if Any::encode_from(&signed).ok().as_ref() != Some(&info.content) {
         return Err(bad("the SignedData is not in canonical DER"));
     }
     Ok(signed)
@@ -226,11 +229,13 @@ fn verify(signed: SignedData, payload: &[u8]) -> Result<Vec<Certificate>, CmsErr
         .map(|set| set.0.into_vec())
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|c| match c {
-            CertificateChoices::Certificate(c) => Some(c),
-            CertificateChoices::Other(_) => None,
+        .map(|c| match c {
+            CertificateChoices::Certificate(c) => Ok(c),
+            CertificateChoices::Other(_) => Err(CmsError::Envelope(
+                "the SignedData carries a certificate format keyrite does not write".into(),
+            )),
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     let infos = signed.signer_infos.0.into_vec();
     if infos.is_empty() {
         return Err(CmsError::Signature("there is no signature".into()));

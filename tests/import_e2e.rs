@@ -560,6 +560,12 @@ name = "dev"
 registry_scopes = ["registry.example/dev"]
 level = "permissive"
 trusted_identities = ["*"]
+
+[[statement]]
+name = "audit"
+registry_scopes = ["registry.example/audit"]
+level = "audit"
+trusted_identities = ["*"]
 "#,
     )
     .unwrap();
@@ -637,4 +643,41 @@ trusted_identities = ["*"]
     let (code, text) = site.check(&a, &scope("other.example/app"));
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("no statement"), "{text}");
+    // A reference with a tag or digest is not a scope.
+    for reference in [
+        "registry.example/prod:v1",
+        "registry.example/prod@sha256:00",
+    ] {
+        let (code, text) = site.check(&a, &scope(reference));
+        assert_eq!(code, 1, "{text}");
+        assert!(text.contains("without a tag or digest"), "{text}");
+    }
+    // Integrity is enforced at every level: a chain that does not link up is untrusted even
+    // where the policy only logs authenticity.
+    let broken = c.hsm.dir().join("broken.pem");
+    let leaf_of = |chain: &std::path::Path| {
+        let pem = fs::read_to_string(chain).unwrap();
+        let end = pem.find("-----END CERTIFICATE-----").unwrap() + 26;
+        pem[..end].to_owned()
+    };
+    fs::write(&broken, leaf_of(&a) + &leaf_of(&b)).unwrap();
+    for s in ["registry.example/dev", "registry.example/audit"] {
+        let (code, text) = site.check(&broken, &scope(s));
+        assert_eq!(code, 2, "{s}: {text}");
+        assert!(
+            text.contains("is not issued by the next one"),
+            "{s}: {text}"
+        );
+    }
+    // audit logs authenticity: a chain whose root is in no trust store of the statement is
+    // reported, not refused; strict refuses it.
+    let foreign = Ceremony::new("import-scope-foreign");
+    let (code, text) = site.check(&foreign.chain("a"), &scope("registry.example/audit"));
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("only logs") && text.contains("trusted root"),
+        "{text}"
+    );
+    let (code, text) = site.check(&foreign.chain("a"), &scope("registry.example/prod"));
+    assert_eq!(code, 2, "{text}");
 }

@@ -849,6 +849,14 @@ impl Importer {
                 verdict::Enforcement::default(),
             ),
             Some(scope) => {
+                // notation matches the repository an artifact reference names; a tag or digest
+                // would match no statement and fall to the wildcard one.
+                let last = scope.rsplit('/').next().unwrap_or(scope);
+                if scope.contains('@') || last.contains(':') || !scope.contains('/') {
+                    return Err(ImportError::Input(format!(
+                        "--scope {scope}: give the repository, as trust policies name it (registry.example/app), without a tag or digest"
+                    )));
+                }
                 let file = target.config.join(trustpolicy::POLICY_FILES[0]);
                 let doc: serde_json::Value = fs::read(&file)
                     .ok()

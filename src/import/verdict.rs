@@ -187,8 +187,9 @@ pub enum Action {
 /// How each of notation's checks is treated; every one enforced without a policy.
 #[derive(Clone, Debug)]
 pub struct Enforcement {
-    /// The chain leads to a root in the statement's trust stores, follows notation's
-    /// certificate rules, and its signing certificate is a trusted identity.
+    /// The chain leads to a root in the statement's trust stores and its signing certificate
+    /// is a trusted identity. (That the chain links up and follows notation's certificate
+    /// rules is integrity, which notation enforces at every level.)
     pub authenticity: Action,
     /// Every certificate is within its validity at the time (notation's
     /// authenticTimestamp, for a signature without a timestamp).
@@ -236,7 +237,9 @@ pub fn judge(
     policy: &Enforcement,
 ) -> Verdict {
     let mut logged = Vec::new();
-    let stages: [(Action, &Check<'_>); 3] = [
+    let stages: [(Action, &Check<'_>); 4] = [
+        // notation checks the chain with the signature's integrity, at every level.
+        (Action::Enforce, &|| integrity(chain)),
         (policy.authenticity, &|| authenticity(chain, roots, policy)),
         (policy.authentic_timestamp, &|| validity(chain, at)),
         (policy.revocation, &|| revocation(chain, at, cache)),
@@ -265,11 +268,8 @@ pub fn judge(
     verdict(Outcome::Trusted, reason)
 }
 
-fn authenticity(
-    chain: &[Certificate],
-    roots: &[Vec<u8>],
-    policy: &Enforcement,
-) -> Result<(), Verdict> {
+/// The chain links up to a self-signed root and follows notation's certificate rules.
+fn integrity(chain: &[Certificate]) -> Result<(), Verdict> {
     let Some(root) = chain.last() else {
         return Err(verdict(Outcome::Untrusted, "the chain is empty".into()));
     };
@@ -295,30 +295,44 @@ fn authenticity(
             ),
         ));
     }
-    let ders: Vec<Vec<u8>> = chain.iter().filter_map(|c| c.to_der().ok()).collect();
-    if !ders.iter().any(|d| roots.contains(d)) {
-        return Err(verdict(
-            Outcome::Untrusted,
-            format!(
-                "no certificate in the chain is an installed root (the chain's root {} has SHA-256 {})",
-                name(root),
-                hex::encode(sha256(ders.last().map_or(&[][..], |d| d)))
-            ),
-        ));
-    }
     for (i, cert) in chain.iter().enumerate() {
         if let Err(e) = rules(cert, i) {
             return Err(verdict(Outcome::Untrusted, e));
         }
     }
+    Ok(())
+}
+
+/// A certificate of the chain is a trusted root, and the signing certificate a trusted
+/// identity.
+fn authenticity(
+    chain: &[Certificate],
+    roots: &[Vec<u8>],
+    policy: &Enforcement,
+) -> Result<(), Verdict> {
+    let (Some(leaf), Some(root)) = (chain.first(), chain.last()) else {
+        return Err(verdict(Outcome::Untrusted, "the chain is empty".into()));
+    };
+    let name = |c: &Certificate| display_name(c.tbs_certificate().subject());
+    let ders: Vec<Vec<u8>> = chain.iter().filter_map(|c| c.to_der().ok()).collect();
+    if !ders.iter().any(|d| roots.contains(d)) {
+        return Err(verdict(
+            Outcome::Untrusted,
+            format!(
+                "no certificate in the chain is a trusted root (the chain's root {} has SHA-256 {})",
+                name(root),
+                hex::encode(sha256(ders.last().map_or(&[][..], |d| d)))
+            ),
+        ));
+    }
     if let Some(identities) = &policy.identities {
-        let subject = chain[0].tbs_certificate().subject();
+        let subject = leaf.tbs_certificate().subject();
         if !identities.iter().any(|i| identity_matches(i, subject)) {
             return Err(verdict(
                 Outcome::Untrusted,
                 format!(
                     "the signing certificate {} is not a trusted identity of the policy statement",
-                    name(&chain[0])
+                    name(leaf)
                 ),
             ));
         }
