@@ -31,8 +31,13 @@ pub enum CmsError {
     Signature(String),
     /// The signature itself is intact and the signer's, but it covers other content: what it
     /// was made over was changed afterwards.
-    #[error("{0}")]
-    ContentDiffers(String),
+    #[error("{message}")]
+    ContentDiffers {
+        /// What differs, in a sentence.
+        message: String,
+        /// The certificate of the signer whose signature is intact.
+        signer: Box<Certificate>,
+    },
 }
 
 const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
@@ -319,9 +324,12 @@ fn verify_signer_info(si: &SignerInfo, cert: &Certificate, payload: &[u8]) -> Re
     key.verify(scheme, &message, si.signature.as_bytes())
         .map_err(|_| fail("does not verify"))?;
     if digest.as_bytes() != scheme.hash().digest(payload).as_slice() {
-        return Err(CmsError::ContentDiffers(format!(
-            "the signature by {who} is intact but covers other content: it changed after signing"
-        )));
+        return Err(CmsError::ContentDiffers {
+            message: format!(
+                "the signature by {who} is intact but covers other content: it changed after signing"
+            ),
+            signer: Box::new(cert.clone()),
+        });
     }
     Ok(())
 }

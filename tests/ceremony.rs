@@ -836,6 +836,13 @@ fn a_rehearsal_writes_its_records_to_the_output_stick_and_unmounts_it() {
     let (mounted, _) = run(Command::new("mountpoint").arg("-q").arg(&out));
     assert!(!mounted, "{} is still mounted", out.display());
     assert!(!dir.join(TRANSCRIPT).exists());
+    // Run again without the stick, the rehearsal does not quietly write to the host's disk.
+    let (ok, text) = rehearse(&dir);
+    assert!(
+        !ok && text.contains("resume it with the same --output-device"),
+        "{text}"
+    );
+    assert!(!dir.join(TRANSCRIPT).exists());
     // On the stick, the transcript and its artefacts verify.
     let received = tmp.path().join("received");
     stick.mount(&received);

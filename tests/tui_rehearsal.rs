@@ -47,7 +47,12 @@ fn a_rehearsal_walked_in_the_terminal_ends_with_a_verified_transcript() {
             }
             tmux.type_line(&pin);
             answered += 1;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
             while tmux.screen() == screen {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the typed PIN changed nothing:\n{screen}"
+                );
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
         }

@@ -223,9 +223,8 @@ impl Bundle {
     pub fn decode(bytes: &[u8]) -> Result<Self, BundleError> {
         let opened = crate::cms::open(bytes).map_err(|e| match e {
             crate::cms::CmsError::Envelope(m) => BundleError::Envelope(m),
-            crate::cms::CmsError::Signature(m) | crate::cms::CmsError::ContentDiffers(m) => {
-                BundleError::Signature(m)
-            }
+            crate::cms::CmsError::Signature(m)
+            | crate::cms::CmsError::ContentDiffers { message: m, .. } => BundleError::Signature(m),
         })?;
         let payload = parse_payload(&opened.payload)?;
         let items = decode_entries(&payload)?;

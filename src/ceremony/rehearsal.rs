@@ -86,6 +86,13 @@ pub fn prepare(
                 dir.display()
             )));
         }
+        if profile.output_device.as_deref() != output_device {
+            return Err(CeremonyError::Profile(format!(
+                "the rehearsal in {} was started with output device {}: resume it with the same --output-device",
+                dir.display(),
+                profile.output_device.as_deref().unwrap_or("(none)")
+            )));
+        }
         return Ok(setup);
     }
     if dir.exists() && fs::read_dir(dir).map_err(io(dir))?.next().is_some() {

@@ -324,9 +324,10 @@ pub fn verify(
     let sig = fs::read(&sig_path)
         .map_err(|e| bad(format!("the signature {}: {e}", sig_path.display())))?;
     let signers = crate::cms::open_detached(&sig, &text).map_err(|e| match e {
-        // Every entry but the last is bound by the hash in the entry after it, and those
-        // links are whole: what changed since signing is the last entry.
-        crate::cms::CmsError::ContentDiffers(_) => bad(format!(
+        // The root's own signature, intact over other content. Every entry but the last is
+        // bound by the hash in the entry after it, and those links are whole: what changed
+        // since signing is the last entry.
+        crate::cms::CmsError::ContentDiffers { signer, .. } if *signer == root => bad(format!(
             "entry {} (the last) was changed after the transcript was signed: the signature no longer covers it",
             entries.last().map_or(0, |e| e.seq)
         )),
