@@ -59,12 +59,8 @@ pub fn mount(device: &str, at: &Path, access: Access) -> Result<Mounted, String>
         Access::ReadOnly => "input",
         Access::ReadWrite => "output",
     };
-    let err = |text: String| text;
-    let absent = || {
-        err(format!(
-            "the {what} medium {device} is not attached: insert it, then start again"
-        ))
-    };
+    let absent =
+        || format!("the {what} medium {device} is not attached: insert it, then start again");
     let source = if device.contains('=') {
         // Every device carrying the tag, probed afresh (no cache): a second stick with the
         // ceremony's label must not be chosen silently.
@@ -77,9 +73,9 @@ pub fn mount(device: &str, at: &Path, access: Access) -> Result<Mounted, String>
             (None, _) => return Err(absent()),
             (Some(one), None) => one.to_owned(),
             (Some(a), Some(b)) => {
-                return Err(err(format!(
+                return Err(format!(
                     "more than one medium is {device} ({a}, {b}): remove every one but the ceremony's {what} medium, then start again"
-                )));
+                ));
             }
         }
     } else if Path::new(device).exists() {
@@ -88,17 +84,19 @@ pub fn mount(device: &str, at: &Path, access: Access) -> Result<Mounted, String>
         return Err(absent());
     };
     if run(Command::new("mountpoint").arg("-q").arg(at)).is_ok() {
-        return Err(err(format!(
+        return Err(format!(
             "{} is already a mount point: unmount what is there (umount {}), then start again",
             at.display(),
             at.display()
-        )));
+        ));
     }
-    std::fs::create_dir_all(at).map_err(|e| err(format!("{}: {e}", at.display())))?;
+    std::fs::create_dir_all(at).map_err(|e| format!("{}: {e}", at.display()))?;
     let fs_type = run(Command::new("blkid")
         .args(["-o", "value", "-s", "TYPE"])
         .arg(&source))
     .unwrap_or_default();
+    // No symbolic links followed: a link on a stick must not pull a file of the ceremony
+    // machine into what a step reads or writes.
     let mut options = vec![
         if access == Access::ReadOnly {
             "ro"
@@ -108,7 +106,12 @@ pub fn mount(device: &str, at: &Path, access: Access) -> Result<Mounted, String>
         "nosuid",
         "nodev",
         "noexec",
+        "nosymfollow",
     ];
+    if access == Access::ReadOnly && fs_type.starts_with("ext") {
+        // Read-only means the stick is not written: not even its journal replayed.
+        options.push("noload");
+    }
     if fs_type == "vfat" {
         // FAT keeps no modes: `quiet` lets keyrite set them without an error, and umask keeps
         // everything readable by the ceremony's user only.
@@ -120,10 +123,10 @@ pub fn mount(device: &str, at: &Path, access: Access) -> Result<Mounted, String>
         .arg(&source)
         .arg(at))
     .map_err(|e| {
-        err(format!(
+        format!(
             "the {what} medium {device} ({source}) cannot be mounted at {}: {e}",
             at.display()
-        ))
+        )
     })?;
     Ok(Mounted { at: at.to_owned() })
 }
