@@ -224,6 +224,11 @@ fn identity_matches(identity: &x509_cert::name::Name, subject: &x509_cert::name:
     attrs(identity).iter().all(|a| have.contains(a))
 }
 
+/// A certificate's subject, for verdicts.
+fn name(c: &Certificate) -> String {
+    display_name(c.tbs_certificate().subject())
+}
+
 /// One of notation's checks, run on demand.
 type Check<'a> = dyn Fn() -> Result<(), Verdict> + 'a;
 
@@ -255,9 +260,7 @@ pub fn judge(
             logged.push(v.reason);
         }
     }
-    let root = chain
-        .last()
-        .map(|c| display_name(c.tbs_certificate().subject()));
+    let root = chain.last().map(name);
     let mut reason = format!(
         "the chain leads to the trusted root {} and nothing in it is expired or revoked",
         root.unwrap_or_default()
@@ -273,7 +276,6 @@ fn integrity(chain: &[Certificate]) -> Result<(), Verdict> {
     let Some(root) = chain.last() else {
         return Err(verdict(Outcome::Untrusted, "the chain is empty".into()));
     };
-    let name = |c: &Certificate| display_name(c.tbs_certificate().subject());
     for (i, pair) in chain.windows(2).enumerate() {
         if let Err(e) = issued_by(&pair[0], &pair[1]) {
             return Err(verdict(
@@ -313,7 +315,6 @@ fn authenticity(
     let (Some(leaf), Some(root)) = (chain.first(), chain.last()) else {
         return Err(verdict(Outcome::Untrusted, "the chain is empty".into()));
     };
-    let name = |c: &Certificate| display_name(c.tbs_certificate().subject());
     let ders: Vec<Vec<u8>> = chain.iter().filter_map(|c| c.to_der().ok()).collect();
     if !ders.iter().any(|d| roots.contains(d)) {
         return Err(verdict(
@@ -341,7 +342,6 @@ fn authenticity(
 }
 
 fn validity(chain: &[Certificate], at: der::DateTime) -> Result<(), Verdict> {
-    let name = |c: &Certificate| display_name(c.tbs_certificate().subject());
     for cert in chain {
         let v = cert.tbs_certificate().validity();
         if at.unix_duration() < v.not_before.to_unix_duration() {
@@ -361,7 +361,6 @@ fn validity(chain: &[Certificate], at: der::DateTime) -> Result<(), Verdict> {
 }
 
 fn revocation(chain: &[Certificate], at: der::DateTime, cache: &Path) -> Result<(), Verdict> {
-    let name = |c: &Certificate| display_name(c.tbs_certificate().subject());
     for (i, pair) in chain.windows(2).enumerate() {
         let (cert, issuer) = (&pair[0], &pair[1]);
         let urls = cdp_urls(cert);
