@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::signer::sha256;
+use crate::keys::sha256;
 
 /// The SHA-256 fingerprint of some bytes (a certificate's DER, a script, an ISO).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

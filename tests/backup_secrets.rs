@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use age::secrecy::SecretString;
 use common::*;
 use data_encoding::{BASE32_NOPAD, BASE64};
+use keyrite::keys::PublicKey;
 use keyrite::shares::card::read_share_text;
 use keyrite::shares::record::ShareRecord;
 use keyrite::shares::text::{Payload, parse};
-use keyrite::signer::PublicKey;
 
 const PASSPHRASE: &str = "correct horse battery staple";
 
@@ -99,7 +99,8 @@ fn no_key_or_sealed_share_bytes_are_left_in_clear_in_any_file() {
         .collect();
     let scalar = blahaj::Sharks(2).recover(&shares).unwrap();
     let secret = p384::SecretKey::from_slice(&scalar).unwrap();
-    let PublicKey::P384(root) = keyrite::root::root_key(&out.join("root.crt")).unwrap() else {
+    let PublicKey::P384(root) = keyrite::ca::recover::root_key(&out.join("root.crt")).unwrap()
+    else {
         panic!("the root is not P-384");
     };
     assert_eq!(

@@ -11,14 +11,14 @@ use std::path::PathBuf;
 use common::*;
 use getrandom::SysRng;
 use getrandom::rand_core::UnwrapErr;
-use keyrite::memory_key::MemoryKey;
+use keyrite::keys::memory::MemoryKey;
+use keyrite::keys::{KeyAlgorithm, KeySigner};
 use keyrite::pki::check::CertProfile;
 use keyrite::pki::issue::issue;
 use keyrite::pki::name::parse_subject;
 use keyrite::pki::profile::RootProfile;
 use keyrite::pki::validity::Period;
 use keyrite::shares::{Custodian, Threshold, split};
-use keyrite::signer::{KeyAlgorithm, KeySigner};
 use x509_cert::serial_number::SerialNumber;
 
 fn custodians() -> Vec<Custodian> {

@@ -17,8 +17,8 @@ use common::*;
 use der::{DateTime, Encode};
 use keyrite::bundle::{Entry, FORMAT, Kind, Payload, Role};
 use keyrite::fingerprint::Fingerprint;
-use keyrite::memory_key::MemoryKey;
-use keyrite::signer::{KeyAlgorithm, KeySigner};
+use keyrite::keys::memory::MemoryKey;
+use keyrite::keys::{KeyAlgorithm, KeySigner};
 use x509_cert::Certificate;
 
 /// The user's own statement (scope `registry.example/prod/app`) as a keyrite policy file.
@@ -128,7 +128,7 @@ fn damaged_truncated_oversized_and_replayed_files_are_refused_and_change_nothing
 
     // One bit flipped: in the ContentInfo header, in the payload's first, middle and last
     // byte, in the signature at the end, and in the signer's certificate.
-    let payload = keyrite::cms::open(&bytes).unwrap().payload;
+    let payload = keyrite::pki::cms::open(&bytes).unwrap().payload;
     let p = find(&bytes, &payload).expect("the payload is in the file");
     let signer = keyrite::bundle::Bundle::decode(&bytes).unwrap().signers[0]
         .to_der()
@@ -413,7 +413,7 @@ impl MemoryRoot {
             entries: vec![Entry {
                 name: format!("crl/{}.crl", &self.lineage()[..16]),
                 role: Role::Crl,
-                sha256: hex::encode(keyrite::signer::sha256(&der)),
+                sha256: hex::encode(keyrite::keys::sha256(&der)),
                 der: data_encoding::BASE64.encode(&der),
                 urls: vec![CRL_URL.into()],
             }],
@@ -425,7 +425,8 @@ impl MemoryRoot {
     fn seal(&self, payload: &serde_json::Value, dir: &Path, name: &str) -> PathBuf {
         let json = serde_json::to_vec_pretty(payload).unwrap();
         let signers: [(&dyn KeySigner, &Certificate); 1] = [(&self.key, &self.cert)];
-        let der = keyrite::cms::sign(&json, &signers, keyrite::import::now().unwrap()).unwrap();
+        let der =
+            keyrite::pki::cms::sign(&json, &signers, keyrite::import::now().unwrap()).unwrap();
         let path = dir.join(name);
         fs::write(&path, der).unwrap();
         path

@@ -842,7 +842,7 @@ fn install_plugin_copies_the_plugin_and_overwrites_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("notation");
     let installed = config.join("plugins/keyrite/notation-keyrite");
-    let built = fs::read(env!("CARGO_BIN_EXE_notation-keyrite")).unwrap();
+    let built = fs::read(common::plugin_binary()).unwrap();
     let install = |replace: bool| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyrite"));
         cmd.env_remove("NOTATION_CONFIG")

@@ -7,8 +7,8 @@
 mod common;
 
 use common::*;
-use keyrite::signer::{KeySigner, PublicKey, SignatureScheme};
-use keyrite::token::{Pkcs11Uri, TokenSigner};
+use keyrite::keys::token::{Pkcs11Uri, TokenSigner};
+use keyrite::keys::{KeySigner, PublicKey, SignatureScheme};
 
 #[test]
 fn a_signature_that_does_not_match_the_public_key_is_never_used() {
@@ -62,7 +62,7 @@ fn a_signature_that_does_not_match_the_public_key_is_never_used() {
         .unwrap()
     };
     let module = std::path::PathBuf::from(SOFTHSM_MODULE);
-    let token = keyrite::token::Token::open(&uri("a"), Some(&module)).unwrap();
+    let token = keyrite::keys::token::Token::open(&uri("a"), Some(&module)).unwrap();
     token.login(&uri("a")).unwrap();
 
     // Key a signs, but its signature does not verify against the (wrong) public key: refused.

@@ -10,16 +10,41 @@ use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
 
 use super::{Entry, FORMAT, Kind, Payload, Role, Statement, check_payload, valid_cdp_url};
-use crate::Error;
-use crate::cms;
-use crate::delegate::open_root_signer;
+use crate::ca::delegate::open_root_signer;
 use crate::fingerprint::Fingerprint;
-use crate::output;
+use crate::keys::token::{Pkcs11Uri, Token, TokenSigner};
+use crate::keys::{KeySigner, sha256};
+use crate::pki::cms;
 use crate::pki::read_certificate;
 use crate::pki::validity::Period;
 use crate::pki::verify::{crl_issued_by, issued_by};
-use crate::signer::{KeySigner, sha256};
-use crate::token::{Pkcs11Uri, Token, TokenSigner};
+use crate::sys::output;
+
+/// Why a bundle was not made; nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum MakeError {
+    /// The request cannot be carried out; the message says why and what to do.
+    #[error("{0}")]
+    Refused(String),
+    /// The root key could not be opened or is not the root certificate's.
+    #[error(transparent)]
+    Ca(#[from] crate::ca::CaError),
+    /// The token refused or failed.
+    #[error(transparent)]
+    Token(#[from] crate::keys::token::TokenError),
+    /// A signature could not be made.
+    #[error(transparent)]
+    Cms(#[from] cms::CmsError),
+    /// A certificate could not be read.
+    #[error(transparent)]
+    Pki(#[from] crate::pki::PkiError),
+    /// Writing the bundle failed.
+    #[error(transparent)]
+    Output(#[from] output::OutputError),
+    /// An encoding failure in keyrite's own data.
+    #[error("encoding failed: {0}")]
+    Der(#[from] der::Error),
+}
 
 /// What a trust bundle needs.
 pub struct TrustRequest<'a> {
@@ -92,17 +117,18 @@ struct PolicyFile {
     statements: Vec<Statement>,
 }
 
-fn read_policy(path: &Path) -> Result<Vec<Statement>, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Usage(format!("cannot read the policy {}: {e}", path.display())))?;
+fn read_policy(path: &Path) -> Result<Vec<Statement>, MakeError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        MakeError::Refused(format!("cannot read the policy {}: {e}", path.display()))
+    })?;
     let file: PolicyFile = toml::from_str(&text).map_err(|e| {
-        Error::Usage(format!(
+        MakeError::Refused(format!(
             "{} is not a keyrite trust policy: {e}(see bundles/README.md for its [[statement]] tables)",
             path.display()
         ))
     })?;
     if file.statements.is_empty() {
-        return Err(Error::Usage(format!(
+        return Err(MakeError::Refused(format!(
             "{} has no [[statement]]: give at least one or leave --policy out",
             path.display()
         )));
@@ -110,10 +136,11 @@ fn read_policy(path: &Path) -> Result<Vec<Statement>, Error> {
     Ok(file.statements)
 }
 
-fn self_signed_root(path: &Path) -> Result<(Certificate, Vec<u8>), Error> {
+fn self_signed_root(path: &Path) -> Result<(Certificate, Vec<u8>), MakeError> {
     let cert = read_certificate(path)?;
-    issued_by(&cert, &cert)
-        .map_err(|e| Error::Usage(format!("{} is not a self-signed root: {e}", path.display())))?;
+    issued_by(&cert, &cert).map_err(|e| {
+        MakeError::Refused(format!("{} is not a self-signed root: {e}", path.display()))
+    })?;
     let der = cert.to_der()?;
     Ok((cert, der))
 }
@@ -133,21 +160,21 @@ fn cert_entry(role: Role, prefix: &str, der: &[u8]) -> Entry {
     }
 }
 
-fn now() -> Result<DateTime, Error> {
+fn now() -> Result<DateTime, MakeError> {
     // Whole seconds: the payload's times are RFC 3339 without fractions.
     let t = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_err(|_| Error::Usage("the system clock is before 1970".into()))?;
+        .map_err(|_| MakeError::Refused("the system clock is before 1970".into()))?;
     Ok(DateTime::from_unix_duration(
         std::time::Duration::from_secs(t.as_secs()),
     )?)
 }
 
-fn check_out(out: &Path) -> Result<(PathBuf, String), Error> {
+fn check_out(out: &Path) -> Result<(PathBuf, String), MakeError> {
     let name = out
         .file_name()
         .and_then(|n| n.to_str())
-        .ok_or_else(|| Error::Usage(format!("--out {} names no file", out.display())))?
+        .ok_or_else(|| MakeError::Refused(format!("--out {} names no file", out.display())))?
         .to_owned();
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
@@ -163,15 +190,16 @@ fn seal(
     signers: &[(&dyn KeySigner, &Certificate)],
     dir: &Path,
     name: &str,
-) -> Result<Made, Error> {
-    check_payload(&payload).map_err(|e| Error::Usage(e.to_string()))?;
-    let json = serde_json::to_vec_pretty(&payload).map_err(|e| Error::Usage(e.to_string()))?;
+) -> Result<Made, MakeError> {
+    check_payload(&payload).map_err(|e| MakeError::Refused(e.to_string()))?;
+    let json =
+        serde_json::to_vec_pretty(&payload).map_err(|e| MakeError::Refused(e.to_string()))?;
     let issued = super::parse_time("issued_at", &payload.issued_at)
-        .map_err(|e| Error::Usage(e.to_string()))?;
+        .map_err(|e| MakeError::Refused(e.to_string()))?;
     let der = cms::sign(&json, signers, issued)?;
     // The envelope is checked as an importer will check it before it leaves the ceremony.
     super::Bundle::decode(&der)
-        .map_err(|e| Error::Usage(format!("the bundle just made does not check out: {e}")))?;
+        .map_err(|e| MakeError::Refused(format!("the bundle just made does not check out: {e}")))?;
     output::write_new_files(dir, &[(name, &der, output::PUBLIC)])?;
     Ok(Made {
         payload,
@@ -181,7 +209,7 @@ fn seal(
 
 /// Makes a trust bundle: the roots, TSA roots and policy statements, signed by the signing
 /// root and every cosigning successor.
-pub fn make_trust(req: &TrustRequest<'_>) -> Result<Made, Error> {
+pub fn make_trust(req: &TrustRequest<'_>) -> Result<Made, MakeError> {
     let (dir, name) = check_out(req.out)?;
     let (root, root_der) = self_signed_root(req.root_cert)?;
     let lineage = req.lineage.unwrap_or_else(|| Fingerprint::of(&root_der));
@@ -197,13 +225,16 @@ pub fn make_trust(req: &TrustRequest<'_>) -> Result<Made, Error> {
                 .iter()
                 .any(|(_, d): &(Certificate, Vec<u8>)| *d == der)
         {
-            return Err(Error::Usage(format!("{} is given twice", path.display())));
+            return Err(MakeError::Refused(format!(
+                "{} is given twice",
+                path.display()
+            )));
         }
         entries.push(cert_entry(Role::Root, "root", &der));
         added.push((cert, der));
     }
     if entries.is_empty() {
-        return Err(Error::Usage(
+        return Err(MakeError::Refused(
             "--retire-signing-root leaves the bundle with no root: add the successor with --add-root".into(),
         ));
     }
@@ -211,7 +242,10 @@ pub fn make_trust(req: &TrustRequest<'_>) -> Result<Made, Error> {
         let (_, der) = self_signed_root(path)?;
         let entry = cert_entry(Role::TsaRoot, "tsa", &der);
         if entries.iter().any(|e| e.name == entry.name) {
-            return Err(Error::Usage(format!("{} is given twice", path.display())));
+            return Err(MakeError::Refused(format!(
+                "{} is given twice",
+                path.display()
+            )));
         }
         entries.push(entry);
     }
@@ -228,7 +262,7 @@ pub fn make_trust(req: &TrustRequest<'_>) -> Result<Made, Error> {
         entries,
         policy,
     };
-    check_payload(&payload).map_err(|e| Error::Usage(e.to_string()))?;
+    check_payload(&payload).map_err(|e| MakeError::Refused(e.to_string()))?;
 
     let token = Token::open(req.token, req.module)?;
     let signer = open_root_signer(&token, req.token, &root)?;
@@ -246,7 +280,7 @@ pub fn make_trust(req: &TrustRequest<'_>) -> Result<Made, Error> {
             .map(|(c, _)| c)
             .find(|c| crate::pki::verify::subject_key(c).is_ok_and(|k| k == key.public_key))
             .ok_or_else(|| {
-                Error::Usage(format!(
+                MakeError::Refused(format!(
                     "the key {uri} names is not the key of any --add-root certificate: a cosigner proves it holds an added root's key"
                 ))
             })?;
@@ -257,17 +291,17 @@ pub fn make_trust(req: &TrustRequest<'_>) -> Result<Made, Error> {
     seal(payload, &signers, &dir, &name)
 }
 
-fn read_crl(path: &Path) -> Result<(CertificateList, Vec<u8>), Error> {
+fn read_crl(path: &Path) -> Result<(CertificateList, Vec<u8>), MakeError> {
     use der::DecodePem;
     let bytes = std::fs::read(path)
-        .map_err(|e| Error::Usage(format!("cannot read the CRL {}: {e}", path.display())))?;
+        .map_err(|e| MakeError::Refused(format!("cannot read the CRL {}: {e}", path.display())))?;
     let crl = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
         CertificateList::from_pem(&bytes)
     } else {
         CertificateList::from_der(&bytes)
     }
     .map_err(|e| {
-        Error::Usage(format!(
+        MakeError::Refused(format!(
             "{} is not a CRL in DER or PEM ({e})",
             path.display()
         ))
@@ -279,7 +313,7 @@ fn read_crl(path: &Path) -> Result<(CertificateList, Vec<u8>), Error> {
 /// Makes a revocation bundle: one CRL per issuing root of the lineage (the signing root, and
 /// during a rotation's overlap the other root), each with the CDP URLs it answers for. It
 /// expires no later than the earliest nextUpdate.
-pub fn make_revocation(req: &RevocationRequest<'_>) -> Result<Made, Error> {
+pub fn make_revocation(req: &RevocationRequest<'_>) -> Result<Made, MakeError> {
     let (dir, name) = check_out(req.out)?;
     let (root, root_der) = self_signed_root(req.root_cert)?;
     let lineage = req.lineage.unwrap_or_else(|| Fingerprint::of(&root_der));
@@ -287,12 +321,15 @@ pub fn make_revocation(req: &RevocationRequest<'_>) -> Result<Made, Error> {
     for path in req.crl_issuers {
         let (cert, der) = self_signed_root(path)?;
         if issuers.iter().any(|(_, d)| *d == der) {
-            return Err(Error::Usage(format!("{} is given twice", path.display())));
+            return Err(MakeError::Refused(format!(
+                "{} is given twice",
+                path.display()
+            )));
         }
         issuers.push((cert, der));
     }
     if req.crls.is_empty() {
-        return Err(Error::Usage("give at least one --crl".into()));
+        return Err(MakeError::Refused("give at least one --crl".into()));
     }
     let issued = now()?;
     let mut expires: Option<DateTime> = None;
@@ -300,12 +337,12 @@ pub fn make_revocation(req: &RevocationRequest<'_>) -> Result<Made, Error> {
     for source in req.crls {
         let path = source.path.display();
         if source.urls.is_empty() {
-            return Err(Error::Usage(format!(
+            return Err(MakeError::Refused(format!(
                 "give --crl-url after --crl {path} for every CRL distribution point URL its issuer's delegates carry"
             )));
         }
         if let Some(u) = source.urls.iter().find(|u| !valid_cdp_url(u)) {
-            return Err(Error::Usage(format!(
+            return Err(MakeError::Refused(format!(
                 "--crl-url {u}: notation looks up http:// URLs only"
             )));
         }
@@ -314,7 +351,7 @@ pub fn make_revocation(req: &RevocationRequest<'_>) -> Result<Made, Error> {
             .iter()
             .find(|(c, _)| crl_issued_by(&crl, c).is_ok())
             .ok_or_else(|| {
-                Error::Usage(format!(
+                MakeError::Refused(format!(
                     "{path} was not issued by the signing root{}: give the issuing root of the lineage with --crl-issuer",
                     if req.crl_issuers.is_empty() { "" } else { " or any --crl-issuer" }
                 ))
@@ -323,16 +360,16 @@ pub fn make_revocation(req: &RevocationRequest<'_>) -> Result<Made, Error> {
             .tbs_cert_list
             .next_update
             .map(|t| t.to_date_time())
-            .ok_or_else(|| Error::Usage(format!("{path} has no nextUpdate")))?;
+            .ok_or_else(|| MakeError::Refused(format!("{path} has no nextUpdate")))?;
         if next_update <= issued {
-            return Err(Error::Usage(format!(
+            return Err(MakeError::Refused(format!(
                 "{path} expired on {next_update}: issue a fresh CRL first"
             )));
         }
         expires = Some(expires.map_or(next_update, |e| e.min(next_update)));
         let entry_name = format!("crl/{}.crl", &Fingerprint::of(issuer_der).hex()[..16]);
         if entries.iter().any(|e| e.name == entry_name) {
-            return Err(Error::Usage(format!(
+            return Err(MakeError::Refused(format!(
                 "{path} is a second CRL of the same root: the CRL cache holds one CRL per URL, so give only the root's newest"
             )));
         }
@@ -343,7 +380,7 @@ pub fn make_revocation(req: &RevocationRequest<'_>) -> Result<Made, Error> {
             .iter()
             .find(|u| entries.iter().any(|e| e.urls.contains(u)))
         {
-            return Err(Error::Usage(format!(
+            return Err(MakeError::Refused(format!(
                 "{u} is given for two CRLs: each URL is answered by one CRL"
             )));
         }
@@ -355,7 +392,7 @@ pub fn make_revocation(req: &RevocationRequest<'_>) -> Result<Made, Error> {
             urls,
         });
     }
-    let expires = expires.ok_or_else(|| Error::Usage("give at least one --crl".into()))?;
+    let expires = expires.ok_or_else(|| MakeError::Refused("give at least one --crl".into()))?;
     let payload = Payload {
         format: FORMAT,
         kind: Kind::Revocation,
@@ -366,7 +403,7 @@ pub fn make_revocation(req: &RevocationRequest<'_>) -> Result<Made, Error> {
         entries,
         policy: Vec::new(),
     };
-    check_payload(&payload).map_err(|e| Error::Usage(e.to_string()))?;
+    check_payload(&payload).map_err(|e| MakeError::Refused(e.to_string()))?;
     let token = Token::open(req.token, req.module)?;
     let signer = open_root_signer(&token, req.token, &root)?;
     seal(payload, &[(&signer, &root)], &dir, &name)

@@ -17,8 +17,8 @@ use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
 
 use crate::fingerprint::Fingerprint;
+use crate::keys::sha256;
 use crate::pki::name::parse_subject;
-use crate::signer::sha256;
 
 /// The payload format this keyrite writes and reads.
 pub const FORMAT: u32 = 1;
@@ -221,10 +221,14 @@ impl Bundle {
 
     /// Opens and checks a bundle held in memory.
     pub fn decode(bytes: &[u8]) -> Result<Self, BundleError> {
-        let opened = crate::cms::open(bytes).map_err(|e| match e {
-            crate::cms::CmsError::Envelope(m) => BundleError::Envelope(m),
-            crate::cms::CmsError::Signature(m)
-            | crate::cms::CmsError::ContentDiffers { message: m, .. } => BundleError::Signature(m),
+        let opened = crate::pki::cms::open(bytes).map_err(|e| match e {
+            crate::pki::cms::CmsError::Envelope(m) => BundleError::Envelope(m),
+            crate::pki::cms::CmsError::Signature(m)
+            | crate::pki::cms::CmsError::ContentDiffers { message: m, .. } => {
+                BundleError::Signature(m)
+            }
+            // Only signing makes the other errors.
+            other => BundleError::Envelope(other.to_string()),
         })?;
         let payload = parse_payload(&opened.payload)?;
         let items = decode_entries(&payload)?;

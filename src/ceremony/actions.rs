@@ -14,19 +14,19 @@ use crate::Error;
 use crate::bundle::make::{
     CrlSource, RevocationRequest, TrustRequest, make_revocation, make_trust,
 };
-use crate::crl::{CrlRequest, Revocation, issue_crls};
-use crate::delegate::{DelegateRequest, issue_delegate};
+use crate::ca::crl::{CrlRequest, Revocation, issue_crls};
+use crate::ca::delegate::{DelegateRequest, issue_delegate};
+use crate::ca::recover::{RecoverRequest, recover, verify_shares};
+use crate::ca::root::{
+    Backup, DEFAULT_KEY_LABEL, RootRequest, create_backed_up, create_token_only,
+};
+use crate::keys::seal::Openers;
+use crate::keys::token::{Pkcs11Uri, Token};
+use crate::keys::{KeyAlgorithm, sha256};
 use crate::pki::name::parse_subject;
 use crate::pki::profile::DelegateKind;
 use crate::pki::read_certificate;
-use crate::root::{
-    Backup, DEFAULT_KEY_LABEL, RecoverRequest, RootRequest, create_backed_up, create_token_only,
-    recover, verify_shares,
-};
-use crate::seal::Openers;
 use crate::shares::{Threshold, parse_custodians};
-use crate::signer::{KeyAlgorithm, sha256};
-use crate::token::{Pkcs11Uri, Token};
 
 /// What a step did.
 pub struct StepOutcome {
@@ -168,7 +168,7 @@ impl Context<'_> {
 
 fn uri(text: &str) -> Result<Pkcs11Uri, CeremonyError> {
     text.parse()
-        .map_err(|e: crate::token::UriError| CeremonyError::Profile(e.to_string()))
+        .map_err(|e: crate::keys::token::UriError| CeremonyError::Profile(e.to_string()))
 }
 
 /// Marks a subject as a rehearsal's: `CN=Example Root` becomes `CN=REHEARSAL Example Root`.
@@ -389,11 +389,11 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
             // that a rerun would collide with; delegate-issue finds the CSR there.
             let csr_name = format!("{}.csr", p.name);
             let key_name = format!("{}.rehearsal-key.pem", p.name);
-            crate::output::write_new_files(
+            crate::sys::output::write_new_files(
                 dir,
                 &[
-                    (&csr_name, csr.as_bytes(), crate::output::PUBLIC),
-                    (&key_name, key.as_bytes(), crate::output::PRIVATE),
+                    (&csr_name, csr.as_bytes(), crate::sys::output::PUBLIC),
+                    (&key_name, key.as_bytes(), crate::sys::output::PRIVATE),
                 ],
             )?;
             outputs.push(ctx.artefact("publisher-csr", &dir.join(csr_name))?);
@@ -464,7 +464,7 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
                                 ))
                             })?;
                         let cert = read_certificate(&cert_path).map_err(Error::from)?;
-                        crate::ledger::serial_hex(cert.tbs_certificate().serial_number())
+                        crate::ca::ledger::serial_hex(cert.tbs_certificate().serial_number())
                     }
                 };
                 revoke.push(serial.parse::<Revocation>().map_err(Error::from)?);
@@ -475,9 +475,13 @@ pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, Ce
                     .map_err(Error::from)?
                     .to_der()
                     .map_err(Error::from)?;
-                let ledger =
-                    crate::ledger::Ledger::open(&ctx.profile.ledger_dir(), &root, &root_der, false)
-                        .map_err(Error::from)?;
+                let ledger = crate::ca::ledger::Ledger::open(
+                    &ctx.profile.ledger_dir(),
+                    &root,
+                    &root_der,
+                    false,
+                )
+                .map_err(Error::from)?;
                 revoke.retain(|r| !ledger.revoked().iter().any(|done| done.serial == r.serial));
             }
             let out = dir.join("root.crl");

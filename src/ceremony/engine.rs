@@ -12,7 +12,7 @@ use super::actions::{self, Context, StepOutcome};
 use super::script::{Action, Profile, Script, Step, load_profile, load_script};
 use super::transcript::{Artefact, Event, Transcript, signature_path, summary};
 use crate::fingerprint::Fingerprint;
-use crate::signer::sha256;
+use crate::keys::sha256;
 
 /// The transcript's file name in the output directory.
 pub const TRANSCRIPT: &str = "transcript.jsonl";
@@ -297,7 +297,7 @@ impl Ceremony {
                 action: step.action,
                 key_id: key_id.as_deref().map(hex::encode),
             })?;
-            crate::crash_points::pause("KEYRITE_CEREMONY_STEP_PAUSE_MS");
+            crate::sys::crash_points::pause("KEYRITE_CEREMONY_STEP_PAUSE_MS");
             let dir = self.step_dir(n, step);
             let ctx = Context {
                 script: &self.script,
@@ -332,7 +332,7 @@ impl Ceremony {
                 summary: outcome.summary.clone(),
             })?;
             confirmer.step_done(n, step, &outcome);
-            crate::crash_points::pause("KEYRITE_CEREMONY_STEP_PAUSE_MS");
+            crate::sys::crash_points::pause("KEYRITE_CEREMONY_STEP_PAUSE_MS");
         }
         if !ended {
             self.transcript.append(Event::End {
@@ -349,9 +349,9 @@ impl Ceremony {
         if sig_path.exists() {
             if !summary_path.exists() {
                 let md = summary(self.transcript.entries());
-                crate::output::write_new_files(
+                crate::sys::output::write_new_files(
                     &self.profile.output,
-                    &[(SUMMARY, md.as_bytes(), crate::output::PUBLIC)],
+                    &[(SUMMARY, md.as_bytes(), crate::sys::output::PUBLIC)],
                 )?;
                 return Ok(Finished {
                     transcript: path,
@@ -376,14 +376,14 @@ impl Ceremony {
         };
         let root_path = ctx.root_cert()?;
         let root = crate::pki::read_certificate(&root_path).map_err(crate::Error::from)?;
-        let uri: crate::token::Pkcs11Uri = self
+        let uri: crate::keys::token::Pkcs11Uri = self
             .profile
             .root_token
             .parse()
-            .map_err(|e: crate::token::UriError| CeremonyError::Profile(e.to_string()))?;
-        let token = crate::token::Token::open(&uri, Some(&self.profile.module))
+            .map_err(|e: crate::keys::token::UriError| CeremonyError::Profile(e.to_string()))?;
+        let token = crate::keys::token::Token::open(&uri, Some(&self.profile.module))
             .map_err(crate::Error::from)?;
-        let signer = crate::delegate::open_root_signer(&token, &uri, &root)?;
+        let signer = crate::ca::delegate::open_root_signer(&token, &uri, &root)?;
         // The root signs only the transcript this engine wrote: the file must hold exactly the
         // entries in memory, ending in the same line.
         let content = fs::read(&path)
@@ -397,7 +397,7 @@ impl Ceremony {
             )));
         }
         let time = crate::import::now().map_err(|e| CeremonyError::Transcript(e.to_string()))?;
-        let sig = crate::cms::sign_detached(&content, &[(&signer, &root)], time)?;
+        let sig = crate::pki::cms::sign_detached(&content, &[(&signer, &root)], time)?;
         let dir = &self.profile.output;
         let name = |p: &Path| {
             p.file_name()
@@ -405,11 +405,15 @@ impl Ceremony {
                 .unwrap_or_default()
         };
         let md = summary(self.transcript.entries());
-        crate::output::write_new_files(
+        crate::sys::output::write_new_files(
             dir,
             &[
-                (&name(&sig_path), &sig, crate::output::PUBLIC),
-                (&name(&summary_path), md.as_bytes(), crate::output::PUBLIC),
+                (&name(&sig_path), &sig, crate::sys::output::PUBLIC),
+                (
+                    &name(&summary_path),
+                    md.as_bytes(),
+                    crate::sys::output::PUBLIC,
+                ),
             ],
         )?;
         Ok(Finished {

@@ -1,14 +1,22 @@
-//! Input and output media (USB sticks) on the ceremony machine. Nothing mounts them at boot:
-//! the output medium is mounted when a ceremony whose profile names its device starts, and
-//! the input medium (read-only) only while a step reads from it. Each is unmounted, after a
-//! sync, when its holder ends.
+//! The ceremony machine's media: the USB sticks a ceremony reads from and writes to, and the
+//! boot medium whose hash witnesses compare with the one `iso/build` printed.
+//!
+//! Nothing mounts a stick at boot: the output medium is mounted when a ceremony whose profile
+//! names its device starts, and the input medium (read-only) only while a step reads from it.
+//! Each is unmounted, after a sync, when its holder ends.
 //!
 //! util-linux's `blkid` and `mount` are called rather than libblkid and mount(2): they resolve
 //! `LABEL=`/`UUID=` device names and know each filesystem's options, which keyrite would
 //! otherwise reimplement.
 
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::fingerprint::Fingerprint;
 
 /// How a medium is mounted.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -129,4 +137,45 @@ pub fn mount(device: &str, at: &Path, access: Access) -> Result<Mounted, String>
         )
     })?;
     Ok(Mounted { at: at.to_owned() })
+}
+
+/// The primary volume descriptor is sector 16 of 2048 bytes.
+const PVD_OFFSET: u64 = 16 * 2048;
+
+/// Hashes the ISO 9660 image at the start of `path`; returns its fingerprint and size.
+pub fn iso_fingerprint(path: &Path) -> Result<(Fingerprint, u64), String> {
+    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let mut file = File::open(path).map_err(|e| fail(&e))?;
+    let mut pvd = [0u8; 2048];
+    let read = file
+        .seek(SeekFrom::Start(PVD_OFFSET))
+        .and_then(|_| file.read_exact(&mut pvd));
+    if read.is_err() || pvd[0] != 1 || &pvd[1..6] != b"CD001" {
+        return Err(fail(
+            &"no ISO 9660 primary volume descriptor: not a boot medium keyrite built",
+        ));
+    }
+    // Both-endian fields (ECMA-119 8.4): the little-endian half comes first.
+    let blocks = u64::from(u32::from_le_bytes([pvd[80], pvd[81], pvd[82], pvd[83]]));
+    let block_size = u64::from(u16::from_le_bytes([pvd[128], pvd[129]]));
+    let size = blocks * block_size;
+    file.seek(SeekFrom::Start(0)).map_err(|e| fail(&e))?;
+    let mut hasher = Sha256::new();
+    let mut reader = file.take(size);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut copied = 0u64;
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| fail(&e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        copied += n as u64;
+    }
+    if copied != size {
+        return Err(fail(&format!(
+            "the medium ends after {copied} of the image's {size} bytes"
+        )));
+    }
+    Ok((Fingerprint(hasher.finalize().into()), size))
 }

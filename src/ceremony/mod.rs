@@ -37,8 +37,22 @@ pub enum CeremonyError {
     Keyrite(#[from] crate::Error),
 }
 
-impl From<crate::output::OutputError> for CeremonyError {
-    fn from(e: crate::output::OutputError) -> Self {
-        Self::Keyrite(e.into())
-    }
+/// Lower modules' errors reach a ceremony through the crate-wide error, which says what
+/// each means.
+macro_rules! through_crate_error {
+    ($($error:ty),* $(,)?) => {$(
+        impl From<$error> for CeremonyError {
+            fn from(e: $error) -> Self {
+                Self::Keyrite(e.into())
+            }
+        }
+    )*};
 }
+
+through_crate_error!(
+    crate::sys::output::OutputError,
+    crate::ca::CaError,
+    crate::shares::ShareError,
+    crate::pki::cms::CmsError,
+    crate::bundle::make::MakeError,
+);

@@ -117,9 +117,9 @@ pub fn prepare(
     )
     .map_err(io(&setup.softhsm_conf))?;
     let pin = random_digits(8);
-    crate::output::write_new_files(
+    crate::sys::output::write_new_files(
         &dir.join("softhsm"),
-        &[("user.pin", pin.as_bytes(), crate::output::PRIVATE)],
+        &[("user.pin", pin.as_bytes(), crate::sys::output::PRIVATE)],
     )?;
     for label in ["rehearsal-root", "rehearsal-backup"] {
         // Throwaway PINs of a rehearsal token; softhsm2-util takes them only as arguments.
@@ -147,16 +147,16 @@ pub fn prepare(
         }
     }
     let input = dir.join("input");
-    crate::output::write_new_files(
+    crate::sys::output::write_new_files(
         &input,
-        &[("policy.toml", POLICY.as_bytes(), crate::output::PUBLIC)],
+        &[("policy.toml", POLICY.as_bytes(), crate::sys::output::PUBLIC)],
     )?;
     let uri = |label: &str| match pins {
         PinEntry::FromFile => format!(
             "pkcs11:token={label};object=keyrite-root?pin-source=file:{}",
             percent_encoding::utf8_percent_encode(
                 &setup.pin_file.display().to_string(),
-                crate::token::uri::QUERY_VALUE
+                crate::keys::token::uri::QUERY_VALUE
             )
         ),
         PinEntry::Typed => format!("pkcs11:token={label};object=keyrite-root"),
@@ -175,11 +175,15 @@ pub fn prepare(
             .map_err(|e| CeremonyError::Profile(format!("--output-device: {e}")))?;
         profile.push_str(&format!("output_device = {quoted}\n"));
     }
-    crate::output::write_new_files(
+    crate::sys::output::write_new_files(
         dir,
         &[
-            ("script.toml", script.as_bytes(), crate::output::PUBLIC),
-            ("profile.toml", profile.as_bytes(), crate::output::PUBLIC),
+            ("script.toml", script.as_bytes(), crate::sys::output::PUBLIC),
+            (
+                "profile.toml",
+                profile.as_bytes(),
+                crate::sys::output::PUBLIC,
+            ),
         ],
     )?;
     Ok(setup)
@@ -214,6 +218,9 @@ pub fn write_manifest(dir: &Path, finished: &Finished) -> Result<PathBuf, Ceremo
     });
     let text =
         serde_json::to_vec_pretty(&manifest).map_err(|e| CeremonyError::Step(e.to_string()))?;
-    crate::output::write_new_files(dir, &[("manifest.json", &text, crate::output::PUBLIC)])?;
+    crate::sys::output::write_new_files(
+        dir,
+        &[("manifest.json", &text, crate::sys::output::PUBLIC)],
+    )?;
     Ok(dir.join("manifest.json"))
 }

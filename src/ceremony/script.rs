@@ -304,7 +304,7 @@ impl Step {
                 crate::pki::name::parse_subject(&p.subject).map_err(|e| e.to_string())?;
                 period("validity", &p.validity)?;
                 p.algorithm
-                    .parse::<crate::signer::KeyAlgorithm>()
+                    .parse::<crate::keys::KeyAlgorithm>()
                     .map_err(|e| e.to_string())?;
                 match &p.shares {
                     Some(t) => {
@@ -472,7 +472,7 @@ pub fn load_profile(path: &Path) -> Result<(Profile, Fingerprint), CeremonyError
         .chain(&profile.backup_tokens)
         .chain(&profile.successor_token)
     {
-        uri.parse::<crate::token::Pkcs11Uri>()
+        uri.parse::<crate::keys::token::Pkcs11Uri>()
             .map_err(|e| bad(format!("token URI: {e}")))?;
     }
     Ok((profile, Fingerprint::of(&bytes)))

@@ -10,7 +10,7 @@ use x509_cert::Certificate;
 
 use super::CeremonyError;
 use super::script::Action;
-use crate::signer::sha256;
+use crate::keys::sha256;
 
 /// An artefact a step read or wrote: its role, its path under the output directory, its digest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -323,11 +323,11 @@ pub fn verify(
     let sig_path = signature_path(path);
     let sig = fs::read(&sig_path)
         .map_err(|e| bad(format!("the signature {}: {e}", sig_path.display())))?;
-    let signers = crate::cms::open_detached(&sig, &text).map_err(|e| match e {
+    let signers = crate::pki::cms::open_detached(&sig, &text).map_err(|e| match e {
         // The root's own signature, intact over other content. Every entry but the last is
         // bound by the hash in the entry after it, and those links are whole: what changed
         // since signing is the last entry.
-        crate::cms::CmsError::ContentDiffers { signer, .. } if *signer == root => bad(format!(
+        crate::pki::cms::CmsError::ContentDiffers { signer, .. } if *signer == root => bad(format!(
             "entry {} (the last) was changed after the transcript was signed: the signature no longer covers it",
             entries.last().map_or(0, |e| e.seq)
         )),

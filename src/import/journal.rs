@@ -122,7 +122,7 @@ fn make_dirs(dir: &Path) -> Result<(), ImportError> {
 }
 
 fn pause() {
-    crate::crash_points::pause("KEYRITE_IMPORT_STEP_PAUSE_MS");
+    crate::sys::crash_points::pause("KEYRITE_IMPORT_STEP_PAUSE_MS");
 }
 
 /// Installs `files` and removes `removals`, all or nothing. `roots` are the destination trees
@@ -134,7 +134,7 @@ pub fn commit(
     files: Vec<NewFile>,
     removals: &[PathBuf],
 ) -> Result<(), ImportError> {
-    let txn = hex::encode(crate::signer::sha256(
+    let txn = hex::encode(crate::keys::sha256(
         format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes(),
     ))[..16]
         .to_owned();

@@ -23,9 +23,9 @@ use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
 
 use crate::bundle::{Bundle, BundleError, Kind, Role, parse_time};
 use crate::fingerprint::Fingerprint;
+use crate::keys::sha256;
 use crate::pki::name::display_name;
 use crate::pki::verify::{crl_issued_by, issued_by};
-use crate::signer::sha256;
 use journal::NewFile;
 use site::{Site, Target};
 use state::{Installed, InstalledBundle, InstalledCert, InstalledCrl, State};

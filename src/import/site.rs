@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::ImportError;
-use crate::dirs;
 use crate::fingerprint::Fingerprint;
+use crate::sys::dirs;
 
 /// One notation configuration to install into (one per user or service account).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -18,11 +18,11 @@ use x509_cert::ext::pkix::{
     KeyUsages,
 };
 
-use crate::ledger::serial_hex;
+use crate::ca::ledger::serial_hex;
+use crate::keys::{PublicKey, sha256};
 use crate::pki::csr::check_leaf_key;
 use crate::pki::name::display_name;
 use crate::pki::verify::{crl_issued_by, issued_by};
-use crate::signer::{PublicKey, sha256};
 
 /// The four answers notation can give.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

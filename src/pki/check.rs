@@ -16,7 +16,7 @@ use x509_cert::time::Time;
 
 use super::csr::check_leaf_key;
 use super::name::check_subject;
-use crate::signer::{PublicKey, SignatureScheme};
+use crate::keys::{PublicKey, SignatureScheme};
 
 /// id-kp-codeSigning.
 pub const CODE_SIGNING: der::asn1::ObjectIdentifier =

@@ -15,7 +15,7 @@ use x509_cert::name::Name;
 use x509_cert::request::{CertReq, CertReqInfo, ExtensionReq};
 
 use super::name::check_subject;
-use crate::signer::{HashAlgorithm, KeySigner, PublicKey};
+use crate::keys::{HashAlgorithm, KeySigner, PublicKey};
 
 /// CSRs larger than this are refused unread: a real one is a few kilobytes.
 pub const MAX_CSR_BYTES: u64 = 64 * 1024;
@@ -49,7 +49,7 @@ pub struct CsrError {
 }
 
 /// Builds a PKCS#10 request for `subject` with `signer`'s key, signed by it.
-pub fn build_csr(subject: &Name, signer: &dyn KeySigner) -> Result<Vec<u8>, crate::Error> {
+pub fn build_csr(subject: &Name, signer: &dyn KeySigner) -> Result<Vec<u8>, super::PkiError> {
     let info = CertReqInfo {
         version: x509_cert::request::Version::V1,
         subject: subject.clone(),

@@ -17,7 +17,7 @@ use x509_cert::time::Validity;
 
 use super::PkiError;
 use super::check::{CertProfile, check_certificate, check_tbs};
-use crate::signer::KeySigner;
+use crate::keys::KeySigner;
 
 /// Presents a [`KeySigner`] to x509-cert's builder, which asks for the issuer's public key and
 /// signature algorithm while assembling the TBS; the signing itself is done by keyrite.
@@ -79,9 +79,7 @@ pub fn issue<P: BuilderProfile>(
             problems,
         });
     }
-    let signature = signer
-        .sign(&tbs_der)
-        .map_err(|e| PkiError::Sign(Box::new(e)))?;
+    let signature = signer.sign(&tbs_der)?;
     let signature =
         BitString::from_bytes(&signature).map_err(|e| PkiError::Build(e.to_string()))?;
     let cert: Certificate = builder
@@ -114,10 +112,10 @@ mod tests {
     use x509_cert::name::Name;
 
     use super::*;
+    use crate::keys::{PublicKey, SignatureScheme};
     use crate::pki::name::parse_subject;
     use crate::pki::profile::{RootProfile, extension};
     use crate::pki::validity::Period;
-    use crate::signer::{PublicKey, SignatureScheme};
 
     /// A software P-384 key that counts how often it is asked to sign.
     struct CountingSigner {
@@ -146,7 +144,7 @@ mod tests {
         fn scheme(&self) -> SignatureScheme {
             SignatureScheme::EcdsaSha384
         }
-        fn sign(&self, message: &[u8]) -> Result<Vec<u8>, crate::Error> {
+        fn sign(&self, message: &[u8]) -> Result<Vec<u8>, crate::keys::KeyError> {
             self.calls.set(self.calls.get() + 1);
             let sig: p384::ecdsa::DerSignature = signature::Signer::sign(&self.key, message);
             Ok(sig.as_bytes().to_vec())

@@ -1,6 +1,10 @@
-//! The PKI: names, validity, certificate profiles, the pre-issuance check, and issuance.
+//! Certificate mechanics: names, validity, CSRs, certificate profiles, the pre-issuance check,
+//! issuance, CRLs, chain checks and CMS signatures. It works on bytes and keys it is given;
+//! it never decides what to sign (that is `ca`) and never opens a token.
 
 pub mod check;
+pub mod cms;
+pub mod crl;
 pub mod csr;
 pub mod issue;
 pub mod name;
@@ -27,7 +31,10 @@ pub enum PkiError {
     Input(String),
     /// The key source could not sign.
     #[error(transparent)]
-    Sign(Box<crate::Error>),
+    Sign(#[from] crate::keys::KeyError),
+    /// An encoding failure in keyrite's own data.
+    #[error("encoding failed: {0}")]
+    Der(#[from] der::Error),
 }
 
 /// PEM-encodes `der` under `label` ("CERTIFICATE", "X509 CRL", …) with LF line endings.

@@ -4,7 +4,7 @@ use der::Encode;
 use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
 
-use crate::signer::{PublicKey, SignatureScheme};
+use crate::keys::{PublicKey, SignatureScheme};
 
 /// The public key a certificate certifies.
 pub fn subject_key(cert: &Certificate) -> Result<PublicKey, String> {

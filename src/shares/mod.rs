@@ -26,8 +26,8 @@ use self::card::CardFace;
 use self::record::{MAX_SHARES, ShareBody, ShareRecord};
 use self::text::Payload;
 use crate::fingerprint::Fingerprint;
-use crate::seal::{self, Openers, SealTo};
-use crate::signer::{KeySigner, PublicKey};
+use crate::keys::seal::{self, Openers, SealTo};
+use crate::keys::{KeySigner, PublicKey};
 
 /// A T-of-N threshold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,7 +108,7 @@ impl<'a> RootIdentity<'a> {
         use der::Encode;
         Ok(Self {
             key,
-            key_sha256: crate::signer::sha256(&key.to_spki()?.to_der()?),
+            key_sha256: crate::keys::sha256(&key.to_spki()?.to_der()?),
         })
     }
 }
@@ -141,24 +141,38 @@ pub enum ShareError {
     /// Splitting failed its own check.
     #[error("the backup failed its own check ({0}); nothing was written")]
     SelfCheck(String),
+    /// The custodians given do not fit the threshold or each other.
+    #[error("{0}")]
+    Custodians(String),
+    /// The root key could not sign a share record.
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
+    /// A share could not be sealed or its passphrase read.
+    #[error(transparent)]
+    Seal(#[from] seal::SealError),
+    /// A share card could not be drawn.
+    #[error(transparent)]
+    Card(#[from] card::CardError),
+    /// An encoding failure in keyrite's own data.
+    #[error("encoding failed: {0}")]
+    Der(#[from] der::Error),
 }
 
 /// Splits `root`'s private scalar T-of-N, one signed record per custodian, and draws each
 /// custodian's card. Before returning it checks every record against the root key and that
 /// every T-subset of the shares recovers the scalar.
 pub fn split(
-    root: &crate::memory_key::MemoryKey,
+    root: &crate::keys::memory::MemoryKey,
     threshold: Threshold,
     custodians: &[Custodian],
     rehearsal: bool,
-) -> Result<Vec<Card>, crate::Error> {
+) -> Result<Vec<Card>, ShareError> {
     if custodians.len() != usize::from(threshold.n) {
         return Err(ShareError::SelfCheck(format!(
             "{} custodians for {} shares",
             custodians.len(),
             threshold.n
-        ))
-        .into());
+        )));
     }
     let identity = RootIdentity::of(root.public_key())?;
     let scalar = root.scalar();
@@ -257,7 +271,7 @@ fn draw_card(
     custodian: &Custodian,
     root: &RootIdentity<'_>,
     rehearsal: bool,
-) -> Result<Card, crate::Error> {
+) -> Result<Card, ShareError> {
     let b = &record.body;
     let der = record.to_der()?;
     let (payload, sealing) = match &custodian.seal {
@@ -460,17 +474,17 @@ pub fn recover(
     report: &SetReport,
     records: &[ShareRecord],
     root: &RootIdentity<'_>,
-) -> Result<crate::memory_key::MemoryKey, crate::Error> {
+) -> Result<crate::keys::memory::MemoryKey, ShareError> {
     let bad: Vec<String> = report
         .lines
         .iter()
         .filter_map(|(_, r)| r.as_ref().err().cloned())
         .collect();
     if !bad.is_empty() {
-        return Err(ShareError::Bad(bad).into());
+        return Err(ShareError::Bad(bad));
     }
     let (Some(set), Some(threshold)) = (&report.set_id, report.threshold) else {
-        return Err(ShareError::Bad(vec!["no share was presented".into()]).into());
+        return Err(ShareError::Bad(vec!["no share was presented".into()]));
     };
     if !report.reaches_threshold() {
         return Err(ShareError::BelowThreshold {
@@ -483,16 +497,15 @@ pub fn recover(
                 .map(u8::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
-        }
-        .into());
+        });
     }
     let chosen: Vec<&ShareRecord> = records.iter().collect();
     let scalar = combine(&chosen, threshold.t)?;
     let alg = root.key.algorithm().ok_or(ShareError::WrongKey)?;
-    let key = crate::memory_key::MemoryKey::from_scalar(alg, &scalar)
+    let key = crate::keys::memory::MemoryKey::from_scalar(alg, &scalar)
         .map_err(|_| ShareError::WrongKey)?;
     if key.public_key() != root.key {
-        return Err(ShareError::WrongKey.into());
+        return Err(ShareError::WrongKey);
     }
     Ok(key)
 }
@@ -516,9 +529,9 @@ pub fn card_file_names(custodians: &[Custodian], n: u8) -> Result<Vec<PathBuf>, 
 pub fn parse_custodians(
     values: &[String],
     threshold: Threshold,
-) -> Result<Vec<Custodian>, crate::Error> {
+) -> Result<Vec<Custodian>, ShareError> {
     if values.len() != usize::from(threshold.n) {
-        return Err(crate::Error::Usage(format!(
+        return Err(ShareError::Custodians(format!(
             "--shares {}-of-{} needs {} --custodian, one per share; {} given",
             threshold.t,
             threshold.n,
@@ -533,12 +546,12 @@ pub fn parse_custodians(
             None => (value.trim(), None),
         };
         if name.is_empty() {
-            return Err(crate::Error::Usage(format!(
+            return Err(ShareError::Custodians(format!(
                 "--custodian '{value}' has no name"
             )));
         }
         if custodians.iter().any(|c| c.name == name) {
-            return Err(crate::Error::Usage(format!(
+            return Err(ShareError::Custodians(format!(
                 "custodian '{name}' is named twice: each share goes to a different person"
             )));
         }
@@ -563,8 +576,8 @@ pub fn parse_custodians(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory_key::MemoryKey;
-    use crate::signer::KeyAlgorithm;
+    use crate::keys::KeyAlgorithm;
+    use crate::keys::memory::MemoryKey;
 
     fn plain(names: &[&str]) -> Vec<Custodian> {
         names

@@ -28,7 +28,7 @@ use der::asn1::{GeneralizedTime, OctetStringRef};
 use der::{Decode, Encode, Sequence};
 use zeroize::Zeroizing;
 
-use crate::signer::{KeySigner, PublicKey};
+use crate::keys::{KeySigner, PublicKey};
 
 /// The record format this code writes and reads.
 pub const RECORD_VERSION: u8 = 1;
@@ -126,7 +126,7 @@ pub struct RecordError(pub String);
 
 impl ShareRecord {
     /// Signs `body` with the root key.
-    pub fn sign(body: ShareBody, root: &dyn KeySigner) -> Result<Self, crate::Error> {
+    pub fn sign(body: ShareBody, root: &dyn KeySigner) -> Result<Self, super::ShareError> {
         let authenticator = root.sign(&body.to_der()?)?;
         Ok(Self {
             body,

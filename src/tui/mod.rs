@@ -195,7 +195,7 @@ impl<B: Backend + 'static, K: Keys + 'static> TuiConfirmer<B, K> {
         let total = ceremony.script.steps.len();
         let out = ceremony.profile.output.as_path();
         let for_secrets = Rc::clone(&ui);
-        crate::prompt::set_secret_prompt(Box::new(move |prompt| {
+        crate::sys::prompt::set_secret_prompt(Box::new(move |prompt| {
             for_secrets.borrow_mut().secret(prompt)
         }));
         Self {

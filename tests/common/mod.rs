@@ -652,6 +652,18 @@ impl Tmux {
     }
 }
 
+/// The built `notation-keyrite`: the plugin is its own workspace package, built beside
+/// keyrite (`cargo test` builds the whole workspace).
+pub fn plugin_binary() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_keyrite")).with_file_name("notation-keyrite");
+    assert!(
+        path.is_file(),
+        "{} is not built: run the tests with `cargo test --workspace` (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
 /// Runs `notation-keyrite ARGS` with `request` on stdin and only `envs` of keyrite's secrets
 /// set: (exit status, stdout, stderr).
 pub fn notation_keyrite(
@@ -659,7 +671,7 @@ pub fn notation_keyrite(
     request: &[u8],
     envs: &[(&str, String)],
 ) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_notation-keyrite"))
+    let mut child = Command::new(plugin_binary())
         .args(args)
         .env_remove("KEYRITE_PIN")
         .env_remove("KEYRITE_KEY_PASSPHRASE")

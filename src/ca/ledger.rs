@@ -146,7 +146,7 @@ impl Ledger {
             Err(rustix::io::Errno::WOULDBLOCK) => return Err(LedgerError::Locked(dir.to_owned())),
             Err(e) => return Err(io(&lock_path, &e)),
         }
-        let root_sha256 = hex::encode(crate::signer::sha256(root_der));
+        let root_sha256 = hex::encode(crate::keys::sha256(root_der));
         let data = match fs::read(&path) {
             Ok(bytes) => {
                 let data: Data = serde_json::from_slice(&bytes)

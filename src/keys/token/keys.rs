@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use super::sign::signing_mechanisms;
 use super::uri::{ObjectType, Pkcs11Uri};
 use super::{Token, TokenError, ck};
-use crate::signer::{KeyAlgorithm, PublicKey};
+use crate::keys::{KeyAlgorithm, PublicKey};
 
 /// The label and id a new key gets.
 #[derive(Clone, Debug)]
@@ -306,7 +306,7 @@ impl Token {
                     token: self.label().to_owned(),
                     label: t.label.clone(),
                     id: hex::encode(&t.id),
-                    source,
+                    source: Box::new(source),
                 }),
             },
         }
@@ -333,7 +333,7 @@ impl Token {
                         token: self.label().to_owned(),
                         label: label.to_owned(),
                         id: hex::encode(id),
-                        source,
+                        source: Box::new(source),
                     })?;
                 removed += 1;
             }
@@ -352,7 +352,7 @@ impl Token {
             token: self.label().to_owned(),
             label: key.label.clone(),
             id: hex::encode(&key.id),
-            source,
+            source: Box::new(source),
         })
     }
 

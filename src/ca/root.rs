@@ -10,22 +10,21 @@ use getrandom::rand_core::{Rng, UnwrapErr};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 
-use crate::Error;
+use super::CaError;
 use crate::fingerprint::Fingerprint;
-use crate::memory_key::MemoryKey;
-use crate::output;
+use crate::keys::memory::MemoryKey;
+use crate::keys::token::{
+    KeyAudit, KeyOrigin, KeyTemplate, Pkcs11Uri, Token, TokenError, TokenKey, TokenSigner, pin,
+};
+use crate::keys::{KeyAlgorithm, KeySigner, PublicKey, sha256};
+use crate::pki::PkiError;
 use crate::pki::check::CertProfile;
 use crate::pki::issue::issue;
 use crate::pki::name::display_name;
 use crate::pki::profile::RootProfile;
 use crate::pki::validity::Period;
-use crate::pki::{PkiError, read_certificate};
-use crate::seal::Openers;
-use crate::shares::{self, Custodian, RootIdentity, SetReport, Threshold};
-use crate::signer::{KeyAlgorithm, KeySigner, PublicKey, sha256};
-use crate::token::{
-    KeyAudit, KeyOrigin, KeyTemplate, Pkcs11Uri, Token, TokenKey, TokenSigner, pin,
-};
+use crate::shares::{self, Custodian, Threshold};
+use crate::sys::output;
 
 /// The root certificate's file name in the output directory.
 pub const ROOT_CERT_FILE: &str = "root.crt";
@@ -88,21 +87,21 @@ pub struct RootOutcome {
 }
 
 /// A token opened and logged in, with the template its new key will get.
-struct Target<'a> {
-    token: Token,
+pub(super) struct Target<'a> {
+    pub(super) token: Token,
     uri: &'a Pkcs11Uri,
-    template: KeyTemplate,
+    pub(super) template: KeyTemplate,
 }
 
 /// Opens and logs in to every token, and checks each can take and use the new key, before
 /// any key exists. Two URIs that reach the same token are refused: a backup on the same
 /// device is no backup.
-fn open_targets<'a>(
+pub(super) fn open_targets<'a>(
     uris: &'a [Pkcs11Uri],
     module: Option<&Path>,
     alg: KeyAlgorithm,
-) -> Result<Vec<Target<'a>>, Error> {
-    alg.check_ca_key().map_err(Error::Usage)?;
+) -> Result<Vec<Target<'a>>, CaError> {
+    alg.check_ca_key().map_err(CaError::Refused)?;
     let targets = uris
         .iter()
         .map(|uri| {
@@ -127,13 +126,13 @@ fn open_targets<'a>(
                 template,
             })
         })
-        .collect::<Result<Vec<_>, Error>>()?;
+        .collect::<Result<Vec<_>, CaError>>()?;
     for (i, a) in targets.iter().enumerate() {
         if let Some(b) = targets[..i]
             .iter()
             .find(|b| (b.token.label(), b.token.serial()) == (a.token.label(), a.token.serial()))
         {
-            return Err(Error::Usage(format!(
+            return Err(CaError::Refused(format!(
                 "{} and {} reach the same token ('{}', serial {}): each --token must be a different device",
                 b.uri,
                 a.uri,
@@ -147,17 +146,22 @@ fn open_targets<'a>(
 
 /// Audits a key just placed on a token and proves it signs (the signature is verified in
 /// software); refuses a key whose protection or origin is not `want`.
-fn check_placed(target: &Target<'_>, key: &TokenKey, want: KeyOrigin) -> Result<PlacedKey, Error> {
+pub(super) fn check_placed(
+    target: &Target<'_>,
+    key: &TokenKey,
+    want: KeyOrigin,
+) -> Result<PlacedKey, CaError> {
     let audit = target.token.audit(key)?;
     if !audit.is_sound() {
-        return Err(Error::WeakKey(audit.problems.join("; ")));
+        return Err(TokenError::WeakKey(audit.problems.join("; ")).into());
     }
     if audit.origin != want {
-        return Err(Error::WeakKey(format!(
+        return Err(TokenError::WeakKey(format!(
             "the token reports the key's origin as {:?} (CKA_LOCAL, CKA_ALWAYS_SENSITIVE, \
              CKA_NEVER_EXTRACTABLE), not {want:?}",
             audit.origin
-        )));
+        ))
+        .into());
     }
     TokenSigner::new(&target.token, key.clone())?.sign(b"keyrite: the key signs on this token")?;
     Ok(PlacedKey {
@@ -168,7 +172,7 @@ fn check_placed(target: &Target<'_>, key: &TokenKey, want: KeyOrigin) -> Result<
 
 /// Removes keys placed by a step that then failed, trying every one; names each that could
 /// not be removed after `cause`.
-fn undo(placed: &[(&Target<'_>, TokenKey)], cause: Error) -> Error {
+pub(super) fn undo(placed: &[(&Target<'_>, TokenKey)], cause: CaError) -> CaError {
     let cleanups: Vec<_> = placed
         .iter()
         .filter_map(|(target, key)| target.token.destroy_key(key).err())
@@ -176,7 +180,7 @@ fn undo(placed: &[(&Target<'_>, TokenKey)], cause: Error) -> Error {
     if cleanups.is_empty() {
         cause
     } else {
-        Error::Cleanup {
+        CaError::Cleanup {
             cause: Box::new(cause),
             cleanups,
         }
@@ -187,7 +191,7 @@ fn undo(placed: &[(&Target<'_>, TokenKey)], cause: Error) -> Error {
 fn issue_root(
     req: &RootRequest<'_>,
     signer: &dyn KeySigner,
-) -> Result<(Vec<u8>, String, String), Error> {
+) -> Result<(Vec<u8>, String, String), CaError> {
     let serial = SerialNumber::generate(&mut UnwrapErr(SysRng));
     let serial_hex = hex::encode(serial.as_bytes());
     let validity = req.validity.validity_from_now()?;
@@ -206,7 +210,7 @@ fn issue_root(
 }
 
 /// The root certificate and fingerprint files, ready to write.
-fn root_files(der: &[u8], key: &PublicKey) -> Result<(String, String, Fingerprint), Error> {
+fn root_files(der: &[u8], key: &PublicKey) -> Result<(String, String, Fingerprint), CaError> {
     let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der)
         .map_err(|e| PkiError::Build(format!("PEM encoding: {e}")))?;
     let fingerprint = Fingerprint::of(der);
@@ -229,9 +233,9 @@ fn root_files(der: &[u8], key: &PublicKey) -> Result<(String, String, Fingerprin
 /// Creates the root key inside one token (never extractable) and its certificate. Every
 /// check runs before anything is written; if a step after key generation fails, the new key
 /// is removed from the token again.
-pub fn create_token_only(req: &RootRequest<'_>) -> Result<RootOutcome, Error> {
+pub fn create_token_only(req: &RootRequest<'_>) -> Result<RootOutcome, CaError> {
     let [uri] = req.tokens else {
-        return Err(Error::Usage(
+        return Err(CaError::Refused(
             "token-only mode makes the key inside exactly one token: give one --token".into(),
         ));
     };
@@ -273,9 +277,9 @@ pub fn create_token_only(req: &RootRequest<'_>) -> Result<RootOutcome, Error> {
 /// imports it into every token, and writes everything at once. The key exists only in
 /// zeroizing buffers and is gone when this returns. On any failure, keys already imported are
 /// removed and nothing is written.
-pub fn create_backed_up(req: &RootRequest<'_>, backup: &Backup) -> Result<RootOutcome, Error> {
+pub fn create_backed_up(req: &RootRequest<'_>, backup: &Backup) -> Result<RootOutcome, CaError> {
     if req.tokens.is_empty() {
-        return Err(Error::Usage(
+        return Err(CaError::Refused(
             "give at least one --token for the root key".into(),
         ));
     }
@@ -316,7 +320,7 @@ pub fn create_backed_up(req: &RootRequest<'_>, backup: &Backup) -> Result<RootOu
     }
     drop(key);
     // The crash tests kill a root creation here: keys on the tokens, no file written yet.
-    crate::crash_points::pause("KEYRITE_ROOT_PLACED_PAUSE_MS");
+    crate::sys::crash_points::pause("KEYRITE_ROOT_PLACED_PAUSE_MS");
 
     let mut files: Vec<(String, &[u8], u32)> = vec![
         (ROOT_CERT_FILE.into(), pem.as_bytes(), output::PUBLIC),
@@ -350,98 +354,6 @@ pub fn create_backed_up(req: &RootRequest<'_>, backup: &Backup) -> Result<RootOu
         serial,
         not_after,
     })
-}
-
-/// What a recovery needs.
-pub struct RecoverRequest<'a> {
-    /// The root certificate the shares must belong to.
-    pub root_cert: &'a Path,
-    /// The token to import into; `None` with `verify_only`.
-    pub token: Option<&'a Pkcs11Uri>,
-    /// `--module`, when given.
-    pub module: Option<&'a Path>,
-    /// Share files: cards, typed text or decoded QR text.
-    pub shares: &'a [PathBuf],
-    /// Identities that open sealed cards.
-    pub openers: &'a Openers,
-}
-
-/// What a recovery found and did.
-pub struct RecoverOutcome {
-    /// The shares, judged.
-    pub report: SetReport,
-    /// The key imported, unless only verifying.
-    pub imported: Option<PlacedKey>,
-}
-
-/// Reads the root certificate's public key and identity.
-pub fn root_key(path: &Path) -> Result<PublicKey, Error> {
-    let cert = read_certificate(path)?;
-    Ok(
-        PublicKey::from_spki(cert.tbs_certificate().subject_public_key_info())
-            .map_err(|e| PkiError::Build(format!("{}: {e}", path.display())))?,
-    )
-}
-
-/// Verifies every share on its own and as a set, without combining them.
-pub fn verify_shares(
-    root_cert: &Path,
-    share_files: &[PathBuf],
-    openers: &Openers,
-) -> Result<SetReport, Error> {
-    let key = root_key(root_cert)?;
-    let identity = RootIdentity::of(&key)?;
-    let presented = share_files
-        .iter()
-        .map(|p| shares::read_presented(p, openers, &identity))
-        .collect();
-    Ok(shares::judge(presented).0)
-}
-
-/// Recovers the root key from shares and imports it into a new token (or, with no token, only
-/// proves the shares recover it). Every share is verified first; the recovered key must match
-/// the root certificate before anything else happens.
-pub fn recover(req: &RecoverRequest<'_>) -> Result<RecoverOutcome, Error> {
-    let key = root_key(req.root_cert)?;
-    let alg = key
-        .algorithm()
-        .ok_or_else(|| Error::Usage("the root certificate's key is not one keyrite uses".into()))?;
-    let identity = RootIdentity::of(&key)?;
-    let targets = match req.token {
-        Some(uri) => open_targets(std::slice::from_ref(uri), req.module, alg)?,
-        None => Vec::new(),
-    };
-    let presented = req
-        .shares
-        .iter()
-        .map(|p| shares::read_presented(p, req.openers, &identity))
-        .collect();
-    let (report, records) = shares::judge(presented);
-    let recovered =
-        shares::recover(&report, &records, &identity).map_err(|cause| Error::Recovery {
-            cause: Box::new(cause),
-            report: report.to_string(),
-        })?;
-    let Some(target) = targets.first() else {
-        return Ok(RecoverOutcome {
-            report,
-            imported: None,
-        });
-    };
-    let scalar = recovered.scalar();
-    let imported =
-        target
-            .token
-            .import_ec_key(alg, &scalar, recovered.public_key(), &target.template)?;
-    drop(scalar);
-    drop(recovered);
-    match check_placed(target, &imported, KeyOrigin::Imported) {
-        Ok(placed) => Ok(RecoverOutcome {
-            report,
-            imported: Some(placed),
-        }),
-        Err(e) => Err(undo(&[(target, imported)], e)),
-    }
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {

@@ -61,7 +61,7 @@ fn read_user_pin(
     if let Ok(pin) = std::env::var(PIN_ENV) {
         return Ok((Zeroizing::new(pin.into_bytes()), PIN_ENV.into()));
     }
-    let typed = crate::prompt::secret(&format!("PIN for token '{token_label}': ")).map_err(|e| {
+    let typed = crate::sys::prompt::secret(&format!("PIN for token '{token_label}': ")).map_err(|e| {
         TokenError::Pin(format!(
             "no PIN for token '{token_label}': {e}; add pin-source=file:PATH to the token URI or set {PIN_ENV}"
         ))

@@ -127,7 +127,7 @@ impl Token {
             allowed_mechanisms: None,
             allowed_sign_only: None,
             raw_rsa_refused: None,
-            is_rsa: matches!(key.public_key, crate::signer::PublicKey::Rsa(_)),
+            is_rsa: matches!(key.public_key, crate::keys::PublicKey::Rsa(_)),
             decrypt: None,
             unwrap: None,
             derive: None,
@@ -178,7 +178,7 @@ impl Token {
     /// report (p11-kit's RPC client reads no CKA_ALLOWED_MECHANISMS).
     fn refuses_raw_rsa(&self, key: &TokenKey) -> bool {
         use rsa::traits::PublicKeyParts;
-        let crate::signer::PublicKey::Rsa(public) = &key.public_key else {
+        let crate::keys::PublicKey::Rsa(public) = &key.public_key else {
             return true;
         };
         let zeros = vec![0u8; public.size()];

@@ -5,15 +5,17 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use keyrite::publisher::plugin::{self, ErrorCode, PluginError};
+mod protocol;
+
+use protocol::{ErrorCode, PluginError};
 
 /// Requests larger than this are refused unread: notation's payloads are a few kilobytes.
 const MAX_REQUEST_BYTES: u64 = 1024 * 1024;
 
 fn main() -> ExitCode {
-    keyrite::hygiene::harden_process();
+    keyrite::sys::hygiene::harden_process();
     // Unattended: a missing secret is an error, never a prompt on notation's terminal.
-    keyrite::prompt::set_secret_prompt(Box::new(|_| {
+    keyrite::sys::prompt::set_secret_prompt(Box::new(|_| {
         Err(
             "notation-keyrite never prompts (a token PIN comes from pin-source=file:PATH in \
              the key id or KEYRITE_PIN, a key file's passphrase from KEYRITE_KEY_PASSPHRASE, \
@@ -64,5 +66,5 @@ fn run() -> Result<serde_json::Value, PluginError> {
             message: format!("the request is larger than {MAX_REQUEST_BYTES} bytes"),
         });
     }
-    plugin::handle(&command, &request)
+    protocol::handle(&command, &request)
 }

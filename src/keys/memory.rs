@@ -6,7 +6,7 @@ use getrandom::SysRng;
 use p384::elliptic_curve::Generate;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::signer::{KeyAlgorithm, KeySigner, PublicKey, SignatureScheme};
+use crate::keys::{KeyAlgorithm, KeyError, KeySigner, PublicKey, SignatureScheme};
 
 enum Secret {
     P256(p256::ecdsa::SigningKey),
@@ -139,7 +139,7 @@ impl KeySigner for MemoryKey {
         self.algorithm().signature_scheme()
     }
 
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, crate::Error> {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         use signature::Signer;
         let der = match &self.secret {
             Secret::P256(k) => Signer::<p256::ecdsa::DerSignature>::try_sign(k, message)
@@ -149,10 +149,10 @@ impl KeySigner for MemoryKey {
             Secret::P521(k) => Signer::<p521::ecdsa::DerSignature>::try_sign(k, message)
                 .map(|s| s.as_bytes().to_vec()),
         }
-        .map_err(|e| crate::Error::Signing(e.to_string()))?;
+        .map_err(|e| KeyError::Software(e.to_string()))?;
         self.public
             .verify(self.scheme(), message, &der)
-            .map_err(|e| crate::Error::Signing(e.to_string()))?;
+            .map_err(|e| KeyError::Software(e.to_string()))?;
         Ok(der)
     }
 }

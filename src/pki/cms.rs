@@ -17,8 +17,7 @@ use cms::signed_data::{
     CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo,
 };
 
-use crate::Error;
-use crate::signer::{HashAlgorithm, KeySigner, PublicKey, SignatureScheme};
+use crate::keys::{HashAlgorithm, KeySigner, PublicKey, SignatureScheme};
 
 /// A signature that cannot be decoded or does not check out.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +37,15 @@ pub enum CmsError {
         /// The certificate of the signer whose signature is intact.
         signer: Box<Certificate>,
     },
+    /// A signing key is not its certificate's key.
+    #[error("{0}")]
+    Signer(String),
+    /// The key could not sign.
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
+    /// An encoding failure in keyrite's own data.
+    #[error("encoding failed: {0}")]
+    Der(#[from] der::Error),
 }
 
 const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
@@ -80,7 +88,7 @@ pub fn sign(
     payload: &[u8],
     signers: &[(&dyn KeySigner, &Certificate)],
     signing_time: DateTime,
-) -> Result<Vec<u8>, Error> {
+) -> Result<Vec<u8>, CmsError> {
     signed_data(payload, signers, signing_time, true)
 }
 
@@ -89,7 +97,7 @@ pub fn sign_detached(
     content: &[u8],
     signers: &[(&dyn KeySigner, &Certificate)],
     signing_time: DateTime,
-) -> Result<Vec<u8>, Error> {
+) -> Result<Vec<u8>, CmsError> {
     signed_data(content, signers, signing_time, false)
 }
 
@@ -98,16 +106,16 @@ fn signed_data(
     signers: &[(&dyn KeySigner, &Certificate)],
     signing_time: DateTime,
     attached: bool,
-) -> Result<Vec<u8>, Error> {
+) -> Result<Vec<u8>, CmsError> {
     let mut signer_infos = SetOfVec::new();
     let mut certificates = SetOfVec::new();
     for (signer, cert) in signers {
         let scheme = signer.scheme();
         let hash = scheme.hash();
         let cert_key = PublicKey::from_spki(cert.tbs_certificate().subject_public_key_info())
-            .map_err(|e| Error::Usage(format!("a signing root's certificate: {e}")))?;
+            .map_err(|e| CmsError::Signer(format!("a signing root's certificate: {e}")))?;
         if &cert_key != signer.public_key() {
-            return Err(Error::Usage(format!(
+            return Err(CmsError::Signer(format!(
                 "the key on the token is not the key of the certificate for {}: give the token URI of that root's key",
                 crate::pki::name::display_name(cert.tbs_certificate().subject())
             )));

@@ -6,7 +6,7 @@ use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 
 use super::{Token, TokenError, TokenKey, ck};
-use crate::signer::{HashAlgorithm, KeySigner, PublicKey, SignatureScheme};
+use crate::keys::{HashAlgorithm, KeyError, KeySigner, PublicKey, SignatureScheme};
 
 /// A [`KeySigner`] for a key on a token.
 pub struct TokenSigner<'t> {
@@ -130,7 +130,7 @@ impl KeySigner for TokenSigner<'_> {
         self.scheme
     }
 
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, crate::Error> {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let out = self.token_sign(message)?;
         let public = &self.key.public_key;
         let signature = if self.scheme.is_ecdsa() {

@@ -9,7 +9,7 @@ use std::iter;
 use age::secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use crate::token::pin::is_rehearsal;
+use crate::keys::token::pin::is_rehearsal;
 
 /// scrypt work factor (log2 N) for passphrase-sealed shares: 2^18, about a second and
 /// 256 MiB on a laptop.
@@ -119,7 +119,7 @@ pub fn read_passphrase(prompt: &str, confirm: bool) -> Result<SecretString, Seal
         return Ok(SecretString::from(p));
     }
     let ask = |prompt: &str| {
-        crate::prompt::secret(prompt).map_err(|e| {
+        crate::sys::prompt::secret(prompt).map_err(|e| {
             SealError::Denied(format!(
                 "no passphrase: {e}; passphrases are typed, never given as arguments"
             ))

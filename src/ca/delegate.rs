@@ -11,18 +11,18 @@ use x509_cert::Certificate;
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
 use x509_cert::serial_number::SerialNumber;
 
-use crate::Error;
-use crate::ledger::{Issued, Ledger, serial_hex};
-use crate::output;
+use super::CaError;
+use crate::ca::ledger::{Issued, Ledger, serial_hex};
+use crate::keys::token::{Pkcs11Uri, Token, TokenSigner};
+use crate::keys::{PublicKey, sha256};
 use crate::pki::check::{CertProfile, Issuer};
-use crate::pki::csr::{csr_digest, read_csr};
+use crate::pki::csr::{Csr, csr_digest, read_csr};
 use crate::pki::issue::issue;
 use crate::pki::name::display_name;
 use crate::pki::profile::{DelegateKind, DelegateProfile};
 use crate::pki::validity::Period;
-use crate::pki::{PkiError, read_certificate};
-use crate::signer::{PublicKey, sha256};
-use crate::token::{Pkcs11Uri, Token, TokenSigner};
+use crate::pki::{PkiError, pem, read_certificate};
+use crate::sys::output;
 
 /// What a delegate issuance needs.
 pub struct DelegateRequest<'a> {
@@ -57,7 +57,7 @@ pub struct DelegateOutcome {
 }
 
 /// The facts about the root a delegate must agree with.
-pub fn issuer_facts(root: &Certificate) -> Result<Issuer, Error> {
+pub fn issuer_facts(root: &Certificate) -> Result<Issuer, CaError> {
     let tbs = root.tbs_certificate();
     let key_id = tbs
         .get_extension::<SubjectKeyIdentifier>()
@@ -79,13 +79,13 @@ pub fn open_root_signer<'t>(
     token: &'t Token,
     uri: &Pkcs11Uri,
     root: &Certificate,
-) -> Result<TokenSigner<'t>, Error> {
+) -> Result<TokenSigner<'t>, CaError> {
     token.login(uri)?;
     let key = token.find_key(uri)?;
     let cert_key = PublicKey::from_spki(root.tbs_certificate().subject_public_key_info())
         .map_err(|e| PkiError::Input(format!("the root certificate's key: {e}")))?;
     if key.public_key != cert_key {
-        return Err(Error::Usage(format!(
+        return Err(CaError::Refused(format!(
             "the key {uri} names on token '{}' is not the root certificate's key: give the root key's object= or id=",
             token.label()
         )));
@@ -95,51 +95,19 @@ pub fn open_root_signer<'t>(
 
 /// Issues a delegate certificate from a CSR. Every input is checked before the token is
 /// touched; the certificate is recorded in the ledger as soon as it is signed and verified.
-pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, Error> {
+pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, CaError> {
     let root = read_certificate(req.root_cert)?;
     let issuer = issuer_facts(&root)?;
     let csr = read_csr(req.csr)?;
-    if csr.asks_for_ca && req.kind == DelegateKind::Signing {
-        return Err(Error::Usage(format!(
-            "CSR {} asks for a CA certificate (basicConstraints cA=TRUE) but the signing profile \
-             issues end-entity certificates: use --profile ca for a delegate CA, or have the \
-             publisher make a CSR without cA=TRUE",
-            req.csr.display()
-        )));
-    }
-    if req.kind == DelegateKind::Ca && req.crl_url.is_none() {
-        return Err(Error::Usage(
-            "a delegate CA needs --crl-url: without a CRL distribution point notation treats it \
-             as never revocable"
-                .into(),
-        ));
-    }
-    if let Some(url) = req.crl_url
-        && !url.starts_with("http://")
-    {
-        return Err(Error::Usage(format!(
-            "--crl-url {url}: notation fetches CRLs over plain http:// only (the CRL is signed)"
-        )));
-    }
-    let name = req
-        .csr
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "the CSR file name {} must be letters, digits, '-', '_' or '.', as the certificate is named after it",
-                req.csr.display()
-            ))
-        })?
-        .to_owned();
+    check_request(req, &csr)?;
+    let name = output_name(req.csr)?;
     let cert_file = format!("{name}.crt");
     let chain_file = format!("{name}.chain.pem");
     output::preflight(req.out_dir, &[&cert_file, &chain_file])?;
     let now = DateTime::from_system_time(SystemTime::now())?;
     let end = req.validity.end_from(now)?;
     if end.unix_duration() > issuer.not_after.to_unix_duration() {
-        return Err(Error::Usage(format!(
+        return Err(CaError::Refused(format!(
             "--validity would end on {end}, after the root expires ({}): choose a shorter validity",
             issuer.not_after
         )));
@@ -147,7 +115,6 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, Erro
     let mut ledger = Ledger::open(req.ledger, req.root_cert, &root.to_der()?, true)?;
     let token = Token::open(req.token, req.module)?;
     let signer = open_root_signer(&token, req.token, &root)?;
-
     let serial = loop {
         let candidate: SerialNumber = SerialNumber::generate(&mut UnwrapErr(SysRng));
         if !ledger.knows_serial(&serial_hex(&candidate)) {
@@ -156,26 +123,7 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, Erro
     };
     let serial_text = serial_hex(&serial);
     let validity = x509_cert::time::Validity::new(now.into(), end.into());
-    let profile = DelegateProfile {
-        kind: req.kind,
-        subject: csr.request.info.subject.clone(),
-        issuer: issuer.subject.clone(),
-        issuer_key_id: issuer.key_id.clone(),
-        crl_url: req.crl_url.map(str::to_owned),
-        subject_alt_name: csr.subject_alt_name.clone(),
-    };
-    let check_as = match req.kind {
-        DelegateKind::Signing => CertProfile::Signing(&issuer),
-        DelegateKind::Ca => CertProfile::DelegateCa(&issuer),
-    };
-    let der = issue(
-        profile,
-        check_as,
-        serial,
-        validity,
-        csr.request.info.public_key.clone(),
-        &signer,
-    )?;
+    let der = sign(req, &csr, &issuer, serial, validity, &signer)?;
     let issued = Issued {
         serial: serial_text,
         subject: display_name(&csr.request.info.subject),
@@ -194,12 +142,8 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, Erro
     // Recorded before the files are written: a signed certificate is always in the ledger,
     // so it can be revoked even if writing it fails.
     ledger.record(issued.clone())?;
-    let pem = |der: &[u8]| {
-        der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der)
-            .map_err(|e| PkiError::Build(format!("PEM encoding: {e}")))
-    };
-    let leaf = pem(&der)?;
-    let chain = format!("{leaf}{}", pem(&root.to_der()?)?);
+    let leaf = pem("CERTIFICATE", &der)?;
+    let chain = format!("{leaf}{}", pem("CERTIFICATE", &root.to_der()?)?);
     output::write_new_files(
         req.out_dir,
         &[
@@ -208,7 +152,7 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, Erro
         ],
     )
     .map_err(|e| {
-        Error::Usage(format!(
+        CaError::Refused(format!(
             "{e}. The certificate (serial {}, SHA-256 {}) was signed and recorded in the ledger \
              but not written: revoke it with `crl issue --revoke {}` and issue a new one",
             issued.serial, issued.cert_sha256, issued.serial
@@ -219,4 +163,76 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, Erro
         chain_path: req.out_dir.join(chain_file),
         issued,
     })
+}
+
+/// Refuses a request whose profile, CSR and CRL URL do not fit together.
+fn check_request(req: &DelegateRequest<'_>, csr: &Csr) -> Result<(), CaError> {
+    if csr.asks_for_ca && req.kind == DelegateKind::Signing {
+        return Err(CaError::Refused(format!(
+            "CSR {} asks for a CA certificate (basicConstraints cA=TRUE) but the signing profile \
+             issues end-entity certificates: use --profile ca for a delegate CA, or have the \
+             publisher make a CSR without cA=TRUE",
+            req.csr.display()
+        )));
+    }
+    if req.kind == DelegateKind::Ca && req.crl_url.is_none() {
+        return Err(CaError::Refused(
+            "a delegate CA needs --crl-url: without a CRL distribution point notation treats it \
+             as never revocable"
+                .into(),
+        ));
+    }
+    if let Some(url) = req.crl_url
+        && !url.starts_with("http://")
+    {
+        return Err(CaError::Refused(format!(
+            "--crl-url {url}: notation fetches CRLs over plain http:// only (the CRL is signed)"
+        )));
+    }
+    Ok(())
+}
+
+/// The name the certificate files take: the CSR file's stem, when it is a safe file name.
+fn output_name(csr: &Path) -> Result<String, CaError> {
+    csr.file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            CaError::Refused(format!(
+                "the CSR file name {} must be letters, digits, '-', '_' or '.', as the certificate is named after it",
+                csr.display()
+            ))
+        })
+}
+
+/// Builds the delegate's certificate from the CSR, checks it, and has the root sign it.
+fn sign(
+    req: &DelegateRequest<'_>,
+    csr: &Csr,
+    issuer: &Issuer,
+    serial: SerialNumber,
+    validity: x509_cert::time::Validity,
+    signer: &TokenSigner<'_>,
+) -> Result<Vec<u8>, CaError> {
+    let profile = DelegateProfile {
+        kind: req.kind,
+        subject: csr.request.info.subject.clone(),
+        issuer: issuer.subject.clone(),
+        issuer_key_id: issuer.key_id.clone(),
+        crl_url: req.crl_url.map(str::to_owned),
+        subject_alt_name: csr.subject_alt_name.clone(),
+    };
+    let check_as = match req.kind {
+        DelegateKind::Signing => CertProfile::Signing(issuer),
+        DelegateKind::Ca => CertProfile::DelegateCa(issuer),
+    };
+    Ok(issue(
+        profile,
+        check_as,
+        serial,
+        validity,
+        csr.request.info.public_key.clone(),
+        signer,
+    )?)
 }

@@ -162,7 +162,7 @@ pub enum TokenError {
         /// Token label.
         token: String,
         /// The verification failure.
-        source: crate::signer::BadSignature,
+        source: crate::keys::BadSignature,
     },
     /// A key a failed step had made could not be removed again.
     #[error(
@@ -178,7 +178,7 @@ pub enum TokenError {
         /// Key id in hex.
         id: String,
         /// The module's answer.
-        source: CkError,
+        source: Box<CkError>,
     },
     /// A step failed, and undoing what it had made on the token failed too.
     #[error("{cause}; then {cleanup}")]
@@ -188,6 +188,12 @@ pub enum TokenError {
         /// The failed cleanup.
         cleanup: Box<TokenError>,
     },
+    /// A new key's protection is not what keyrite requires.
+    #[error(
+        "the new key's protection is not what keyrite requires ({0}); it was not used and was \
+         removed: check the token's PKCS#11 module or use another token"
+    )]
+    WeakKey(String),
     /// A value keyrite builds for the token could not be encoded.
     #[error("could not encode {0}")]
     Encoding(String),

@@ -8,9 +8,9 @@ use der::{Decode, Encode};
 use getrandom::SysRng;
 use zeroize::Zeroizing;
 
-use crate::memory_key::MemoryKey;
-use crate::seal::{self, Openers, SealTo};
-use crate::signer::{HashAlgorithm, KeyAlgorithm, KeySigner, PublicKey, SignatureScheme};
+use crate::keys::memory::MemoryKey;
+use crate::keys::seal::{self, Openers, SealTo};
+use crate::keys::{HashAlgorithm, KeyAlgorithm, KeyError, KeySigner, PublicKey, SignatureScheme};
 
 /// The PEM label of a PKCS#8 private key.
 const PRIVATE_KEY_LABEL: &str = "PRIVATE KEY";
@@ -47,12 +47,12 @@ pub fn public_path(key: &Path) -> PathBuf {
 
 impl FileKey {
     /// Generates a key of `alg`.
-    pub fn generate(alg: KeyAlgorithm) -> Result<Self, crate::Error> {
+    pub fn generate(alg: KeyAlgorithm) -> Result<Self, KeyError> {
         match alg.rsa_bits() {
             None => Ok(Self::Ec(Box::new(MemoryKey::generate(alg)?))),
             Some(bits) => {
                 let key = rsa::PrivateKey::new(&mut SysRng, bits)
-                    .map_err(|e| crate::Error::Signing(format!("RSA key generation: {e}")))?;
+                    .map_err(|e| KeyError::Software(format!("RSA key generation: {e}")))?;
                 let public = PublicKey::Rsa(key.to_public_key());
                 Ok(Self::Rsa(Box::new(key), public))
             }
@@ -69,16 +69,16 @@ impl FileKey {
 
     /// Signs `message` with `scheme` and returns the X.509 encoding of the signature, verified
     /// against the public key.
-    pub fn sign(&self, scheme: SignatureScheme, message: &[u8]) -> Result<Vec<u8>, crate::Error> {
+    pub fn sign(&self, scheme: SignatureScheme, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let signature = match self {
             Self::Ec(k) if k.scheme() == scheme => k.sign(message)?,
             Self::Rsa(k, _) if !scheme.is_ecdsa() => {
                 let digest = scheme.hash().digest(message);
                 rsa_sign(k, scheme, &digest)
-                    .map_err(|e| crate::Error::Signing(format!("{scheme}: {e}")))?
+                    .map_err(|e| KeyError::Software(format!("{scheme}: {e}")))?
             }
             _ => {
-                return Err(crate::Error::Signing(format!(
+                return Err(KeyError::Software(format!(
                     "a {} key does not sign with {scheme}",
                     self.public_key().describe()
                 )));
@@ -86,25 +86,23 @@ impl FileKey {
         };
         self.public_key()
             .verify(scheme, message, &signature)
-            .map_err(|e| crate::Error::Signing(e.to_string()))?;
+            .map_err(|e| KeyError::Software(e.to_string()))?;
         Ok(signature)
     }
 
     /// The key as PKCS#8 PEM, in a buffer zeroized on drop.
-    fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, crate::Error> {
+    fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, KeyError> {
         let der = match self {
             Self::Ec(k) => k.to_pkcs8_der()?,
             Self::Rsa(k, _) => {
                 use rsa::pkcs8::EncodePrivateKey;
-                let doc = k.to_pkcs8_der().map_err(|e| {
-                    crate::Error::Signing(format!("encoding the key as PKCS#8: {e}"))
-                })?;
+                let doc = k
+                    .to_pkcs8_der()
+                    .map_err(|e| KeyError::Software(format!("encoding the key as PKCS#8: {e}")))?;
                 Zeroizing::new(doc.as_bytes().to_vec())
             }
         };
-        crate::pki::pem(PRIVATE_KEY_LABEL, &der)
-            .map(Zeroizing::new)
-            .map_err(crate::Error::from)
+        pem(PRIVATE_KEY_LABEL, &der).map(Zeroizing::new)
     }
 
     /// Reads a key from PKCS#8 DER.
@@ -123,7 +121,7 @@ impl FileKey {
     pub fn to_files(
         &self,
         protection: &Protection,
-    ) -> Result<(Zeroizing<Vec<u8>>, String), crate::Error> {
+    ) -> Result<(Zeroizing<Vec<u8>>, String), KeyError> {
         let pem = self.to_pkcs8_pem()?;
         let key_file = match protection {
             Protection::Sealed(to) => Zeroizing::new(seal::seal(pem.as_bytes(), to)?),
@@ -133,7 +131,7 @@ impl FileKey {
     }
 
     /// Opens the key file at `path` (sealed or clear) with `openers`.
-    pub fn open(path: &Path, openers: &Openers) -> Result<Self, crate::Error> {
+    pub fn open(path: &Path, openers: &Openers) -> Result<Self, KeyError> {
         let what = format!("the key file {}", path.display());
         let bytes = read_small(path, &what)?;
         let pem = if bytes.starts_with(AGE_MAGIC) {
@@ -142,16 +140,16 @@ impl FileKey {
             bytes
         };
         let text = std::str::from_utf8(&pem)
-            .map_err(|_| crate::Error::Usage(format!("{what} is neither age-sealed nor PEM")))?;
+            .map_err(|_| KeyError::Unusable(format!("{what} is neither age-sealed nor PEM")))?;
         let (label, der) = der::pem::decode_vec(text.trim().as_bytes())
             .map(|(l, d)| (l.to_owned(), Zeroizing::new(d)))
-            .map_err(|e| crate::Error::Usage(format!("{what} is not a PEM private key ({e})")))?;
+            .map_err(|e| KeyError::Unusable(format!("{what} is not a PEM private key ({e})")))?;
         if label != PRIVATE_KEY_LABEL {
-            return Err(crate::Error::Usage(format!(
+            return Err(KeyError::Unusable(format!(
                 "{what} holds a PEM '{label}', not a PKCS#8 '{PRIVATE_KEY_LABEL}'"
             )));
         }
-        Self::from_pkcs8_der(&der).map_err(|e| crate::Error::Usage(format!("{what}: {e}")))
+        Self::from_pkcs8_der(&der).map_err(|e| KeyError::Unusable(format!("{what}: {e}")))
     }
 }
 
@@ -171,7 +169,7 @@ impl KeySigner for FileKey {
         }
     }
 
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, crate::Error> {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         FileKey::sign(self, KeySigner::scheme(self), message)
     }
 }
@@ -200,17 +198,17 @@ fn rsa_sign(
 }
 
 /// A public key as SubjectPublicKeyInfo PEM.
-pub fn public_pem(key: &PublicKey) -> Result<String, crate::Error> {
+pub fn public_pem(key: &PublicKey) -> Result<String, KeyError> {
     let der = key.to_spki()?.to_der()?;
-    crate::pki::pem(PUBLIC_KEY_LABEL, &der).map_err(crate::Error::from)
+    pem(PUBLIC_KEY_LABEL, &der)
 }
 
 /// Reads the public key recorded beside the key file at `key_path`.
-pub fn read_public(key_path: &Path) -> Result<PublicKey, crate::Error> {
+pub fn read_public(key_path: &Path) -> Result<PublicKey, KeyError> {
     let path = public_path(key_path);
     let what = format!("the public-key file {}", path.display());
     let bytes = read_small(&path, &what)?;
-    let bad = |e: String| crate::Error::Usage(format!("{what} is not a PEM public key ({e})"));
+    let bad = |e: String| KeyError::Unusable(format!("{what} is not a PEM public key ({e})"));
     let (label, der) = der::pem::decode_vec(&bytes).map_err(|e| bad(e.to_string()))?;
     if label != PUBLIC_KEY_LABEL {
         return Err(bad(format!("it holds a '{label}'")));
@@ -219,12 +217,17 @@ pub fn read_public(key_path: &Path) -> Result<PublicKey, crate::Error> {
     PublicKey::from_spki(&spki).map_err(|e| bad(e.to_string()))
 }
 
+/// `der` as PEM under `label`, with LF line endings.
+fn pem(label: &str, der: &[u8]) -> Result<String, KeyError> {
+    Ok(der::pem::encode_string(label, der::pem::LineEnding::LF, der).map_err(der::Error::from)?)
+}
+
 /// Reads a small file in full, zeroized on drop.
-fn read_small(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, crate::Error> {
-    let unreadable = |e: std::io::Error| crate::Error::Usage(format!("cannot read {what}: {e}"));
+fn read_small(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let unreadable = |e: std::io::Error| KeyError::Unusable(format!("cannot read {what}: {e}"));
     let size = std::fs::metadata(path).map_err(unreadable)?.len();
     if size > MAX_KEY_FILE_BYTES {
-        return Err(crate::Error::Usage(format!(
+        return Err(KeyError::Unusable(format!(
             "{what} is {size} bytes: not a key file"
         )));
     }

@@ -1,0 +1,61 @@
+//! `keyrite-import check`: judge a signing chain against what is installed, offline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use keyrite::import::verdict::Outcome;
+use keyrite::import::{ImportError, Importer, now, parse_at};
+
+/// What to judge, and how.
+#[derive(Args)]
+pub(crate) struct CheckArgs {
+    /// The chain.
+    chain: PathBuf,
+    /// Judge at this time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ) instead of now.
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// The repository the signature is for (registry.example/app): judge by the trust
+    /// policy statement notation applies to it (its level, overrides, trust stores and
+    /// trusted identities) instead of against keyrite's stores with every check enforced.
+    #[arg(long, value_name = "REPOSITORY")]
+    scope: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Prints the verdict; the exit status says it too (0 trusted, 2 untrusted, 3 expired,
+/// 4 revoked).
+pub(crate) fn run(args: CheckArgs, importer: &Importer) -> Result<ExitCode, ImportError> {
+    let CheckArgs {
+        chain,
+        at,
+        scope,
+        json,
+    } = args;
+    let at = at
+        .as_deref()
+        .map(parse_at)
+        .transpose()?
+        .map_or_else(now, Ok)?;
+    let verdict = importer.check(&chain, at, scope.as_deref())?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&verdict).unwrap_or_default()
+        );
+    } else {
+        let word = serde_json::to_value(verdict.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        println!("{word}: {}", verdict.reason);
+    }
+    Ok(ExitCode::from(match verdict.outcome {
+        Outcome::Trusted => 0,
+        Outcome::Untrusted => 2,
+        Outcome::Expired => 3,
+        Outcome::Revoked => 4,
+    }))
+}

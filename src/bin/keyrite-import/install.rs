@@ -1,0 +1,41 @@
+//! `keyrite-import install`: verify a bundle and install it, or refuse it and change nothing.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use keyrite::import::{ImportError, Importer, now};
+
+/// What to install.
+#[derive(Args)]
+pub(crate) struct InstallArgs {
+    /// The bundle file.
+    file: PathBuf,
+}
+
+/// Installs the bundle and lists the files written and removed.
+pub(crate) fn run(args: InstallArgs, importer: &Importer) -> Result<ExitCode, ImportError> {
+    let file = args.file;
+    let done = importer.install(&file, now()?)?;
+    match done.previous {
+        Some(v) => println!(
+            "Installed {} bundle version {} of lineage {} (replacing version {v}).",
+            done.kind.name(),
+            done.version,
+            done.lineage
+        ),
+        None => println!(
+            "Installed {} bundle version {} of lineage {}.",
+            done.kind.name(),
+            done.version,
+            done.lineage
+        ),
+    }
+    for p in &done.written {
+        println!("  wrote   {}", p.display());
+    }
+    for p in &done.removed {
+        println!("  removed {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
