@@ -7,21 +7,21 @@ use std::time::SystemTime;
 use der::{DateTime, Encode};
 use getrandom::SysRng;
 use getrandom::rand_core::UnwrapErr;
-use x509_cert::Certificate;
-use x509_cert::ext::pkix::SubjectKeyIdentifier;
 use x509_cert::serial_number::SerialNumber;
 
 use super::CaError;
-use crate::ca::ledger::{Issued, Ledger, serial_hex};
+use super::issuer::{issuer_facts, open_root_signer};
+use crate::ca::ledger::{Issued, Ledger};
+use crate::keys::sha256;
 use crate::keys::token::{Pkcs11Uri, Token, TokenSigner};
-use crate::keys::{PublicKey, sha256};
 use crate::pki::check::{CertProfile, Issuer};
 use crate::pki::csr::{Csr, csr_digest, read_csr};
 use crate::pki::issue::issue;
 use crate::pki::name::display_name;
 use crate::pki::profile::{DelegateKind, DelegateProfile};
+use crate::pki::serial_hex;
 use crate::pki::validity::Period;
-use crate::pki::{PkiError, pem, read_certificate};
+use crate::pki::{pem, read_certificate};
 use crate::sys::output;
 
 /// What a delegate issuance needs.
@@ -54,43 +54,6 @@ pub struct DelegateOutcome {
     pub chain_path: PathBuf,
     /// The ledger entry.
     pub issued: Issued,
-}
-
-/// The facts about the root a delegate must agree with.
-pub fn issuer_facts(root: &Certificate) -> Result<Issuer, CaError> {
-    let tbs = root.tbs_certificate();
-    let key_id = tbs
-        .get_extension::<SubjectKeyIdentifier>()
-        .ok()
-        .flatten()
-        .map(|(_, ski)| ski.0.as_bytes().to_vec())
-        .ok_or_else(|| {
-            PkiError::Input("the root certificate has no subjectKeyIdentifier to name it by".into())
-        })?;
-    Ok(Issuer {
-        subject: tbs.subject().clone(),
-        key_id,
-        not_after: tbs.validity().not_after,
-    })
-}
-
-/// Opens the root key on the token and checks it is the root certificate's.
-pub fn open_root_signer<'t>(
-    token: &'t Token,
-    uri: &Pkcs11Uri,
-    root: &Certificate,
-) -> Result<TokenSigner<'t>, CaError> {
-    token.login(uri)?;
-    let key = token.find_key(uri)?;
-    let cert_key = PublicKey::from_spki(root.tbs_certificate().subject_public_key_info())
-        .map_err(|e| PkiError::Input(format!("the root certificate's key: {e}")))?;
-    if key.public_key != cert_key {
-        return Err(CaError::Refused(format!(
-            "the key {uri} names on token '{}' is not the root certificate's key: give the root key's object= or id=",
-            token.label()
-        )));
-    }
-    Ok(TokenSigner::new(token, key)?)
 }
 
 /// Issues a delegate certificate from a CSR. Every input is checked before the token is

@@ -14,17 +14,6 @@ pub const LEDGER_FILE: &str = "ledger.json";
 const LOCK_FILE: &str = "ledger.lock";
 const LEDGER_VERSION: u32 = 1;
 
-/// A serial number as the ledger writes it: lowercase hex of the integer's value, without
-/// the leading zero octet DER adds to keep it positive (the form `openssl x509 -serial` shows).
-pub fn serial_hex(serial: &x509_cert::serial_number::SerialNumber) -> String {
-    let bytes = serial.as_bytes();
-    let start = bytes
-        .iter()
-        .position(|b| *b != 0)
-        .unwrap_or(bytes.len().saturating_sub(1));
-    hex::encode(&bytes[start..])
-}
-
 /// One issued certificate.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Issued {

@@ -5,8 +5,10 @@
 
 pub mod crl;
 pub mod delegate;
+pub mod issuer;
 pub mod ledger;
 pub mod recover;
+pub mod revocation;
 pub mod root;
 
 use crate::keys::KeyError;

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod engine;
 pub mod media;
+pub mod params;
 pub mod rehearsal;
 pub mod script;
 pub mod transcript;

@@ -77,22 +77,7 @@ pub fn prepare(
         pin_file: dir.join("softhsm/user.pin"),
     };
     if setup.profile.exists() {
-        // Only a rehearsal this command made is resumed: never a real ceremony's directory.
-        let (profile, _) = super::script::load_profile(&setup.profile)?;
-        let same_script = fs::read(&setup.script).is_ok_and(|b| b == script.as_bytes());
-        if !profile.rehearsal || !same_script {
-            return Err(CeremonyError::Profile(format!(
-                "{} is not a rehearsal of this script: give a new directory",
-                dir.display()
-            )));
-        }
-        if profile.output_device.as_deref() != output_device {
-            return Err(CeremonyError::Profile(format!(
-                "the rehearsal in {} was started with output device {}: resume it with the same --output-device",
-                dir.display(),
-                profile.output_device.as_deref().unwrap_or("(none)")
-            )));
-        }
+        check_resumable(dir, &setup, script, output_device)?;
         return Ok(setup);
     }
     if dir.exists() && fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
@@ -106,6 +91,40 @@ pub fn prepare(
             "SoftHSM2 is not installed ({SOFTHSM_MODULE} is missing): install the softhsm2 package (README's first command does)"
         )));
     }
+    make_tokens(dir, &setup)?;
+    write_profile(dir, &setup, script, pins, output_device)?;
+    Ok(setup)
+}
+
+/// Refuses to resume a directory that is not a rehearsal of `script`, or that was started on
+/// another output device.
+fn check_resumable(
+    dir: &Path,
+    setup: &Setup,
+    script: &str,
+    output_device: Option<&str>,
+) -> Result<(), CeremonyError> {
+    // Only a rehearsal this command made is resumed: never a real ceremony's directory.
+    let (profile, _) = super::script::load_profile(&setup.profile)?;
+    let same_script = fs::read(&setup.script).is_ok_and(|b| b == script.as_bytes());
+    if !profile.rehearsal || !same_script {
+        return Err(CeremonyError::Profile(format!(
+            "{} is not a rehearsal of this script: give a new directory",
+            dir.display()
+        )));
+    }
+    if profile.output_device.as_deref() != output_device {
+        return Err(CeremonyError::Profile(format!(
+            "the rehearsal in {} was started with output device {}: resume it with the same --output-device",
+            dir.display(),
+            profile.output_device.as_deref().unwrap_or("(none)")
+        )));
+    }
+    Ok(())
+}
+
+/// Makes the two throwaway SoftHSM2 tokens, with one random PIN written to the PIN file.
+fn make_tokens(dir: &Path, setup: &Setup) -> Result<(), CeremonyError> {
     let tokens = dir.join("softhsm/tokens");
     fs::create_dir_all(&tokens).map_err(io(&tokens))?;
     fs::write(
@@ -146,6 +165,17 @@ pub fn prepare(
             )));
         }
     }
+    Ok(())
+}
+
+/// Writes the rehearsal's input medium (its policy), script and profile.
+fn write_profile(
+    dir: &Path,
+    setup: &Setup,
+    script: &str,
+    pins: PinEntry,
+    output_device: Option<&str>,
+) -> Result<(), CeremonyError> {
     let input = dir.join("input");
     crate::sys::output::write_new_files(
         &input,
@@ -186,7 +216,7 @@ pub fn prepare(
             ),
         ],
     )?;
-    Ok(setup)
+    Ok(())
 }
 
 /// Writes `dir/manifest.json`: every artefact by role.

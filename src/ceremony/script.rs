@@ -88,123 +88,7 @@ pub struct Script {
     pub steps: Vec<Step>,
 }
 
-/// Parameters of the actions, as merged from `[parameters]` and a step's `with`.
-pub mod params {
-    use serde::Deserialize;
-
-    /// `root-create`.
-    #[derive(Deserialize)]
-    pub struct RootCreate {
-        /// The root's subject.
-        pub subject: String,
-        /// Key algorithm.
-        #[serde(default = "p384")]
-        pub algorithm: String,
-        /// Validity (`20y`).
-        pub validity: String,
-        /// `T-of-N`, for a backed-up root.
-        pub shares: Option<String>,
-        /// `NAME[=RECIPIENT]`, one per share.
-        #[serde(default)]
-        pub custodians: Vec<String>,
-        /// Make the successor root on the profile's `successor_token` (a rotation).
-        #[serde(default)]
-        pub successor: bool,
-    }
-
-    /// `shares-verify`.
-    #[derive(Deserialize)]
-    pub struct SharesVerify {
-        /// Card files on the input medium; none: the cards this ceremony made.
-        #[serde(default)]
-        pub cards: Vec<String>,
-    }
-
-    /// `root-recover`.
-    #[derive(Deserialize)]
-    pub struct RootRecover {
-        /// Card files on the input medium; none: every `share-*` there.
-        #[serde(default)]
-        pub cards: Vec<String>,
-    }
-
-    fn p384() -> String {
-        "p384".into()
-    }
-
-    /// `recover-verify`.
-    #[derive(Deserialize)]
-    pub struct RecoverVerify {
-        /// `T-of-N`: the first T cards are used.
-        pub shares: String,
-        /// Card files on the input medium; none: the cards this ceremony made.
-        #[serde(default)]
-        pub cards: Vec<String>,
-    }
-
-    /// `publisher-key`.
-    #[derive(Deserialize)]
-    pub struct PublisherKey {
-        /// The publisher's name: the CSR is `<name>.csr`.
-        pub name: String,
-        /// The publisher's subject.
-        pub publisher_subject: String,
-    }
-
-    /// `delegate-issue`.
-    #[derive(Deserialize)]
-    pub struct DelegateIssue {
-        /// The CSR's name on the input medium, without `.csr`.
-        pub name: String,
-        /// `signing` or `ca`.
-        #[serde(default = "signing")]
-        pub profile: String,
-        /// Validity of the delegate (`1y`).
-        pub delegate_validity: String,
-        /// The CRL distribution point URL.
-        pub crl_url: String,
-    }
-
-    fn signing() -> String {
-        "signing".into()
-    }
-
-    /// `crl-issue`.
-    #[derive(Deserialize)]
-    pub struct CrlIssue {
-        /// Delegates (by name) to revoke.
-        #[serde(default)]
-        pub revoke: Vec<String>,
-        /// The CRL's lifetime (`30d`).
-        pub crl_next_update: String,
-    }
-
-    /// `bundle-trust`.
-    #[derive(Deserialize)]
-    pub struct BundleTrust {
-        /// The trust bundle's version.
-        pub trust_version: u64,
-        /// How long it is valid (`1y`).
-        pub trust_expires: String,
-        /// A policy file on the input medium.
-        pub policy: Option<String>,
-        /// Carry the successor root made earlier, which cosigns (a rotation).
-        #[serde(default)]
-        pub add_successor: bool,
-        /// Leave the signing root out (root revocation, or the end of an overlap).
-        #[serde(default)]
-        pub retire_signing_root: bool,
-    }
-
-    /// `bundle-revocation`.
-    #[derive(Deserialize)]
-    pub struct BundleRevocation {
-        /// The revocation bundle's version.
-        pub revocation_version: u64,
-        /// The CRL distribution point URL.
-        pub crl_url: String,
-    }
-}
+pub use super::params;
 
 impl Step {
     /// The step's parameters: the script's, overridden by the step's `with`.
@@ -248,7 +132,6 @@ impl Step {
     /// Reads the step's parameters and checks every value, so a script that loads runs as it
     /// reads.
     fn check_params(&self, script: &Script) -> Result<(), String> {
-        use crate::pki::validity::Period;
         use params::*;
         if let Some(key) = self
             .with
@@ -260,112 +143,17 @@ impl Step {
                 self.action.name()
             ));
         }
-        let period = |what: &str, v: &str| {
-            v.parse::<Period>()
-                .map(drop)
-                .map_err(|e| format!("{what}: {e}"))
-        };
-        let file = |what: &str, v: &str| {
-            if v.is_empty() || v.contains('/') || v.starts_with('.') {
-                Err(format!(
-                    "{what} '{v}' must be a plain file name on the input medium"
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        let shares = |v: &str| {
-            v.parse::<crate::shares::Threshold>()
-                .map(drop)
-                .map_err(|e| e.to_string())
-        };
-        let url = |v: &str| {
-            crate::bundle::valid_cdp_url(v)
-                .then_some(())
-                .ok_or_else(|| format!("crl_url '{v}' is not an http:// URL"))
-        };
         match self.action {
             Action::Note => Ok(()),
-            Action::SharesVerify => {
-                let p: SharesVerify = self.params(script)?;
-                p.cards.iter().try_for_each(|c| file("card", c))
-            }
-            Action::RecoverVerify => {
-                let p: RecoverVerify = self.params(script)?;
-                shares(&p.shares)?;
-                p.cards.iter().try_for_each(|c| file("card", c))
-            }
-            Action::RootRecover => {
-                let p: RootRecover = self.params(script)?;
-                p.cards.iter().try_for_each(|c| file("card", c))
-            }
-            Action::RootCreate => {
-                let p: RootCreate = self.params(script)?;
-                crate::pki::name::parse_subject(&p.subject).map_err(|e| e.to_string())?;
-                period("validity", &p.validity)?;
-                p.algorithm
-                    .parse::<crate::keys::KeyAlgorithm>()
-                    .map_err(|e| e.to_string())?;
-                match &p.shares {
-                    Some(t) => {
-                        let t: crate::shares::Threshold = t.parse().map_err(|e: crate::shares::ThresholdError| e.to_string())?;
-                        if p.custodians.len() != usize::from(t.n) {
-                            return Err(format!("shares {}-of-{} needs {} custodians, {} given", t.t, t.n, t.n, p.custodians.len()));
-                        }
-                        Ok(())
-                    }
-                    None if !p.custodians.is_empty() => {
-                        Err("custodians are given without shares: say shares = \"T-of-N\" for a backed-up root".into())
-                    }
-                    None => Ok(()),
-                }
-            }
-            Action::PublisherKey => {
-                let p: PublisherKey = self.params(script)?;
-                file("name", &p.name)?;
-                crate::pki::name::parse_subject(&p.publisher_subject)
-                    .map(drop)
-                    .map_err(|e| e.to_string())
-            }
-            Action::DelegateIssue => {
-                let p: DelegateIssue = self.params(script)?;
-                file("name", &p.name)?;
-                if !matches!(p.profile.as_str(), "signing" | "ca") {
-                    return Err(format!("profile '{}' is not signing or ca", p.profile));
-                }
-                period("delegate_validity", &p.delegate_validity)?;
-                url(&p.crl_url)
-            }
-            Action::CrlIssue => {
-                let p: CrlIssue = self.params(script)?;
-                period("crl_next_update", &p.crl_next_update)?;
-                p.revoke
-                    .iter()
-                    .try_for_each(|r| match r.strip_prefix("serial:") {
-                        Some(hex)
-                            if !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()) =>
-                        {
-                            Ok(())
-                        }
-                        Some(_) => Err(format!("revoke '{r}': a serial is serial:<hex>")),
-                        None => file("revoke", r),
-                    })
-            }
-            Action::BundleTrust => {
-                let p: BundleTrust = self.params(script)?;
-                if p.trust_version == 0 {
-                    return Err("trust_version starts at 1".into());
-                }
-                period("trust_expires", &p.trust_expires)?;
-                p.policy.iter().try_for_each(|f| file("policy", f))
-            }
-            Action::BundleRevocation => {
-                let p: BundleRevocation = self.params(script)?;
-                if p.revocation_version == 0 {
-                    return Err("revocation_version starts at 1".into());
-                }
-                url(&p.crl_url)
-            }
+            Action::SharesVerify => self.params::<SharesVerify>(script)?.check(),
+            Action::RecoverVerify => self.params::<RecoverVerify>(script)?.check(),
+            Action::RootRecover => self.params::<RootRecover>(script)?.check(),
+            Action::RootCreate => self.params::<RootCreate>(script)?.check(),
+            Action::PublisherKey => self.params::<PublisherKey>(script)?.check(),
+            Action::DelegateIssue => self.params::<DelegateIssue>(script)?.check(),
+            Action::CrlIssue => self.params::<CrlIssue>(script)?.check(),
+            Action::BundleTrust => self.params::<BundleTrust>(script)?.check(),
+            Action::BundleRevocation => self.params::<BundleRevocation>(script)?.check(),
         }
     }
 }

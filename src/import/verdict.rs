@@ -18,10 +18,10 @@ use x509_cert::ext::pkix::{
     KeyUsages,
 };
 
-use crate::ca::ledger::serial_hex;
 use crate::keys::{PublicKey, sha256};
 use crate::pki::csr::check_leaf_key;
 use crate::pki::name::display_name;
+use crate::pki::serial_hex;
 use crate::pki::verify::{crl_issued_by, issued_by};
 
 /// The four answers notation can give.

@@ -1,11 +1,13 @@
 //! The pre-issuance check: a TBS certificate is held against RFC 5280 and the Notary Project
 //! rules for its profile before anything signs it, and the signed certificate again after.
 
+use der::asn1::ObjectIdentifier;
 use der::asn1::UtcTime;
 use der::oid::AssociatedOid;
 use der::{Decode, Encode};
 use x509_cert::Certificate;
 use x509_cert::certificate::{TbsCertificate, Version};
+use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{
     AuthorityKeyIdentifier, BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage,
@@ -169,127 +171,142 @@ fn check_extensions(tbs: &TbsCertificate, profile: CertProfile<'_>, p: &mut Vec<
             p.push(format!("extension {} appears twice", ext.extn_id));
         }
         seen.push(ext.extn_id);
-        let value = ext.extn_value.as_bytes();
-        let undecodable = |name: &str, e: der::Error| format!("{name} does not decode: {e}");
-        match ext.extn_id {
-            BasicConstraints::OID => match BasicConstraints::from_der(value) {
-                Ok(bc) => {
-                    if !ext.critical {
-                        p.push("basicConstraints must be critical".into());
-                    }
-                    if bc.ca != profile.is_ca() {
-                        p.push(format!("basicConstraints must have cA={}", profile.is_ca()));
-                    }
-                    let path_len = match profile {
-                        CertProfile::DelegateCa(_) => Some(0),
-                        _ => None,
-                    };
-                    if bc.path_len_constraint != path_len {
-                        p.push(match path_len {
-                            Some(n) => format!("pathLenConstraint must be {n}"),
-                            None => {
-                                format!("a {} carries no pathLenConstraint", profile.describe())
-                            }
-                        });
-                    }
-                }
-                Err(e) => p.push(undecodable("basicConstraints", e)),
-            },
-            KeyUsage::OID => match KeyUsage::from_der(value) {
-                Ok(ku) => {
-                    if !ext.critical {
-                        p.push("keyUsage must be critical".into());
-                    }
-                    let (want, shown) = if profile.is_ca() {
-                        (
-                            KeyUsages::KeyCertSign | KeyUsages::CRLSign,
-                            "keyCertSign + cRLSign",
-                        )
-                    } else {
-                        (KeyUsages::DigitalSignature.into(), "digitalSignature")
-                    };
-                    if ku.0 != want {
-                        p.push(format!("keyUsage must be exactly {shown}"));
-                    }
-                }
-                Err(e) => p.push(undecodable("keyUsage", e)),
-            },
-            SubjectKeyIdentifier::OID => match SubjectKeyIdentifier::from_der(value) {
-                Ok(ski) => {
-                    if ext.critical {
-                        p.push("subjectKeyIdentifier must not be critical".into());
-                    }
-                    if ski.0.as_bytes().is_empty() {
-                        p.push("subjectKeyIdentifier is empty".into());
-                    }
-                }
-                Err(e) => p.push(undecodable("subjectKeyIdentifier", e)),
-            },
-            AuthorityKeyIdentifier::OID if !matches!(profile, CertProfile::Root) => {
-                match AuthorityKeyIdentifier::from_der(value) {
-                    Ok(aki) => {
-                        let issuer = match profile {
-                            CertProfile::Signing(i) | CertProfile::DelegateCa(i) => i,
-                            CertProfile::Root => continue,
-                        };
-                        if ext.critical {
-                            p.push("authorityKeyIdentifier must not be critical".into());
-                        }
-                        if aki.key_identifier.as_ref().map(|k| k.as_bytes())
-                            != Some(issuer.key_id.as_slice())
-                            || aki.authority_cert_issuer.is_some()
-                            || aki.authority_cert_serial_number.is_some()
-                        {
-                            p.push(
-                                "authorityKeyIdentifier must be exactly the root's key identifier"
-                                    .into(),
-                            );
-                        }
-                    }
-                    Err(e) => p.push(undecodable("authorityKeyIdentifier", e)),
-                }
+        match (ext.extn_id, profile) {
+            (BasicConstraints::OID, _) => check_basic_constraints(ext, profile, p),
+            (KeyUsage::OID, _) => check_key_usage(ext, profile, p),
+            (SubjectKeyIdentifier::OID, _) => check_ski(ext, p),
+            (AuthorityKeyIdentifier::OID, CertProfile::Signing(i) | CertProfile::DelegateCa(i)) => {
+                check_aki(ext, i, p)
             }
-            ExtendedKeyUsage::OID if matches!(profile, CertProfile::Signing(_)) => {
-                match ExtendedKeyUsage::from_der(value) {
-                    Ok(eku) => {
-                        if eku.0 != [CODE_SIGNING] {
-                            p.push("extendedKeyUsage must be exactly codeSigning".into());
-                        }
-                    }
-                    Err(e) => p.push(undecodable("extendedKeyUsage", e)),
-                }
+            (ExtendedKeyUsage::OID, CertProfile::Signing(_)) => check_eku(ext, p),
+            (CrlDistributionPoints::OID, CertProfile::Signing(_) | CertProfile::DelegateCa(_)) => {
+                check_cdp(ext, p)
             }
-            CrlDistributionPoints::OID if !matches!(profile, CertProfile::Root) => {
-                match CrlDistributionPoints::from_der(value) {
-                    Ok(cdp) => {
-                        let http_only = !cdp.0.is_empty()
-                            && cdp.0.iter().all(|dp| {
-                                dp.reasons.is_none()
-                                    && dp.crl_issuer.is_none()
-                                    && matches!(&dp.distribution_point,
-                                        Some(DistributionPointName::FullName(names))
-                                            if names.iter().all(|n| matches!(n,
-                                                GeneralName::UniformResourceIdentifier(u)
-                                                    if u.as_str().starts_with("http://"))))
-                            });
-                        if !http_only {
-                            p.push("cRLDistributionPoints must be plain http:// URLs (notation fetches only those)".into());
-                        }
-                    }
-                    Err(e) => p.push(undecodable("cRLDistributionPoints", e)),
-                }
-            }
-            SubjectAltName::OID if matches!(profile, CertProfile::Signing(_)) => {
-                if let Err(e) = SubjectAltName::from_der(value) {
+            (SubjectAltName::OID, CertProfile::Signing(_)) => {
+                if let Err(e) = SubjectAltName::from_der(ext.extn_value.as_bytes()) {
                     p.push(undecodable("subjectAltName", e));
                 }
             }
-            other => p.push(format!(
+            (other, _) => p.push(format!(
                 "unexpected extension {other} in a {}",
                 profile.describe()
             )),
         }
     }
+    check_required(&seen, profile, p);
+}
+
+fn undecodable(name: &str, e: der::Error) -> String {
+    format!("{name} does not decode: {e}")
+}
+
+fn check_basic_constraints(ext: &Extension, profile: CertProfile<'_>, p: &mut Vec<String>) {
+    let bc = match BasicConstraints::from_der(ext.extn_value.as_bytes()) {
+        Ok(bc) => bc,
+        Err(e) => return p.push(undecodable("basicConstraints", e)),
+    };
+    if !ext.critical {
+        p.push("basicConstraints must be critical".into());
+    }
+    if bc.ca != profile.is_ca() {
+        p.push(format!("basicConstraints must have cA={}", profile.is_ca()));
+    }
+    let path_len = match profile {
+        CertProfile::DelegateCa(_) => Some(0),
+        _ => None,
+    };
+    if bc.path_len_constraint != path_len {
+        p.push(match path_len {
+            Some(n) => format!("pathLenConstraint must be {n}"),
+            None => format!("a {} carries no pathLenConstraint", profile.describe()),
+        });
+    }
+}
+
+fn check_key_usage(ext: &Extension, profile: CertProfile<'_>, p: &mut Vec<String>) {
+    let ku = match KeyUsage::from_der(ext.extn_value.as_bytes()) {
+        Ok(ku) => ku,
+        Err(e) => return p.push(undecodable("keyUsage", e)),
+    };
+    if !ext.critical {
+        p.push("keyUsage must be critical".into());
+    }
+    let (want, shown) = if profile.is_ca() {
+        (
+            KeyUsages::KeyCertSign | KeyUsages::CRLSign,
+            "keyCertSign + cRLSign",
+        )
+    } else {
+        (KeyUsages::DigitalSignature.into(), "digitalSignature")
+    };
+    if ku.0 != want {
+        p.push(format!("keyUsage must be exactly {shown}"));
+    }
+}
+
+fn check_ski(ext: &Extension, p: &mut Vec<String>) {
+    let ski = match SubjectKeyIdentifier::from_der(ext.extn_value.as_bytes()) {
+        Ok(ski) => ski,
+        Err(e) => return p.push(undecodable("subjectKeyIdentifier", e)),
+    };
+    if ext.critical {
+        p.push("subjectKeyIdentifier must not be critical".into());
+    }
+    if ski.0.as_bytes().is_empty() {
+        p.push("subjectKeyIdentifier is empty".into());
+    }
+}
+
+fn check_aki(ext: &Extension, issuer: &Issuer, p: &mut Vec<String>) {
+    let aki = match AuthorityKeyIdentifier::from_der(ext.extn_value.as_bytes()) {
+        Ok(aki) => aki,
+        Err(e) => return p.push(undecodable("authorityKeyIdentifier", e)),
+    };
+    if ext.critical {
+        p.push("authorityKeyIdentifier must not be critical".into());
+    }
+    if aki.key_identifier.as_ref().map(|k| k.as_bytes()) != Some(issuer.key_id.as_slice())
+        || aki.authority_cert_issuer.is_some()
+        || aki.authority_cert_serial_number.is_some()
+    {
+        p.push("authorityKeyIdentifier must be exactly the root's key identifier".into());
+    }
+}
+
+fn check_eku(ext: &Extension, p: &mut Vec<String>) {
+    match ExtendedKeyUsage::from_der(ext.extn_value.as_bytes()) {
+        Ok(eku) if eku.0 != [CODE_SIGNING] => {
+            p.push("extendedKeyUsage must be exactly codeSigning".into())
+        }
+        Ok(_) => {}
+        Err(e) => p.push(undecodable("extendedKeyUsage", e)),
+    }
+}
+
+fn check_cdp(ext: &Extension, p: &mut Vec<String>) {
+    let cdp = match CrlDistributionPoints::from_der(ext.extn_value.as_bytes()) {
+        Ok(cdp) => cdp,
+        Err(e) => return p.push(undecodable("cRLDistributionPoints", e)),
+    };
+    let http_only = !cdp.0.is_empty()
+        && cdp.0.iter().all(|dp| {
+            dp.reasons.is_none()
+                && dp.crl_issuer.is_none()
+                && matches!(&dp.distribution_point,
+                    Some(DistributionPointName::FullName(names))
+                        if names.iter().all(|n| matches!(n,
+                            GeneralName::UniformResourceIdentifier(u)
+                                if u.as_str().starts_with("http://"))))
+        });
+    if !http_only {
+        p.push(
+            "cRLDistributionPoints must be plain http:// URLs (notation fetches only those)".into(),
+        );
+    }
+}
+
+/// Names every extension `profile` requires that `seen` lacks.
+fn check_required(seen: &[ObjectIdentifier], profile: CertProfile<'_>, p: &mut Vec<String>) {
     let mut required = vec![
         (BasicConstraints::OID, "basicConstraints"),
         (KeyUsage::OID, "keyUsage"),

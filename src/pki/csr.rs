@@ -270,45 +270,28 @@ fn verify_signature(
     message: &[u8],
     signature: &[u8],
 ) -> Result<(), String> {
-    let unsupported = || {
-        format!(
-            "its signature algorithm {} is not one keyrite accepts (ECDSA, RSA PKCS#1 v1.5 or PSS, with SHA-256/384/512)",
-            alg.oid
-        )
+    let unsupported = || unsupported(alg);
+    let hash_named = |table: [(&str, HashAlgorithm); 3]| {
+        let oid = alg.oid.to_string();
+        table.into_iter().find(|(o, _)| *o == oid).map(|(_, h)| h)
     };
-    let bad = || {
-        "its own signature does not verify: the request was altered or not signed by its key"
-            .to_owned()
-    };
-    let ecdsa_hash = match alg.oid.to_string().as_str() {
-        "1.2.840.10045.4.3.2" => Some(HashAlgorithm::Sha256),
-        "1.2.840.10045.4.3.3" => Some(HashAlgorithm::Sha384),
-        "1.2.840.10045.4.3.4" => Some(HashAlgorithm::Sha512),
-        _ => None,
-    };
-    if let Some(hash) = ecdsa_hash {
-        let digest = hash.digest(message);
-        let ok = match key {
-            PublicKey::P256(k) => p256::ecdsa::Signature::from_der(signature)
-                .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
-            PublicKey::P384(k) => p384::ecdsa::Signature::from_der(signature)
-                .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
-            PublicKey::P521(k) => p521::ecdsa::Signature::from_der(signature)
-                .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
-            PublicKey::Rsa(_) => return Err("it pairs an RSA key with an ECDSA signature".into()),
-        };
-        return if ok { Ok(()) } else { Err(bad()) };
+    let ecdsa = hash_named([
+        ("1.2.840.10045.4.3.2", HashAlgorithm::Sha256),
+        ("1.2.840.10045.4.3.3", HashAlgorithm::Sha384),
+        ("1.2.840.10045.4.3.4", HashAlgorithm::Sha512),
+    ]);
+    if let Some(hash) = ecdsa {
+        return verify_ecdsa(key, hash, message, signature);
     }
     let PublicKey::Rsa(rsa_key) = key else {
         return Err(unsupported());
     };
-    let pkcs1_hash = match alg.oid.to_string().as_str() {
-        "1.2.840.113549.1.1.11" => Some(HashAlgorithm::Sha256),
-        "1.2.840.113549.1.1.12" => Some(HashAlgorithm::Sha384),
-        "1.2.840.113549.1.1.13" => Some(HashAlgorithm::Sha512),
-        _ => None,
-    };
-    if let Some(hash) = pkcs1_hash {
+    let pkcs1 = hash_named([
+        ("1.2.840.113549.1.1.11", HashAlgorithm::Sha256),
+        ("1.2.840.113549.1.1.12", HashAlgorithm::Sha384),
+        ("1.2.840.113549.1.1.13", HashAlgorithm::Sha512),
+    ]);
+    if let Some(hash) = pkcs1 {
         let padding = match hash {
             HashAlgorithm::Sha256 => rsa::Pkcs1v15Sign::new::<Sha256>(),
             HashAlgorithm::Sha384 => rsa::Pkcs1v15Sign::new::<Sha384>(),
@@ -316,43 +299,12 @@ fn verify_signature(
         };
         return rsa_key
             .verify(padding, &hash.digest(message), signature)
-            .map_err(|_| bad());
+            .map_err(|_| bad_signature());
     }
     if alg.oid != OID_RSASSA_PSS {
         return Err(unsupported());
     }
-    let params = alg
-        .parameters
-        .as_ref()
-        .ok_or("its RSASSA-PSS signature has no parameters")?
-        .to_der()
-        .map_err(|e| e.to_string())?;
-    let params = PssParams::from_der(&params)
-        .map_err(|e| format!("its RSASSA-PSS parameters do not decode ({e})"))?;
-    // Absent hash and mask generation mean SHA-1, which is refused.
-    let hash = params
-        .hash
-        .as_ref()
-        .and_then(|h| hash_of(&h.oid))
-        .ok_or_else(unsupported)?;
-    let mgf_hash = params
-        .mask_gen
-        .as_ref()
-        .filter(|m| m.oid == OID_MGF1)
-        .and_then(|m| m.parameters.as_ref())
-        .and_then(|p| p.decode_as::<AlgorithmIdentifierOwned>().ok())
-        .and_then(|h| hash_of(&h.oid));
-    if mgf_hash != Some(hash) {
-        return Err(
-            "its RSASSA-PSS signature uses a mask generation other than MGF1 with the same hash"
-                .into(),
-        );
-    }
-    if params.trailer_field.unwrap_or(1) != 1 {
-        return Err("its RSASSA-PSS trailer field is not 1".into());
-    }
-    let salt = usize::try_from(params.salt_len.unwrap_or(20))
-        .map_err(|_| "its PSS salt length is absurd")?;
+    let (hash, salt) = pss_params(alg)?;
     let digest = hash.digest(message);
     let verified = match hash {
         HashAlgorithm::Sha256 => rsa_key.verify(
@@ -371,7 +323,76 @@ fn verify_signature(
             signature,
         ),
     };
-    verified.map_err(|_| bad())
+    verified.map_err(|_| bad_signature())
+}
+
+fn unsupported(alg: &AlgorithmIdentifierOwned) -> String {
+    format!(
+        "its signature algorithm {} is not one keyrite accepts (ECDSA, RSA PKCS#1 v1.5 or PSS, with SHA-256/384/512)",
+        alg.oid
+    )
+}
+
+fn bad_signature() -> String {
+    "its own signature does not verify: the request was altered or not signed by its key".into()
+}
+
+/// Verifies an ECDSA signature (DER) over `message` hashed with `hash`.
+fn verify_ecdsa(
+    key: &PublicKey,
+    hash: HashAlgorithm,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), String> {
+    let digest = hash.digest(message);
+    let ok = match key {
+        PublicKey::P256(k) => p256::ecdsa::Signature::from_der(signature)
+            .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
+        PublicKey::P384(k) => p384::ecdsa::Signature::from_der(signature)
+            .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
+        PublicKey::P521(k) => p521::ecdsa::Signature::from_der(signature)
+            .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
+        PublicKey::Rsa(_) => return Err("it pairs an RSA key with an ECDSA signature".into()),
+    };
+    if ok { Ok(()) } else { Err(bad_signature()) }
+}
+
+/// The hash and salt length of RSASSA-PSS parameters keyrite accepts: MGF1 with the same
+/// hash, trailer field 1, and SHA-256/384/512 (never SHA-1).
+fn pss_params(alg: &AlgorithmIdentifierOwned) -> Result<(HashAlgorithm, usize), String> {
+    let params = alg
+        .parameters
+        .as_ref()
+        .ok_or("its RSASSA-PSS signature has no parameters")?
+        .to_der()
+        .map_err(|e| e.to_string())?;
+    let params = PssParams::from_der(&params)
+        .map_err(|e| format!("its RSASSA-PSS parameters do not decode ({e})"))?;
+    // Absent hash and mask generation mean SHA-1, which is refused.
+    let hash = params
+        .hash
+        .as_ref()
+        .and_then(|h| hash_of(&h.oid))
+        .ok_or_else(|| unsupported(alg))?;
+    let mgf_hash = params
+        .mask_gen
+        .as_ref()
+        .filter(|m| m.oid == OID_MGF1)
+        .and_then(|m| m.parameters.as_ref())
+        .and_then(|p| p.decode_as::<AlgorithmIdentifierOwned>().ok())
+        .and_then(|h| hash_of(&h.oid));
+    if mgf_hash != Some(hash) {
+        return Err(
+            "its RSASSA-PSS signature uses a mask generation other than MGF1 with the same hash"
+                .into(),
+        );
+    }
+    if params.trailer_field.unwrap_or(1) != 1 {
+        return Err("its RSASSA-PSS trailer field is not 1".into());
+    }
+    let salt = usize::try_from(params.salt_len.unwrap_or(20))
+        .map_err(|_| "its PSS salt length is absurd")?;
+    Ok((hash, salt))
 }
 
 /// SHA-256 of the CSR's DER, as the ledger records it.

@@ -64,3 +64,14 @@ pub fn read_certificate(path: &std::path::Path) -> Result<x509_cert::Certificate
         ))
     })
 }
+
+/// A serial number as the ledger and CRLs list it: lowercase hex of the integer's value, without
+/// the leading zero octet DER adds to keep it positive (the form `openssl x509 -serial` shows).
+pub fn serial_hex(serial: &x509_cert::serial_number::SerialNumber) -> String {
+    let bytes = serial.as_bytes();
+    let start = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len().saturating_sub(1));
+    hex::encode(&bytes[start..])
+}

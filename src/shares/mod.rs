@@ -9,25 +9,21 @@
 
 pub mod card;
 pub mod record;
+mod recover;
+mod split;
 pub mod text;
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 
-use blahaj::{Share, Sharks};
-use der::asn1::GeneralizedTime;
-use getrandom::SysRng;
-use getrandom::rand_core::{Rng, UnwrapErr};
 use zeroize::Zeroizing;
 
-use self::card::CardFace;
-use self::record::{MAX_SHARES, ShareBody, ShareRecord};
-use self::text::Payload;
-use crate::fingerprint::Fingerprint;
-use crate::keys::seal::{self, Openers, SealTo};
-use crate::keys::{KeySigner, PublicKey};
+pub use recover::{Presented, SetReport, judge, read_presented, recover};
+pub use split::split;
+
+use self::record::MAX_SHARES;
+use crate::keys::PublicKey;
+use crate::keys::seal::{self, SealTo};
 
 /// A T-of-N threshold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,358 +154,6 @@ pub enum ShareError {
     Der(#[from] der::Error),
 }
 
-/// Splits `root`'s private scalar T-of-N, one signed record per custodian, and draws each
-/// custodian's card. Before returning it checks every record against the root key and that
-/// every T-subset of the shares recovers the scalar.
-pub fn split(
-    root: &crate::keys::memory::MemoryKey,
-    threshold: Threshold,
-    custodians: &[Custodian],
-    rehearsal: bool,
-) -> Result<Vec<Card>, ShareError> {
-    if custodians.len() != usize::from(threshold.n) {
-        return Err(ShareError::SelfCheck(format!(
-            "{} custodians for {} shares",
-            custodians.len(),
-            threshold.n
-        )));
-    }
-    let identity = RootIdentity::of(root.public_key())?;
-    let scalar = root.scalar();
-    let mut set_id = [0u8; 16];
-    UnwrapErr(SysRng).fill_bytes(&mut set_id);
-    let created = GeneralizedTime::from_system_time(std::time::SystemTime::now())?;
-    let shares: Vec<Share> = Sharks(threshold.t)
-        .dealer_rng(&scalar, &mut UnwrapErr(SysRng))
-        .take(usize::from(threshold.n))
-        .collect();
-    let mut records = Vec::new();
-    for (share, custodian) in shares.iter().zip(custodians) {
-        let bytes = Zeroizing::new(Vec::from(share));
-        let body = ShareBody {
-            set_id,
-            root_key: identity.key_sha256,
-            threshold: threshold.t,
-            count: threshold.n,
-            index: bytes[0],
-            custodian: custodian.name.clone(),
-            created,
-            share: bytes,
-        };
-        records.push(ShareRecord::sign(body, root)?);
-    }
-    self_check(&records, &identity, threshold, &scalar)?;
-    records
-        .iter()
-        .zip(custodians)
-        .map(|(record, custodian)| draw_card(record, custodian, &identity, rehearsal))
-        .collect()
-}
-
-fn self_check(
-    records: &[ShareRecord],
-    root: &RootIdentity<'_>,
-    threshold: Threshold,
-    scalar: &[u8],
-) -> Result<(), ShareError> {
-    for r in records {
-        r.verify(root.key, &root.key_sha256)
-            .map_err(|e| ShareError::SelfCheck(e.to_string()))?;
-        let back = ShareRecord::from_der(
-            &r.to_der()
-                .map_err(|e| ShareError::SelfCheck(e.to_string()))?,
-        )
-        .map_err(|e| ShareError::SelfCheck(e.to_string()))?;
-        if back != *r {
-            return Err(ShareError::SelfCheck("a record does not read back".into()));
-        }
-    }
-    for subset in subsets(records.len(), usize::from(threshold.t)) {
-        let chosen: Vec<&ShareRecord> = subset.iter().map(|i| &records[*i]).collect();
-        if *combine(&chosen, threshold.t)? != *scalar {
-            return Err(ShareError::SelfCheck(format!(
-                "shares {subset:?} do not recover the key"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Every k-element subset of 0..n, in order.
-fn subsets(n: usize, k: usize) -> Vec<Vec<usize>> {
-    let mut out = Vec::new();
-    let mut current = Vec::with_capacity(k);
-    fn walk(start: usize, n: usize, k: usize, current: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
-        if current.len() == k {
-            out.push(current.clone());
-            return;
-        }
-        for i in start..n {
-            current.push(i);
-            walk(i + 1, n, k, current, out);
-            current.pop();
-        }
-    }
-    walk(0, n, k, &mut current, &mut out);
-    out
-}
-
-fn combine(records: &[&ShareRecord], t: u8) -> Result<Zeroizing<Vec<u8>>, ShareError> {
-    let shares: Vec<Share> = records
-        .iter()
-        .map(|r| Share::try_from(r.body.share.as_slice()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| ShareError::SelfCheck(e.to_string()))?;
-    Sharks(t)
-        .recover(&shares)
-        .map(Zeroizing::new)
-        .map_err(|e| ShareError::SelfCheck(e.to_string()))
-}
-
-fn draw_card(
-    record: &ShareRecord,
-    custodian: &Custodian,
-    root: &RootIdentity<'_>,
-    rehearsal: bool,
-) -> Result<Card, ShareError> {
-    let b = &record.body;
-    let der = record.to_der()?;
-    let (payload, sealing) = match &custodian.seal {
-        None => (
-            Payload::Plain(der.clone()),
-            "NOT ENCRYPTED: whoever reads this card holds this share. Keep it sealed.".to_owned(),
-        ),
-        Some(to) => (
-            Payload::Sealed(Zeroizing::new(seal::seal(&der, to)?)),
-            match to {
-                SealTo::X25519(r) => format!("Sealed with age to {r}"),
-                SealTo::Passphrase(..) => {
-                    "Sealed with age to the custodian's passphrase".to_owned()
-                }
-            },
-        ),
-    };
-    let qr = text::qr_line(&payload);
-    let mut header = vec![if rehearsal {
-        "keyrite root key share - REHEARSAL, NEVER FOR PRODUCTION".to_owned()
-    } else {
-        "keyrite root key share".to_owned()
-    }];
-    header.push(format!("Custodian: {}", b.custodian));
-    header.push(format!(
-        "Share {} of {} - any {} shares recover the root key",
-        b.index, b.count, b.threshold
-    ));
-    header.push(format!("Set: {}", hex::encode(b.set_id)));
-    header.push("Root key (SHA-256 of its public key, as words):".to_owned());
-    let words = Fingerprint(root.key_sha256).words();
-    header.extend(words.chunks(8).map(|c| format!("  {}", c.join(" "))));
-    header.push(format!("Created: {}", b.created.to_date_time()));
-    header.push(sealing);
-    let face = CardFace {
-        header,
-        typed: text::typed_lines(&qr),
-        qr,
-    };
-    Ok(Card {
-        stem: custodian.card_stem(b.index, b.count),
-        png: face.to_png()?,
-        svg: face.to_svg()?,
-    })
-}
-
-/// A share as presented for verification or recovery.
-pub struct Presented {
-    /// Where it came from (a file name).
-    pub source: String,
-    /// The record, or what is wrong with it.
-    pub record: Result<ShareRecord, String>,
-}
-
-/// Reads and checks one presented share file: card, typed text or decoded QR text; sealed
-/// ones are opened with `openers` or a passphrase.
-pub fn read_presented(path: &Path, openers: &Openers, root: &RootIdentity<'_>) -> Presented {
-    let source = path.display().to_string();
-    let record = (|| -> Result<ShareRecord, String> {
-        let text = card::read_share_text(path).map_err(|e| e.to_string())?;
-        let der = match text::parse(&text, &source).map_err(|e| e.to_string())? {
-            Payload::Plain(der) => der,
-            Payload::Sealed(ct) => seal::open(&ct, openers, &source).map_err(|e| e.to_string())?,
-        };
-        let record = ShareRecord::from_der(&der).map_err(|e| format!("{source}: {e}"))?;
-        record
-            .verify(root.key, &root.key_sha256)
-            .map_err(|e| format!("{source}: {e}"))?;
-        Ok(record)
-    })();
-    Presented { source, record }
-}
-
-/// What a set of presented shares amounts to, without combining them.
-pub struct SetReport {
-    /// Per share: source and "OK …" or what is wrong.
-    pub lines: Vec<(String, Result<String, String>)>,
-    /// The set the good shares belong to.
-    pub set_id: Option<String>,
-    /// Distinct good indices.
-    pub indices: Vec<u8>,
-    /// T and N of the set.
-    pub threshold: Option<Threshold>,
-}
-
-impl SetReport {
-    /// Whether every presented share was good.
-    pub fn all_good(&self) -> bool {
-        self.lines.iter().all(|(_, r)| r.is_ok())
-    }
-
-    /// Whether the good shares reach the threshold.
-    pub fn reaches_threshold(&self) -> bool {
-        self.threshold
-            .is_some_and(|t| self.indices.len() >= usize::from(t.t))
-    }
-}
-
-impl fmt::Display for SetReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (source, result) in &self.lines {
-            match result {
-                Ok(ok) => writeln!(f, "OK    {source}: {ok}")?,
-                Err(e) => writeln!(f, "BAD   {e}")?,
-            }
-        }
-        match (&self.set_id, self.threshold) {
-            (Some(set), Some(t)) => {
-                let shown: Vec<String> = self.indices.iter().map(u8::to_string).collect();
-                writeln!(
-                    f,
-                    "Set {set}: shares {} of {} presented; {} needed: {}",
-                    if shown.is_empty() {
-                        "none".into()
-                    } else {
-                        shown.join(", ")
-                    },
-                    t.n,
-                    t.t,
-                    if self.reaches_threshold() {
-                        "the threshold is reached"
-                    } else {
-                        "the threshold is NOT reached"
-                    }
-                )
-            }
-            _ => writeln!(f, "No good share was presented."),
-        }
-    }
-}
-
-/// Judges presented shares as a set: each alone, then set membership and duplicates. The set
-/// is the one the first good share belongs to; shares of any other set are bad.
-pub fn judge(presented: Vec<Presented>) -> (SetReport, Vec<ShareRecord>) {
-    let mut lines = Vec::new();
-    let mut set: Option<([u8; 16], Threshold)> = None;
-    let mut by_index: BTreeMap<u8, ShareRecord> = BTreeMap::new();
-    for p in presented {
-        let record = match p.record {
-            Ok(r) => r,
-            Err(e) => {
-                lines.push((p.source, Err(e)));
-                continue;
-            }
-        };
-        let b = &record.body;
-        let this = (
-            b.set_id,
-            Threshold {
-                t: b.threshold,
-                n: b.count,
-            },
-        );
-        let (set_id, _) = *set.get_or_insert(this);
-        if b.set_id != set_id {
-            lines.push((
-                p.source.clone(),
-                Err(format!(
-                    "{}: it belongs to another share set ({}) than the first good share ({}): present the cards of one set",
-                    p.source,
-                    hex::encode(b.set_id),
-                    hex::encode(set_id)
-                )),
-            ));
-            continue;
-        }
-        let summary = format!(
-            "share {} of {}, custodian {}",
-            b.index, b.count, b.custodian
-        );
-        if let Some(seen) = by_index.get(&b.index) {
-            let verdict = if *seen == record {
-                Ok(format!(
-                    "{summary} (a duplicate of an index already presented; dropped)"
-                ))
-            } else {
-                Err(format!(
-                    "{}: it differs from another share presented for index {}: keep only the custodian's own card",
-                    p.source, b.index
-                ))
-            };
-            lines.push((p.source, verdict));
-            continue;
-        }
-        lines.push((p.source, Ok(summary)));
-        by_index.insert(b.index, record);
-    }
-    let report = SetReport {
-        lines,
-        set_id: set.map(|(id, _)| hex::encode(id)),
-        indices: by_index.keys().copied().collect(),
-        threshold: set.map(|(_, t)| t),
-    };
-    (report, by_index.into_values().collect())
-}
-
-/// Recovers the root's private scalar from judged shares: refuses if any presented share was
-/// bad or the threshold is not reached, and checks the result against the root's key.
-pub fn recover(
-    report: &SetReport,
-    records: &[ShareRecord],
-    root: &RootIdentity<'_>,
-) -> Result<crate::keys::memory::MemoryKey, ShareError> {
-    let bad: Vec<String> = report
-        .lines
-        .iter()
-        .filter_map(|(_, r)| r.as_ref().err().cloned())
-        .collect();
-    if !bad.is_empty() {
-        return Err(ShareError::Bad(bad));
-    }
-    let (Some(set), Some(threshold)) = (&report.set_id, report.threshold) else {
-        return Err(ShareError::Bad(vec!["no share was presented".into()]));
-    };
-    if !report.reaches_threshold() {
-        return Err(ShareError::BelowThreshold {
-            set: set.clone(),
-            have: report.indices.len(),
-            need: threshold.t,
-            indices: report
-                .indices
-                .iter()
-                .map(u8::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
-    }
-    let chosen: Vec<&ShareRecord> = records.iter().collect();
-    let scalar = combine(&chosen, threshold.t)?;
-    let alg = root.key.algorithm().ok_or(ShareError::WrongKey)?;
-    let key = crate::keys::memory::MemoryKey::from_scalar(alg, &scalar)
-        .map_err(|_| ShareError::WrongKey)?;
-    if key.public_key() != root.key {
-        return Err(ShareError::WrongKey);
-    }
-    Ok(key)
-}
-
 /// Card file names for `custodians` of an `n`-share set, checked to be distinct.
 pub fn card_file_names(custodians: &[Custodian], n: u8) -> Result<Vec<PathBuf>, ShareError> {
     let mut names = Vec::new();
@@ -575,9 +219,14 @@ pub fn parse_custodians(
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use super::split::subsets;
     use super::*;
     use crate::keys::KeyAlgorithm;
+    use crate::keys::KeySigner;
     use crate::keys::memory::MemoryKey;
+    use crate::keys::seal::Openers;
 
     fn plain(names: &[&str]) -> Vec<Custodian> {
         names

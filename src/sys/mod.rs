@@ -1,7 +1,8 @@
 //! The process and its file system: atomic, never-overwriting outputs; the user's and
-//! notation's directories; secret prompts; process hardening; and the crash points tests
-//! pause at. Nothing here knows about certificates or keys.
+//! notation's directories; the clock; secret prompts; process hardening; and the crash points
+//! tests pause at. Nothing here knows about certificates or keys.
 
+pub mod clock;
 pub mod crash_points;
 pub mod dirs;
 pub mod hygiene;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use keyrite::keys::KeyAlgorithm;
 use keyrite::keys::file::Protection;
 use keyrite::keys::open::KeyRef;
@@ -16,33 +16,7 @@ pub(crate) enum PublisherCommand {
     /// Make a signing key where it will live and a CSR for it: on a token (pkcs11:…;object=LABEL,
     /// generated inside, never extractable, sign-only) or in a file (file:PATH, sealed with age
     /// to a passphrase or --recipient; PATH.pub holds the public key).
-    Keygen {
-        /// Where the key goes: pkcs11:token=…;object=LABEL or file:PATH.
-        #[arg(long, value_name = "URI")]
-        key: String,
-        /// p256, p384, p521, rsa2048, rsa3072 or rsa4096.
-        #[arg(long)]
-        algorithm: String,
-        /// The CSR's subject, with C, ST and O as notation requires: 'C=US,ST=WA,O=Example,CN=release-signer'.
-        #[arg(long)]
-        subject: String,
-        /// The CSR file to write (never over an existing file).
-        #[arg(long, value_name = "FILE.csr")]
-        out: PathBuf,
-        /// file: keys: seal to this age X25519 recipient (age1…) instead of a passphrase.
-        #[arg(long, value_name = "AGE1…", conflicts_with = "plaintext")]
-        recipient: Option<String>,
-        /// file: keys sealed to a passphrase: the scrypt work factor (log2 N), 14 to 22.
-        #[arg(long, value_name = "N", default_value_t = keyrite::keys::seal::SCRYPT_LOG_N)]
-        scrypt_work_factor: u8,
-        /// file: keys: write the private key in clear (only notation's own local signing needs
-        /// this; notation-keyrite signs with sealed keys).
-        #[arg(long)]
-        plaintext: bool,
-        /// PKCS#11 module (default: the URI's module-path, then $KEYRITE_PKCS11_MODULE).
-        #[arg(long, value_name = "PATH")]
-        module: Option<PathBuf>,
-    },
+    Keygen(KeygenArgs),
     /// Record the certificate chain the ceremony issued for a key (leaf first, root last),
     /// after checking its leaf is this key.
     InstallChain {
@@ -71,55 +45,40 @@ pub(crate) enum PublisherCommand {
     },
 }
 
+/// The key `publisher keygen` makes, and its CSR.
+#[derive(Args)]
+pub(crate) struct KeygenArgs {
+    /// Where the key goes: pkcs11:token=…;object=LABEL or file:PATH.
+    #[arg(long, value_name = "URI")]
+    key: String,
+    /// p256, p384, p521, rsa2048, rsa3072 or rsa4096.
+    #[arg(long)]
+    algorithm: String,
+    /// The CSR's subject, with C, ST and O as notation requires: 'C=US,ST=WA,O=Example,CN=release-signer'.
+    #[arg(long)]
+    subject: String,
+    /// The CSR file to write (never over an existing file).
+    #[arg(long, value_name = "FILE.csr")]
+    out: PathBuf,
+    /// file: keys: seal to this age X25519 recipient (age1…) instead of a passphrase.
+    #[arg(long, value_name = "AGE1…", conflicts_with = "plaintext")]
+    recipient: Option<String>,
+    /// file: keys sealed to a passphrase: the scrypt work factor (log2 N), 14 to 22.
+    #[arg(long, value_name = "N", default_value_t = keyrite::keys::seal::SCRYPT_LOG_N)]
+    scrypt_work_factor: u8,
+    /// file: keys: write the private key in clear (only notation's own local signing needs
+    /// this; notation-keyrite signs with sealed keys).
+    #[arg(long)]
+    plaintext: bool,
+    /// PKCS#11 module (default: the URI's module-path, then $KEYRITE_PKCS11_MODULE).
+    #[arg(long, value_name = "PATH")]
+    module: Option<PathBuf>,
+}
+
 /// Makes a publisher's key, records its chain, or installs the plugin.
 pub(crate) fn run(command: PublisherCommand) -> Result<ExitCode, keyrite::Error> {
     match command {
-        PublisherCommand::Keygen {
-            key,
-            algorithm,
-            subject,
-            out,
-            recipient,
-            scrypt_work_factor,
-            plaintext,
-            module,
-        } => {
-            let key: KeyRef = key.parse()?;
-            let algorithm: KeyAlgorithm = algorithm.parse()?;
-            let subject = parse_subject(&subject)?;
-            let protection = match &key {
-                KeyRef::Token(_) if recipient.is_none() && !plaintext => None,
-                KeyRef::Token(_) => Some(Protection::Plaintext),
-                KeyRef::File(_) => Some(file_protection(
-                    recipient.as_deref(),
-                    scrypt_work_factor,
-                    plaintext,
-                )?),
-            };
-            let made = publisher::keygen(&publisher::KeygenRequest {
-                key: &key,
-                algorithm,
-                subject: &subject,
-                csr_out: &out,
-                protection,
-                module: module.as_deref(),
-            })?;
-            println!("Made a {} key.", made.public_key.describe());
-            for file in &made.files {
-                println!("  wrote {}", file.display());
-            }
-            println!(
-                "Key id (for notation key add --plugin keyrite --id): {}",
-                made.key_id
-            );
-            println!(
-                "Next: take {} to the delegate issuance ceremony, then run `keyrite publisher \
-                 install-chain --key '{}' --chain FILE.chain.pem`.",
-                out.display(),
-                made.key_id
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        PublisherCommand::Keygen(args) => keygen(args),
         PublisherCommand::InstallChain {
             key,
             chain,
@@ -197,3 +156,52 @@ fn file_protection(
 
 /// The weakest scrypt work factor keyrite seals a key file with (2^14).
 const MIN_SCRYPT_LOG_N: u8 = 14;
+
+/// Makes a key where `--key` says and a CSR for it, and says what to do next.
+fn keygen(args: KeygenArgs) -> Result<ExitCode, keyrite::Error> {
+    let KeygenArgs {
+        key,
+        algorithm,
+        subject,
+        out,
+        recipient,
+        scrypt_work_factor,
+        plaintext,
+        module,
+    } = args;
+    let key: KeyRef = key.parse()?;
+    let algorithm: KeyAlgorithm = algorithm.parse()?;
+    let subject = parse_subject(&subject)?;
+    let protection = match &key {
+        KeyRef::Token(_) if recipient.is_none() && !plaintext => None,
+        KeyRef::Token(_) => Some(Protection::Plaintext),
+        KeyRef::File(_) => Some(file_protection(
+            recipient.as_deref(),
+            scrypt_work_factor,
+            plaintext,
+        )?),
+    };
+    let made = publisher::keygen(&publisher::KeygenRequest {
+        key: &key,
+        algorithm,
+        subject: &subject,
+        csr_out: &out,
+        protection,
+        module: module.as_deref(),
+    })?;
+    println!("Made a {} key.", made.public_key.describe());
+    for file in &made.files {
+        println!("  wrote {}", file.display());
+    }
+    println!(
+        "Key id (for notation key add --plugin keyrite --id): {}",
+        made.key_id
+    );
+    println!(
+        "Next: take {} to the delegate issuance ceremony, then run `keyrite publisher \
+         install-chain --key '{}' --chain FILE.chain.pem`.",
+        out.display(),
+        made.key_id
+    );
+    Ok(ExitCode::SUCCESS)
+}

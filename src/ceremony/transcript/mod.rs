@@ -6,7 +6,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use x509_cert::Certificate;
+
+mod summary;
+mod verify;
+
+pub use summary::summary;
+pub use verify::{Verified, verify};
 
 use super::CeremonyError;
 use super::script::Action;
@@ -113,7 +118,7 @@ pub fn signature_path(transcript: &Path) -> PathBuf {
 }
 
 fn now() -> String {
-    crate::import::now()
+    crate::sys::clock::now()
         .map(|t| t.to_string())
         .unwrap_or_default()
 }
@@ -255,195 +260,4 @@ impl Transcript {
         self.entries.push(entry);
         Ok(())
     }
-}
-
-/// Checks the transcript tells a whole ceremony: steps 1..N each finished once, in order, each
-/// after its begin, and an end entry last that counts them.
-fn check_steps(entries: &[Entry]) -> Result<(), CeremonyError> {
-    let bad = |m: String| Err(CeremonyError::Transcript(m));
-    let mut next = 1;
-    let mut open: Option<usize> = None;
-    for e in entries {
-        match &e.event {
-            Event::Begin { step, .. } => open = Some(*step),
-            Event::Step { step, .. } => {
-                if *step != next || open != Some(*step) {
-                    return bad(format!(
-                        "entry {} finishes step {step} out of order (step {next} comes next, after its begin)",
-                        e.seq
-                    ));
-                }
-                next += 1;
-                open = None;
-            }
-            Event::End { steps } => {
-                if e.seq as usize + 1 != entries.len() || *steps != next - 1 {
-                    return bad(format!(
-                        "entry {} ends the ceremony after {steps} steps, but {} finished or entries follow it",
-                        e.seq,
-                        next - 1
-                    ));
-                }
-                return Ok(());
-            }
-            _ => {}
-        }
-    }
-    bad("the transcript has no end entry: the ceremony did not finish".into())
-}
-
-/// What `transcript verify` found.
-pub struct Verified {
-    /// The entries.
-    pub entries: Vec<Entry>,
-    /// Each artefact checked, with the entry that recorded it.
-    pub artefacts: Vec<(PathBuf, u64)>,
-}
-
-/// Checks a signed transcript on any machine: the root certificate is a self-signed root,
-/// the detached signature is the root's over the file, the chain of entries is whole and
-/// ends, and each artefact given has the digest an entry recorded for it.
-pub fn verify(
-    path: &Path,
-    root_cert: &Path,
-    artefacts: &[PathBuf],
-) -> Result<Verified, CeremonyError> {
-    let bad = |m: String| CeremonyError::Transcript(m);
-    let text = fs::read(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
-    let (entries, _) = parse(&String::from_utf8_lossy(&text))?;
-    check_steps(&entries)?;
-    let root: Certificate =
-        crate::pki::read_certificate(root_cert).map_err(|e| bad(e.to_string()))?;
-    crate::pki::verify::issued_by(&root, &root).map_err(|e| {
-        bad(format!(
-            "{} is not a self-signed root: {e}",
-            root_cert.display()
-        ))
-    })?;
-    let sig_path = signature_path(path);
-    let sig = fs::read(&sig_path)
-        .map_err(|e| bad(format!("the signature {}: {e}", sig_path.display())))?;
-    let signers = crate::pki::cms::open_detached(&sig, &text).map_err(|e| match e {
-        // The root's own signature, intact over other content. Every entry but the last is
-        // bound by the hash in the entry after it, and those links are whole: what changed
-        // since signing is the last entry.
-        crate::pki::cms::CmsError::ContentDiffers { signer, .. } if *signer == root => bad(format!(
-            "entry {} (the last) was changed after the transcript was signed: the signature no longer covers it",
-            entries.last().map_or(0, |e| e.seq)
-        )),
-        e => bad(format!("the signature does not check out: {e}")),
-    })?;
-    if !signers.contains(&root) {
-        return Err(bad(format!(
-            "the transcript is not signed by the root in {}: it belongs to another ceremony or root",
-            root_cert.display()
-        )));
-    }
-    let mut checked = Vec::new();
-    for artefact in artefacts {
-        let bytes = fs::read(artefact).map_err(|e| bad(format!("{}: {e}", artefact.display())))?;
-        let digest = hex::encode(sha256(&bytes));
-        let name = artefact
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let recorded: Vec<(u64, &Artefact)> = entries
-            .iter()
-            .filter_map(|e| match &e.event {
-                Event::Step {
-                    outputs, inputs, ..
-                } => Some(outputs.iter().chain(inputs).map(move |a| (e.seq, a))),
-                _ => None,
-            })
-            .flatten()
-            .filter(|(_, a)| {
-                Path::new(&a.path)
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy() == name)
-            })
-            .collect();
-        match recorded.iter().find(|(_, a)| a.sha256 == digest) {
-            Some((seq, _)) => checked.push((artefact.clone(), *seq)),
-            None => match recorded.first() {
-                Some((seq, a)) => {
-                    return Err(bad(format!(
-                        "{} differs from what entry {seq} recorded for {} (SHA-256 {}, the file has {digest})",
-                        artefact.display(),
-                        a.path,
-                        a.sha256
-                    )));
-                }
-                None => {
-                    return Err(bad(format!(
-                        "{} is not an artefact of this ceremony",
-                        artefact.display()
-                    )));
-                }
-            },
-        }
-    }
-    Ok(Verified {
-        entries,
-        artefacts: checked,
-    })
-}
-
-/// A printable Markdown summary: steps, confirmations, exceptions and artefact digests.
-pub fn summary(entries: &[Entry]) -> String {
-    let mut md = String::new();
-    for e in entries {
-        match &e.event {
-            Event::Start {
-                ceremony,
-                ceremony_id,
-                script_sha256,
-                rehearsal,
-                confirmed_by,
-                ..
-            } => {
-                md.push_str(&format!(
-                    "# Ceremony `{ceremony}`{}\n\n",
-                    if *rehearsal { " — REHEARSAL" } else { "" }
-                ));
-                md.push_str(&format!("- ceremony id: `{ceremony_id}`\n- started: {}\n- script SHA-256: `{script_sha256}`\n", e.time));
-                if let Ok(fp) = crate::fingerprint::Fingerprint::parse(script_sha256) {
-                    md.push_str(&format!("- script words: {}\n", fp.words().join(" ")));
-                }
-                md.push_str(&format!(
-                    "- script hash confirmed by: {}\n\n## Steps\n\n",
-                    confirmed_by.join(", ")
-                ));
-            }
-            Event::Step {
-                step,
-                title,
-                action,
-                confirmed_by,
-                inputs,
-                outputs,
-                summary,
-            } => {
-                md.push_str(&format!("### {step}. {title} (`{}`)\n\n{summary}\n\n- finished: {}\n- confirmed by: {}\n", action.name(), e.time, confirmed_by.join(", ")));
-                for a in inputs {
-                    md.push_str(&format!("- read {} `{}`: `{}`\n", a.role, a.path, a.sha256));
-                }
-                for a in outputs {
-                    md.push_str(&format!("- {} `{}`: `{}`\n", a.role, a.path, a.sha256));
-                }
-                md.push('\n');
-            }
-            Event::Exception { step, text } => {
-                md.push_str(&format!(
-                    "**Exception{}** ({}): {text}\n\n",
-                    step.map(|s| format!(" at step {s}")).unwrap_or_default(),
-                    e.time
-                ));
-            }
-            Event::End { steps } => {
-                md.push_str(&format!("## End\n\n{steps} steps, finished {}.\n", e.time))
-            }
-            Event::Begin { .. } => {}
-        }
-    }
-    md
 }

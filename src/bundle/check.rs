@@ -1,0 +1,228 @@
+//! The rules a bundle's payload must follow whoever reads it: entry names, URLs, scopes and
+//! policy statements notation accepts.
+
+use super::{BundleError, Entry, Kind, Payload, Role, Statement, parse_time};
+use crate::pki::name::parse_subject;
+
+/// Checks everything about a payload that does not need the importer's state.
+pub fn check_payload(p: &Payload) -> Result<(), BundleError> {
+    let bad = |m: String| Err(BundleError::Content(m));
+    if p.lineage.len() != 64
+        || !p
+            .lineage
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
+        return bad(format!(
+            "lineage '{}' is not a lowercase SHA-256 hex",
+            p.lineage
+        ));
+    }
+    if p.version == 0 {
+        return bad("version 0: versions start at 1".into());
+    }
+    let issued = parse_time("issued_at", &p.issued_at)?;
+    let expires = parse_time("expires_at", &p.expires_at)?;
+    if expires <= issued {
+        return bad("expires_at is not after issued_at".into());
+    }
+    let mut names = Vec::new();
+    for e in &p.entries {
+        check_entry_name(e)?;
+        if names.contains(&e.name.as_str()) {
+            return bad(format!("entry '{}' appears twice", e.name));
+        }
+        names.push(&e.name);
+        let allowed = match p.kind {
+            Kind::Trust => matches!(e.role, Role::Root | Role::TsaRoot),
+            Kind::Revocation => e.role == Role::Crl,
+        };
+        if !allowed {
+            return bad(format!(
+                "a {} bundle cannot carry entry '{}'",
+                p.kind.name(),
+                e.name
+            ));
+        }
+        if e.role == Role::Crl {
+            if e.urls.is_empty() {
+                return bad(format!("CRL entry '{}' answers for no CDP URL", e.name));
+            }
+            if let Some(u) = e.urls.iter().find(|u| !valid_cdp_url(u)) {
+                return bad(format!(
+                    "CRL entry '{}' names '{u}', which is not an http:// URL",
+                    e.name
+                ));
+            }
+        } else if !e.urls.is_empty() {
+            return bad(format!(
+                "entry '{}' is a certificate but names CDP URLs",
+                e.name
+            ));
+        }
+    }
+    match p.kind {
+        Kind::Trust if !p.entries.iter().any(|e| e.role == Role::Root) => {
+            return bad("a trust bundle carries no root".into());
+        }
+        Kind::Revocation if p.entries.is_empty() => {
+            return bad("a revocation bundle carries no CRL".into());
+        }
+        Kind::Revocation if !p.policy.is_empty() => {
+            return bad("a revocation bundle cannot carry trust policy".into());
+        }
+        _ => {}
+    }
+    let has_tsa = p.entries.iter().any(|e| e.role == Role::TsaRoot);
+    for (i, s) in p.policy.iter().enumerate() {
+        check_statement(s, has_tsa)
+            .map_err(|m| BundleError::Content(format!("policy statement '{}': {m}", s.name)))?;
+        if p.policy[..i].iter().any(|o| o.name == s.name) {
+            return bad(format!("policy statement '{}' appears twice", s.name));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `url` is a CDP URL notation fetches (and so looks up in its cache).
+pub fn valid_cdp_url(url: &str) -> bool {
+    url.starts_with("http://")
+        && url.len() > 7
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Whether `scope` is a full repository name as notation parses registry scopes (oras-go's
+/// reference grammar): a registry host with an optional port, then lowercase path
+/// components, with no tag, digest or wildcard. Written out here because it is a few lines of
+/// grammar and a regex crate for it would cost more than it saves.
+pub fn valid_scope(scope: &str) -> bool {
+    let Some((registry, repository)) = scope.split_once('/') else {
+        return false;
+    };
+    let (host, port) = registry.split_once(':').unwrap_or((registry, ""));
+    let host_ok = !host.is_empty()
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    let port_ok =
+        registry.contains(':') != port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+    host_ok && port_ok && repository.split('/').all(path_component)
+}
+
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
+fn path_component(c: &str) -> bool {
+    let b = c.as_bytes();
+    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+    let mut i = 0;
+    loop {
+        let start = i;
+        while i < b.len() && alnum(b[i]) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+        if i == b.len() {
+            return true;
+        }
+        let sep = i;
+        while i < b.len() && !alnum(b[i]) {
+            i += 1;
+        }
+        match &c[sep..i] {
+            "." | "_" | "__" => {}
+            s if s.bytes().all(|x| x == b'-') => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Entry names become file names in notation's directories: one plain component under the
+/// role's directory, never a path that climbs out or starts at `/`.
+fn check_entry_name(e: &Entry) -> Result<(), BundleError> {
+    let bad = || {
+        BundleError::Content(format!(
+            "entry name '{}' is not {}/<name> with letters, digits, '-', '_' and '.' only",
+            e.name.escape_debug(),
+            e.role.directory()
+        ))
+    };
+    let (dir, file) = e.name.split_once('/').ok_or_else(bad)?;
+    let suffix = if e.role == Role::Crl { ".crl" } else { ".crt" };
+    let plain = file.len() <= 100
+        && file.ends_with(suffix)
+        && !file.starts_with('.')
+        && file
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if dir != e.role.directory() || !plain {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// Checks a trust policy statement against notation's rules for statements keyrite installs.
+pub fn check_statement(s: &Statement, has_tsa: bool) -> Result<(), String> {
+    if s.name.is_empty()
+        || !s
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return Err("the name must be letters, digits, '-', '_' or '.'".into());
+    }
+    if !matches!(s.level.as_str(), "strict" | "permissive" | "audit") {
+        return Err(format!(
+            "level '{}' is not strict, permissive or audit (a skip statement needs no roots; write it yourself)",
+            s.level
+        ));
+    }
+    if let Some(r) = &s.revocation
+        && !matches!(r.as_str(), "enforce" | "log" | "skip")
+    {
+        return Err(format!(
+            "revocation override '{r}' is not enforce, log or skip"
+        ));
+    }
+    if s.registry_scopes.is_empty() {
+        return Err("it has no registry scopes".into());
+    }
+    for (i, scope) in s.registry_scopes.iter().enumerate() {
+        if s.registry_scopes[..i].contains(scope) {
+            return Err(format!("scope '{scope}' appears twice"));
+        }
+        if scope == "*" {
+            if s.registry_scopes.len() > 1 {
+                return Err("'*' must be the statement's only scope".into());
+            }
+        } else if !valid_scope(scope) {
+            return Err(format!(
+                "scope '{scope}' is not a repository name such as registry.example/team/app (no tag, digest or wildcard)"
+            ));
+        }
+    }
+    if s.trusted_identities.is_empty() {
+        return Err("it has no trusted identities".into());
+    }
+    for id in &s.trusted_identities {
+        if id == "*" {
+            if s.trusted_identities.len() > 1 {
+                return Err("'*' must be the only trusted identity".into());
+            }
+            continue;
+        }
+        let dn = id
+            .strip_prefix("x509.subject:")
+            .ok_or_else(|| format!("trusted identity '{id}' is not '*' or 'x509.subject: <DN>'"))?;
+        parse_subject(dn.trim()).map_err(|e| format!("trusted identity '{id}': {e}"))?;
+    }
+    if s.timestamps && !has_tsa {
+        return Err("timestamps = true, but the bundle carries no TSA root".into());
+    }
+    Ok(())
+}

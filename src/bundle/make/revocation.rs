@@ -1,0 +1,179 @@
+//! Revocation bundles: the newest CRL of each issuing root of a lineage, with the CDP URLs each
+//! answers for.
+
+use std::path::{Path, PathBuf};
+
+use data_encoding::BASE64;
+use der::{DateTime, Decode, Encode};
+use x509_cert::Certificate;
+use x509_cert::crl::CertificateList;
+
+use super::{Made, MakeError, check_out, now, seal, self_signed_root};
+use crate::bundle::{Entry, FORMAT, Kind, Payload, Role, check_payload, valid_cdp_url};
+use crate::ca::issuer::open_root_signer;
+use crate::fingerprint::Fingerprint;
+use crate::keys::sha256;
+use crate::keys::token::{Pkcs11Uri, Token};
+use crate::pki::verify::crl_issued_by;
+
+/// What a revocation bundle needs.
+pub struct RevocationRequest<'a> {
+    /// The signing root's key.
+    pub token: &'a Pkcs11Uri,
+    /// `--module`, when given.
+    pub module: Option<&'a Path>,
+    /// The signing root's certificate.
+    pub root_cert: &'a Path,
+    /// The lineage, when the signing root did not start it.
+    pub lineage: Option<Fingerprint>,
+    /// The CRLs, each with the CDP URLs it answers for: one per issuing root.
+    pub crls: &'a [CrlSource],
+    /// Other roots of the lineage whose CRLs the bundle carries (during a rotation's overlap).
+    pub crl_issuers: &'a [PathBuf],
+    /// The bundle's version.
+    pub version: u64,
+    /// The bundle file.
+    pub out: &'a Path,
+}
+
+/// A CRL file (DER or PEM) and the CRL distribution point URLs it answers for.
+pub struct CrlSource {
+    /// The CRL file.
+    pub path: PathBuf,
+    /// The URLs the delegates of its issuer carry.
+    pub urls: Vec<String>,
+}
+
+fn read_crl(path: &Path) -> Result<(CertificateList, Vec<u8>), MakeError> {
+    use der::DecodePem;
+    let bytes = std::fs::read(path)
+        .map_err(|e| MakeError::Refused(format!("cannot read the CRL {}: {e}", path.display())))?;
+    let crl = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+        CertificateList::from_pem(&bytes)
+    } else {
+        CertificateList::from_der(&bytes)
+    }
+    .map_err(|e| {
+        MakeError::Refused(format!(
+            "{} is not a CRL in DER or PEM ({e})",
+            path.display()
+        ))
+    })?;
+    let der = crl.to_der()?;
+    Ok((crl, der))
+}
+
+/// Makes a revocation bundle: one CRL per issuing root of the lineage (the signing root, and
+/// during a rotation's overlap the other root), each with the CDP URLs it answers for. It
+/// expires no later than the earliest nextUpdate.
+pub fn make_revocation(req: &RevocationRequest<'_>) -> Result<Made, MakeError> {
+    let (dir, name) = check_out(req.out)?;
+    let (root, root_der) = self_signed_root(req.root_cert)?;
+    let lineage = req.lineage.unwrap_or_else(|| Fingerprint::of(&root_der));
+    let mut issuers = vec![(root.clone(), root_der)];
+    for path in req.crl_issuers {
+        let (cert, der) = self_signed_root(path)?;
+        if issuers.iter().any(|(_, d)| *d == der) {
+            return Err(MakeError::Refused(format!(
+                "{} is given twice",
+                path.display()
+            )));
+        }
+        issuers.push((cert, der));
+    }
+    if req.crls.is_empty() {
+        return Err(MakeError::Refused("give at least one --crl".into()));
+    }
+    let issued = now()?;
+    let mut expires: Option<DateTime> = None;
+    let mut entries: Vec<Entry> = Vec::new();
+    for source in req.crls {
+        let (entry, next_update) = crl_entry(source, &issuers, req.crl_issuers, issued, &entries)?;
+        expires = Some(expires.map_or(next_update, |e| e.min(next_update)));
+        entries.push(entry);
+    }
+    let expires = expires.ok_or_else(|| MakeError::Refused("give at least one --crl".into()))?;
+    let payload = Payload {
+        format: FORMAT,
+        kind: Kind::Revocation,
+        lineage: lineage.hex(),
+        version: req.version,
+        issued_at: issued.to_string(),
+        expires_at: expires.to_string(),
+        entries,
+        policy: Vec::new(),
+    };
+    check_payload(&payload).map_err(|e| MakeError::Refused(e.to_string()))?;
+    let token = Token::open(req.token, req.module)?;
+    let signer = open_root_signer(&token, req.token, &root)?;
+    seal(payload, &[(&signer, &root)], &dir, &name)
+}
+
+/// The bundle entry for one `--crl` and its URLs, with the CRL's nextUpdate: issued by one of
+/// `issuers`, fresh, the only CRL of its root, and the only one answering for its URLs.
+fn crl_entry(
+    source: &CrlSource,
+    issuers: &[(Certificate, Vec<u8>)],
+    crl_issuers: &[PathBuf],
+    issued: DateTime,
+    entries: &[Entry],
+) -> Result<(Entry, DateTime), MakeError> {
+    let path = source.path.display();
+    if source.urls.is_empty() {
+        return Err(MakeError::Refused(format!(
+            "give --crl-url after --crl {path} for every CRL distribution point URL its issuer's delegates carry"
+        )));
+    }
+    if let Some(u) = source.urls.iter().find(|u| !valid_cdp_url(u)) {
+        return Err(MakeError::Refused(format!(
+            "--crl-url {u}: notation looks up http:// URLs only"
+        )));
+    }
+    let (crl, der) = read_crl(&source.path)?;
+    let (_, issuer_der) = issuers
+        .iter()
+        .find(|(c, _)| crl_issued_by(&crl, c).is_ok())
+        .ok_or_else(|| {
+            MakeError::Refused(format!(
+                "{path} was not issued by the signing root{}: give the issuing root of the lineage with --crl-issuer",
+                if crl_issuers.is_empty() { "" } else { " or any --crl-issuer" }
+            ))
+        })?;
+    let next_update = crl
+        .tbs_cert_list
+        .next_update
+        .map(|t| t.to_date_time())
+        .ok_or_else(|| MakeError::Refused(format!("{path} has no nextUpdate")))?;
+    if next_update <= issued {
+        return Err(MakeError::Refused(format!(
+            "{path} expired on {next_update}: issue a fresh CRL first"
+        )));
+    }
+    let entry_name = format!("crl/{}.crl", &Fingerprint::of(issuer_der).hex()[..16]);
+    if entries.iter().any(|e| e.name == entry_name) {
+        return Err(MakeError::Refused(format!(
+            "{path} is a second CRL of the same root: the CRL cache holds one CRL per URL, so give only the root's newest"
+        )));
+    }
+    let mut urls = source.urls.clone();
+    urls.sort();
+    urls.dedup();
+    if let Some(u) = urls
+        .iter()
+        .find(|u| entries.iter().any(|e| e.urls.contains(u)))
+    {
+        return Err(MakeError::Refused(format!(
+            "{u} is given for two CRLs: each URL is answered by one CRL"
+        )));
+    }
+    Ok((
+        Entry {
+            name: entry_name,
+            role: Role::Crl,
+            sha256: hex::encode(sha256(&der)),
+            der: BASE64.encode(&der),
+            urls,
+        },
+        next_update,
+    ))
+}

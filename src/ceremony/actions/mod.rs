@@ -1,0 +1,220 @@
+//! What each step action does: the same library calls the CLI makes, with their inputs and
+//! outputs recorded as artefacts. One file per group of steps; `run` is the table.
+
+mod bundle;
+mod crl;
+mod delegate;
+mod root;
+
+use std::path::{Path, PathBuf};
+
+use super::CeremonyError;
+use super::media::{Access, Mounted, mount};
+use super::script::{Action, Profile, Script, Step};
+use super::transcript::Artefact;
+use crate::keys::sha256;
+use crate::keys::token::Pkcs11Uri;
+
+/// What a step did.
+pub struct StepOutcome {
+    /// What it read.
+    pub inputs: Vec<Artefact>,
+    /// What it wrote.
+    pub outputs: Vec<Artefact>,
+    /// A line for the transcript and the screen.
+    pub summary: String,
+}
+
+/// What the steps so far left for the next ones.
+pub struct Context<'a> {
+    /// The script.
+    pub script: &'a Script,
+    /// The profile.
+    pub profile: &'a Profile,
+    /// The output directory (artefact paths are relative to it).
+    pub out: &'a Path,
+    /// Every artefact recorded so far, oldest first.
+    pub artefacts: Vec<Artefact>,
+    /// For a root creation: the key id this attempt gives its key (when the token URI names
+    /// none).
+    pub key_id: Option<Vec<u8>>,
+    /// The step runs again after an interruption left it unfinished; for a root creation,
+    /// with the key id that attempt recorded.
+    pub unfinished_key_id: Option<Option<Vec<u8>>>,
+    /// The input medium, once the step has read from it.
+    pub input_medium: std::cell::RefCell<Option<Mounted>>,
+}
+
+impl Context<'_> {
+    /// The input medium's directory, mounted (read-only) on first use when the profile names
+    /// its device; it stays mounted until the step ends.
+    pub fn input(&self) -> Result<PathBuf, CeremonyError> {
+        let input = &self.profile.input;
+        if let Some(device) = &self.profile.input_device {
+            let mut medium = self.input_medium.borrow_mut();
+            if medium.is_none() {
+                *medium =
+                    Some(mount(device, input, Access::ReadOnly).map_err(CeremonyError::Media)?);
+            }
+        }
+        Ok(input.clone())
+    }
+
+    /// The newest artefact of `role`.
+    pub fn latest(&self, role: &str) -> Option<PathBuf> {
+        self.artefacts
+            .iter()
+            .rev()
+            .find(|a| a.role == role)
+            .map(|a| self.out.join(&a.path))
+    }
+
+    /// The PKCS#11 module the profile names.
+    fn module(&self) -> Option<&Path> {
+        Some(self.profile.module.as_path())
+    }
+
+    fn all(&self, role: &str) -> Vec<PathBuf> {
+        self.artefacts
+            .iter()
+            .filter(|a| a.role == role)
+            .map(|a| self.out.join(&a.path))
+            .collect()
+    }
+
+    /// Share cards: the named files on the input medium, or the cards this ceremony made.
+    fn cards(&self, names: &[String]) -> Result<Vec<PathBuf>, CeremonyError> {
+        if names.is_empty() {
+            let made: Vec<PathBuf> = self
+                .all("share-card")
+                .into_iter()
+                .filter(|c| c.extension().is_some_and(|e| e == "png"))
+                .collect();
+            if !made.is_empty() {
+                return Ok(made);
+            }
+            // Cards brought to this ceremony: every share-* file on the input medium.
+            let input = self.input()?;
+            let mut brought: Vec<PathBuf> = std::fs::read_dir(&input)
+                .map_err(|e| CeremonyError::Step(format!("{}: {e}", input.display())))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("share-"))
+                })
+                .collect();
+            brought.sort();
+            if brought.is_empty() {
+                return Err(CeremonyError::Step(format!(
+                    "no share cards on the input medium {}: scan or copy them there as share-*",
+                    input.display()
+                )));
+            }
+            return Ok(brought);
+        }
+        let input = self.input()?;
+        names
+            .iter()
+            .map(|n| {
+                let path = input.join(n);
+                if path.is_file() {
+                    Ok(path)
+                } else {
+                    Err(CeremonyError::Step(format!(
+                        "card {} is not on the input medium: scan or copy it there",
+                        path.display()
+                    )))
+                }
+            })
+            .collect()
+    }
+
+    /// The root certificate: made by this ceremony, or named by the profile.
+    pub fn root_cert(&self) -> Result<PathBuf, CeremonyError> {
+        self.latest("root-cert")
+            .or_else(|| self.profile.root_cert.clone())
+            .ok_or_else(|| {
+                CeremonyError::Step(
+                    "no root certificate: run root-create first, or name root_cert in the profile"
+                        .into(),
+                )
+            })
+    }
+
+    /// Records `path` as an artefact of `role`.
+    pub fn artefact(&self, role: &str, path: &Path) -> Result<Artefact, CeremonyError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| CeremonyError::Step(format!("{}: {e}", path.display())))?;
+        Ok(Artefact {
+            role: role.to_owned(),
+            path: path
+                .strip_prefix(self.out)
+                .unwrap_or(path)
+                .display()
+                .to_string(),
+            sha256: hex::encode(sha256(&bytes)),
+        })
+    }
+}
+
+fn uri(text: &str) -> Result<Pkcs11Uri, CeremonyError> {
+    text.parse()
+        .map_err(|e: crate::keys::token::UriError| CeremonyError::Profile(e.to_string()))
+}
+
+/// Marks a subject as a rehearsal's: `CN=Example Root` becomes `CN=REHEARSAL Example Root`.
+pub fn rehearsal_subject(subject: &str) -> String {
+    match subject.find("CN=") {
+        Some(i) if !subject[i + 3..].starts_with("REHEARSAL") => {
+            format!("{}CN=REHEARSAL {}", &subject[..i], &subject[i + 3..])
+        }
+        _ => subject.to_owned(),
+    }
+}
+
+fn params<T: serde::de::DeserializeOwned>(
+    step: &Step,
+    script: &Script,
+) -> Result<T, CeremonyError> {
+    step.params(script).map_err(CeremonyError::Script)
+}
+
+/// What a step read and wrote, recorded as it runs.
+#[derive(Default)]
+pub struct Recorded {
+    /// What it read.
+    pub inputs: Vec<Artefact>,
+    /// What it wrote.
+    pub outputs: Vec<Artefact>,
+}
+
+/// Runs `step` and writes its outputs into `dir`.
+pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, CeremonyError> {
+    let mut io = Recorded::default();
+    let summary = match step.action {
+        Action::Note => "confirmed".to_owned(),
+        Action::RootCreate => root::root_create(ctx, params(step, ctx.script)?, dir, &mut io)?,
+        Action::SharesVerify => root::shares_verify(ctx, params(step, ctx.script)?, dir, &mut io)?,
+        Action::RecoverVerify => {
+            root::recover_verify(ctx, params(step, ctx.script)?, dir, &mut io)?
+        }
+        Action::RootRecover => root::root_recover(ctx, params(step, ctx.script)?, dir, &mut io)?,
+        Action::PublisherKey => {
+            delegate::publisher_key(ctx, params(step, ctx.script)?, dir, &mut io)?
+        }
+        Action::DelegateIssue => {
+            delegate::delegate_issue(ctx, params(step, ctx.script)?, dir, &mut io)?
+        }
+        Action::CrlIssue => crl::crl_issue(ctx, params(step, ctx.script)?, dir, &mut io)?,
+        Action::BundleTrust => bundle::bundle_trust(ctx, params(step, ctx.script)?, dir, &mut io)?,
+        Action::BundleRevocation => {
+            bundle::bundle_revocation(ctx, params(step, ctx.script)?, dir, &mut io)?
+        }
+    };
+    Ok(StepOutcome {
+        inputs: io.inputs,
+        outputs: io.outputs,
+        summary,
+    })
+}

@@ -1,0 +1,259 @@
+//! The parameters of each step action, as merged from a script's `[parameters]` and a step's
+//! `with`, and the checks each must pass when the script is loaded.
+
+use serde::Deserialize;
+
+use crate::keys::KeyAlgorithm;
+use crate::pki::name::parse_subject;
+use crate::pki::validity::Period;
+use crate::shares::{Threshold, ThresholdError};
+
+/// `root-create`.
+#[derive(Deserialize)]
+pub struct RootCreate {
+    /// The root's subject.
+    pub subject: String,
+    /// Key algorithm.
+    #[serde(default = "p384")]
+    pub algorithm: String,
+    /// Validity (`20y`).
+    pub validity: String,
+    /// `T-of-N`, for a backed-up root.
+    pub shares: Option<String>,
+    /// `NAME[=RECIPIENT]`, one per share.
+    #[serde(default)]
+    pub custodians: Vec<String>,
+    /// Make the successor root on the profile's `successor_token` (a rotation).
+    #[serde(default)]
+    pub successor: bool,
+}
+
+/// `shares-verify`.
+#[derive(Deserialize)]
+pub struct SharesVerify {
+    /// Card files on the input medium; none: the cards this ceremony made.
+    #[serde(default)]
+    pub cards: Vec<String>,
+}
+
+/// `root-recover`.
+#[derive(Deserialize)]
+pub struct RootRecover {
+    /// Card files on the input medium; none: every `share-*` there.
+    #[serde(default)]
+    pub cards: Vec<String>,
+}
+
+fn p384() -> String {
+    "p384".into()
+}
+
+/// `recover-verify`.
+#[derive(Deserialize)]
+pub struct RecoverVerify {
+    /// `T-of-N`: the first T cards are used.
+    pub shares: String,
+    /// Card files on the input medium; none: the cards this ceremony made.
+    #[serde(default)]
+    pub cards: Vec<String>,
+}
+
+/// `publisher-key`.
+#[derive(Deserialize)]
+pub struct PublisherKey {
+    /// The publisher's name: the CSR is `<name>.csr`.
+    pub name: String,
+    /// The publisher's subject.
+    pub publisher_subject: String,
+}
+
+/// `delegate-issue`.
+#[derive(Deserialize)]
+pub struct DelegateIssue {
+    /// The CSR's name on the input medium, without `.csr`.
+    pub name: String,
+    /// `signing` or `ca`.
+    #[serde(default = "signing")]
+    pub profile: String,
+    /// Validity of the delegate (`1y`).
+    pub delegate_validity: String,
+    /// The CRL distribution point URL.
+    pub crl_url: String,
+}
+
+fn signing() -> String {
+    "signing".into()
+}
+
+/// `crl-issue`.
+#[derive(Deserialize)]
+pub struct CrlIssue {
+    /// Delegates (by name) to revoke.
+    #[serde(default)]
+    pub revoke: Vec<String>,
+    /// The CRL's lifetime (`30d`).
+    pub crl_next_update: String,
+}
+
+/// `bundle-trust`.
+#[derive(Deserialize)]
+pub struct BundleTrust {
+    /// The trust bundle's version.
+    pub trust_version: u64,
+    /// How long it is valid (`1y`).
+    pub trust_expires: String,
+    /// A policy file on the input medium.
+    pub policy: Option<String>,
+    /// Carry the successor root made earlier, which cosigns (a rotation).
+    #[serde(default)]
+    pub add_successor: bool,
+    /// Leave the signing root out (root revocation, or the end of an overlap).
+    #[serde(default)]
+    pub retire_signing_root: bool,
+}
+
+/// `bundle-revocation`.
+#[derive(Deserialize)]
+pub struct BundleRevocation {
+    /// The revocation bundle's version.
+    pub revocation_version: u64,
+    /// The CRL distribution point URL.
+    pub crl_url: String,
+}
+
+/// A step's parameters, checked when the script is loaded, before any step runs.
+pub trait Check {
+    /// What is wrong with the parameters, in a sentence.
+    fn check(&self) -> Result<(), String>;
+}
+
+fn period(what: &str, v: &str) -> Result<(), String> {
+    v.parse::<Period>()
+        .map(drop)
+        .map_err(|e| format!("{what}: {e}"))
+}
+
+fn file(what: &str, v: &str) -> Result<(), String> {
+    if v.is_empty() || v.contains('/') || v.starts_with('.') {
+        Err(format!(
+            "{what} '{v}' must be a plain file name on the input medium"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn url(v: &str) -> Result<(), String> {
+    crate::bundle::valid_cdp_url(v)
+        .then_some(())
+        .ok_or_else(|| format!("crl_url '{v}' is not an http:// URL"))
+}
+
+fn cards(cards: &[String]) -> Result<(), String> {
+    cards.iter().try_for_each(|c| file("card", c))
+}
+
+impl Check for SharesVerify {
+    fn check(&self) -> Result<(), String> {
+        cards(&self.cards)
+    }
+}
+
+impl Check for RecoverVerify {
+    fn check(&self) -> Result<(), String> {
+        self.shares
+            .parse::<Threshold>()
+            .map_err(|e| e.to_string())?;
+        cards(&self.cards)
+    }
+}
+
+impl Check for RootRecover {
+    fn check(&self) -> Result<(), String> {
+        cards(&self.cards)
+    }
+}
+
+impl Check for RootCreate {
+    fn check(&self) -> Result<(), String> {
+        parse_subject(&self.subject).map_err(|e| e.to_string())?;
+        period("validity", &self.validity)?;
+        self.algorithm
+            .parse::<KeyAlgorithm>()
+            .map_err(|e| e.to_string())?;
+        match &self.shares {
+            Some(t) => {
+                let t: Threshold = t.parse().map_err(|e: ThresholdError| e.to_string())?;
+                if self.custodians.len() != usize::from(t.n) {
+                    return Err(format!(
+                        "shares {}-of-{} needs {} custodians, {} given",
+                        t.t,
+                        t.n,
+                        t.n,
+                        self.custodians.len()
+                    ));
+                }
+                Ok(())
+            }
+            None if !self.custodians.is_empty() => Err(
+                "custodians are given without shares: say shares = \"T-of-N\" for a backed-up root"
+                    .into(),
+            ),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Check for PublisherKey {
+    fn check(&self) -> Result<(), String> {
+        file("name", &self.name)?;
+        parse_subject(&self.publisher_subject)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Check for DelegateIssue {
+    fn check(&self) -> Result<(), String> {
+        file("name", &self.name)?;
+        if !matches!(self.profile.as_str(), "signing" | "ca") {
+            return Err(format!("profile '{}' is not signing or ca", self.profile));
+        }
+        period("delegate_validity", &self.delegate_validity)?;
+        url(&self.crl_url)
+    }
+}
+
+impl Check for CrlIssue {
+    fn check(&self) -> Result<(), String> {
+        period("crl_next_update", &self.crl_next_update)?;
+        self.revoke
+            .iter()
+            .try_for_each(|r| match r.strip_prefix("serial:") {
+                Some(hex) if !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()) => {
+                    Ok(())
+                }
+                Some(_) => Err(format!("revoke '{r}': a serial is serial:<hex>")),
+                None => file("revoke", r),
+            })
+    }
+}
+
+impl Check for BundleTrust {
+    fn check(&self) -> Result<(), String> {
+        if self.trust_version == 0 {
+            return Err("trust_version starts at 1".into());
+        }
+        period("trust_expires", &self.trust_expires)?;
+        self.policy.iter().try_for_each(|f| file("policy", f))
+    }
+}
+
+impl Check for BundleRevocation {
+    fn check(&self) -> Result<(), String> {
+        if self.revocation_version == 0 {
+            return Err("revocation_version starts at 1".into());
+        }
+        url(&self.crl_url)
+    }
+}

@@ -1,0 +1,193 @@
+//! notation's CRL file cache as keyrite-import fills it: one entry per CRL distribution
+//! point URL, holding the CRL a lineage's revocation bundle carries for it.
+
+use std::path::{Path, PathBuf};
+
+use data_encoding::BASE64;
+use der::DateTime;
+use serde_json::json;
+use x509_cert::Certificate;
+use x509_cert::der::Decode;
+use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
+
+use super::install::Plan;
+use super::journal::NewFile;
+use super::site::Target;
+use super::state::{Installed, InstalledBundle, InstalledCrl};
+use super::{ImportError, is_symlink, refused};
+use crate::bundle::Bundle;
+use crate::fingerprint::Fingerprint;
+use crate::keys::sha256;
+use crate::pki::verify::crl_issued_by;
+
+/// notation's CRL cache file for a CDP URL: the lowercase hex SHA-256 of the exact URL.
+pub fn crl_cache_path(cache: &Path, url: &str) -> PathBuf {
+    cache.join("crl").join(hex::encode(sha256(url.as_bytes())))
+}
+
+/// The record of a revocation bundle: each CRL issued by a root installed for the lineage
+/// (`current`), in a form notation uses, fresh for as long as the bundle, and the only CRL
+/// answering for each of its URLs on this host.
+pub(super) fn revocation_record(
+    bundle: &Bundle,
+    mut record: InstalledBundle,
+    current: &[Vec<u8>],
+    installed: &Installed,
+    now: DateTime,
+    expires: DateTime,
+) -> Result<InstalledBundle, ImportError> {
+    let lineage = &bundle.payload.lineage;
+    for (e, der, crl) in bundle.crls() {
+        let issuer = current
+            .iter()
+            .filter_map(|d| Certificate::from_der(d).ok().map(|c| (d, c)))
+            .find(|(_, c)| crl_issued_by(crl, c).is_ok())
+            .ok_or_else(|| {
+                refused(format!(
+                    "CRL {} was not issued by a root installed for the lineage",
+                    e.name
+                ))
+            })?;
+        check_crl_form(&e.name, crl, &issuer.1)?;
+        let next = crl
+            .tbs_cert_list
+            .next_update
+            .map(|t| t.to_date_time())
+            .ok_or_else(|| refused(format!("CRL {} has no nextUpdate", e.name)))?;
+        if next.unix_duration() <= now.unix_duration() {
+            return Err(refused(format!(
+                "CRL {} is past its nextUpdate ({next})",
+                e.name
+            )));
+        }
+        if expires.unix_duration() > next.unix_duration() {
+            return Err(refused(format!(
+                "the bundle outlives CRL {}'s nextUpdate ({next})",
+                e.name
+            )));
+        }
+        for url in &e.urls {
+            check_url_unanswered(url, lineage, installed, &record.crls)?;
+        }
+        record.crls.push(InstalledCrl {
+            issuer: Fingerprint::of(issuer.0).hex(),
+            sha256: hex::encode(sha256(der)),
+            next_update: next.to_string(),
+            urls: e.urls.clone(),
+        });
+    }
+    Ok(record)
+}
+
+/// Refuses a URL another lineage's CRL, or another CRL of this bundle, already answers for.
+fn check_url_unanswered(
+    url: &str,
+    lineage: &str,
+    installed: &Installed,
+    earlier: &[InstalledCrl],
+) -> Result<(), ImportError> {
+    let elsewhere = installed.lineages.iter().find(|(id, l)| {
+        id.as_str() != lineage
+            && l.revocation
+                .iter()
+                .flat_map(|r| &r.crls)
+                .any(|c| c.urls.iter().any(|u| u == url))
+    });
+    if let Some((id, _)) = elsewhere {
+        return Err(refused(format!(
+            "{url} is already answered by a CRL of lineage {id}: one URL, one CRL"
+        )));
+    }
+    if earlier.iter().any(|c| c.urls.iter().any(|u| u == url)) {
+        return Err(refused(format!("two CRLs answer for {url}")));
+    }
+    Ok(())
+}
+
+/// Refuses a CRL notation would not use: not v2, a delta CRL, a critical extension other
+/// than the issuing distribution point, or an issuer without cRLSign.
+fn check_crl_form(
+    name: &str,
+    crl: &x509_cert::crl::CertificateList,
+    issuer: &Certificate,
+) -> Result<(), ImportError> {
+    const ISSUING_DISTRIBUTION_POINT: &str = "2.5.29.28";
+    const DELTA_CRL_INDICATOR: &str = "2.5.29.27";
+    let tbs = &crl.tbs_cert_list;
+    if tbs.version != x509_cert::certificate::Version::V2 {
+        return Err(refused(format!("CRL {name} is not a v2 CRL")));
+    }
+    for ext in tbs.crl_extensions.iter().flatten() {
+        let oid = ext.extn_id.to_string();
+        if oid == DELTA_CRL_INDICATOR {
+            return Err(refused(format!(
+                "CRL {name} is a delta CRL; a bundle carries base CRLs"
+            )));
+        }
+        if ext.critical && oid != ISSUING_DISTRIBUTION_POINT {
+            return Err(refused(format!(
+                "CRL {name} has a critical extension {oid} notation refuses"
+            )));
+        }
+    }
+    let can_sign_crls = issuer
+        .tbs_certificate()
+        .get_extension::<KeyUsage>()
+        .ok()
+        .flatten()
+        .is_some_and(|(_, k)| k.0.contains(KeyUsages::CRLSign));
+    if !can_sign_crls {
+        return Err(refused(format!(
+            "CRL {name}'s issuer has no cRLSign keyUsage, so notation would refuse its CRL"
+        )));
+    }
+    Ok(())
+}
+
+/// Plans notation's CRL cache in `target`: one entry per URL the bundle's CRLs answer for,
+/// and the entries of the previous revocation bundle that no CRL answers for any more removed.
+pub(super) fn plan_revocation(
+    plan: &mut Plan,
+    installed: &Installed,
+    target: &Target,
+    bundle: &Bundle,
+    previous: Option<&InstalledBundle>,
+    mode: u32,
+) -> Result<(), ImportError> {
+    let dir = target.cache.join("crl");
+    if is_symlink(&target.cache) || is_symlink(&dir) {
+        return Err(refused(format!(
+            "{} is a symbolic link: give the cache directory itself",
+            dir.display()
+        )));
+    }
+    let mut keep = Vec::new();
+    for (e, der, _) in bundle.crls() {
+        for url in &e.urls {
+            let path = crl_cache_path(&target.cache, url);
+            if is_symlink(&path) {
+                return Err(refused(format!(
+                    "{} is a symbolic link planted in notation's CRL cache",
+                    path.display()
+                )));
+            }
+            let mut content = serde_json::to_vec(&json!({ "baseCRL": BASE64.encode(der) }))
+                .map_err(|e| ImportError::Install(e.to_string()))?;
+            content.push(b'\n');
+            keep.push(path.clone());
+            plan.files.push(NewFile {
+                path,
+                content,
+                mode,
+            });
+        }
+    }
+    for url in previous.iter().flat_map(|p| &p.crls).flat_map(|c| &c.urls) {
+        let path = crl_cache_path(&target.cache, url);
+        if !keep.contains(&path) && installed.files.contains_key(&path) {
+            plan.removals.push(path);
+        }
+    }
+    plan.mkdirs.push(dir);
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! `status`: what is installed for each lineage, and everything about it that needs attention:
+//! what expires soon, and what was changed by hand.
+
+use std::fs;
+use std::path::Path;
+
+use der::DateTime;
+use serde::Serialize;
+
+use super::state::{Installed, Lineage};
+use super::truststore::store_name;
+use super::{ImportError, Importer, is_symlink, short};
+use crate::bundle::parse_time;
+use crate::fingerprint::Fingerprint;
+use crate::keys::sha256;
+
+fn days_until(t: &str, now: DateTime) -> i64 {
+    parse_time("time", t).map_or(i64::MIN, |t| {
+        (t.unix_duration().as_secs() as i64 - now.unix_duration().as_secs() as i64)
+            .div_euclid(86_400)
+    })
+}
+
+/// Collects what expires within the threshold while `status` reads the dates.
+struct Attention {
+    now: DateTime,
+    threshold_days: i64,
+    problems: Vec<String>,
+}
+
+impl Attention {
+    /// Whole days until `t`; notes `what` when that is within the threshold.
+    fn days(&mut self, what: String, t: &str) -> i64 {
+        let days = days_until(t, self.now);
+        if days < self.threshold_days {
+            self.problems.push(if days < 0 {
+                format!("{what} expired on {t}")
+            } else {
+                format!("{what} expires in {days} days ({t})")
+            });
+        }
+        days
+    }
+}
+
+impl Importer {
+    /// The installed state, and everything about it that needs attention.
+    pub fn status(&self, now: DateTime, threshold_days: i64) -> Result<Status, ImportError> {
+        let installed = self.state.installed()?;
+        let mut attention = Attention {
+            now,
+            threshold_days,
+            problems: Vec::new(),
+        };
+        let lineages = installed
+            .lineages
+            .iter()
+            .map(|(id, l)| lineage_status(id, l, &mut attention))
+            .collect();
+        let mut problems = attention.problems;
+        problems.extend(changed_files(&installed));
+        problems.extend(changed_statements(&installed));
+        for target in &self.site.targets {
+            problems.extend(stray_files(&installed, &target.config));
+        }
+        Ok(Status { lineages, problems })
+    }
+}
+
+/// One lineage as `status` reports it.
+fn lineage_status(id: &str, l: &Lineage, attention: &mut Attention) -> LineageStatus {
+    let trust = l.trust.as_ref().map(|t| TrustStatus {
+        version: t.version,
+        expires_at: t.expires_at.clone(),
+        days_left: attention.days(
+            format!("trust bundle v{} of lineage {}", t.version, short(id)),
+            &t.expires_at,
+        ),
+        roots: t
+            .roots
+            .iter()
+            .chain(&t.tsa_roots)
+            .map(|r| RootStatus {
+                sha256: r.sha256.clone(),
+                words: Fingerprint::parse(&r.sha256)
+                    .map(|f| f.words().join(" "))
+                    .unwrap_or_default(),
+                not_after: r.not_after.clone(),
+                days_left: attention.days(format!("root {}", short(&r.sha256)), &r.not_after),
+            })
+            .collect(),
+        policy: t
+            .policy
+            .iter()
+            .filter_map(|s| s.get("name").and_then(|n| n.as_str()).map(str::to_owned))
+            .collect(),
+    });
+    let revocation = l.revocation.as_ref().map(|r| RevocationStatus {
+        version: r.version,
+        expires_at: r.expires_at.clone(),
+        days_left: attention.days(
+            format!("revocation bundle v{} of lineage {}", r.version, short(id)),
+            &r.expires_at,
+        ),
+        crls: r
+            .crls
+            .iter()
+            .map(|c| CrlStatus {
+                issuer: c.issuer.clone(),
+                next_update: c.next_update.clone(),
+                days_left: attention.days(
+                    format!("the CRL of root {}", short(&c.issuer)),
+                    &c.next_update,
+                ),
+                urls: c.urls.clone(),
+            })
+            .collect(),
+    });
+    LineageStatus {
+        lineage: id.to_owned(),
+        words: Fingerprint::parse(id)
+            .map(|f| f.words().join(" "))
+            .unwrap_or_default(),
+        trust,
+        revocation,
+    }
+}
+
+/// The files keyrite-import installed that were since changed, removed or linked by hand.
+fn changed_files(installed: &Installed) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (path, want) in &installed.files {
+        if is_symlink(path) {
+            problems.push(format!(
+                "{} was replaced by a symbolic link",
+                path.display()
+            ));
+            continue;
+        }
+        match fs::read(path) {
+            Ok(b) if hex::encode(sha256(&b)) == *want => {}
+            Ok(_) => problems.push(format!(
+                "{} was changed by hand since it was installed",
+                path.display()
+            )),
+            Err(_) => problems.push(format!(
+                "{} was removed by hand since it was installed",
+                path.display()
+            )),
+        }
+    }
+    problems
+}
+
+/// keyrite's policy statements that are no longer in a policy file as installed.
+fn changed_statements(installed: &Installed) -> Vec<String> {
+    let mut problems = Vec::new();
+    let ours: Vec<&serde_json::Value> = installed
+        .lineages
+        .values()
+        .flat_map(|l| l.trust.iter().flat_map(|t| &t.policy))
+        .collect();
+    for path in &installed.policy_files {
+        let doc: Option<serde_json::Value> = fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let list = doc
+            .as_ref()
+            .and_then(|d| d.get("trustPolicies"))
+            .and_then(|l| l.as_array());
+        for s in &ours {
+            if !list.is_some_and(|l| l.contains(s)) {
+                let name = s.get("name").and_then(|n| n.as_str()).unwrap_or_default();
+                problems.push(format!(
+                    "statement '{name}' in {} was changed or removed by hand",
+                    path.display()
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// Files in keyrite's trust stores under `config` that keyrite-import did not put there.
+fn stray_files(installed: &Installed, config: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for id in installed.lineages.keys() {
+        for kind in ["ca", "tsa"] {
+            let dir = config
+                .join("truststore/x509")
+                .join(kind)
+                .join(store_name(id));
+            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if !installed.files.contains_key(&entry.path()) {
+                    problems.push(format!(
+                        "{} was put into keyrite's trust store by hand",
+                        entry.path().display()
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// The installed state as `status` reports it.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    /// Per lineage.
+    pub lineages: Vec<LineageStatus>,
+    /// Everything expiring within the threshold or changed by hand.
+    pub problems: Vec<String>,
+}
+
+/// One lineage's installed state.
+#[derive(Debug, Serialize)]
+pub struct LineageStatus {
+    /// Fingerprint, hex.
+    pub lineage: String,
+    /// Fingerprint, words.
+    pub words: String,
+    /// The trust bundle in force.
+    pub trust: Option<TrustStatus>,
+    /// The revocation bundle in force.
+    pub revocation: Option<RevocationStatus>,
+}
+
+/// A trust bundle in force.
+#[derive(Debug, Serialize)]
+pub struct TrustStatus {
+    /// Version.
+    pub version: u64,
+    /// Expiry.
+    pub expires_at: String,
+    /// Whole days until expiry.
+    pub days_left: i64,
+    /// Roots and TSA roots.
+    pub roots: Vec<RootStatus>,
+    /// Policy statement names.
+    pub policy: Vec<String>,
+}
+
+/// An installed root.
+#[derive(Debug, Serialize)]
+pub struct RootStatus {
+    /// Fingerprint, hex.
+    pub sha256: String,
+    /// Fingerprint, words.
+    pub words: String,
+    /// notAfter.
+    pub not_after: String,
+    /// Whole days until notAfter.
+    pub days_left: i64,
+}
+
+/// A revocation bundle in force.
+#[derive(Debug, Serialize)]
+pub struct RevocationStatus {
+    /// Version.
+    pub version: u64,
+    /// Expiry.
+    pub expires_at: String,
+    /// Whole days until expiry.
+    pub days_left: i64,
+    /// CRLs.
+    pub crls: Vec<CrlStatus>,
+}
+
+/// An installed CRL.
+#[derive(Debug, Serialize)]
+pub struct CrlStatus {
+    /// Issuing root, hex.
+    pub issuer: String,
+    /// nextUpdate.
+    pub next_update: String,
+    /// Whole days until nextUpdate.
+    pub days_left: i64,
+    /// The CDP URLs.
+    pub urls: Vec<String>,
+}
