@@ -1,8 +1,10 @@
 //! Trust and revocation bundles: what carries roots, CRLs and trust policy across the air gap.
 //!
-//! A bundle is one DER file: a CMS SignedData ([`cms`]) whose payload is a JSON [`Payload`]
+//! A bundle is one DER file: a CMS SignedData ([`crate::pki::cms`]) whose payload is a JSON [`Payload`]
 //! and whose signers are roots of the bundle's lineage. The payload names every entry with
 //! its role, its SHA-256 and its DER, so the importer can check each before it installs any.
+//! Reading a bundle proves it intact and well formed, never trusted: whether its signers may
+//! speak for its lineage is the importer's decision.
 
 mod check;
 pub mod make;

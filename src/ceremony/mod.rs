@@ -1,6 +1,8 @@
 //! Scripted ceremonies: a reviewed script, a profile for the machine, an engine that runs the
 //! steps through the same library calls as the CLI, and a hash-chained transcript signed by
 //! the root at the end. The terminal UI and `rehearse --batch` are views over [`engine`].
+//! A ceremony never runs a step its reviewed script does not name, and the root signs only a
+//! transcript this engine wrote.
 
 pub mod actions;
 pub mod engine;

@@ -1,5 +1,6 @@
 //! The terminal UI: a view over the ceremony engine. It draws the screens in [`screens`] and
-//! turns key presses into the engine's confirmations; every operation is the library's.
+//! turns key presses into the engine's confirmations; every operation is the library's. It
+//! never does an operation itself: it asks and shows.
 
 mod confirmer;
 pub mod screens;

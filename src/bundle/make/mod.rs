@@ -1,4 +1,3 @@
-//! Making bundles at the ceremony: gather and check every entry, then sign on the tokens.
 
 //! Making bundles at the ceremony: the payload built and checked, then signed on the root's
 //! token (and a successor's, during a rotation) and written atomically.
