@@ -1,4 +1,3 @@
-
 //! Making bundles at the ceremony: the payload built and checked, then signed on the root's
 //! token (and a successor's, during a rotation) and written atomically.
 
