@@ -11,6 +11,7 @@ mod error;
 pub mod fingerprint;
 pub mod import;
 pub mod keys;
+pub mod notation;
 pub mod pki;
 pub mod publisher;
 pub mod shares;

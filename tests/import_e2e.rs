@@ -612,7 +612,7 @@ trusted_identities = ["*"]
     assert_eq!(code, 0, "{text}");
     let (code, text) = site.check(&b, &scope("registry.example/prod"));
     assert_eq!(code, 2, "{text}");
-    assert!(text.contains("not a trusted identity"), "{text}");
+    assert!(text.contains("none of the trusted identities"), "{text}");
     let (code, text) = site.check(
         &a,
         &[&["--at", "2040-01-01"][..], &scope("registry.example/prod")].concat(),
@@ -642,7 +642,7 @@ trusted_identities = ["*"]
     assert!(text.contains("skips verification"), "{text}");
     let (code, text) = site.check(&a, &scope("other.example/app"));
     assert_eq!(code, 2, "{text}");
-    assert!(text.contains("no statement"), "{text}");
+    assert!(text.contains("no trust policy statement applies"), "{text}");
     // A reference with a tag or digest is not a scope.
     for reference in [
         "registry.example/prod:v1",
@@ -675,7 +675,7 @@ trusted_identities = ["*"]
     let (code, text) = site.check(&foreign.chain("a"), &scope("registry.example/audit"));
     assert_eq!(code, 0, "{text}");
     assert!(
-        text.contains("only logs") && text.contains("trusted root"),
+        text.contains("only logs") && text.contains("trust stores"),
         "{text}"
     );
     let (code, text) = site.check(&foreign.chain("a"), &scope("registry.example/prod"));

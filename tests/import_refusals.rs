@@ -511,6 +511,47 @@ fn crafted_payloads_signed_by_the_pinned_root_are_refused() {
         ));
     }
 
+    // Statements notation would reject whole, or that could never match, are refused even
+    // when the lineage's own root signed them.
+    let statement = |scope: &str, ids: &[&str]| keyrite::bundle::Statement {
+        name: "prod".into(),
+        registry_scopes: vec![scope.into()],
+        level: "strict".into(),
+        trusted_identities: ids.iter().map(|i| (*i).to_owned()).collect(),
+        revocation: None,
+        timestamps: false,
+    };
+    for (name, st, phrase) in [
+        (
+            "policy-cn",
+            statement(
+                "registry.example/prod/app",
+                &["x509.subject: C=US, ST=WA, O=P, cn=a"],
+            ),
+            "names cn, which no certificate subject carries",
+        ),
+        (
+            "policy-overlap",
+            statement(
+                "registry.example/prod/app",
+                &[
+                    "x509.subject: C=US, ST=WA, O=P",
+                    "x509.subject: C=US, ST=WA, O=P, CN=a",
+                ],
+            ),
+            "overlap",
+        ),
+        (
+            "policy-wildcard-scope",
+            statement("registry.example/team/*", &["*"]),
+            "has a wildcard",
+        ),
+    ] {
+        let mut p = root.payload(2);
+        p.policy = vec![st];
+        cases.push((name, json(&p), phrase.into()));
+    }
+
     // A revocation bundle that stays in force a day after its CRL's nextUpdate.
     let next_update = shift(now, 10 * 86_400);
     cases.push((

@@ -2,7 +2,7 @@
 //! policy statements notation accepts.
 
 use super::{BundleError, Entry, Kind, Payload, Role, Statement, parse_time};
-use crate::pki::name::parse_subject;
+use crate::notation::{dn, scope};
 
 /// Checks everything about a payload that does not need the importer's state.
 pub fn check_payload(p: &Payload) -> Result<(), BundleError> {
@@ -91,57 +91,6 @@ pub fn valid_cdp_url(url: &str) -> bool {
         && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-/// Whether `scope` is a full repository name as notation parses registry scopes (oras-go's
-/// reference grammar): a registry host with an optional port, then lowercase path
-/// components, with no tag, digest or wildcard. Written out here because it is a few lines of
-/// grammar and a regex crate for it would cost more than it saves.
-pub fn valid_scope(scope: &str) -> bool {
-    let Some((registry, repository)) = scope.split_once('/') else {
-        return false;
-    };
-    let (host, port) = registry.split_once(':').unwrap_or((registry, ""));
-    let host_ok = !host.is_empty()
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-    let port_ok =
-        registry.contains(':') != port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
-    host_ok && port_ok && repository.split('/').all(path_component)
-}
-
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
-fn path_component(c: &str) -> bool {
-    let b = c.as_bytes();
-    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
-    let mut i = 0;
-    loop {
-        let start = i;
-        while i < b.len() && alnum(b[i]) {
-            i += 1;
-        }
-        if i == start {
-            return false;
-        }
-        if i == b.len() {
-            return true;
-        }
-        let sep = i;
-        while i < b.len() && !alnum(b[i]) {
-            i += 1;
-        }
-        match &c[sep..i] {
-            "." | "_" | "__" => {}
-            s if s.bytes().all(|x| x == b'-') => {}
-            _ => return false,
-        }
-    }
-}
-
 /// Entry names become file names in notation's directories: one plain component under the
 /// role's directory, never a path that climbs out or starts at `/`.
 fn check_entry_name(e: &Entry) -> Result<(), BundleError> {
@@ -200,29 +149,52 @@ pub fn check_statement(s: &Statement, has_tsa: bool) -> Result<(), String> {
             if s.registry_scopes.len() > 1 {
                 return Err("'*' must be the statement's only scope".into());
             }
-        } else if !valid_scope(scope) {
-            return Err(format!(
-                "scope '{scope}' is not a repository name such as registry.example/team/app (no tag, digest or wildcard)"
-            ));
+        } else {
+            scope::check(scope)?;
         }
     }
-    if s.trusted_identities.is_empty() {
+    check_identities(&s.trusted_identities)?;
+    if s.timestamps && !has_tsa {
+        return Err("timestamps = true, but the bundle carries no TSA root".into());
+    }
+    Ok(())
+}
+
+/// The trusted identities of a statement keyrite writes: `*` alone, or `x509.subject:` DNs
+/// that notation parses, that can match a certificate subject as notation renders it, and no
+/// two of which overlap (notation rejects the whole policy then).
+fn check_identities(ids: &[String]) -> Result<(), String> {
+    if ids.is_empty() {
         return Err("it has no trusted identities".into());
     }
-    for id in &s.trusted_identities {
+    let mut parsed: Vec<(&str, dn::Dn)> = Vec::new();
+    for id in ids {
         if id == "*" {
-            if s.trusted_identities.len() > 1 {
+            if ids.len() > 1 {
                 return Err("'*' must be the only trusted identity".into());
             }
             continue;
         }
-        let dn = id
+        let value = id
             .strip_prefix("x509.subject:")
             .ok_or_else(|| format!("trusted identity '{id}' is not '*' or 'x509.subject: <DN>'"))?;
-        parse_subject(dn.trim()).map_err(|e| format!("trusted identity '{id}': {e}"))?;
-    }
-    if s.timestamps && !has_tsa {
-        return Err("timestamps = true, but the bundle carries no TSA root".into());
+        let parsed_dn = dn::parse(value).map_err(|e| format!("trusted identity {e}"))?;
+        let odd = dn::unmatchable_types(&parsed_dn);
+        if !odd.is_empty() {
+            return Err(format!(
+                "trusted identity '{id}' names {}, which no certificate subject carries as notation reads it (types are C, ST, L, STREET, POSTALCODE, O, OU, CN, SERIALNUMBER, in capitals): it could never match",
+                odd.join(", ")
+            ));
+        }
+        if let Some((other, _)) = parsed
+            .iter()
+            .find(|(_, d)| dn::is_subset(d, &parsed_dn) || dn::is_subset(&parsed_dn, d))
+        {
+            return Err(format!(
+                "trusted identities '{other}' and '{id}' overlap (every attribute of one is in the other), which makes notation reject the whole trust policy: keep the broader one"
+            ));
+        }
+        parsed.push((id, parsed_dn));
     }
     Ok(())
 }

@@ -1,20 +1,23 @@
-//! `check`: a signing chain judged offline against what is installed, by keyrite's stores or
-//! by the trust policy statement notation would apply to a repository.
+//! `check`: a signing chain judged offline against what is installed, by the trust policy
+//! statement notation would apply to a repository, or against keyrite's own stores. The
+//! verdict is notation's: `crate::notation::verdict` reproduces how it decides.
 
 use std::fs;
 use std::path::Path;
 
-use der::{DateTime, Decode, DecodePem, Encode};
+use der::{DateTime, Decode};
 use x509_cert::Certificate;
 
 use super::truststore::store_name;
-use super::verdict::{self, Verdict};
-use super::{ImportError, Importer, trustpolicy};
+use super::{ImportError, Importer};
+use crate::notation::scope;
+use crate::notation::verdict::{self, Host, Verdict};
 
 impl Importer {
-    /// Judges a chain file against what is installed in the first target, at `at`: against
-    /// keyrite's trust stores with every check enforced, or with `scope` (a repository such as
-    /// `registry.example/app`) by the trust policy statement notation would apply to it.
+    /// Judges a chain file against what is installed in the first target, at `at`: with
+    /// `scope` (a repository such as `registry.example/app`) as notation would verify a
+    /// signature by it there; without, against keyrite's trust stores with every check
+    /// enforced.
     pub fn check(
         &self,
         chain: &Path,
@@ -22,40 +25,40 @@ impl Importer {
         scope: Option<&str>,
     ) -> Result<Verdict, ImportError> {
         let certs = read_chain(chain)?;
-        let installed = self.state.installed()?;
+        let installed = self.state.installed(&self.site.targets)?;
         let target = self
             .site
             .targets
             .first()
             .ok_or_else(|| ImportError::Site("no target".into()))?;
-        let (stores, policy) = match scope {
-            None => (
-                installed
-                    .lineages
-                    .keys()
-                    .map(|id| format!("ca/{}", store_name(id)))
-                    .collect(),
-                verdict::Enforcement::default(),
-            ),
-            Some(scope) => match statement_for(&target.config, scope)? {
-                Ok(applied) => applied,
-                Err(verdict) => return Ok(verdict),
-            },
+        let host = Host {
+            config: &target.config,
+            cache: &target.cache,
         };
-        let mut roots = Vec::new();
-        for store in stores {
-            let dir = target.config.join("truststore/x509").join(store);
-            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
-                if let Ok(pem_bytes) = fs::read(entry.path())
-                    && let Ok(c) = Certificate::from_pem(&pem_bytes)
-                    && let Ok(d) = c.to_der()
-                {
-                    roots.push(d);
-                }
+        match scope {
+            Some(repository) => {
+                check_repository(repository)?;
+                Ok(verdict::for_repository(host, &certs, at, repository))
+            }
+            None => {
+                let stores: Vec<String> =
+                    installed.lineages.keys().map(|id| store_name(id)).collect();
+                Ok(verdict::against_stores(host, &certs, at, &stores))
             }
         }
-        Ok(verdict::judge(&certs, at, &roots, &target.cache, &policy))
     }
+}
+
+/// Refuses a `--scope` notation could not match: a tag or digest (notation matches the
+/// repository an artifact reference names), or a name outside the reference grammar.
+fn check_repository(repository: &str) -> Result<(), ImportError> {
+    let last = repository.rsplit('/').next().unwrap_or(repository);
+    if repository.contains('@') || last.contains(':') || !repository.contains('/') {
+        return Err(ImportError::Input(format!(
+            "--scope {repository}: give the repository, as trust policies name it (registry.example/app), without a tag or digest"
+        )));
+    }
+    scope::check(repository).map_err(|e| ImportError::Input(format!("--scope: {e}")))
 }
 
 /// The certificates of a chain file, PEM (leaf first) or a single DER certificate.
@@ -70,51 +73,4 @@ fn read_chain(chain: &Path) -> Result<Vec<Certificate>, ImportError> {
                 chain.display()
             ))
         })
-}
-
-/// The trust stores and enforcement of the statement notation applies to `scope` in
-/// `config`'s trust policy; or, when none applies or it skips verification, the verdict.
-fn statement_for(
-    config: &Path,
-    scope: &str,
-) -> Result<Result<(Vec<String>, verdict::Enforcement), Verdict>, ImportError> {
-    // notation matches the repository an artifact reference names; a tag or digest would
-    // match no statement and fall to the wildcard one.
-    let last = scope.rsplit('/').next().unwrap_or(scope);
-    if scope.contains('@') || last.contains(':') || !scope.contains('/') {
-        return Err(ImportError::Input(format!(
-            "--scope {scope}: give the repository, as trust policies name it (registry.example/app), without a tag or digest"
-        )));
-    }
-    let file = config.join(trustpolicy::POLICY_FILES[0]);
-    let doc: serde_json::Value = fs::read(&file)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| {
-            ImportError::Input(format!(
-                "{} is missing or not JSON: there is no trust policy to apply to {scope}",
-                file.display()
-            ))
-        })?;
-    let applicable = trustpolicy::applicable(&doc, scope)
-        .map_err(|e| ImportError::Input(format!("{}: {e}", file.display())))?;
-    Ok(match applicable {
-        trustpolicy::Applicable::None => Err(Verdict {
-            outcome: verdict::Outcome::Untrusted,
-            reason: format!(
-                "no statement of {} applies to {scope}, so notation verifies nothing there",
-                file.display()
-            ),
-        }),
-        trustpolicy::Applicable::Skip(name) => Err(Verdict {
-            outcome: verdict::Outcome::Trusted,
-            reason: format!(
-                "statement '{name}' skips verification for {scope}: notation does not check the chain"
-            ),
-        }),
-        trustpolicy::Applicable::Statement {
-            stores,
-            enforcement,
-        } => Ok((stores, enforcement)),
-    })
 }

@@ -1,8 +1,6 @@
 //! notation's CRL file cache as keyrite-import fills it: one entry per CRL distribution
 //! point URL, holding the CRL a lineage's revocation bundle carries for it.
 
-use std::path::{Path, PathBuf};
-
 use data_encoding::BASE64;
 use der::DateTime;
 use serde_json::json;
@@ -19,11 +17,6 @@ use crate::bundle::Bundle;
 use crate::fingerprint::Fingerprint;
 use crate::keys::sha256;
 use crate::pki::verify::crl_issued_by;
-
-/// notation's CRL cache file for a CDP URL: the lowercase hex SHA-256 of the exact URL.
-pub fn crl_cache_path(cache: &Path, url: &str) -> PathBuf {
-    cache.join("crl").join(hex::encode(sha256(url.as_bytes())))
-}
 
 /// The record of a revocation bundle: each CRL issued by a root installed for the lineage
 /// (`current`), in a form notation uses, fresh for as long as the bundle, and the only CRL
@@ -164,7 +157,7 @@ pub(super) fn plan_revocation(
     let mut keep = Vec::new();
     for (e, der, _) in bundle.crls() {
         for url in &e.urls {
-            let path = crl_cache_path(&target.cache, url);
+            let path = crate::notation::crl_cache::path(&target.cache, url);
             if is_symlink(&path) {
                 return Err(refused(format!(
                     "{} is a symbolic link planted in notation's CRL cache",
@@ -183,8 +176,12 @@ pub(super) fn plan_revocation(
         }
     }
     for url in previous.iter().flat_map(|p| &p.crls).flat_map(|c| &c.urls) {
-        let path = crl_cache_path(&target.cache, url);
-        if !keep.contains(&path) && installed.files.contains_key(&path) {
+        let path = crate::notation::crl_cache::path(&target.cache, url);
+        if !keep.contains(&path)
+            && target
+                .key(&path)
+                .is_some_and(|k| installed.files.contains_key(&k))
+        {
             plan.removals.push(path);
         }
     }

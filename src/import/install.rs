@@ -86,7 +86,7 @@ impl Importer {
     fn try_install(&self, path: &Path, now: DateTime) -> Result<Installation, ImportError> {
         let bundle = Bundle::read(path)?;
         let p = &bundle.payload;
-        let installed = self.state.installed()?;
+        let installed = self.state.installed(&self.site.targets)?;
         let old = installed
             .lineages
             .get(&p.lineage)
@@ -179,19 +179,24 @@ impl Importer {
             }
         }
         installed.lineages.insert(p.lineage.clone(), lineage);
+        let key = |p: &Path| self.site.targets.iter().find_map(|t| t.key(p));
         for r in &plan.removals {
-            installed.files.remove(r);
+            if let Some(k) = key(r) {
+                installed.files.remove(&k);
+            }
         }
         for f in &plan.files {
-            if !plan.policy_files.contains(&f.path) {
-                installed
-                    .files
-                    .insert(f.path.clone(), hex::encode(sha256(&f.content)));
+            if !plan.policy_files.contains(&f.path)
+                && let Some(k) = key(&f.path)
+            {
+                installed.files.insert(k, hex::encode(sha256(&f.content)));
             }
         }
         for pf in &plan.policy_files {
-            if !installed.policy_files.contains(pf) {
-                installed.policy_files.push(pf.clone());
+            if let Some(k) = key(pf)
+                && !installed.policy_files.contains(&k)
+            {
+                installed.policy_files.push(k);
             }
         }
         let record =

@@ -15,7 +15,6 @@ pub mod state;
 mod status;
 pub mod trustpolicy;
 mod truststore;
-pub mod verdict;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -28,7 +27,6 @@ use crate::bundle::BundleError;
 use site::Site;
 use state::State;
 
-pub use crl_cache::crl_cache_path;
 pub use install::Installation;
 pub use status::{CrlStatus, LineageStatus, RevocationStatus, RootStatus, Status, TrustStatus};
 pub use truststore::store_name;

@@ -44,6 +44,12 @@ pub(super) fn plan_policy(
         let base = current.clone().or_else(|| only.clone());
         let merged = trustpolicy::merge(base.as_deref(), old_policy, new_policy)
             .map_err(|e| refused(format!("{}: {e}", path.display())))?;
+        let Some(merged) = merged else {
+            if current.is_some() {
+                plan.removals.push(path.clone());
+            }
+            continue;
+        };
         let file_mode = fs::metadata(path)
             .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
             .unwrap_or(mode);

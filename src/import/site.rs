@@ -17,6 +17,37 @@ pub struct Target {
     pub cache: PathBuf,
 }
 
+impl Target {
+    /// How the installed record names `path`: `config/…` or `cache/…`, relative to this
+    /// target's directories, so that a host restored under other paths keeps its record.
+    pub fn key(&self, path: &Path) -> Option<String> {
+        let (root, rel) = path
+            .strip_prefix(&self.config)
+            .map(|r| ("config", r))
+            .or_else(|_| path.strip_prefix(&self.cache).map(|r| ("cache", r)))
+            .ok()?;
+        Some(format!("{root}/{}", rel.to_str()?))
+    }
+
+    /// The path in this target of a file the installed record names by `key`.
+    pub fn path(&self, key: &str) -> Option<PathBuf> {
+        let (root, rel) = key.split_once('/')?;
+        let rel = Path::new(rel);
+        if rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return None;
+        }
+        match root {
+            "config" => Some(self.config.join(rel)),
+            "cache" => Some(self.cache.join(rel)),
+            _ => None,
+        }
+    }
+}
+
 /// The site: targets, state directory, pins from a site config, and the file modes.
 #[derive(Clone, Debug)]
 pub struct Site {

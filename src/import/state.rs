@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::ImportError;
+use super::site::Target;
 use crate::fingerprint::Fingerprint;
 
 /// The installed record's file name.
@@ -19,7 +20,7 @@ pub const INSTALLED: &str = "installed.json";
 const PINS: &str = "pins.json";
 const LOG: &str = "log.jsonl";
 const LOCK: &str = "lock";
-const STATE_VERSION: u32 = 1;
+const STATE_VERSION: u32 = 2;
 
 /// A root as installed: its fingerprint and DER (base64).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,12 +89,13 @@ pub struct Installed {
     pub version: u32,
     /// By lineage fingerprint (hex).
     pub lineages: BTreeMap<String, Lineage>,
-    /// Every file keyrite-import wrote whole, with its SHA-256 (trust policy files excepted:
-    /// they hold the user's statements too).
-    pub files: BTreeMap<PathBuf, String>,
-    /// The trust policy files keyrite-import merged statements into.
+    /// Every file keyrite-import wrote whole in each target (`config/…` or `cache/…`,
+    /// relative to the target's directories), with its SHA-256; trust policy files excepted,
+    /// as they hold the user's statements too.
+    pub files: BTreeMap<String, String>,
+    /// The trust policy files keyrite-import merged statements into, named the same way.
     #[serde(default)]
-    pub policy_files: Vec<PathBuf>,
+    pub policy_files: Vec<String>,
 }
 
 impl Default for Installed {
@@ -105,6 +107,21 @@ impl Default for Installed {
             policy_files: Vec::new(),
         }
     }
+}
+
+/// Names format 1's absolute paths as format 2 does; a path outside every target is dropped
+/// (nothing keyrite-import installed is there for it to manage).
+fn migrate(installed: &mut Installed, targets: &[Target]) {
+    let key = |p: &String| targets.iter().find_map(|t| t.key(Path::new(p)));
+    installed.files = std::mem::take(&mut installed.files)
+        .into_iter()
+        .filter_map(|(p, h)| key(&p).map(|k| (k, h)))
+        .collect();
+    let mut policy: Vec<String> = installed.policy_files.iter().filter_map(key).collect();
+    policy.sort();
+    policy.dedup();
+    installed.policy_files = policy;
+    installed.version = STATE_VERSION;
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
@@ -157,8 +174,10 @@ impl State {
         &self.dir
     }
 
-    /// The installed record (empty before the first install).
-    pub fn installed(&self) -> Result<Installed, ImportError> {
+    /// The installed record (empty before the first install). A record of format 1, which
+    /// named files by absolute path, is read with each path made relative to the target
+    /// holding it.
+    pub fn installed(&self, targets: &[Target]) -> Result<Installed, ImportError> {
         let path = self.dir.join(INSTALLED);
         match fs::read(&path) {
             Ok(bytes) => {
@@ -168,6 +187,10 @@ impl State {
                         path.display()
                     ))
                 })?;
+                let mut installed = installed;
+                if installed.version == 1 {
+                    migrate(&mut installed, targets);
+                }
                 if installed.version != STATE_VERSION {
                     return Err(ImportError::State(format!(
                         "{} is format {}, this keyrite-import reads {STATE_VERSION}",

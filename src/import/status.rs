@@ -2,11 +2,11 @@
 //! what expires soon, and what was changed by hand.
 
 use std::fs;
-use std::path::Path;
 
 use der::DateTime;
 use serde::Serialize;
 
+use super::site::Target;
 use super::state::{Installed, Lineage};
 use super::truststore::store_name;
 use super::{ImportError, Importer, is_symlink, short};
@@ -46,7 +46,7 @@ impl Attention {
 impl Importer {
     /// The installed state, and everything about it that needs attention.
     pub fn status(&self, now: DateTime, threshold_days: i64) -> Result<Status, ImportError> {
-        let installed = self.state.installed()?;
+        let installed = self.state.installed(&self.site.targets)?;
         let mut attention = Attention {
             now,
             threshold_days,
@@ -58,10 +58,10 @@ impl Importer {
             .map(|(id, l)| lineage_status(id, l, &mut attention))
             .collect();
         let mut problems = attention.problems;
-        problems.extend(changed_files(&installed));
-        problems.extend(changed_statements(&installed));
         for target in &self.site.targets {
-            problems.extend(stray_files(&installed, &target.config));
+            problems.extend(changed_files(&installed, target));
+            problems.extend(changed_statements(&installed, target));
+            problems.extend(stray_files(&installed, target));
         }
         Ok(Status { lineages, problems })
     }
@@ -127,9 +127,13 @@ fn lineage_status(id: &str, l: &Lineage, attention: &mut Attention) -> LineageSt
 }
 
 /// The files keyrite-import installed that were since changed, removed or linked by hand.
-fn changed_files(installed: &Installed) -> Vec<String> {
+fn changed_files(installed: &Installed, target: &Target) -> Vec<String> {
     let mut problems = Vec::new();
-    for (path, want) in &installed.files {
+    for (key, want) in &installed.files {
+        let Some(path) = target.path(key) else {
+            continue;
+        };
+        let path = &path;
         if is_symlink(path) {
             problems.push(format!(
                 "{} was replaced by a symbolic link",
@@ -153,15 +157,15 @@ fn changed_files(installed: &Installed) -> Vec<String> {
 }
 
 /// keyrite's policy statements that are no longer in a policy file as installed.
-fn changed_statements(installed: &Installed) -> Vec<String> {
+fn changed_statements(installed: &Installed, target: &Target) -> Vec<String> {
     let mut problems = Vec::new();
     let ours: Vec<&serde_json::Value> = installed
         .lineages
         .values()
         .flat_map(|l| l.trust.iter().flat_map(|t| &t.policy))
         .collect();
-    for path in &installed.policy_files {
-        let doc: Option<serde_json::Value> = fs::read(path)
+    for path in installed.policy_files.iter().filter_map(|k| target.path(k)) {
+        let doc: Option<serde_json::Value> = fs::read(&path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
         let list = doc
@@ -182,16 +186,20 @@ fn changed_statements(installed: &Installed) -> Vec<String> {
 }
 
 /// Files in keyrite's trust stores under `config` that keyrite-import did not put there.
-fn stray_files(installed: &Installed, config: &Path) -> Vec<String> {
+fn stray_files(installed: &Installed, target: &Target) -> Vec<String> {
     let mut problems = Vec::new();
     for id in installed.lineages.keys() {
         for kind in ["ca", "tsa"] {
-            let dir = config
+            let dir = target
+                .config
                 .join("truststore/x509")
                 .join(kind)
                 .join(store_name(id));
             for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
-                if !installed.files.contains_key(&entry.path()) {
+                let known = target
+                    .key(&entry.path())
+                    .is_some_and(|k| installed.files.contains_key(&k));
+                if !known {
                     problems.push(format!(
                         "{} was put into keyrite's trust store by hand",
                         entry.path().display()

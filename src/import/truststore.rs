@@ -78,14 +78,15 @@ pub(super) fn plan_stores(
                 mode,
             });
         }
-        check_tree(&target.config, &dir, installed)?;
+        check_tree(target, &dir, installed)?;
         for old in installed
             .files
             .keys()
+            .filter_map(|k| target.path(k))
             .filter(|p| p.parent() == Some(dir.as_path()))
         {
-            if !keep.contains(old) {
-                plan.removals.push(old.clone());
+            if !keep.contains(&old) {
+                plan.removals.push(old);
             }
         }
         if !keep.is_empty() {
@@ -152,9 +153,9 @@ fn check_installable_root(
 
 /// Refuses to install into a tree where notation would read something keyrite-import did
 /// not put there: a symbolic link on the way to a store, or a stray or altered file in it.
-fn check_tree(config: &Path, store_dir: &Path, installed: &Installed) -> Result<(), ImportError> {
+fn check_tree(target: &Target, store_dir: &Path, installed: &Installed) -> Result<(), ImportError> {
     let mut path = store_dir.to_owned();
-    while path.starts_with(config) {
+    while path.starts_with(&target.config) {
         if is_symlink(&path) {
             return Err(refused(format!(
                 "{} is a symbolic link: notation refuses linked trust stores; replace it with a directory",
@@ -181,7 +182,7 @@ fn check_tree(config: &Path, store_dir: &Path, installed: &Installed) -> Result<
                 p.display()
             )));
         }
-        match installed.files.get(&p) {
+        match target.key(&p).and_then(|k| installed.files.get(&k)) {
             None => {
                 return Err(refused(format!(
                     "{} was not installed by keyrite-import: notation would read it as part of the store; remove it",

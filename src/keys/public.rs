@@ -3,7 +3,7 @@
 use der::Decode;
 use der::asn1::ObjectIdentifier;
 use sha2::{Sha256, Sha384, Sha512};
-use signature::Verifier;
+use signature::hazmat::PrehashVerifier;
 use spki::SubjectPublicKeyInfoOwned;
 
 use super::algorithm::{
@@ -171,21 +171,17 @@ impl PublicKey {
             key: self.describe(),
         };
         let ok = match (self, scheme) {
-            (Self::P256(k), SignatureScheme::EcdsaSha256) => {
-                p256::ecdsa::DerSignature::from_bytes(signature)
-                    .ok()
-                    .and_then(|s| k.verify(message, &s).ok())
-            }
-            (Self::P384(k), SignatureScheme::EcdsaSha384) => {
-                p384::ecdsa::DerSignature::from_bytes(signature)
-                    .ok()
-                    .and_then(|s| k.verify(message, &s).ok())
-            }
-            (Self::P521(k), SignatureScheme::EcdsaSha512) => {
-                p521::ecdsa::DerSignature::from_bytes(signature)
-                    .ok()
-                    .and_then(|s| k.verify(message, &s).ok())
-            }
+            // Any of the three hashes on any curve, as X.509 allows (a P-384 CA may sign
+            // with SHA-256): the digest is verified as a prehash.
+            (Self::P256(k), _) if scheme.is_ecdsa() => p256::ecdsa::Signature::from_der(signature)
+                .ok()
+                .and_then(|s| k.verify_prehash(&scheme.hash().digest(message), &s).ok()),
+            (Self::P384(k), _) if scheme.is_ecdsa() => p384::ecdsa::Signature::from_der(signature)
+                .ok()
+                .and_then(|s| k.verify_prehash(&scheme.hash().digest(message), &s).ok()),
+            (Self::P521(k), _) if scheme.is_ecdsa() => p521::ecdsa::Signature::from_der(signature)
+                .ok()
+                .and_then(|s| k.verify_prehash(&scheme.hash().digest(message), &s).ok()),
             (Self::Rsa(k), _) if scheme.is_pss() => {
                 let digest = scheme.hash().digest(message);
                 match scheme.hash() {

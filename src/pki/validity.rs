@@ -1,4 +1,5 @@
-//! Validity periods: `20y`, `1y`, `90d`, counted in calendar years or whole days from now.
+//! Validity periods: `20y`, `1y`, `90d`, `12h`, `30min`, `10s`, counted in calendar years, or
+//! in days, hours, minutes or seconds from now.
 
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
@@ -13,11 +14,15 @@ pub enum Period {
     Years(u16),
     /// Days of 24 hours.
     Days(u32),
+    /// Seconds (given as hours, minutes or seconds): short-lived delegates.
+    Seconds(u32),
 }
 
 /// A period that does not parse.
 #[derive(Debug, thiserror::Error)]
-#[error("bad validity '{0}': give a whole number of years or days, such as 20y, 1y or 90d")]
+#[error(
+    "bad validity '{0}': give a whole number of years, days, hours, minutes or seconds, such as 20y, 90d, 12h, 30min or 10s"
+)]
 pub struct PeriodError(pub String);
 
 impl FromStr for Period {
@@ -30,12 +35,16 @@ impl FromStr for Period {
         let period = match unit {
             "y" => Period::Years(u16::try_from(n).map_err(|_| bad())?),
             "d" => Period::Days(n),
+            "h" => Period::Seconds(n.checked_mul(3600).ok_or_else(bad)?),
+            "min" => Period::Seconds(n.checked_mul(60).ok_or_else(bad)?),
+            "s" => Period::Seconds(n),
             _ => return Err(bad()),
         };
         match period {
-            Period::Years(0) | Period::Days(0) => Err(bad()),
+            Period::Years(0) | Period::Days(0) | Period::Seconds(0) => Err(bad()),
             Period::Years(y) if y > 100 => Err(bad()),
             Period::Days(d) if d > 36_600 => Err(bad()),
+            Period::Seconds(s) if s > 36_600 * 86_400 => Err(bad()),
             p => Ok(p),
         }
     }
@@ -48,6 +57,9 @@ impl Period {
         match self {
             Period::Days(d) => DateTime::from_unix_duration(
                 start.unix_duration() + Duration::from_secs(u64::from(d) * 86_400),
+            ),
+            Period::Seconds(s) => DateTime::from_unix_duration(
+                start.unix_duration() + Duration::from_secs(u64::from(s)),
             ),
             Period::Years(y) => {
                 let year = start.year() + y;
@@ -88,7 +100,12 @@ mod tests {
     fn parses_years_and_days() {
         assert_eq!("20y".parse::<Period>().unwrap(), Period::Years(20));
         assert_eq!("90d".parse::<Period>().unwrap(), Period::Days(90));
-        for bad in ["", "y", "20", "20 y", "1.5y", "0y", "3m", "-1y", "101y"] {
+        assert_eq!("12h".parse::<Period>().unwrap(), Period::Seconds(43_200));
+        assert_eq!("30min".parse::<Period>().unwrap(), Period::Seconds(1800));
+        assert_eq!("10s".parse::<Period>().unwrap(), Period::Seconds(10));
+        for bad in [
+            "", "y", "20", "20 y", "1.5y", "0y", "3m", "-1y", "101y", "0s", "5hours",
+        ] {
             assert!(bad.parse::<Period>().is_err(), "{bad}");
         }
     }

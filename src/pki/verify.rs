@@ -44,11 +44,33 @@ pub fn issued_by(cert: &Certificate, issuer: &Certificate) -> Result<(), String>
     )
 }
 
+/// Checks that `cert`'s signature verifies under its own key, names aside: Go's
+/// `CheckSignature`, which is how notation tells a self-signed certificate.
+pub fn signed_by_own_key(cert: &Certificate) -> Result<(), String> {
+    verify(
+        cert.signature_algorithm(),
+        cert.tbs_certificate().to_der(),
+        cert.signature().as_bytes(),
+        cert,
+    )
+}
+
 /// Checks that `issuer` signed `crl`: names equal, and the signature verifies.
 pub fn crl_issued_by(crl: &CertificateList, issuer: &Certificate) -> Result<(), String> {
     if crl.tbs_cert_list.issuer != *issuer.tbs_certificate().subject() {
         return Err("its issuer name is not the issuer's subject".into());
     }
+    verify(
+        &crl.signature_algorithm,
+        crl.tbs_cert_list.to_der(),
+        crl.signature.as_bytes(),
+        issuer,
+    )
+}
+
+/// Checks that `crl`'s signature verifies under `issuer`'s key, names aside, as Go's
+/// `RevocationList.CheckSignatureFrom` does.
+pub fn signed_by_key_of(crl: &CertificateList, issuer: &Certificate) -> Result<(), String> {
     verify(
         &crl.signature_algorithm,
         crl.tbs_cert_list.to_der(),

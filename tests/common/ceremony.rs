@@ -114,6 +114,32 @@ impl Ceremony {
     /// Issues a one-year signing certificate for `csr` under `issuer` into `out`, with the CRL
     /// distribution point `crl_url`.
     pub fn issue_under(&self, issuer: &Issuer, csr: &Path, crl_url: &str, out: &Path) {
+        self.issue_for(issuer, csr, crl_url, "1y", out);
+    }
+
+    /// Issues signing delegate `name` with `subject` (its key made by openssl) under the
+    /// root, valid for `validity`; its chain is [`Ceremony::chain`].
+    pub fn delegate_with(&self, name: &str, subject: &str, validity: &str) {
+        let csr = openssl_csr(self.hsm.dir(), name, subject);
+        self.issue_for(
+            &self.root_issuer(),
+            &csr,
+            CRL_URL,
+            validity,
+            &self.hsm.dir().join("issued"),
+        );
+    }
+
+    /// Issues a signing certificate for `csr` under `issuer` into `out`, valid for
+    /// `validity`, with the CRL distribution point `crl_url`.
+    pub fn issue_for(
+        &self,
+        issuer: &Issuer,
+        csr: &Path,
+        crl_url: &str,
+        validity: &str,
+        out: &Path,
+    ) {
         run_ok(
             self.hsm
                 .command()
@@ -122,7 +148,7 @@ impl Ceremony {
                 .arg(&issuer.cert)
                 .arg("--csr")
                 .arg(csr)
-                .args(["--profile", "signing", "--validity", "1y"])
+                .args(["--profile", "signing", "--validity", validity])
                 .args(["--crl-url", crl_url])
                 .arg("--ledger")
                 .arg(&issuer.ledger)
@@ -326,6 +352,19 @@ impl Site {
         Site {
             dir: tempfile::tempdir().expect("temp dir"),
         }
+    }
+
+    /// A copy of this site in new directories: the same files, under other paths, as a host
+    /// restored from a backup or a golden image has them.
+    pub fn duplicate(&self) -> Site {
+        let copy = Site::new();
+        run_ok(
+            Command::new("cp")
+                .arg("-a")
+                .arg(format!("{}/.", self.dir.path().display()))
+                .arg(copy.dir.path()),
+        );
+        copy
     }
 
     /// `{NOTATION_CONFIG}`.

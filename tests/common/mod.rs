@@ -34,6 +34,8 @@
 
 pub mod ceremony;
 pub mod in_process;
+pub mod notation;
+pub mod openssl_ca;
 
 use std::fs;
 use std::io::Write;

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use keyrite::import::verdict::Outcome;
 use keyrite::import::{ImportError, Importer, now, parse_at};
+use keyrite::notation::verdict::Outcome;
 
 /// What to judge, and how.
 #[derive(Args)]
@@ -15,9 +15,10 @@ pub(crate) struct CheckArgs {
     /// Judge at this time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ) instead of now.
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
-    /// The repository the signature is for (registry.example/app): judge by the trust
-    /// policy statement notation applies to it (its level, overrides, trust stores and
-    /// trusted identities) instead of against keyrite's stores with every check enforced.
+    /// The repository the signature is for (registry.example/app): judge as notation would
+    /// verify a signature there, by the statement of trustpolicy.json that applies to it
+    /// (its level, overrides, trust stores, trusted identities and timestamp rule), instead
+    /// of against keyrite's stores with every check enforced.
     #[arg(long, value_name = "REPOSITORY")]
     scope: Option<String>,
     /// Print JSON.
@@ -26,7 +27,7 @@ pub(crate) struct CheckArgs {
 }
 
 /// Prints the verdict; the exit status says it too (0 trusted, 2 untrusted, 3 expired,
-/// 4 revoked).
+/// 4 revoked, 5 trusted only with a timestamp).
 pub(crate) fn run(args: CheckArgs, importer: &Importer) -> Result<ExitCode, ImportError> {
     let CheckArgs {
         chain,
@@ -46,16 +47,13 @@ pub(crate) fn run(args: CheckArgs, importer: &Importer) -> Result<ExitCode, Impo
             serde_json::to_string_pretty(&verdict).unwrap_or_default()
         );
     } else {
-        let word = serde_json::to_value(verdict.outcome)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        println!("{word}: {}", verdict.reason);
+        println!("{}: {}", verdict.outcome.word(), verdict.reason);
     }
     Ok(ExitCode::from(match verdict.outcome {
         Outcome::Trusted => 0,
         Outcome::Untrusted => 2,
         Outcome::Expired => 3,
         Outcome::Revoked => 4,
+        Outcome::TimestampRequired => 5,
     }))
 }

@@ -17,7 +17,8 @@ use keyrite::import::{ImportError, Importer};
 /// cache. It uses no network.
 ///
 /// Exit status: 0 success (check: trusted); 1 error or refusal; 2 status found something
-/// expiring or changed by hand, or check: untrusted; 3 check: expired; 4 check: revoked.
+/// expiring or changed by hand, or check: untrusted; 3 check: expired; 4 check: revoked;
+/// 5 check: trusted only for a signature that carries a timestamp.
 #[derive(Parser)]
 #[command(name = "keyrite-import", version, arg_required_else_help = true)]
 struct Cli {

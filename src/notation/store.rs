@@ -1,0 +1,158 @@
+//! notation's x509 trust stores, read as it reads them: every entry of the store directory
+//! must be a plain file of certificates (PEM blocks, or DER back to back), each a CA or
+//! self-signed, a `tsa` store only roots; anything else fails the whole store.
+
+use std::path::{Path, PathBuf};
+
+use data_encoding::BASE64;
+use der::{Decode, Encode, Reader, SliceReader};
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::BasicConstraints;
+
+use super::policy::valid_store_name;
+use crate::pki::verify::{issued_by, signed_by_own_key};
+
+/// Certificate files larger than this are refused unread.
+const MAX_CERT_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The directory of store `name` of `kind` (`ca`, `signingAuthority`, `tsa`).
+pub fn store_dir(config: &Path, kind: &str, name: &str) -> PathBuf {
+    config.join("truststore/x509").join(kind).join(name)
+}
+
+/// Every certificate of store `name` of `kind`, as notation's `GetCertificates` reads it,
+/// with its DER; or why notation would fail the store.
+pub fn read(config: &Path, kind: &str, name: &str) -> Result<Vec<(Certificate, Vec<u8>)>, String> {
+    if !valid_store_name(name) {
+        return Err(format!("trust store name '{name}' is not [a-zA-Z0-9_.-]+"));
+    }
+    let dir = store_dir(config, kind, name);
+    let what = format!("trust store {kind}:{name}");
+    let meta = match dir.symlink_metadata() {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("the {what} does not exist ({})", dir.display()));
+        }
+        Err(e) => return Err(format!("the {what} cannot be read: {e}")),
+    };
+    if !meta.file_type().is_dir() {
+        return Err(format!(
+            "the {what} is not a plain directory ({}): notation refuses links",
+            dir.display()
+        ));
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("the {what} cannot be read: {e}"))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("the {what} cannot be read: {e}"))?;
+    entries.sort_by_key(|e| e.file_name());
+    let mut certs = Vec::new();
+    for entry in entries {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let kind_of = entry
+            .file_type()
+            .map_err(|e| format!("{file} in the {what}: {e}"))?;
+        if !kind_of.is_file() {
+            return Err(format!(
+                "{file} in the {what} is not a plain file (notation refuses directories and links in a store)"
+            ));
+        }
+        let bytes = super::read_bounded(&entry.path(), MAX_CERT_FILE_BYTES)?;
+        let found = parse_certificates(&bytes)
+            .map_err(|e| format!("{file} in the {what} is not a certificate file ({e})"))?;
+        if found.is_empty() {
+            return Err(format!("{file} in the {what} holds no certificate"));
+        }
+        for (cert, der) in found {
+            check_trusted(&cert, kind).map_err(|e| format!("{file} in the {what}: {e}"))?;
+            certs.push((cert, der));
+        }
+    }
+    if certs.is_empty() {
+        return Err(format!("no certificate was found in the {what}"));
+    }
+    Ok(certs)
+}
+
+/// notation's `ValidateCertificates` (a CA, or a self-signed certificate), and for `tsa`
+/// stores its root check (self-signed, subject equal to issuer).
+fn check_trusted(cert: &Certificate, kind: &str) -> Result<(), String> {
+    let who = crate::pki::name::display_name(cert.tbs_certificate().subject());
+    let is_ca = cert
+        .tbs_certificate()
+        .get_extension::<BasicConstraints>()
+        .ok()
+        .flatten()
+        .is_some_and(|(_, bc)| bc.ca);
+    let self_signed = signed_by_own_key(cert).is_ok();
+    if !is_ca && !self_signed {
+        return Err(format!(
+            "{who} is neither a CA nor a self-signed signing certificate"
+        ));
+    }
+    if kind == "tsa" && issued_by(cert, cert).is_err() {
+        return Err(format!("{who} is not a root, which a tsa store must hold"));
+    }
+    Ok(())
+}
+
+/// Go's `parseCertificates`: PEM blocks (every one must be a certificate), or, when there is
+/// no PEM block, DER certificates back to back.
+pub fn parse_certificates(bytes: &[u8]) -> Result<Vec<(Certificate, Vec<u8>)>, String> {
+    let blocks = pem_blocks(bytes)?;
+    let ders = if blocks.is_empty() {
+        let mut reader = SliceReader::new(bytes).map_err(|e| e.to_string())?;
+        let mut ders = Vec::new();
+        while !reader.is_finished() {
+            let cert = Certificate::decode(&mut reader).map_err(|e| e.to_string())?;
+            ders.push(cert.to_der().map_err(|e| e.to_string())?);
+        }
+        ders
+    } else {
+        blocks
+    };
+    ders.into_iter()
+        .map(|der| {
+            Certificate::from_der(&der)
+                .map(|c| (c, der))
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// The base64 bodies of every PEM block in `bytes`, whatever its label.
+fn pem_blocks(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut blocks = Vec::new();
+    let mut rest: &str = &text;
+    while let Some(at) = rest.find("-----BEGIN ") {
+        let after = &rest[at..];
+        let Some(header_end) = after.find('\n') else {
+            break;
+        };
+        let header = after[..header_end].trim_end();
+        let Some(label) = header
+            .strip_prefix("-----BEGIN ")
+            .and_then(|l| l.strip_suffix("-----"))
+        else {
+            rest = &after[11..];
+            continue;
+        };
+        let footer = format!("-----END {label}-----");
+        let body_start = header_end + 1;
+        let Some(end) = after[body_start..].find(&footer) else {
+            break;
+        };
+        let body: String = after[body_start..body_start + end]
+            .lines()
+            .filter(|l| !l.contains(':'))
+            .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
+            .collect();
+        let der = BASE64
+            .decode(body.as_bytes())
+            .map_err(|e| format!("a PEM {label} block is not base64 ({e})"))?;
+        blocks.push(der);
+        rest = &after[body_start + end + footer.len()..];
+    }
+    Ok(blocks)
+}
