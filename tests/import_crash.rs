@@ -219,26 +219,26 @@ fn an_install_killed_at_any_moment_leaves_the_old_or_the_new_state() {
     );
     assert!(ok, "{text}");
 
-    // The site: the user's own statement in trustpolicy.json, then v1 merged into it.
+    // The site: the user's own statement in both policy files (a site whose hosts run
+    // notation 1.3 and the next major), then v1 merged into each.
     let site = Site::new();
     let root = site_root(&site);
     site.pin(&lineage);
     fs::create_dir_all(site.config()).unwrap();
-    fs::write(
-        site.config().join("trustpolicy.json"),
-        serde_json::to_vec_pretty(&serde_json::json!({
-            "version": "1.0",
-            "trustPolicies": [{
-                "name": "user-dev",
-                "registryScopes": ["registry.example/dev/app"],
-                "signatureVerification": { "level": "audit" },
-                "trustStores": ["ca:user-store"],
-                "trustedIdentities": ["*"],
-            }],
-        }))
-        .unwrap(),
-    )
+    let user = serde_json::to_vec_pretty(&serde_json::json!({
+        "version": "1.0",
+        "trustPolicies": [{
+            "name": "user-dev",
+            "registryScopes": ["registry.example/dev/app"],
+            "signatureVerification": { "level": "audit" },
+            "trustStores": ["ca:user-store"],
+            "trustedIdentities": ["*"],
+        }],
+    }))
     .unwrap();
+    for file in ["trustpolicy.json", "trustpolicy.oci.json"] {
+        fs::write(site.config().join(file), &user).unwrap();
+    }
     let (ok, text) = site.install(&v1);
     assert!(ok, "{text}");
     let template = tempfile::tempdir().unwrap();

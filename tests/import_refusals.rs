@@ -375,6 +375,7 @@ impl MemoryRoot {
                 urls: Vec::new(),
             }],
             policy: Vec::new(),
+            crl_urls: vec![CRL_URL.into()],
         }
     }
 
@@ -418,6 +419,7 @@ impl MemoryRoot {
                 urls: vec![CRL_URL.into()],
             }],
             policy: Vec::new(),
+            crl_urls: Vec::new(),
         }
     }
 
@@ -482,12 +484,19 @@ fn crafted_payloads_signed_by_the_pinned_root_are_refused() {
         ),
     ));
 
-    let mut format2 = json(&root.payload(2));
-    format2["format"] = 2.into();
+    let mut format3 = json(&root.payload(2));
+    format3["format"] = 3.into();
     cases.push((
-        "format-2",
-        format2,
-        "the bundle's format is 2, but this keyrite-import reads format 1".into(),
+        "format-3",
+        format3,
+        "the bundle's format is 3, but this keyrite-import reads format 2".into(),
+    ));
+    let mut format1 = json(&root.payload(2));
+    format1["format"] = 1.into();
+    cases.push((
+        "format-1",
+        format1,
+        "the bundle's format is 1, made by an older keyrite".into(),
     ));
 
     let mut mismatch = root.payload(2);
@@ -793,7 +802,7 @@ fn a_pinned_root_cannot_speak_for_a_lineage_the_site_did_not_pin() {
     // With the lineage pinned but not the root that signed, it is refused too.
     let site = Site::new();
     site.pin(&c.root_fingerprint());
-    assert_refused(&site, &squat, "which is not");
+    assert_refused(&site, &squat, "is pinned to open with root");
     // A host joining after a rotation pins the lineage and the current root.
     let (successor, successor_uri) = c.successor();
     let successor_only = c.bundle_path("successor-3.bundle");
@@ -808,8 +817,15 @@ fn a_pinned_root_cannot_speak_for_a_lineage_the_site_did_not_pin() {
     );
     let late = Site::new();
     late.pin(&c.root_fingerprint());
-    assert_refused(&late, &successor_only, "also pin the current root");
-    late.pin(&common::ceremony::fingerprint(&successor));
+    assert_refused(
+        &late,
+        &successor_only,
+        "pin the root read at the lineage's latest ceremony",
+    );
+    late.pin_with(
+        &common::ceremony::fingerprint(&successor),
+        &["--lineage", &c.root_fingerprint(), "--scope", "*"],
+    );
     let (ok, text) = late.install(&successor_only);
     assert!(ok, "{text}");
 }

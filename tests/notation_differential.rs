@@ -119,6 +119,8 @@ fn build_world(n: &Notation) -> World {
             &successor_arg,
             "--cosign",
             &successor_uri,
+            "--crl-url",
+            SUCCESSOR_URL,
         ],
     );
     assert!(ok, "{text}");
@@ -148,6 +150,7 @@ fn build_world(n: &Notation) -> World {
             .command()
             .args(["bundle", "trust", "--token", &successor_uri])
             .args(["--root-cert", &successor_arg, "--policy", &policy_a])
+            .args(["--crl-url", CRL_URL, "--crl-url", SUCCESSOR_URL])
             .args([
                 "--lineage",
                 &lineage,
@@ -169,7 +172,8 @@ fn build_world(n: &Notation) -> World {
             "[[statement]]\nname = \"b\"\nregistry_scopes = [\"{B_SCOPE}\"]\nlevel = \"strict\"\ntrusted_identities = [\"*\"]\n"
         ),
     );
-    let (ok, text, b_v1) = b.trust_bundle("b-1.bundle", 1, &["--policy", &policy_b]);
+    let (ok, text, b_v1) =
+        b.trust_bundle_declaring("b-1.bundle", 1, &[B_URL], &["--policy", &policy_b]);
     assert!(ok, "{text}");
     let (ok, text, b_rev) = b.revocation_bundle_by(
         &b.root_issuer(),
@@ -204,8 +208,8 @@ fn build_world(n: &Notation) -> World {
     );
 
     let base = Site::new();
-    base.pin(&lineage);
-    base.pin(&b.root_fingerprint());
+    base.pin_with(&lineage, &["--scope", "registry.example/prod/"]);
+    base.pin_with(&b.root_fingerprint(), &["--scope", "registry.example/b/"]);
     for bundle in [&a_v1, &a_v2, &a_rev, &b_v1, &b_rev] {
         let (ok, text) = base.install(bundle);
         assert!(ok, "{text}");

@@ -252,6 +252,8 @@ fn a_rotated_lineage_verifies_through_the_overlap_and_after_it() {
             &successor_arg,
             "--cosign",
             &successor_uri,
+            "--crl-url",
+            SUCCESSOR_CRL_URL,
         ],
     );
     assert!(ok, "{text}");
@@ -294,6 +296,7 @@ fn a_rotated_lineage_verifies_through_the_overlap_and_after_it() {
             .command()
             .args(["bundle", "trust", "--token", &successor_uri])
             .args(["--root-cert", &successor_arg, "--policy", &policy])
+            .args(["--crl-url", CRL_URL, "--crl-url", SUCCESSOR_CRL_URL])
             .args([
                 "--lineage",
                 &lineage,

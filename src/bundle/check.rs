@@ -1,12 +1,16 @@
 //! The rules a bundle's payload must follow whoever reads it: entry names, URLs, scopes and
 //! policy statements notation accepts.
 
-use super::{BundleError, Entry, Kind, Payload, Role, Statement, parse_time};
+use super::{
+    BundleError, Entry, Kind, MAX_ITEMS, MAX_TEXT, MAX_VERSION, Payload, Role, Statement,
+    parse_time,
+};
 use crate::notation::{dn, scope};
 
 /// Checks everything about a payload that does not need the importer's state.
 pub fn check_payload(p: &Payload) -> Result<(), BundleError> {
     let bad = |m: String| Err(BundleError::Content(m));
+    check_sizes(p)?;
     if p.lineage.len() != 64
         || !p
             .lineage
@@ -20,6 +24,12 @@ pub fn check_payload(p: &Payload) -> Result<(), BundleError> {
     }
     if p.version == 0 {
         return bad("version 0: versions start at 1".into());
+    }
+    if p.version > MAX_VERSION {
+        return bad(format!(
+            "version {} is above {MAX_VERSION}, the highest a bundle may carry",
+            p.version
+        ));
     }
     let issued = parse_time("issued_at", &p.issued_at)?;
     let expires = parse_time("expires_at", &p.expires_at)?;
@@ -71,7 +81,21 @@ pub fn check_payload(p: &Payload) -> Result<(), BundleError> {
         Kind::Revocation if !p.policy.is_empty() => {
             return bad("a revocation bundle cannot carry trust policy".into());
         }
+        Kind::Revocation if !p.crl_urls.is_empty() => {
+            return bad(
+                "a revocation bundle cannot declare CRL URLs: its lineage's trust bundle does"
+                    .into(),
+            );
+        }
         _ => {}
+    }
+    let mut declared: Vec<&str> = p.crl_urls.iter().map(String::as_str).collect();
+    declared.sort_unstable();
+    if let Some(w) = declared.windows(2).find(|w| w[0] == w[1]) {
+        return bad(format!("CRL URL {} is declared twice", w[0]));
+    }
+    if let Some(u) = p.crl_urls.iter().find(|u| !valid_cdp_url(u)) {
+        return bad(format!("declared CRL URL '{u}' is not an http:// URL"));
     }
     let has_tsa = p.entries.iter().any(|e| e.role == Role::TsaRoot);
     for (i, s) in p.policy.iter().enumerate() {
@@ -80,6 +104,61 @@ pub fn check_payload(p: &Payload) -> Result<(), BundleError> {
         if p.policy[..i].iter().any(|o| o.name == s.name) {
             return bad(format!("policy statement '{}' appears twice", s.name));
         }
+    }
+    Ok(())
+}
+
+/// Refuses, before any other check, a payload with more items or longer texts than a bundle
+/// may hold, so that every later check is small and bounded.
+fn check_sizes(p: &Payload) -> Result<(), BundleError> {
+    let too_many = |what: &str, n: usize| {
+        Err(BundleError::Content(format!(
+            "{n} {what}: a bundle may hold at most {MAX_ITEMS}"
+        )))
+    };
+    let too_long = |what: &str| {
+        Err(BundleError::Content(format!(
+            "{what} is longer than {MAX_TEXT} bytes"
+        )))
+    };
+    for (what, n) in [
+        ("entries", p.entries.len()),
+        ("policy statements", p.policy.len()),
+        ("declared CRL URLs", p.crl_urls.len()),
+    ] {
+        if n > MAX_ITEMS {
+            return too_many(what, n);
+        }
+    }
+    for e in &p.entries {
+        if e.urls.len() > MAX_ITEMS {
+            return too_many("CDP URLs on one CRL", e.urls.len());
+        }
+        if e.name.len() > MAX_TEXT || e.urls.iter().any(|u| u.len() > MAX_TEXT) {
+            return too_long("an entry's name or URL");
+        }
+    }
+    for s in &p.policy {
+        for (what, n) in [
+            ("registry scopes in one statement", s.registry_scopes.len()),
+            (
+                "trusted identities in one statement",
+                s.trusted_identities.len(),
+            ),
+        ] {
+            if n > MAX_ITEMS {
+                return too_many(what, n);
+            }
+        }
+        let texts = std::iter::once(&s.name)
+            .chain(&s.registry_scopes)
+            .chain(&s.trusted_identities);
+        if texts.into_iter().any(|t| t.len() > MAX_TEXT) {
+            return too_long("a statement's name, scope or identity");
+        }
+    }
+    if p.crl_urls.iter().any(|u| u.len() > MAX_TEXT) {
+        return too_long("a declared CRL URL");
     }
     Ok(())
 }

@@ -18,11 +18,23 @@ use std::str::FromStr;
 use der::DateTime;
 use serde::{Deserialize, Serialize};
 
-/// The payload format this keyrite writes and reads.
-pub const FORMAT: u32 = 1;
+/// The payload format this keyrite writes and reads. Format 2 added the trust bundle's
+/// declared CRL URLs; a format 1 bundle is refused, since it declares none.
+pub const FORMAT: u32 = 2;
 
 /// Bundles larger than this are refused before they are read.
 pub const MAX_BUNDLE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The highest version a bundle may carry: far more than ceremonies ever make, and low
+/// enough that no bundle can freeze a lineage at the top of the range.
+pub const MAX_VERSION: u64 = 1_000_000_000;
+
+/// How many items of each kind a payload may hold: entries, statements, declared CRL URLs,
+/// and in a statement its scopes and identities. Every check of a payload is then bounded.
+pub const MAX_ITEMS: usize = 64;
+
+/// The longest name, URL, scope or identity a payload may hold, in bytes.
+pub const MAX_TEXT: usize = 1024;
 
 /// What a bundle carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,19 +137,18 @@ pub struct Payload {
     /// Trust policy statements (trust bundles only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policy: Vec<Statement>,
+    /// The CDP URLs the lineage's delegates carry (trust bundles only): its revocation
+    /// bundles may fill notation's CRL cache for these and no other.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crl_urls: Vec<String>,
 }
 
 /// A bundle that cannot be read, or whose content breaks the format.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
-    /// The file could not be read.
-    #[error("cannot read the bundle {path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    /// The file could not be read, or is not a regular file.
+    #[error("{0}")]
+    Input(String),
     /// The file is larger than any bundle keyrite makes.
     #[error(
         "the bundle is {size} bytes, more than the {max} a bundle may be: it is not a keyrite bundle or it was tampered with"
@@ -163,6 +174,11 @@ pub enum BundleError {
         "the bundle's format is {0}, but this keyrite-import reads format {FORMAT}: update keyrite-import"
     )]
     UnknownFormat(u64),
+    /// The payload was written by an older keyrite, in a format that declares no CRL URLs.
+    #[error(
+        "the bundle's format is {0}, made by an older keyrite: format {FORMAT} bundles declare the CRL URLs a lineage answers for, which keyrite-import now requires; have the lineage's next ceremony make its bundles again"
+    )]
+    OldFormat(u64),
     /// The payload breaks the format.
     #[error("the bundle's content is malformed: {0}")]
     Content(String),

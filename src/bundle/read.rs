@@ -1,7 +1,6 @@
 //! Reading a bundle: its CMS envelope and signatures checked, its payload parsed and checked,
 //! its entries decoded.
 
-use std::io::Read;
 use std::path::Path;
 
 use data_encoding::BASE64;
@@ -13,6 +12,7 @@ use x509_cert::crl::CertificateList;
 use super::{BundleError, Entry, FORMAT, MAX_BUNDLE_BYTES, Payload, Role, check_payload};
 use crate::fingerprint::Fingerprint;
 use crate::keys::sha256;
+use crate::sys::input::{InputError, Links};
 
 /// A root, TSA root or CRL entry, decoded.
 pub enum Item {
@@ -38,28 +38,12 @@ pub struct Bundle {
 impl Bundle {
     /// Reads, opens and checks a bundle file; nothing on disk is touched.
     pub fn read(path: &Path) -> Result<Self, BundleError> {
-        let io = |source| BundleError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let size = file.metadata().map_err(io)?.len();
-        if size > MAX_BUNDLE_BYTES {
-            return Err(BundleError::TooLarge {
-                size,
-                max: MAX_BUNDLE_BYTES,
-            });
-        }
-        let mut bytes = Vec::new();
-        file.take(MAX_BUNDLE_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-        if bytes.len() as u64 > MAX_BUNDLE_BYTES {
-            return Err(BundleError::TooLarge {
-                size: bytes.len() as u64,
-                max: MAX_BUNDLE_BYTES,
-            });
-        }
+        let bytes = crate::sys::input::read(path, MAX_BUNDLE_BYTES, Links::Refuse).map_err(
+            |e| match e {
+                InputError::TooLarge { size, max, .. } => BundleError::TooLarge { size, max },
+                other => BundleError::Input(other.to_string()),
+            },
+        )?;
         Self::decode(&bytes)
     }
 
@@ -119,6 +103,9 @@ fn parse_payload(json: &[u8]) -> Result<Payload, BundleError> {
     }
     let head: Head = serde_json::from_slice(json)
         .map_err(|e| BundleError::Content(format!("the payload is not a keyrite bundle ({e})")))?;
+    if head.format < u64::from(FORMAT) {
+        return Err(BundleError::OldFormat(head.format));
+    }
     if head.format != u64::from(FORMAT) {
         return Err(BundleError::UnknownFormat(head.format));
     }

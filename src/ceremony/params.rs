@@ -110,6 +110,9 @@ pub struct BundleTrust {
     /// Leave the signing root out (root revocation, or the end of an overlap).
     #[serde(default)]
     pub retire_signing_root: bool,
+    /// The CDP URL the lineage's delegates carry, declared so that its revocation bundles
+    /// may fill it (the script's own `crl_url` when the step names none).
+    pub crl_url: Option<String>,
 }
 
 /// `bundle-revocation`.
@@ -245,6 +248,7 @@ impl Check for BundleTrust {
             return Err("trust_version starts at 1".into());
         }
         period("trust_expires", &self.trust_expires)?;
+        self.crl_url.iter().try_for_each(|u| url(u))?;
         self.policy.iter().try_for_each(|f| file("policy", f))
     }
 }

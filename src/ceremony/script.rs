@@ -124,6 +124,7 @@ impl Step {
                 "policy",
                 "add_successor",
                 "retire_signing_root",
+                "crl_url",
             ],
             Action::BundleRevocation => &["revocation_version", "crl_url"],
         }

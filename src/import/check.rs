@@ -2,16 +2,33 @@
 //! statement notation would apply to a repository, or against keyrite's own stores. The
 //! verdict is notation's: `crate::notation::verdict` reproduces how it decides.
 
-use std::fs;
 use std::path::Path;
 
 use der::{DateTime, Decode};
 use x509_cert::Certificate;
 
+use crate::sys::input::Links;
+
+use serde::Serialize;
+
+use super::enforce::trust_expired;
+use super::state::Installed;
+use super::status::policy_files_differ;
 use super::truststore::store_name;
-use super::{ImportError, Importer};
+use super::{ImportError, Importer, short};
 use crate::notation::scope;
-use crate::notation::verdict::{self, Host, Verdict};
+use crate::notation::verdict::{self, Host, Outcome, Verdict};
+
+/// A verdict, and what a site must know about it: trust that rests on an expired trust
+/// bundle, or a policy file another notation would read instead.
+#[derive(Debug, Serialize)]
+pub struct Checked {
+    /// notation's verdict.
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// Why a trusted verdict should not be relied on.
+    pub attention: Vec<String>,
+}
 
 impl Importer {
     /// Judges a chain file against what is installed in the first target, at `at`: with
@@ -23,7 +40,7 @@ impl Importer {
         chain: &Path,
         at: DateTime,
         scope: Option<&str>,
-    ) -> Result<Verdict, ImportError> {
+    ) -> Result<Checked, ImportError> {
         let certs = read_chain(chain)?;
         let installed = self.state.installed(&self.site.targets)?;
         let target = self
@@ -35,18 +52,55 @@ impl Importer {
             config: &target.config,
             cache: &target.cache,
         };
-        match scope {
+        let verdict = match scope {
             Some(repository) => {
                 check_repository(repository)?;
-                Ok(verdict::for_repository(host, &certs, at, repository))
+                verdict::for_repository(host, &certs, at, repository)
             }
             None => {
                 let stores: Vec<String> =
                     installed.lineages.keys().map(|id| store_name(id)).collect();
-                Ok(verdict::against_stores(host, &certs, at, &stores))
+                verdict::against_stores(host, &certs, at, &stores)
             }
+        };
+        let mut attention = Vec::new();
+        if matches!(
+            verdict.outcome,
+            Outcome::Trusted | Outcome::TimestampRequired
+        ) {
+            attention.extend(expired_trust(&installed, host, &certs, at));
+            attention.extend(policy_files_differ(target));
         }
+        Ok(Checked { verdict, attention })
     }
+}
+
+/// The lineages whose trust bundle had expired at `at`, not yet enforced, that alone trust
+/// `certs`: the verdict rests on trust nobody has renewed.
+fn expired_trust(
+    installed: &Installed,
+    host: Host<'_>,
+    certs: &[Certificate],
+    at: DateTime,
+) -> Vec<String> {
+    installed
+        .lineages
+        .iter()
+        .filter(|(_, l)| l.enforced_at.is_none())
+        .filter_map(|(id, l)| Some((id, l.trust.as_ref().filter(|t| trust_expired(t, at))?)))
+        .filter(|(id, _)| {
+            verdict::against_stores(host, certs, at, &[store_name(id)]).outcome
+                == Outcome::Trusted
+        })
+        .map(|(id, t)| {
+            format!(
+                "this chain is trusted through lineage {}, whose trust bundle v{} expired on {}: install a newer trust bundle, or run `keyrite-import enforce` to stop trusting it",
+                short(id),
+                t.version,
+                t.expires_at
+            )
+        })
+        .collect()
 }
 
 /// Refuses a `--scope` notation could not match: a tag or digest (notation matches the
@@ -61,10 +115,13 @@ fn check_repository(repository: &str) -> Result<(), ImportError> {
     scope::check(repository).map_err(|e| ImportError::Input(format!("--scope: {e}")))
 }
 
+/// A chain file larger than this is not one.
+const MAX_CHAIN_BYTES: u64 = 1024 * 1024;
+
 /// The certificates of a chain file, PEM (leaf first) or a single DER certificate.
 fn read_chain(chain: &Path) -> Result<Vec<Certificate>, ImportError> {
-    let bytes = fs::read(chain)
-        .map_err(|e| ImportError::Input(format!("cannot read {}: {e}", chain.display())))?;
+    let bytes = crate::sys::input::read(chain, MAX_CHAIN_BYTES, Links::Follow)
+        .map_err(|e| ImportError::Input(e.to_string()))?;
     Certificate::load_pem_chain(&bytes)
         .or_else(|_| Certificate::from_der(&bytes).map(|c| vec![c]))
         .map_err(|e| {

@@ -11,7 +11,7 @@ use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
 use super::install::Plan;
 use super::journal::NewFile;
 use super::site::Target;
-use super::state::{Installed, InstalledBundle, InstalledCrl};
+use super::state::{Installed, InstalledBundle, InstalledCrl, Lineage};
 use super::{ImportError, is_symlink, refused};
 use crate::bundle::Bundle;
 use crate::fingerprint::Fingerprint;
@@ -19,12 +19,14 @@ use crate::keys::sha256;
 use crate::pki::verify::crl_issued_by;
 
 /// The record of a revocation bundle: each CRL issued by a root installed for the lineage
-/// (`current`), in a form notation uses, fresh for as long as the bundle, and the only CRL
-/// answering for each of its URLs on this host.
+/// (`current`), in a form notation uses, fresh for as long as the bundle, answering only for
+/// URLs its lineage's trust bundle declared, and the only CRL answering for each of them on
+/// this host.
 pub(super) fn revocation_record(
     bundle: &Bundle,
     mut record: InstalledBundle,
     current: &[Vec<u8>],
+    lineage_state: &Lineage,
     installed: &Installed,
     now: DateTime,
     expires: DateTime,
@@ -59,7 +61,22 @@ pub(super) fn revocation_record(
                 e.name
             )));
         }
+        let declared: &[String] = lineage_state
+            .trust
+            .as_ref()
+            .map_or(&[], |t| t.crl_urls.as_slice());
         for url in &e.urls {
+            if !declared.contains(url) {
+                return Err(refused(format!(
+                    "CRL {} answers for {url}, which lineage {lineage}'s trust bundle does not declare (declared: {}): a revocation bundle fills only its own lineage's URLs",
+                    e.name,
+                    if declared.is_empty() {
+                        "none".into()
+                    } else {
+                        declared.join(", ")
+                    }
+                )));
+            }
             check_url_unanswered(url, lineage, installed, &record.crls)?;
         }
         record.crls.push(InstalledCrl {

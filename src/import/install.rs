@@ -9,10 +9,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::journal::{self, NewFile};
+use super::site::Site;
 use super::state::{self, Installed, InstalledBundle, Lineage};
-use super::{ImportError, Importer, crl_cache, lineage, policy_files, refused, truststore};
-use crate::bundle::{Bundle, Kind};
+use super::{ImportError, Importer, crl_cache, lineage, now, policy_files, refused, truststore};
+use crate::bundle::{Bundle, Kind, MAX_BUNDLE_BYTES};
 use crate::keys::sha256;
+use crate::sys::input::Links;
 
 /// What an install did.
 #[derive(Debug, Serialize)]
@@ -44,12 +46,49 @@ pub(super) struct Plan {
     pub(super) policy_files: Vec<PathBuf>,
 }
 
-impl Importer {
-    /// Verifies `path` completely and installs it, or refuses it and changes nothing. Both
-    /// are logged.
-    pub fn install(&self, path: &Path, now: DateTime) -> Result<Installation, ImportError> {
+/// A bundle file read and checked for an install, before the state is locked: the costly
+/// part (reading, the CMS signatures, the payload) holds no lock.
+pub struct Incoming {
+    file: PathBuf,
+    bundle: Bundle,
+}
+
+impl Incoming {
+    /// Reads and checks the bundle at `path`; nothing is locked or written. A bundle that
+    /// does not read or check is refused here and the refusal logged, without waiting for
+    /// the state's lock: an install in progress does not delay it, nor it the install.
+    pub fn read(path: &Path, site: &Site) -> Result<Self, ImportError> {
         let file = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-        match self.try_install(path, now) {
+        match Bundle::read(path) {
+            Ok(bundle) => Ok(Self { file, bundle }),
+            Err(e) => {
+                let file_sha256 = crate::sys::input::read(path, MAX_BUNDLE_BYTES, Links::Refuse)
+                    .ok()
+                    .map(|b| hex::encode(sha256(&b)));
+                let e = ImportError::from(e);
+                journal::check_root(&site.state)?;
+                let entry = json!({
+                    "event": "refuse", "file": file, "file_sha256": file_sha256,
+                    "reason": e.to_string(), "time": now()?.to_string(),
+                });
+                Err(match state::append_log(&site.state, &entry) {
+                    Ok(()) => e,
+                    Err(log) => ImportError::Install(format!(
+                        "{e}; and the log could not be written: {log}"
+                    )),
+                })
+            }
+        }
+    }
+}
+
+impl Importer {
+    /// Installs a bundle read by [`Incoming::read`], or refuses it and changes nothing. Both
+    /// are logged.
+    pub fn install(&self, incoming: Incoming, now: DateTime) -> Result<Installation, ImportError> {
+        let Incoming { file, bundle } = incoming;
+        let file_sha256 = bundle.file_sha256.hex();
+        match self.try_install(bundle, now) {
             Ok(done) => {
                 self.log(json!({
                     "event": "install", "file": file, "kind": done.kind, "lineage": done.lineage,
@@ -69,9 +108,8 @@ impl Importer {
                     ImportError::Bundle(_) | ImportError::Refused(_) => "refuse",
                     _ => "error",
                 };
-                let digest = fs::read(path).ok().map(|b| hex::encode(sha256(&b)));
                 let logged = self.log(json!({
-                    "event": event, "file": file, "file_sha256": digest, "reason": e.to_string(),
+                    "event": event, "file": file, "file_sha256": file_sha256, "reason": e.to_string(),
                 }));
                 Err(match logged {
                     Ok(()) => e,
@@ -83,8 +121,7 @@ impl Importer {
         }
     }
 
-    fn try_install(&self, path: &Path, now: DateTime) -> Result<Installation, ImportError> {
-        let bundle = Bundle::read(path)?;
+    fn try_install(&self, bundle: Bundle, now: DateTime) -> Result<Installation, ImportError> {
         let p = &bundle.payload;
         let installed = self.state.installed(&self.site.targets)?;
         let old = installed
@@ -92,9 +129,9 @@ impl Importer {
             .get(&p.lineage)
             .cloned()
             .unwrap_or_default();
+        let pins = self.pins()?;
         let expires = lineage::check_fresh(&bundle, now)?;
-        let current = lineage::current_roots(&old);
-        lineage::check_signers(&bundle, &current, &self.pins()?)?;
+        lineage::check_signers(&bundle, &old, &pins)?;
         let previous = match p.kind {
             Kind::Trust => old.trust.as_ref(),
             Kind::Revocation => old.revocation.as_ref(),
@@ -110,12 +147,14 @@ impl Importer {
             tsa_roots: Vec::new(),
             policy: Vec::new(),
             crls: Vec::new(),
+            crl_urls: Vec::new(),
         };
         let mut plan = Plan::default();
         let mut new = old.clone();
         let mode = self.site.file_mode();
         match p.kind {
             Kind::Trust => {
+                lineage::check_claims(&bundle, &pins, &installed)?;
                 let record = truststore::trust_record(&bundle, base, now)?;
                 let old_policy: Vec<serde_json::Value> = old
                     .trust
@@ -132,11 +171,16 @@ impl Importer {
                         mode,
                     )?;
                 }
+                let kept: Vec<&[u8]> = bundle.roots().map(|(_, d, _)| d).collect();
+                new.retired
+                    .extend(lineage::newly_retired(&old, &kept, p.version));
+                new.enforced_at = None;
                 new.trust = Some(record);
             }
             Kind::Revocation => {
+                let current = lineage::current_roots(&old);
                 let record = crl_cache::revocation_record(
-                    &bundle, base, &current, &installed, now, expires,
+                    &bundle, base, &current, &old, &installed, now, expires,
                 )?;
                 for target in &self.site.targets {
                     crl_cache::plan_revocation(
@@ -155,17 +199,37 @@ impl Importer {
         self.commit(&bundle, installed, new, plan, previous)
     }
 
-    /// Records `lineage`'s new state beside the planned files and commits them all through
-    /// the journal, after refusing a destination that is not a plain file.
+    /// Records `lineage`'s new state beside the planned files and commits them all.
     fn commit(
         &self,
         bundle: &Bundle,
         mut installed: Installed,
         lineage: Lineage,
-        mut plan: Plan,
+        plan: Plan,
         previous: Option<u64>,
     ) -> Result<Installation, ImportError> {
         let p = &bundle.payload;
+        installed.lineages.insert(p.lineage.clone(), lineage);
+        let written: Vec<PathBuf> = plan.files.iter().map(|f| f.path.clone()).collect();
+        let removed = plan.removals.clone();
+        self.commit_plan(installed, plan)?;
+        Ok(Installation {
+            kind: p.kind,
+            lineage: p.lineage.clone(),
+            version: p.version,
+            previous,
+            written,
+            removed,
+        })
+    }
+
+    /// Commits `plan` with `installed` as the new record, through the journal, after
+    /// refusing a destination that is not a plain file.
+    pub(super) fn commit_plan(
+        &self,
+        mut installed: Installed,
+        mut plan: Plan,
+    ) -> Result<(), ImportError> {
         // A step after the commit point must not fail: every destination is absent or a
         // plain file now, or the install is refused here.
         for path in plan.files.iter().map(|f| &f.path).chain(&plan.removals) {
@@ -178,7 +242,6 @@ impl Importer {
                 )));
             }
         }
-        installed.lineages.insert(p.lineage.clone(), lineage);
         let key = |p: &Path| self.site.targets.iter().find_map(|t| t.key(p));
         for r in &plan.removals {
             if let Some(k) = key(r) {
@@ -201,7 +264,6 @@ impl Importer {
         }
         let record =
             serde_json::to_vec_pretty(&installed).map_err(|e| ImportError::State(e.to_string()))?;
-        let written: Vec<PathBuf> = plan.files.iter().map(|f| f.path.clone()).collect();
         plan.files.push(NewFile {
             path: self.state.dir().join(state::INSTALLED),
             content: record,
@@ -213,14 +275,6 @@ impl Importer {
             &plan.mkdirs,
             plan.files,
             &plan.removals,
-        )?;
-        Ok(Installation {
-            kind: p.kind,
-            lineage: p.lineage.clone(),
-            version: p.version,
-            previous,
-            written,
-            removed: plan.removals,
-        })
+        )
     }
 }

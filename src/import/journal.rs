@@ -20,8 +20,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::ImportError;
+use super::confined::Trees;
+use crate::sys::input::Links;
 
 const JOURNAL: &str = "journal.json";
+/// A journal larger than this was not written by keyrite-import (an install's journal lists
+/// a few dozen steps).
+const MAX_JOURNAL_BYTES: u64 = 16 * 1024 * 1024;
 /// The staging directory's name inside each destination root.
 pub const STAGING: &str = ".keyrite-import-staging";
 
@@ -102,25 +107,6 @@ pub fn check_root(root: &Path) -> Result<(), ImportError> {
     Ok(())
 }
 
-/// Makes `dir` and its missing parents with mode 0755, syncing each new entry.
-fn make_dirs(dir: &Path) -> Result<(), ImportError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = dir.parent() {
-        make_dirs(parent)?;
-    }
-    match fs::DirBuilder::new().mode(0o755).create(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
-        Err(e) => return Err(io(dir)(e)),
-    }
-    match dir.parent() {
-        Some(parent) => sync_dir(parent),
-        None => Ok(()),
-    }
-}
-
 fn pause() {
     crate::sys::crash_points::pause("KEYRITE_IMPORT_STEP_PAUSE_MS");
 }
@@ -153,7 +139,7 @@ pub fn commit(
             })?;
         let dir = root.join(STAGING).join(&txn);
         if !staging.contains(&dir) {
-            make_dirs(root)?;
+            Trees(roots).make_dirs(root)?;
             for d in [root.join(STAGING), dir.clone()] {
                 match fs::DirBuilder::new().mode(0o700).create(&d) {
                     Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
@@ -196,31 +182,52 @@ pub fn commit(
     fs::rename(&tmp, state_dir.join(JOURNAL)).map_err(io(&tmp))?;
     sync_dir(state_dir)?;
     pause();
-    apply(state_dir, &journal)
+    apply(state_dir, Trees(roots), &journal)
 }
 
-fn apply(state_dir: &Path, journal: &Journal) -> Result<(), ImportError> {
+/// Refuses a journal with a step outside keyrite-import's trees, or a staged file or staging
+/// directory that is not where [`commit`] puts them, before any step is taken.
+fn check(journal: &Journal, trees: Trees<'_>) -> Result<(), ImportError> {
+    let staging_of = |path: &Path| -> Result<(), ImportError> {
+        let dir = path.parent().unwrap_or(path);
+        let name_ok = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.len() == 16 && n.bytes().all(|b| b.is_ascii_hexdigit()));
+        let in_staging = dir.parent().and_then(Path::file_name) == Some(STAGING.as_ref());
+        if name_ok && in_staging {
+            trees.locate(path).map(drop)
+        } else {
+            Err(ImportError::Install(format!(
+                "{} is not in a staging directory keyrite-import makes",
+                path.display()
+            )))
+        }
+    };
+    for dir in &journal.staging {
+        staging_of(&dir.join("0"))?;
+    }
     for step in &journal.steps {
         match step {
-            Step::Mkdir { path } => make_dirs(path)?,
+            Step::Mkdir { path } if trees.0.contains(path) => {}
+            Step::Mkdir { path } | Step::Remove { path } => trees.locate(path).map(drop)?,
             Step::Write { staged, path } => {
-                // A staged file leaves only by its rename: when it is gone, the step is done.
-                if staged.exists() {
-                    fs::rename(staged, path).map_err(io(path))?;
-                }
-                if let Some(parent) = path.parent() {
-                    sync_dir(parent)?;
-                }
+                staging_of(staged)?;
+                trees.locate(path)?;
             }
-            Step::Remove { path } => match fs::remove_file(path) {
-                Ok(()) => {
-                    if let Some(parent) = path.parent() {
-                        sync_dir(parent)?;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io(path)(e)),
-            },
+        }
+    }
+    Ok(())
+}
+
+fn apply(state_dir: &Path, trees: Trees<'_>, journal: &Journal) -> Result<(), ImportError> {
+    check(journal, trees)?;
+    for step in &journal.steps {
+        match step {
+            Step::Mkdir { path } => trees.make_dirs(path)?,
+            // A staged file leaves only by its rename: when it is gone, the step is done.
+            Step::Write { staged, path } => trees.rename(staged, path).map(drop)?,
+            Step::Remove { path } => trees.remove(path)?,
         }
         pause();
     }
@@ -251,19 +258,22 @@ fn remove_staging(dir: &Path) -> Result<(), ImportError> {
 pub fn recover(state_dir: &Path, roots: &[PathBuf]) -> Result<bool, ImportError> {
     let path = state_dir.join(JOURNAL);
     let mut found = false;
-    match fs::read(&path) {
-        Ok(bytes) => {
-            let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| {
-                ImportError::Install(format!(
-                    "{} does not parse ({e}): the interrupted install cannot be completed",
-                    path.display()
-                ))
-            })?;
-            apply(state_dir, &journal)?;
-            found = true;
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(&path)(e)),
+    let bytes = crate::sys::input::read_if_present(&path, MAX_JOURNAL_BYTES, Links::Refuse)
+        .map_err(|e| ImportError::Install(e.to_string()))?;
+    if let Some(bytes) = bytes {
+        let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| {
+            ImportError::Install(format!(
+                "{} does not parse ({e}): the interrupted install cannot be completed",
+                path.display()
+            ))
+        })?;
+        apply(state_dir, Trees(roots), &journal).map_err(|e| {
+            ImportError::Install(format!(
+                "{} cannot be completed: {e}. Nothing outside keyrite-import's directories was touched; if keyrite-import did not write this journal, move it aside and run `keyrite-import status`",
+                path.display()
+            ))
+        })?;
+        found = true;
     }
     let tmp = state_dir.join(format!("{JOURNAL}.tmp"));
     if tmp.exists() {

@@ -1,11 +1,15 @@
-//! Who may speak for a lineage: a bundle is accepted only when it is fresh, signed by a root
-//! installed for its lineage (or, at first contact, by a pinned root of a pinned lineage),
-//! and newer than what is installed.
+//! Who may speak for a lineage, and for what. A bundle is accepted only when it is fresh,
+//! newer than what is installed, and signed by a root the lineage trusts now: on first
+//! contact, the root the site pinned for that very lineage; afterwards, a root its installed
+//! trust bundle carries. A root the lineage dropped never speaks for it again. A trust
+//! bundle's statements stay inside the registries the site granted the lineage, and the CRL
+//! URLs it declares belong to no other lineage.
 
 use data_encoding::BASE64;
 use der::{DateTime, Encode};
 
-use super::state::{InstalledBundle, Lineage};
+use super::pins::Pin;
+use super::state::{Installed, InstalledBundle, Lineage, Retired};
 use super::{CLOCK_SKEW, ImportError, refused};
 use crate::bundle::{Bundle, Kind, parse_time};
 use crate::fingerprint::Fingerprint;
@@ -42,52 +46,47 @@ pub(super) fn check_fresh(bundle: &Bundle, now: DateTime) -> Result<DateTime, Im
     Ok(expires)
 }
 
-/// Refuses a bundle none of whose signers may speak for its lineage: a root installed for
-/// it, or on first contact a pinned root of a pinned lineage. Every signer must be installed
-/// or carried, and every root the bundle introduces must have signed it.
+fn fps(ders: &[Vec<u8>]) -> String {
+    ders.iter()
+        .map(|d| Fingerprint::of(d).hex())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Refuses a bundle none of whose signers may speak for its lineage now, one signed or
+/// carrying a root the lineage dropped, one with a signer neither installed nor carried, and
+/// one introducing a root that did not sign it.
 pub(super) fn check_signers(
     bundle: &Bundle,
-    current: &[Vec<u8>],
-    pins: &[Fingerprint],
+    lineage: &Lineage,
+    pins: &[Pin],
 ) -> Result<(), ImportError> {
     let p = &bundle.payload;
+    let current = current_roots(lineage);
     let signer_ders: Vec<Vec<u8>> = bundle
         .signers
         .iter()
         .map(|c| c.to_der().map_err(|e| refused(e.to_string())))
         .collect::<Result<_, _>>()?;
-    let fps = |ders: &[Vec<u8>]| {
-        ders.iter()
-            .map(|d| Fingerprint::of(d).hex())
-            .collect::<Vec<_>>()
-            .join(", ")
+    let bundle_roots: Vec<&[u8]> = bundle.roots().map(|(_, d, _)| d).collect();
+    let retired = |d: &[u8]| {
+        let fp = Fingerprint::of(d).hex();
+        lineage.retired.iter().find(|r| r.sha256 == fp)
     };
+    for d in signer_ders
+        .iter()
+        .map(Vec::as_slice)
+        .chain(bundle_roots.iter().copied())
+    {
+        if let Some(r) = retired(d) {
+            return Err(refused(format!(
+                "root {} was dropped from lineage {} by its trust bundle version {}: a retired root never speaks for the lineage again, whatever the version it signs",
+                r.sha256, p.lineage, r.by_version
+            )));
+        }
+    }
     if current.is_empty() {
-        if p.kind == Kind::Revocation {
-            return Err(refused(format!(
-                "no trust bundle of lineage {} is installed: install its trust bundle first",
-                p.lineage
-            )));
-        }
-        // First contact: the lineage itself and a root that signed must both be pinned, so
-        // no pinned root can speak for a lineage the site did not pin.
-        let lineage_pinned = Fingerprint::parse(&p.lineage).is_ok_and(|l| pins.contains(&l));
-        if !lineage_pinned {
-            return Err(refused(format!(
-                "lineage {} is not pinned on this host: compare the fingerprint with the one read at the ceremony, then run `keyrite-import pin <fingerprint>`",
-                p.lineage
-            )));
-        }
-        if !signer_ders
-            .iter()
-            .any(|d| pins.contains(&Fingerprint::of(d)))
-        {
-            return Err(refused(format!(
-                "lineage {} is pinned but the bundle is signed by root {}, which is not: after a rotation, also pin the current root's fingerprint read at the ceremony",
-                p.lineage,
-                fps(&signer_ders)
-            )));
-        }
+        first_contact(bundle, &signer_ders, pins)?;
     } else if !signer_ders.iter().any(|d| current.contains(d)) {
         return Err(refused(format!(
             "the bundle for lineage {} is signed by {}, none of which is a root installed for that lineage",
@@ -95,7 +94,6 @@ pub(super) fn check_signers(
             fps(&signer_ders)
         )));
     }
-    let bundle_roots: Vec<&[u8]> = bundle.roots().map(|(_, d, _)| d).collect();
     for d in &signer_ders {
         if !current.contains(d) && !bundle_roots.contains(&d.as_slice()) {
             return Err(refused(format!(
@@ -113,6 +111,96 @@ pub(super) fn check_signers(
         }
     }
     Ok(())
+}
+
+/// A lineage's first bundle: a trust bundle signed by the root the site pinned for that
+/// lineage. A root pinned for another lineage cannot open this one.
+fn first_contact(bundle: &Bundle, signers: &[Vec<u8>], pins: &[Pin]) -> Result<(), ImportError> {
+    let p = &bundle.payload;
+    if p.kind == Kind::Revocation {
+        return Err(refused(format!(
+            "no trust bundle of lineage {} is installed: install its trust bundle first",
+            p.lineage
+        )));
+    }
+    let Some(pin) = pins.iter().find(|pin| pin.lineage == p.lineage) else {
+        let pinned: Vec<&str> = pins.iter().map(|p| p.lineage.as_str()).collect();
+        return Err(refused(format!(
+            "lineage {} is not pinned on this host (pinned: {}): compare the fingerprints with the ones read at the lineage's latest ceremony, then run `keyrite-import pin <root fingerprint> --lineage {} --scope <registries>`",
+            p.lineage,
+            if pinned.is_empty() {
+                "none".into()
+            } else {
+                pinned.join(", ")
+            },
+            p.lineage
+        )));
+    };
+    if !signers.iter().any(|d| Fingerprint::of(d).hex() == pin.root) {
+        return Err(refused(format!(
+            "lineage {} is pinned to open with root {}, but the bundle is signed by {}: pin the root read at the lineage's latest ceremony",
+            p.lineage,
+            pin.root,
+            fps(signers)
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a trust bundle whose statements claim a registry the site did not grant the
+/// lineage, or that declares a CRL URL another lineage declared.
+pub(super) fn check_claims(
+    bundle: &Bundle,
+    pins: &[Pin],
+    installed: &Installed,
+) -> Result<(), ImportError> {
+    let p = &bundle.payload;
+    if !p.policy.is_empty() {
+        let pin = pins.iter().find(|pin| pin.lineage == p.lineage).ok_or_else(|| {
+            refused(format!(
+                "lineage {} has no pin on this host, so it is granted no registry: pin it with --scope before installing its statements",
+                p.lineage
+            ))
+        })?;
+        for s in &p.policy {
+            if let Some(scope) = pin.ungranted(&s.registry_scopes) {
+                return Err(refused(format!(
+                    "statement '{}' claims {scope}, which the site did not grant lineage {} (granted: {}): re-pin with a --scope that covers it, or have the ceremony drop it",
+                    s.name,
+                    p.lineage,
+                    if pin.scopes.is_empty() {
+                        "nothing".into()
+                    } else {
+                        pin.scopes.join(", ")
+                    }
+                )));
+            }
+        }
+    }
+    for url in &p.crl_urls {
+        let other = installed.lineages.iter().find(|(id, l)| {
+            id.as_str() != p.lineage && l.trust.iter().any(|t| t.crl_urls.iter().any(|u| u == url))
+        });
+        if let Some((id, _)) = other {
+            return Err(refused(format!(
+                "lineage {} declares CRL URL {url}, which lineage {id} declared first: one URL answers for one lineage; the ceremonies must give their delegates distinct CRL URLs",
+                p.lineage
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The roots `lineage` drops when trust bundle `version` carrying `kept` (DER) installs.
+pub(super) fn newly_retired(lineage: &Lineage, kept: &[&[u8]], version: u64) -> Vec<Retired> {
+    current_roots(lineage)
+        .iter()
+        .filter(|d| !kept.contains(&d.as_slice()))
+        .map(|d| Retired {
+            sha256: Fingerprint::of(d).hex(),
+            by_version: version,
+        })
+        .collect()
 }
 
 /// Refuses a bundle that is not newer than the one of its kind installed: a rollback, a

@@ -4,11 +4,13 @@
 //! Nothing here opens a socket: bundles arrive as files and notation's files are written.
 
 mod check;
+mod confined;
 mod crl_cache;
+mod enforce;
 mod install;
 pub mod journal;
 mod lineage;
-mod pins;
+pub mod pins;
 mod policy_files;
 pub mod site;
 pub mod state;
@@ -27,7 +29,10 @@ use crate::bundle::BundleError;
 use site::Site;
 use state::State;
 
-pub use install::Installation;
+pub use check::Checked;
+pub use enforce::{EnforceAction, Enforcement};
+pub use install::{Incoming, Installation};
+pub use pins::{OnExpiry, Pin, Pinned};
 pub use status::{CrlStatus, LineageStatus, RevocationStatus, RootStatus, Status, TrustStatus};
 pub use truststore::store_name;
 

@@ -1,30 +1,205 @@
-//! Pins: the roots a site trusts to open a lineage on first contact.
+//! Pins: what a site decided for each lineage before its first bundle arrived. A pin names
+//! the lineage, the one root that may open it on first contact, the registries the lineage
+//! may speak for, and what happens when its trust bundle expires.
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{ImportError, Importer};
 use crate::fingerprint::Fingerprint;
+use crate::notation::scope;
 
-impl Importer {
-    /// Pins a root fingerprint: bundles signed by it may start a lineage here.
-    pub fn pin(&self, fp: Fingerprint) -> Result<bool, ImportError> {
-        if self.site.config_pins.is_some() {
-            return Err(ImportError::Site(
-                "this site's pins come from its site config (--config): add the fingerprint there"
-                    .into(),
-            ));
-        }
-        let added = self.state.add_pin(fp)?;
-        if added {
-            self.log(json!({ "event": "pin", "fingerprint": fp.hex() }))?;
-        }
-        Ok(added)
+/// What a site does when a lineage's trust bundle expires.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnExpiry {
+    /// `keyrite-import enforce` turns the lineage's statements into refusals.
+    #[default]
+    Enforce,
+    /// Only `status` and `check` say so.
+    Warn,
+}
+
+/// One lineage as the site pinned it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pin {
+    /// The lineage: the SHA-256 (hex) of its first root's certificate.
+    pub lineage: String,
+    /// The root that may open the lineage on first contact: the SHA-256 (hex) of its
+    /// certificate, read at the lineage's latest ceremony.
+    pub root: String,
+    /// The registries the lineage may speak for: exact repositories, prefixes ending in `/`,
+    /// or `*`.
+    pub scopes: Vec<String>,
+    /// What happens when its trust bundle expires.
+    #[serde(default)]
+    pub on_expiry: OnExpiry,
+}
+
+/// Checks a scope grant: `*`, a repository notation accepts, or a prefix ending in `/`
+/// (a registry, or a repository path) under which every repository is granted.
+pub fn check_grant(grant: &str) -> Result<(), String> {
+    if grant == "*" {
+        return Ok(());
+    }
+    if let Some(prefix) = grant.strip_suffix('/') {
+        let as_repository = if prefix.contains('/') {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}/x")
+        };
+        return if scope::valid(&as_repository) {
+            Ok(())
+        } else {
+            Err(format!(
+                "--scope {grant} is not a registry or repository prefix (registry.example/ or registry.example/team/)"
+            ))
+        };
+    }
+    scope::check(grant)
+        .map_err(|e| format!("--scope {grant}: {e}; a prefix ends in '/' (registry.example/team/)"))
+}
+
+/// Whether `grant` covers the statement scope `scope`: the same repository, one under a
+/// prefix, or anything under `*` (a statement's own `*` only under `*`).
+pub fn covers(grant: &str, scope: &str) -> bool {
+    grant == "*"
+        || grant == scope
+        || (grant.ends_with('/') && scope != "*" && scope.starts_with(grant))
+}
+
+/// Whether two grants share a repository.
+pub fn overlap(a: &str, b: &str) -> bool {
+    a == "*"
+        || b == "*"
+        || a == b
+        || (a.ends_with('/') && b.starts_with(a))
+        || (b.ends_with('/') && a.starts_with(b))
+}
+
+impl Pin {
+    /// The scope of `scopes` (a statement's) that this pin does not grant, if any.
+    pub fn ungranted<'a>(&self, scopes: &'a [String]) -> Option<&'a String> {
+        scopes
+            .iter()
+            .find(|s| !self.scopes.iter().any(|g| covers(g, s)))
     }
 
-    pub(super) fn pins(&self) -> Result<Vec<Fingerprint>, ImportError> {
+    /// Refuses a pin whose grants are malformed, or overlap a grant of another lineage.
+    pub fn check(&self, others: &[Pin]) -> Result<(), String> {
+        for f in [&self.lineage, &self.root] {
+            Fingerprint::parse(f).map_err(|e| format!("'{f}': {e}"))?;
+        }
+        if self.scopes.is_empty() {
+            return Err(
+                "a pin grants the registries its lineage may speak for: give --scope registry.example/team/ (a prefix), an exact repository, or '*'"
+                    .into(),
+            );
+        }
+        for grant in &self.scopes {
+            check_grant(grant)?;
+        }
+        for other in others.iter().filter(|o| o.lineage != self.lineage) {
+            if other.root == self.root {
+                return Err(format!(
+                    "root {} is already pinned for lineage {}: a root speaks for one lineage",
+                    self.root, other.lineage
+                ));
+            }
+            for g in &self.scopes {
+                if let Some(o) = other.scopes.iter().find(|o| overlap(g, o)) {
+                    return Err(format!(
+                        "--scope {g} overlaps {o}, granted to lineage {}: a registry is granted to one lineage",
+                        other.lineage
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What `pin` did.
+pub enum Pinned {
+    /// A new pin.
+    Added,
+    /// The lineage's pin was replaced; the old one.
+    Replaced(Pin),
+    /// The same pin was there.
+    Unchanged,
+}
+
+impl Importer {
+    /// Pins `pin`: replaces the lineage's pin if there is one.
+    pub fn pin(&self, pin: Pin) -> Result<Pinned, ImportError> {
+        if self.site.config_pins.is_some() {
+            return Err(ImportError::Site(
+                "this site's pins come from its site config (--config): change them there".into(),
+            ));
+        }
+        let mut pins = self.state.pins()?;
+        pin.check(&pins).map_err(ImportError::Input)?;
+        let done = match pins.iter().position(|p| p.lineage == pin.lineage) {
+            Some(i) if pins[i] == pin => return Ok(Pinned::Unchanged),
+            Some(i) => Pinned::Replaced(std::mem::replace(&mut pins[i], pin.clone())),
+            None => {
+                pins.push(pin.clone());
+                Pinned::Added
+            }
+        };
+        self.state.write_pins(&pins)?;
+        self.log(json!({
+            "event": "pin", "lineage": pin.lineage, "root": pin.root,
+            "scopes": pin.scopes, "on_expiry": pin.on_expiry,
+        }))?;
+        Ok(done)
+    }
+
+    /// The site's pins: from its site config, else from the state.
+    pub fn pins(&self) -> Result<Vec<Pin>, ImportError> {
         match &self.site.config_pins {
             Some(p) => Ok(p.clone()),
             None => self.state.pins(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_cover_and_overlap() {
+        assert!(covers(
+            "registry.example/team/",
+            "registry.example/team/app"
+        ));
+        assert!(!covers(
+            "registry.example/team/",
+            "registry.example/teams/app"
+        ));
+        assert!(!covers("registry.example/team/", "*"));
+        assert!(covers("*", "*"));
+        assert!(covers("registry.example/app", "registry.example/app"));
+        assert!(!covers("registry.example/app", "registry.example/app/sub"));
+        assert!(overlap("registry.example/", "registry.example/team/app"));
+        assert!(!overlap("registry.example/a/", "registry.example/b/"));
+        for ok in [
+            "*",
+            "registry.example/",
+            "registry.example:5000/team/",
+            "r.example/app",
+        ] {
+            assert!(check_grant(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "registry.example/*",
+            "registry.example/App/",
+            "/",
+            "r.example/a:tag",
+        ] {
+            assert!(check_grant(bad).is_err(), "{bad}");
         }
     }
 }

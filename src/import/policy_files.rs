@@ -2,7 +2,10 @@
 //! them beside the site's own.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::Path;
+
+use crate::notation::MAX_POLICY_BYTES;
+use crate::sys::input::Links;
 
 use super::install::Plan;
 use super::journal::NewFile;
@@ -11,7 +14,10 @@ use super::trustpolicy::{self, POLICY_FILES};
 use super::{ImportError, is_symlink, refused};
 
 /// Plans `target`'s trust policy files: the lineage's statements `old_policy` replaced by
-/// `new_policy`, the site's own statements kept, and a file's mode kept when it exists.
+/// `new_policy` in each policy file that exists, the site's own statements kept, and each
+/// file's mode kept. When neither exists, only `trustpolicy.json` is created: notation v1.3
+/// reads only that file and the next major falls back to it, whereas a `trustpolicy.oci.json`
+/// written beside it would hide every later edit of `trustpolicy.json` from the next major.
 pub(super) fn plan_policy(
     plan: &mut Plan,
     target: &Target,
@@ -22,35 +28,26 @@ pub(super) fn plan_policy(
     if new_policy.is_empty() && old_policy.is_empty() {
         return Ok(());
     }
-    let paths: Vec<PathBuf> = POLICY_FILES.iter().map(|f| target.config.join(f)).collect();
     let mut existing = Vec::new();
-    for path in &paths {
-        if is_symlink(path) {
-            return Err(refused(format!(
-                "{} is a symbolic link: notation's trust policy must be a plain file",
-                path.display()
-            )));
+    for name in POLICY_FILES {
+        let path = target.config.join(name);
+        if let Some(bytes) = read_policy(&path)? {
+            existing.push((path, Some(bytes)));
         }
-        existing.push(match fs::read(path) {
-            Ok(b) => Some(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(ImportError::Install(format!("{}: {e}", path.display()))),
-        });
     }
-    // With only one file present, the other is written with the same statements, so
-    // notation v1 and v2 see one policy.
-    let only = existing.iter().flatten().next().cloned();
-    for (path, current) in paths.iter().zip(&existing) {
-        let base = current.clone().or_else(|| only.clone());
-        let merged = trustpolicy::merge(base.as_deref(), old_policy, new_policy)
+    if existing.is_empty() {
+        existing.push((target.config.join(POLICY_FILES[0]), None));
+    }
+    for (path, current) in existing {
+        let merged = trustpolicy::merge(current.as_deref(), old_policy, new_policy)
             .map_err(|e| refused(format!("{}: {e}", path.display())))?;
         let Some(merged) = merged else {
             if current.is_some() {
-                plan.removals.push(path.clone());
+                plan.removals.push(path);
             }
             continue;
         };
-        let file_mode = fs::metadata(path)
+        let file_mode = fs::metadata(&path)
             .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
             .unwrap_or(mode);
         plan.files.push(NewFile {
@@ -58,8 +55,21 @@ pub(super) fn plan_policy(
             content: merged,
             mode: file_mode,
         });
-        plan.policy_files.push(path.clone());
+        plan.policy_files.push(path);
     }
     plan.mkdirs.push(target.config.clone());
     Ok(())
+}
+
+/// A trust policy file's content, `None` when it does not exist; refused when it is a link or
+/// larger than notation would read.
+fn read_policy(path: &Path) -> Result<Option<Vec<u8>>, ImportError> {
+    if is_symlink(path) {
+        return Err(refused(format!(
+            "{} is a symbolic link: notation's trust policy must be a plain file",
+            path.display()
+        )));
+    }
+    crate::sys::input::read_if_present(path, MAX_POLICY_BYTES, Links::Refuse)
+        .map_err(|e| refused(e.to_string()))
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::ImportError;
+use super::pins::{OnExpiry, Pin};
 use crate::fingerprint::Fingerprint;
 use crate::sys::dirs;
 
@@ -55,8 +56,8 @@ pub struct Site {
     pub targets: Vec<Target>,
     /// keyrite-import's own state: installed record, pins, log, journal.
     pub state: PathBuf,
-    /// Root fingerprints the site config pins; `None` when pins are kept in the state.
-    pub config_pins: Option<Vec<Fingerprint>>,
+    /// The pins of the site config; `None` when pins are kept in the state.
+    pub config_pins: Option<Vec<Pin>>,
     /// Install files read-only (0444) rather than 0644.
     pub read_only: bool,
 }
@@ -78,11 +79,25 @@ pub struct SiteOptions {
 #[serde(deny_unknown_fields)]
 struct SiteFile {
     state: Option<PathBuf>,
-    #[serde(default)]
-    pins: Vec<String>,
+    /// The form before pins named lineages and scopes; refused with what to write instead.
+    pins: Option<toml::Value>,
+    #[serde(default, rename = "pin")]
+    pin_tables: Vec<PinTable>,
     read_only: Option<bool>,
     #[serde(default, rename = "target")]
     targets: Vec<TargetFile>,
+}
+
+/// A `[[pin]]` table: `root`, `lineage` (the root's own fingerprint when absent), `scopes`
+/// and `on_expiry`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PinTable {
+    root: String,
+    lineage: Option<String>,
+    scopes: Vec<String>,
+    #[serde(default)]
+    on_expiry: OnExpiry,
 }
 
 #[derive(Deserialize)]
@@ -155,8 +170,10 @@ impl Site {
 
     fn from_file(path: &Path, state_flag: Option<PathBuf>) -> Result<Self, ImportError> {
         let bad = |m: String| ImportError::Site(format!("site config {}: {m}", path.display()));
-        let text =
-            std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+        // A site config is a page of TOML.
+        let bytes = crate::sys::input::read(path, 1024 * 1024, crate::sys::input::Links::Follow)
+            .map_err(|e| bad(e.to_string()))?;
+        let text = String::from_utf8(bytes).map_err(|_| bad("it is not UTF-8 text".into()))?;
         let file: SiteFile = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
         let state = state_flag.or(file.state).ok_or_else(|| {
             bad("it names no state directory (state = \"/var/lib/keyrite-import\")".into())
@@ -166,13 +183,37 @@ impl Site {
                 "it names no [[target]] (notation_config and notation_cache)".into(),
             ));
         }
-        let pins = file
-            .pins
-            .iter()
-            .map(|p| Fingerprint::parse(p).map_err(|e| bad(format!("pin '{p}': {e}"))))
-            .collect::<Result<Vec<_>, _>>()?;
+        if file.pins.is_some() {
+            return Err(bad(
+                "pins = [...] bound no lineage and granted no registry: write one [[pin]] table per lineage, with root = \"<fingerprint>\", lineage = \"<fingerprint>\" (when the root is a successor) and scopes = [\"registry.example/team/\"]".into(),
+            ));
+        }
+        let mut pins: Vec<Pin> = Vec::new();
+        for t in file.pin_tables {
+            let root = Fingerprint::parse(&t.root)
+                .map_err(|e| bad(format!("pin root '{}': {e}", t.root)))?
+                .hex();
+            let lineage = match &t.lineage {
+                Some(l) => Fingerprint::parse(l)
+                    .map_err(|e| bad(format!("pin lineage '{l}': {e}")))?
+                    .hex(),
+                None => root.clone(),
+            };
+            let pin = Pin {
+                lineage,
+                root,
+                scopes: t.scopes,
+                on_expiry: t.on_expiry,
+            };
+            pin.check(&pins)
+                .map_err(|e| bad(format!("pin of root {}: {e}", pin.root)))?;
+            if pins.iter().any(|p| p.lineage == pin.lineage) {
+                return Err(bad(format!("lineage {} is pinned twice", pin.lineage)));
+            }
+            pins.push(pin);
+        }
         if pins.is_empty() {
-            return Err(bad("it pins no root (pins = [\"<fingerprint>\"])".into()));
+            return Err(bad("it pins no lineage: add a [[pin]] table".into()));
         }
         let mut targets = Vec::new();
         for t in file.targets {

@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::ImportError;
+use super::pins::{OnExpiry, Pin};
 use super::site::Target;
 use crate::fingerprint::Fingerprint;
+use crate::sys::input::Links;
 
 /// The installed record's file name.
 pub const INSTALLED: &str = "installed.json";
@@ -21,6 +23,18 @@ const PINS: &str = "pins.json";
 const LOG: &str = "log.jsonl";
 const LOCK: &str = "lock";
 const STATE_VERSION: u32 = 2;
+/// The installed record holds roots and statements, never CRLs: far below this.
+const MAX_INSTALLED_BYTES: u64 = 64 * 1024 * 1024;
+const MAX_PINS_BYTES: u64 = 4 * 1024 * 1024;
+const PINS_VERSION: u32 = 2;
+
+/// `pins.json`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PinFile {
+    version: u32,
+    pins: Vec<Pin>,
+}
 
 /// A root as installed: its fingerprint and DER (base64).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +85,19 @@ pub struct InstalledBundle {
     /// CRLs (revocation bundles).
     #[serde(default)]
     pub crls: Vec<InstalledCrl>,
+    /// The CDP URLs the lineage declared (trust bundles): the only ones its revocation
+    /// bundles may fill.
+    #[serde(default)]
+    pub crl_urls: Vec<String>,
+}
+
+/// A root a trust bundle dropped from its lineage: it never speaks for the lineage again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retired {
+    /// SHA-256 of the root's DER, hex.
+    pub sha256: String,
+    /// The trust bundle version that dropped it.
+    pub by_version: u64,
 }
 
 /// What is installed for one lineage.
@@ -80,6 +107,13 @@ pub struct Lineage {
     pub trust: Option<InstalledBundle>,
     /// The revocation bundle in force.
     pub revocation: Option<InstalledBundle>,
+    /// Every root the lineage has dropped.
+    #[serde(default)]
+    pub retired: Vec<Retired>,
+    /// When `keyrite-import enforce` turned the lineage's statements into refusals, because
+    /// its trust bundle expired; cleared by the next trust bundle.
+    #[serde(default)]
+    pub enforced_at: Option<String>,
 }
 
 /// Everything keyrite-import installed.
@@ -126,6 +160,13 @@ fn migrate(installed: &mut Installed, targets: &[Target]) {
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
     move |e| ImportError::State(format!("{}: {e}", path.display()))
+}
+
+/// A state file's content, `None` when there is none; never more than `max` bytes read, and
+/// never through a link.
+fn read(path: &Path, max: u64) -> Result<Option<Vec<u8>>, ImportError> {
+    crate::sys::input::read_if_present(path, max, Links::Refuse)
+        .map_err(|e| ImportError::State(format!("{e}: restore it from a backup")))
 }
 
 /// The state directory, locked for the lifetime of this value.
@@ -179,8 +220,8 @@ impl State {
     /// holding it.
     pub fn installed(&self, targets: &[Target]) -> Result<Installed, ImportError> {
         let path = self.dir.join(INSTALLED);
-        match fs::read(&path) {
-            Ok(bytes) => {
+        match read(&path, MAX_INSTALLED_BYTES)? {
+            Some(bytes) => {
                 let installed: Installed = serde_json::from_slice(&bytes).map_err(|e| {
                     ImportError::State(format!(
                         "{} does not parse ({e}): restore it from a backup",
@@ -200,40 +241,51 @@ impl State {
                 }
                 Ok(installed)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Installed::default()),
-            Err(e) => Err(io(&path)(e)),
+            None => Ok(Installed::default()),
         }
     }
 
-    /// The pins kept in the state (`keyrite-import pin`).
-    pub fn pins(&self) -> Result<Vec<Fingerprint>, ImportError> {
+    /// The pins kept in the state (`keyrite-import pin`). A pin file of format 1 (a list of
+    /// fingerprints, which bound no lineage and granted no registry) is read as pins of
+    /// lineages that start at those roots and are granted nothing, until pinned again.
+    pub fn pins(&self) -> Result<Vec<Pin>, ImportError> {
         let path = self.dir.join(PINS);
-        let hexes: Vec<String> = match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                ImportError::State(format!("{} does not parse: {e}", path.display()))
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(io(&path)(e)),
+        let Some(bytes) = read(&path, MAX_PINS_BYTES)? else {
+            return Ok(Vec::new());
         };
-        hexes
-            .iter()
-            .map(|h| {
-                Fingerprint::parse(h)
-                    .map_err(|e| ImportError::State(format!("{}: {e}", path.display())))
-            })
-            .collect()
+        let bad = |e: String| ImportError::State(format!("{} does not parse: {e}", path.display()));
+        if let Ok(old) = serde_json::from_slice::<Vec<String>>(&bytes) {
+            return old
+                .iter()
+                .map(|h| {
+                    let fp = Fingerprint::parse(h).map_err(&bad)?.hex();
+                    Ok(Pin {
+                        lineage: fp.clone(),
+                        root: fp,
+                        scopes: Vec::new(),
+                        on_expiry: OnExpiry::Enforce,
+                    })
+                })
+                .collect();
+        }
+        let file: PinFile = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        if file.version != PINS_VERSION {
+            return Err(bad(format!(
+                "format {} is not {PINS_VERSION}",
+                file.version
+            )));
+        }
+        Ok(file.pins)
     }
 
-    /// Adds a pin; false when it was pinned already.
-    pub fn add_pin(&self, pin: Fingerprint) -> Result<bool, ImportError> {
-        let mut pins = self.pins()?;
-        if pins.contains(&pin) {
-            return Ok(false);
-        }
-        pins.push(pin);
-        let hexes: Vec<String> = pins.iter().map(Fingerprint::hex).collect();
+    /// Replaces the pins, atomically.
+    pub fn write_pins(&self, pins: &[Pin]) -> Result<(), ImportError> {
+        let file = PinFile {
+            version: PINS_VERSION,
+            pins: pins.to_vec(),
+        };
         let json =
-            serde_json::to_vec_pretty(&hexes).map_err(|e| ImportError::State(e.to_string()))?;
+            serde_json::to_vec_pretty(&file).map_err(|e| ImportError::State(e.to_string()))?;
         let path = self.dir.join(PINS);
         let mut tmp = tempfile::Builder::new()
             .prefix(".pins-")
@@ -242,22 +294,45 @@ impl State {
         tmp.write_all(&json).map_err(io(&path))?;
         tmp.as_file().sync_all().map_err(io(&path))?;
         tmp.persist(&path).map_err(|e| io(&path)(e.error))?;
-        super::journal::sync_dir(&self.dir)?;
-        Ok(true)
+        super::journal::sync_dir(&self.dir)
     }
 
     /// Appends one line to the log and syncs it.
     pub fn log(&self, entry: &serde_json::Value) -> Result<(), ImportError> {
-        let path = self.dir.join(LOG);
-        let mut file = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io(&path))?;
-        let mut line = serde_json::to_vec(entry).map_err(|e| ImportError::State(e.to_string()))?;
-        line.push(b'\n');
-        file.write_all(&line).map_err(io(&path))?;
-        file.sync_data().map_err(io(&path))
+        append_log(&self.dir, entry)
     }
+}
+
+/// Appends one line to the log in the state directory `dir` (made 0700 when missing) and
+/// syncs it; a line is one write to a file opened for appending, so it needs no lock. The
+/// log is refused when it is a link or not a regular file.
+pub fn append_log(dir: &Path, entry: &serde_json::Value) -> Result<(), ImportError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io(dir))?;
+    let path = dir.join(LOG);
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(&path)
+        .map_err(|e| {
+            ImportError::State(format!(
+                "{}: {e}: the log must be a plain file (not a link)",
+                path.display()
+            ))
+        })?;
+    if !file.metadata().map_err(io(&path))?.is_file() {
+        return Err(ImportError::State(format!(
+            "{} is not a plain file: move it aside",
+            path.display()
+        )));
+    }
+    let mut line = serde_json::to_vec(entry).map_err(|e| ImportError::State(e.to_string()))?;
+    line.push(b'\n');
+    file.write_all(&line).map_err(io(&path))?;
+    file.sync_data().map_err(io(&path))
 }

@@ -6,13 +6,17 @@ use std::fs;
 use der::DateTime;
 use serde::Serialize;
 
+use super::pins::OnExpiry;
 use super::site::Target;
 use super::state::{Installed, Lineage};
-use super::truststore::store_name;
+use super::trustpolicy::POLICY_FILES;
+use super::truststore::store_dir;
 use super::{ImportError, Importer, is_symlink, short};
 use crate::bundle::parse_time;
 use crate::fingerprint::Fingerprint;
 use crate::keys::sha256;
+use crate::notation::MAX_POLICY_BYTES;
+use crate::sys::input::Links;
 
 fn days_until(t: &str, now: DateTime) -> i64 {
     parse_time("time", t).map_or(i64::MIN, |t| {
@@ -31,10 +35,15 @@ struct Attention {
 impl Attention {
     /// Whole days until `t`; notes `what` when that is within the threshold.
     fn days(&mut self, what: String, t: &str) -> i64 {
+        self.days_then(what, t, "")
+    }
+
+    /// [`Self::days`], with `then` (what follows) added once `t` has passed.
+    fn days_then(&mut self, what: String, t: &str, then: &str) -> i64 {
         let days = days_until(t, self.now);
         if days < self.threshold_days {
             self.problems.push(if days < 0 {
-                format!("{what} expired on {t}")
+                format!("{what} expired on {t}{then}")
             } else {
                 format!("{what} expires in {days} days ({t})")
             });
@@ -52,29 +61,56 @@ impl Importer {
             threshold_days,
             problems: Vec::new(),
         };
+        let pins = self.pins()?;
         let lineages = installed
             .lineages
             .iter()
-            .map(|(id, l)| lineage_status(id, l, &mut attention))
+            .map(|(id, l)| {
+                let warn_only = pins
+                    .iter()
+                    .any(|p| p.lineage == *id && p.on_expiry == OnExpiry::Warn);
+                lineage_status(id, l, warn_only, &mut attention)
+            })
             .collect();
         let mut problems = attention.problems;
         for target in &self.site.targets {
             problems.extend(changed_files(&installed, target));
             problems.extend(changed_statements(&installed, target));
             problems.extend(stray_files(&installed, target));
+            problems.extend(policy_files_differ(target));
         }
         Ok(Status { lineages, problems })
     }
 }
 
+/// What follows once a lineage's trust bundle has expired, said after the date.
+fn expiry_consequence(l: &Lineage, warn_only: bool) -> String {
+    match &l.enforced_at {
+        Some(at) => format!(
+            "; enforced since {at}: its statements refuse every signature until a newer trust bundle is installed"
+        ),
+        None if warn_only => {
+            "; its pin says warn only, so it STILL TRUSTS: install a newer trust bundle".into()
+        }
+        None => "; it STILL TRUSTS: install a newer trust bundle, or run `keyrite-import enforce`"
+            .into(),
+    }
+}
+
 /// One lineage as `status` reports it.
-fn lineage_status(id: &str, l: &Lineage, attention: &mut Attention) -> LineageStatus {
+fn lineage_status(
+    id: &str,
+    l: &Lineage,
+    warn_only: bool,
+    attention: &mut Attention,
+) -> LineageStatus {
     let trust = l.trust.as_ref().map(|t| TrustStatus {
         version: t.version,
         expires_at: t.expires_at.clone(),
-        days_left: attention.days(
+        days_left: attention.days_then(
             format!("trust bundle v{} of lineage {}", t.version, short(id)),
             &t.expires_at,
+            &expiry_consequence(l, warn_only),
         ),
         roots: t
             .roots
@@ -123,6 +159,7 @@ fn lineage_status(id: &str, l: &Lineage, attention: &mut Attention) -> LineageSt
             .unwrap_or_default(),
         trust,
         revocation,
+        enforced_at: l.enforced_at.clone(),
     }
 }
 
@@ -141,7 +178,7 @@ fn changed_files(installed: &Installed, target: &Target) -> Vec<String> {
             ));
             continue;
         }
-        match fs::read(path) {
+        match read(path) {
             Ok(b) if hex::encode(sha256(&b)) == *want => {}
             Ok(_) => problems.push(format!(
                 "{} was changed by hand since it was installed",
@@ -165,7 +202,7 @@ fn changed_statements(installed: &Installed, target: &Target) -> Vec<String> {
         .flat_map(|l| l.trust.iter().flat_map(|t| &t.policy))
         .collect();
     for path in installed.policy_files.iter().filter_map(|k| target.path(k)) {
-        let doc: Option<serde_json::Value> = fs::read(&path)
+        let doc: Option<serde_json::Value> = read(&path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
         let list = doc
@@ -185,16 +222,36 @@ fn changed_statements(installed: &Installed, target: &Target) -> Vec<String> {
     problems
 }
 
+/// A file keyrite-import installed or merged into, read no further than notation would.
+fn read(path: &std::path::Path) -> Result<Vec<u8>, crate::sys::input::InputError> {
+    crate::sys::input::read(path, MAX_POLICY_BYTES, Links::Refuse)
+}
+
+/// Both trust policy files, when they exist and say different things: notation v1.3 reads
+/// only `trustpolicy.json`, the next major only `trustpolicy.oci.json`.
+pub(super) fn policy_files_differ(target: &Target) -> Option<String> {
+    let [json, oci] = POLICY_FILES.map(|f| {
+        let bytes = read(&target.config.join(f)).ok()?;
+        Some(serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or(bytes.into()))
+    });
+    match (json, oci) {
+        (Some(a), Some(b)) if a != b => Some(format!(
+            "{} and {} say different things: notation v1.3 reads only {}, and notation's next major reads only {} once it exists. Make them the same, or remove the one this site's notation does not read",
+            target.config.join(POLICY_FILES[0]).display(),
+            POLICY_FILES[1],
+            POLICY_FILES[0],
+            POLICY_FILES[1],
+        )),
+        _ => None,
+    }
+}
+
 /// Files in keyrite's trust stores under `config` that keyrite-import did not put there.
 fn stray_files(installed: &Installed, target: &Target) -> Vec<String> {
     let mut problems = Vec::new();
     for id in installed.lineages.keys() {
         for kind in ["ca", "tsa"] {
-            let dir = target
-                .config
-                .join("truststore/x509")
-                .join(kind)
-                .join(store_name(id));
+            let dir = store_dir(target, kind, id);
             for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
                 let known = target
                     .key(&entry.path())
@@ -231,6 +288,9 @@ pub struct LineageStatus {
     pub trust: Option<TrustStatus>,
     /// The revocation bundle in force.
     pub revocation: Option<RevocationStatus>,
+    /// When `enforce` made its statements refuse every signature, its trust bundle having
+    /// expired.
+    pub enforced_at: Option<String>,
 }
 
 /// A trust bundle in force.

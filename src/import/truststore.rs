@@ -2,7 +2,7 @@
 //! lineage, holding exactly the roots of the lineage's trust bundle in force.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use data_encoding::BASE64;
 use der::DateTime;
@@ -19,6 +19,10 @@ use crate::bundle::{Bundle, Role};
 use crate::keys::sha256;
 use crate::pki::name::display_name;
 use crate::pki::verify::issued_by;
+use crate::sys::input::Links;
+
+/// A root's PEM file as keyrite-import writes it is a few kilobytes.
+const MAX_ROOT_FILE_BYTES: u64 = 1024 * 1024;
 
 /// The trust store name keyrite-import uses for a lineage.
 pub fn store_name(lineage: &str) -> String {
@@ -42,6 +46,7 @@ pub(super) fn trust_record(
         check_installable_root(e.name.as_str(), cert, now, false)?;
         record.tsa_roots.push(installed_cert(der, cert));
     }
+    record.crl_urls = bundle.payload.crl_urls.clone();
     record.policy = bundle
         .payload
         .policy
@@ -60,13 +65,8 @@ pub(super) fn plan_stores(
     bundle: &Bundle,
     mode: u32,
 ) -> Result<(), ImportError> {
-    let store = store_name(&bundle.payload.lineage);
-    for (dir_name, role) in [("ca", Role::Root), ("tsa", Role::TsaRoot)] {
-        let dir = target
-            .config
-            .join("truststore/x509")
-            .join(dir_name)
-            .join(&store);
+    for (kind, role) in [("ca", Role::Root), ("tsa", Role::TsaRoot)] {
+        let dir = store_dir(target, kind, &bundle.payload.lineage);
         let mut keep = Vec::new();
         for (e, der, _) in bundle.items.iter().filter(|(e, _, _)| e.role == role) {
             let file = e.name.rsplit('/').next().unwrap_or_default();
@@ -79,12 +79,7 @@ pub(super) fn plan_stores(
             });
         }
         check_tree(target, &dir, installed)?;
-        for old in installed
-            .files
-            .keys()
-            .filter_map(|k| target.path(k))
-            .filter(|p| p.parent() == Some(dir.as_path()))
-        {
+        for old in installed_in(installed, target, &dir) {
             if !keep.contains(&old) {
                 plan.removals.push(old);
             }
@@ -94,6 +89,28 @@ pub(super) fn plan_stores(
         }
     }
     Ok(())
+}
+
+/// The directory of `lineage`'s `kind` store (`ca` or `tsa`) in `target`.
+pub(super) fn store_dir(target: &Target, kind: &str, lineage: &str) -> PathBuf {
+    target
+        .config
+        .join("truststore/x509")
+        .join(kind)
+        .join(store_name(lineage))
+}
+
+/// The files keyrite-import installed in the directory `dir` of `target`.
+pub(super) fn installed_in<'a>(
+    installed: &'a Installed,
+    target: &'a Target,
+    dir: &'a Path,
+) -> impl Iterator<Item = PathBuf> + 'a {
+    installed
+        .files
+        .keys()
+        .filter_map(|k| target.path(k))
+        .filter(move |p| p.parent() == Some(dir))
 }
 
 fn pem(der: &[u8]) -> Result<String, ImportError> {
@@ -190,7 +207,7 @@ fn check_tree(target: &Target, store_dir: &Path, installed: &Installed) -> Resul
                 )));
             }
             Some(want) => {
-                let have = fs::read(&p)
+                let have = crate::sys::input::read(&p, MAX_ROOT_FILE_BYTES, Links::Refuse)
                     .map(|b| hex::encode(sha256(&b)))
                     .unwrap_or_default();
                 if &have != want {

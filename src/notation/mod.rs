@@ -14,37 +14,13 @@ pub mod scope;
 pub mod store;
 pub mod verdict;
 
-use std::io::Read;
 use std::path::Path;
 
 /// Trust policy files larger than this are refused unread.
 pub const MAX_POLICY_BYTES: u64 = 4 * 1024 * 1024;
 
-/// Reads a regular file of at most `max` bytes, without reading more than that, whatever it
-/// is (a link to a device reads no further than the limit, a FIFO is refused unread).
+/// Reads a file notation reads: a regular file of at most `max` bytes, a link followed as
+/// notation follows it, a FIFO refused unread.
 pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    // Non-blocking, so that a FIFO put where a file should be cannot hang the reader.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if !meta.is_file() {
-        return Err(format!("{} is not a regular file", path.display()));
-    }
-    let mut bytes = Vec::new();
-    file.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if bytes.len() as u64 > max {
-        return Err(format!(
-            "{} is larger than {max} bytes: not a file notation reads",
-            path.display()
-        ));
-    }
-    Ok(bytes)
+    crate::sys::input::read(path, max, crate::sys::input::Links::Follow).map_err(|e| e.to_string())
 }

@@ -454,13 +454,12 @@ impl Document {
         if self.statements.is_empty() {
             return Err("the document has no statements".into());
         }
-        let mut names: Vec<&str> = Vec::new();
+        let mut names = std::collections::HashSet::new();
         for s in &self.statements {
-            if names.contains(&s.name.as_str()) {
+            if !names.insert(s.name.as_str()) {
                 return Err(format!("two statements are named '{}'", s.name));
             }
             s.validate_core()?;
-            names.push(&s.name);
         }
         let mut scopes: Vec<&str> = Vec::new();
         for s in &self.statements {

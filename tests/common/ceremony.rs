@@ -231,15 +231,31 @@ impl Ceremony {
         self.hsm.dir().join("bundles").join(name)
     }
 
-    /// `keyrite bundle trust` signed by the root, version `version`, into `name`, with
-    /// `extra` arguments.
+    /// `keyrite bundle trust` signed by the root, version `version`, into `name`, declaring
+    /// `CRL_URL`, with `extra` arguments.
     pub fn trust_bundle(
         &self,
         name: &str,
         version: u64,
         extra: &[&str],
     ) -> (bool, String, PathBuf) {
-        let args = [&["--expires", "1y"], extra].concat();
+        self.trust_bundle_declaring(name, version, &[CRL_URL], extra)
+    }
+
+    /// `keyrite bundle trust` signed by the root, version `version`, into `name`, declaring
+    /// `urls`, with `extra` arguments.
+    pub fn trust_bundle_declaring(
+        &self,
+        name: &str,
+        version: u64,
+        urls: &[&str],
+        extra: &[&str],
+    ) -> (bool, String, PathBuf) {
+        let mut args = vec!["--expires", "1y"];
+        for u in urls {
+            args.extend(["--crl-url", u]);
+        }
+        args.extend(extra);
         self.bundle("trust", &self.root_issuer(), name, version, &args)
     }
 
@@ -396,9 +412,15 @@ impl Site {
         cmd
     }
 
-    /// `keyrite-import pin FINGERPRINT`.
+    /// `keyrite-import pin FINGERPRINT --scope '*'`: the lineage the root starts, granted
+    /// every registry.
     pub fn pin(&self, fingerprint: &str) {
-        run_ok(self.import().args(["pin", fingerprint]));
+        self.pin_with(fingerprint, &["--scope", "*"]);
+    }
+
+    /// `keyrite-import pin FINGERPRINT ARGS` (`--scope`, `--lineage`, `--on-expiry`).
+    pub fn pin_with(&self, fingerprint: &str, args: &[&str]) {
+        run_ok(self.import().args(["pin", fingerprint]).args(args));
     }
 
     /// `keyrite-import install FILE`.

@@ -27,7 +27,7 @@ pub(crate) struct CheckArgs {
 }
 
 /// Prints the verdict; the exit status says it too (0 trusted, 2 untrusted, 3 expired,
-/// 4 revoked, 5 trusted only with a timestamp).
+/// 4 revoked, 5 trusted only with a timestamp, 6 trusted but needing attention).
 pub(crate) fn run(args: CheckArgs, importer: &Importer) -> Result<ExitCode, ImportError> {
     let CheckArgs {
         chain,
@@ -40,16 +40,23 @@ pub(crate) fn run(args: CheckArgs, importer: &Importer) -> Result<ExitCode, Impo
         .map(parse_at)
         .transpose()?
         .map_or_else(now, Ok)?;
-    let verdict = importer.check(&chain, at, scope.as_deref())?;
+    let checked = importer.check(&chain, at, scope.as_deref())?;
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&verdict).unwrap_or_default()
+            serde_json::to_string_pretty(&checked).unwrap_or_default()
         );
     } else {
+        let verdict = &checked.verdict;
         println!("{}: {}", verdict.outcome.word(), verdict.reason);
+        for a in &checked.attention {
+            println!("ATTENTION: {a}");
+        }
     }
-    Ok(ExitCode::from(match verdict.outcome {
+    if !checked.attention.is_empty() {
+        return Ok(ExitCode::from(6));
+    }
+    Ok(ExitCode::from(match checked.verdict.outcome {
         Outcome::Trusted => 0,
         Outcome::Untrusted => 2,
         Outcome::Expired => 3,

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use keyrite::import::{ImportError, Importer, now};
+use keyrite::import::site::Site;
+use keyrite::import::{ImportError, Importer, Incoming, now};
 
 /// What to install.
 #[derive(Args)]
@@ -13,10 +14,12 @@ pub(crate) struct InstallArgs {
     file: PathBuf,
 }
 
-/// Installs the bundle and lists the files written and removed.
-pub(crate) fn run(args: InstallArgs, importer: &Importer) -> Result<ExitCode, ImportError> {
-    let file = args.file;
-    let done = importer.install(&file, now()?)?;
+/// Reads and checks the bundle, then (holding the state's lock only now) installs it, and
+/// lists the files written and removed.
+pub(crate) fn run(args: InstallArgs, site: Site) -> Result<ExitCode, ImportError> {
+    let incoming = Incoming::read(&args.file, &site)?;
+    let importer = Importer::open(site)?;
+    let done = importer.install(incoming, now()?)?;
     match done.previous {
         Some(v) => println!(
             "Installed {} bundle version {} of lineage {} (replacing version {v}).",

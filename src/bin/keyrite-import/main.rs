@@ -2,6 +2,7 @@
 //! notation reads them. `main` parses the arguments and hands each command to its module.
 
 mod check;
+mod enforce;
 mod install;
 mod pin;
 mod status;
@@ -18,7 +19,9 @@ use keyrite::import::{ImportError, Importer};
 ///
 /// Exit status: 0 success (check: trusted); 1 error or refusal; 2 status found something
 /// expiring or changed by hand, or check: untrusted; 3 check: expired; 4 check: revoked;
-/// 5 check: trusted only for a signature that carries a timestamp.
+/// 5 check: trusted only for a signature that carries a timestamp; 6 check: trusted, but
+/// through a lineage whose trust bundle has expired, or by a trust policy another notation
+/// would not read (each said in an ATTENTION line).
 #[derive(Parser)]
 #[command(name = "keyrite-import", version, arg_required_else_help = true)]
 struct Cli {
@@ -42,12 +45,23 @@ struct Cli {
 enum Command {
     /// Verify a bundle and install it, or refuse it and change nothing.
     Install(install::InstallArgs),
-    /// Pin a root: bundles it signs may start a lineage on this host.
+    #[command(flatten)]
+    Locked(Locked),
+}
+
+/// The commands that open the state (and its lock) before anything else.
+#[derive(Subcommand)]
+enum Locked {
+    /// Pin a lineage: the root that may open it on this host, and the registries it may speak
+    /// for.
     Pin(pin::PinArgs),
     /// Show what is installed; exit 2 when something expires soon or was changed by hand.
     Status(status::StatusArgs),
     /// Judge a signing chain (PEM, leaf first) against what is installed, offline.
     Check(check::CheckArgs),
+    /// Make every lineage whose trust bundle has expired refuse all signatures until a newer
+    /// trust bundle arrives (unless its pin says warn); run it daily, as contrib's timer does.
+    Enforce(enforce::EnforceArgs),
     /// Finish or clear an install a crash interrupted (every command does this first).
     Recover,
 }
@@ -70,13 +84,17 @@ fn run(cli: Cli) -> Result<ExitCode, ImportError> {
         notation_cache: cli.notation_cache,
         state: cli.state,
     })?;
+    let command = match cli.command {
+        Command::Install(args) => return install::run(args, site),
+        Command::Locked(command) => command,
+    };
     let importer = Importer::open(site)?;
-    match cli.command {
-        Command::Install(args) => install::run(args, &importer),
-        Command::Pin(args) => pin::run(args, &importer),
-        Command::Status(args) => status::run(args, &importer),
-        Command::Check(args) => check::run(args, &importer),
-        Command::Recover => {
+    match command {
+        Locked::Pin(args) => pin::run(args, &importer),
+        Locked::Status(args) => status::run(args, &importer),
+        Locked::Check(args) => check::run(args, &importer),
+        Locked::Enforce(args) => enforce::run(args, &importer),
+        Locked::Recover => {
             println!(
                 "{}",
                 if importer.recovered() {

@@ -57,6 +57,11 @@ fn print_status(status: &Status) {
                 println!("    policy statement {p}");
             }
         }
+        if let Some(at) = &l.enforced_at {
+            println!(
+                "  ENFORCED since {at}: its trust bundle expired, its statements refuse every signature"
+            );
+        }
         if let Some(r) = &l.revocation {
             println!(
                 "  revocation bundle v{}, expires {} ({} days)",

@@ -39,6 +39,10 @@ pub(crate) enum BundleCommand {
         /// Trust policy statements (TOML, see bundles/README.md).
         #[arg(long, value_name = "POLICY.toml")]
         policy: Option<PathBuf>,
+        /// A CRL distribution point URL the lineage's delegates carry (repeatable): hosts let
+        /// the lineage's revocation bundles fill notation's CRL cache for these URLs only.
+        #[arg(long = "crl-url", value_name = "URL")]
+        crl_urls: Vec<String>,
         /// The lineage's fingerprint, when the signing root is a successor.
         #[arg(long, value_name = "FINGERPRINT")]
         lineage: Option<String>,
@@ -103,6 +107,7 @@ pub(crate) fn run(command: BundleCommand) -> Result<ExitCode, keyrite::Error> {
             retire_signing_root,
             tsa_roots,
             policy,
+            crl_urls,
             lineage,
             version,
             expires,
@@ -124,6 +129,7 @@ pub(crate) fn run(command: BundleCommand) -> Result<ExitCode, keyrite::Error> {
                 retire_signing_root,
                 tsa_roots: &tsa_roots,
                 policy: policy.as_deref(),
+                crl_urls: &crl_urls,
                 version,
                 expires: expires.parse()?,
                 out: &out,
@@ -178,6 +184,9 @@ fn print_bundle(made: &Made, out: &std::path::Path) {
     println!("  valid:    {} to {}", p.issued_at, p.expires_at);
     for e in &p.entries {
         println!("  entry:    {} ({})", e.name, e.sha256);
+    }
+    for u in &p.crl_urls {
+        println!("  CRL URL:  {u}");
     }
     for s in &p.policy {
         println!("  policy:   {} ({})", s.name, s.registry_scopes.join(", "));

@@ -102,6 +102,7 @@ pub fn make_revocation(req: &RevocationRequest<'_>) -> Result<Made, MakeError> {
         expires_at: expires.to_string(),
         entries,
         policy: Vec::new(),
+        crl_urls: Vec::new(),
     };
     check_payload(&payload).map_err(|e| MakeError::Refused(e.to_string()))?;
     let token = Token::open(req.token, req.module)?;

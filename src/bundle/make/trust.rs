@@ -32,6 +32,8 @@ pub struct TrustRequest<'a> {
     pub tsa_roots: &'a [PathBuf],
     /// The trust policy statements (TOML).
     pub policy: Option<&'a Path>,
+    /// The CDP URLs the lineage's delegates carry: what its revocation bundles may fill.
+    pub crl_urls: &'a [String],
     /// The bundle's version.
     pub version: u64,
     /// How long the bundle is valid.
@@ -94,6 +96,7 @@ pub fn make_trust(req: &TrustRequest<'_>) -> Result<Made, MakeError> {
         expires_at: expires.to_string(),
         entries,
         policy,
+        crl_urls: req.crl_urls.to_vec(),
     };
     check_payload(&payload).map_err(|e| MakeError::Refused(e.to_string()))?;
 

@@ -49,6 +49,7 @@ pub(super) fn bundle_trust(
         retire_signing_root: p.retire_signing_root,
         tsa_roots: &[],
         policy: policy.as_deref(),
+        crl_urls: &p.crl_url.iter().cloned().collect::<Vec<_>>(),
         version: p.trust_version,
         expires: p.trust_expires.parse().map_err(Error::from)?,
         out: &out,

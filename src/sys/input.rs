@@ -1,0 +1,109 @@
+//! Reading an input file once, safely: opened without blocking (a FIFO cannot hang the
+//! reader) and, unless asked, without following a link; refused unless it is a regular
+//! file; its size checked before a byte is read, and never more than the limit read.
+//! Errors name the file and the rule, never its content.
+
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Why an input file was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// It cannot be opened or read.
+    #[error("cannot read {path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The OS's reason.
+        reason: String,
+    },
+    /// There is no such file.
+    #[error("{0} does not exist")]
+    Missing(PathBuf),
+    /// It is a link, and links are not followed.
+    #[error("{0} is a symbolic link: give the file itself")]
+    Link(PathBuf),
+    /// It is a directory, a device, a FIFO or a socket.
+    #[error("{0} is not a regular file")]
+    NotRegular(PathBuf),
+    /// It is larger than the limit.
+    #[error("{path} is {size} bytes, more than the {max} such a file may be")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+}
+
+/// Whether [`read`] follows a link in the last component of the path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Refuse a link.
+    Refuse,
+    /// Follow it (only where the program being reproduced follows it too).
+    Follow,
+}
+
+/// Reads the regular file at `path`, of at most `max` bytes.
+pub fn read(path: &Path, max: u64, links: Links) -> Result<Vec<u8>, InputError> {
+    let unreadable = |e: std::io::Error| InputError::Unreadable {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let mut flags = rustix::fs::OFlags::NONBLOCK;
+    if links == Links::Refuse {
+        flags |= rustix::fs::OFlags::NOFOLLOW;
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+        .map_err(|e| {
+            // O_NOFOLLOW on a link fails with ELOOP.
+            if links == Links::Refuse
+                && e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+            {
+                InputError::Link(path.to_owned())
+            } else if e.kind() == std::io::ErrorKind::NotFound {
+                InputError::Missing(path.to_owned())
+            } else {
+                unreadable(e)
+            }
+        })?;
+    let meta = file.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(InputError::NotRegular(path.to_owned()));
+    }
+    if meta.len() > max {
+        return Err(InputError::TooLarge {
+            path: path.to_owned(),
+            size: meta.len(),
+            max,
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > max {
+        return Err(InputError::TooLarge {
+            path: path.to_owned(),
+            size: bytes.len() as u64,
+            max,
+        });
+    }
+    Ok(bytes)
+}
+
+/// [`read`], with `None` when there is no file at `path`.
+pub fn read_if_present(path: &Path, max: u64, links: Links) -> Result<Option<Vec<u8>>, InputError> {
+    match read(path, max, links) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(InputError::Missing(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
