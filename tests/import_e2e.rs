@@ -694,3 +694,25 @@ trusted_identities = ["*"]
     let (code, text) = site.check(&foreign.chain("a"), &scope("registry.example/prod"));
     assert_eq!(code, 2, "{text}");
 }
+
+#[test]
+fn the_contrib_enforce_units_pass_systemd_analyze() {
+    let contrib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib");
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "keyrite-import-enforce.service",
+        "keyrite-import-enforce.timer",
+    ] {
+        // The unit as installed, with ExecStart naming the binary built here.
+        let text = fs::read_to_string(contrib.join(name)).unwrap().replace(
+            "/usr/local/bin/keyrite-import",
+            env!("CARGO_BIN_EXE_keyrite-import"),
+        );
+        fs::write(dir.path().join(name), text).unwrap();
+    }
+    let (ok, text) = run(Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(dir.path().join("keyrite-import-enforce.service"))
+        .arg(dir.path().join("keyrite-import-enforce.timer")));
+    assert!(ok && text.trim().is_empty(), "{text}");
+}

@@ -5,21 +5,16 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
 use common::ceremony::{CRL_URL, Ceremony, Site};
+use common::memory_root::{MemoryRoot, shift};
 use common::*;
 
-use der::{DateTime, Encode};
-use keyrite::bundle::{Entry, FORMAT, Kind, Payload, Role};
-use keyrite::fingerprint::Fingerprint;
-use keyrite::keys::memory::MemoryKey;
-use keyrite::keys::{KeyAlgorithm, KeySigner};
-use x509_cert::Certificate;
+use der::Encode;
+use keyrite::bundle::Payload;
 
 /// The user's own statement (scope `registry.example/prod/app`) as a keyrite policy file.
 const POLICY_TOML: &str = r#"[[statement]]
@@ -28,68 +23,6 @@ registry_scopes = ["registry.example/prod/app"]
 level = "strict"
 trusted_identities = ["x509.subject: C=US, ST=WA, O=Publisher, CN=a"]
 "#;
-
-type Snapshot = BTreeMap<PathBuf, (u32, Vec<u8>)>;
-
-/// What differs between two snapshots, for a readable failure.
-fn diff(before: &Snapshot, after: &Snapshot) -> String {
-    let mut out = Vec::new();
-    for (path, entry) in before {
-        match after.get(path) {
-            None => out.push(format!("removed: {}", path.display())),
-            Some(e) if e.0 != entry.0 => out.push(format!(
-                "mode changed: {} {:o} -> {:o}",
-                path.display(),
-                entry.0,
-                e.0
-            )),
-            Some(e) if e.1 != entry.1 => out.push(format!("content changed: {}", path.display())),
-            Some(_) => {}
-        }
-    }
-    for path in after.keys().filter(|p| !before.contains_key(*p)) {
-        out.push(format!("added: {}", path.display()));
-    }
-    out.join("\n")
-}
-
-fn refusals(site: &Site) -> usize {
-    site.log()
-        .iter()
-        .filter(|l| l.contains("\"event\":\"refuse\""))
-        .count()
-}
-
-/// Installs `file`, which must be refused with `phrase` in the output, the snapshot
-/// unchanged and one more refusal logged (its reason carrying the phrase too). Returns the
-/// output.
-fn assert_refused(site: &Site, file: &Path, phrase: &str) -> String {
-    let before = site.snapshot();
-    let logged = refusals(site);
-    let (ok, text) = site.install(file);
-    assert!(!ok, "{} was installed:\n{text}", file.display());
-    assert!(
-        text.contains(phrase),
-        "{}: expected '{phrase}' in:\n{text}",
-        file.display()
-    );
-    let after = site.snapshot();
-    assert!(
-        before == after,
-        "refusing {} changed the tree:\n{}",
-        file.display(),
-        diff(&before, &after)
-    );
-    assert_eq!(refusals(site), logged + 1, "{:?}", site.log());
-    let last: serde_json::Value =
-        serde_json::from_str(site.log().last().expect("a log line")).expect("a JSON log line");
-    assert_eq!(last["event"], "refuse", "{last}");
-    assert!(
-        last["reason"].as_str().is_some_and(|r| r.contains(phrase)),
-        "{last}"
-    );
-    text
-}
 
 /// A site with the ceremony's root pinned and its trust bundle v1 installed.
 fn site_with_v1(c: &Ceremony) -> (Site, PathBuf) {
@@ -124,7 +57,7 @@ fn damaged_truncated_oversized_and_replayed_files_are_refused_and_change_nothing
     fs::create_dir_all(&scratch).unwrap();
 
     // A replay of the installed version.
-    assert_refused(&site, &v1, "trust bundle version 1 is already installed");
+    site.assert_refused(&v1, "trust bundle version 1 is already installed");
 
     // One bit flipped: in the ContentInfo header, in the payload's first, middle and last
     // byte, in the signature at the end, and in the signer's certificate.
@@ -152,30 +85,30 @@ fn damaged_truncated_oversized_and_replayed_files_are_refused_and_change_nothing
         flipped[at] ^= 1 << (i % 8);
         let file = scratch.join(format!("flip-{at}.bundle"));
         fs::write(&file, &flipped).unwrap();
-        assert_refused(&site, &file, phrase);
+        site.assert_refused(&file, phrase);
     }
 
     // Truncated.
     for len in [0, 1, 4, 64, n / 2, n - 1] {
         let file = scratch.join(format!("truncated-{len}.bundle"));
         fs::write(&file, &bytes[..len]).unwrap();
-        assert_refused(&site, &file, "is not an intact keyrite bundle");
+        site.assert_refused(&file, "is not an intact keyrite bundle");
     }
 
     // More than 8 MiB: zeros, and a valid bundle padded.
     let zeros = scratch.join("zeros.bundle");
     fs::write(&zeros, vec![0u8; 9 << 20]).unwrap();
-    assert_refused(&site, &zeros, "more than the 8388608 a bundle may be");
+    site.assert_refused(&zeros, "more than the 8388608 a bundle may be");
     let mut padded_bytes = bytes.clone();
     padded_bytes.resize((8 << 20) + 1, 0);
     let padded = scratch.join("padded.bundle");
     fs::write(&padded, &padded_bytes).unwrap();
-    assert_refused(&site, &padded, "more than the 8388608 a bundle may be");
+    site.assert_refused(&padded, "more than the 8388608 a bundle may be");
 
     // The intact v2 installs, so the refusals were the damage's doing; then it is a replay.
     let (ok, text) = site.install(&v2);
     assert!(ok, "{text}");
-    assert_refused(&site, &v2, "trust bundle version 2 is already installed");
+    site.assert_refused(&v2, "trust bundle version 2 is already installed");
 }
 
 #[test]
@@ -188,12 +121,12 @@ fn foreign_signatures_unpinned_lineages_rollbacks_and_version_clashes_are_refuse
     let other = Ceremony::new("refuse-other");
     let (ok, text, forged) = other.trust_bundle("forged-2.bundle", 2, &["--lineage", &lineage]);
     assert!(ok, "{text}");
-    let text = assert_refused(&site, &forged, "none of which is a root installed");
+    let text = site.assert_refused(&forged, "none of which is a root installed");
     assert!(text.contains(&other.root_fingerprint()), "{text}");
 
     // A site that pinned nothing refuses a valid bundle and creates nothing.
     let fresh = Site::new();
-    let text = assert_refused(&fresh, &v1, "not pinned");
+    let text = fresh.assert_refused(&v1, "not pinned");
     assert!(text.contains(&lineage), "{text}");
     assert!(fresh.snapshot().is_empty(), "{:?}", fresh.snapshot().keys());
     assert!(!fresh.config().exists() && !fresh.cache().exists());
@@ -205,12 +138,11 @@ fn foreign_signatures_unpinned_lineages_rollbacks_and_version_clashes_are_refuse
     assert!(ok, "{text}");
     let (ok, text) = site.install(&v3);
     assert!(ok, "{text}");
-    assert_refused(
-        &site,
+    site.assert_refused(
         &v2,
         "trust bundle version 2 is older than version 3 installed: rollback refused",
     );
-    assert_refused(&site, &v1, "rollback refused");
+    site.assert_refused(&v1, "rollback refused");
 
     // Two different bundles with one version.
     let policy = c.hsm.dir().join("policy.toml");
@@ -225,8 +157,7 @@ fn foreign_signatures_unpinned_lineages_rollbacks_and_version_clashes_are_refuse
     assert!(ok, "{text}");
     let (ok, text) = site.install(&v4);
     assert!(ok, "{text}");
-    assert_refused(
-        &site,
+    site.assert_refused(
         &v4_other,
         "a different trust bundle with version 4 is already installed",
     );
@@ -261,7 +192,7 @@ fn a_tampered_trust_store_or_a_clashing_trust_policy_refuses_the_install() {
         fs::rename(&linked, &outside).unwrap();
         symlink(&outside, &linked).unwrap();
         for b in [&v2, &v2_policy] {
-            let text = assert_refused(&site, b, "is a symbolic link");
+            let text = site.assert_refused(b, "is a symbolic link");
             assert!(text.contains(&linked.display().to_string()), "{text}");
         }
         fs::remove_file(&linked).unwrap();
@@ -271,13 +202,13 @@ fn a_tampered_trust_store_or_a_clashing_trust_policy_refuses_the_install() {
     // A symbolic link planted in the store.
     let planted = store.join("planted.crt");
     symlink(&installed[0], &planted).unwrap();
-    assert_refused(&site, &v2, "is not a plain file keyrite-import installed");
+    site.assert_refused(&v2, "is not a plain file keyrite-import installed");
     fs::remove_file(&planted).unwrap();
 
     // A stray file in the store.
     let readme = store.join("README");
     fs::write(&readme, "put here by hand\n").unwrap();
-    let text = assert_refused(&site, &v2, "was not installed by keyrite-import");
+    let text = site.assert_refused(&v2, "was not installed by keyrite-import");
     assert!(text.contains("README"), "{text}");
     fs::remove_file(&readme).unwrap();
 
@@ -287,7 +218,7 @@ fn a_tampered_trust_store_or_a_clashing_trust_policy_refuses_the_install() {
     fs::set_permissions(&installed[0], fs::Permissions::from_mode(0o644)).unwrap();
     fs::write(&installed[0], b"edited\n").unwrap();
     fs::set_permissions(&installed[0], mode.clone()).unwrap();
-    assert_refused(&site, &v2, "was changed since it was installed");
+    site.assert_refused(&v2, "was changed since it was installed");
     fs::set_permissions(&installed[0], fs::Permissions::from_mode(0o644)).unwrap();
     fs::write(&installed[0], &original).unwrap();
     fs::set_permissions(&installed[0], mode).unwrap();
@@ -299,7 +230,7 @@ fn a_tampered_trust_store_or_a_clashing_trust_policy_refuses_the_install() {
         r#"{"version":"1.0","trustPolicies":[{"name":"mine","registryScopes":["registry.example/prod/app"],"signatureVerification":{"level":"skip"}}]}"#,
     )
     .unwrap();
-    let text = assert_refused(&site, &v2_policy, "registry.example/prod/app");
+    let text = site.assert_refused(&v2_policy, "registry.example/prod/app");
     assert!(
         text.contains("already covers") && text.contains("'mine'"),
         "{text}"
@@ -310,7 +241,7 @@ fn a_tampered_trust_store_or_a_clashing_trust_policy_refuses_the_install() {
         "{\"version\": \"1.0\", \"trustPolicies\": [\n",
     )
     .unwrap();
-    assert_refused(&site, &v2_policy, "does not parse as JSON");
+    site.assert_refused(&v2_policy, "does not parse as JSON");
     fs::remove_file(&user_policy).unwrap();
 
     // With the tree as keyrite-import left it, the same bundle installs.
@@ -318,132 +249,6 @@ fn a_tampered_trust_store_or_a_clashing_trust_policy_refuses_the_install() {
     assert!(ok, "{text}");
     let written = fs::read_to_string(&user_policy).unwrap();
     assert!(written.contains("registry.example/prod/app"), "{written}");
-}
-
-/// A root made in memory: its key, certificate and DER.
-struct MemoryRoot {
-    key: MemoryKey,
-    cert: Certificate,
-    der: Vec<u8>,
-}
-
-impl MemoryRoot {
-    fn new() -> MemoryRoot {
-        use keyrite::pki::check::CertProfile;
-        use keyrite::pki::issue::issue;
-        use keyrite::pki::profile::RootProfile;
-        use keyrite::pki::validity::Period;
-        use x509_cert::serial_number::SerialNumber;
-
-        let key = MemoryKey::generate(KeyAlgorithm::P256).unwrap();
-        let subject =
-            keyrite::pki::name::parse_subject("C=US,ST=WA,O=Example,CN=Memory Root").unwrap();
-        let validity = Period::Years(1).validity_from_now().unwrap();
-        let der = issue(
-            RootProfile { subject },
-            CertProfile::Root,
-            SerialNumber::new(&[0x4b, 0x52, 0x01]).unwrap(),
-            validity,
-            key.public_key().to_spki().unwrap(),
-            &key,
-        )
-        .unwrap();
-        let cert = <Certificate as der::Decode>::from_der(&der).unwrap();
-        MemoryRoot { key, cert, der }
-    }
-
-    fn lineage(&self) -> String {
-        Fingerprint::of(&self.der).hex()
-    }
-
-    /// A valid trust payload of `version` carrying this root.
-    fn payload(&self, version: u64) -> Payload {
-        let now = keyrite::import::now().unwrap();
-        let fp = self.lineage();
-        Payload {
-            format: FORMAT,
-            kind: Kind::Trust,
-            lineage: fp.clone(),
-            version,
-            issued_at: now.to_string(),
-            expires_at: shift(now, 30 * 86_400).to_string(),
-            entries: vec![Entry {
-                name: format!("ca/root-{}.crt", &fp[..16]),
-                role: Role::Root,
-                sha256: fp,
-                der: data_encoding::BASE64.encode(&self.der),
-                urls: Vec::new(),
-            }],
-            policy: Vec::new(),
-            crl_urls: vec![CRL_URL.into()],
-        }
-    }
-
-    /// A revocation payload of `version` carrying an empty v2 CRL of this root (for
-    /// `CRL_URL`) whose nextUpdate is `next_update`; the bundle expires at `expires_at`.
-    fn revocation(&self, version: u64, next_update: DateTime, expires_at: DateTime) -> Payload {
-        use x509_cert::certificate::Version;
-        use x509_cert::crl::{CertificateList, TbsCertList};
-        use x509_cert::time::Time;
-
-        let now = keyrite::import::now().unwrap();
-        let tbs: TbsCertList = TbsCertList {
-            version: Version::V2,
-            signature: self.key.scheme().algorithm_identifier(),
-            issuer: self.cert.tbs_certificate().subject().clone(),
-            this_update: Time::from(now),
-            next_update: Some(Time::from(next_update)),
-            revoked_certificates: None,
-            crl_extensions: None,
-        };
-        let signature = self.key.sign(&tbs.to_der().unwrap()).unwrap();
-        let der = CertificateList {
-            tbs_cert_list: tbs,
-            signature_algorithm: self.key.scheme().algorithm_identifier(),
-            signature: der::asn1::BitString::from_bytes(&signature).unwrap(),
-        }
-        .to_der()
-        .unwrap();
-        Payload {
-            format: FORMAT,
-            kind: Kind::Revocation,
-            lineage: self.lineage(),
-            version,
-            issued_at: now.to_string(),
-            expires_at: expires_at.to_string(),
-            entries: vec![Entry {
-                name: format!("crl/{}.crl", &self.lineage()[..16]),
-                role: Role::Crl,
-                sha256: hex::encode(keyrite::keys::sha256(&der)),
-                der: data_encoding::BASE64.encode(&der),
-                urls: vec![CRL_URL.into()],
-            }],
-            policy: Vec::new(),
-            crl_urls: Vec::new(),
-        }
-    }
-
-    /// Signs `payload` (any JSON) into `dir/name`.
-    fn seal(&self, payload: &serde_json::Value, dir: &Path, name: &str) -> PathBuf {
-        let json = serde_json::to_vec_pretty(payload).unwrap();
-        let signers: [(&dyn KeySigner, &Certificate); 1] = [(&self.key, &self.cert)];
-        let der =
-            keyrite::pki::cms::sign(&json, &signers, keyrite::import::now().unwrap()).unwrap();
-        let path = dir.join(name);
-        fs::write(&path, der).unwrap();
-        path
-    }
-}
-
-/// `t` moved by `secs` seconds.
-fn shift(t: DateTime, secs: i64) -> DateTime {
-    let base = t.unix_duration();
-    let moved = if secs >= 0 {
-        base + Duration::from_secs(secs.unsigned_abs())
-    } else {
-        base - Duration::from_secs(secs.unsigned_abs())
-    };
-    DateTime::from_unix_duration(moved).unwrap()
 }
 
 #[test]
@@ -574,7 +379,7 @@ fn crafted_payloads_signed_by_the_pinned_root_are_refused() {
 
     for (name, payload, phrase) in &cases {
         let file = root.seal(payload, dir.path(), &format!("{name}.bundle"));
-        assert_refused(&site, &file, phrase);
+        site.assert_refused(&file, phrase);
     }
 
     // A crafted v2 and a revocation bundle that expires with its CRL, without a flaw, install:
@@ -759,8 +564,7 @@ fn revocation_bundles_before_trust_or_rolled_back_are_refused() {
     // Revocation before trust: the pinned lineage has no root installed to check the CRL with.
     let site = Site::new();
     site.pin(&lineage);
-    assert_refused(
-        &site,
+    site.assert_refused(
         &r1,
         &format!(
             "no trust bundle of lineage {lineage} is installed: install its trust bundle first"
@@ -774,16 +578,11 @@ fn revocation_bundles_before_trust_or_rolled_back_are_refused() {
         let (ok, text) = site.install(b);
         assert!(ok, "{text}");
     }
-    assert_refused(
-        &site,
+    site.assert_refused(
         &r1,
         "revocation bundle version 1 is older than version 2 installed: rollback refused",
     );
-    assert_refused(
-        &site,
-        &r2,
-        "revocation bundle version 2 is already installed",
-    );
+    site.assert_refused(&r2, "revocation bundle version 2 is already installed");
     let (code, text) = site.check(&c.chain("b"), &[]);
     assert_eq!(code, 4, "v2's CRL stays in force: {text}");
 }
@@ -798,11 +597,11 @@ fn a_pinned_root_cannot_speak_for_a_lineage_the_site_did_not_pin() {
     assert!(ok, "{text}");
     let site = Site::new();
     site.pin(&other.root_fingerprint());
-    assert_refused(&site, &squat, "is not pinned on this host");
+    site.assert_refused(&squat, "is not pinned on this host");
     // With the lineage pinned but not the root that signed, it is refused too.
     let site = Site::new();
     site.pin(&c.root_fingerprint());
-    assert_refused(&site, &squat, "is pinned to open with root");
+    site.assert_refused(&squat, "is pinned to open with root");
     // A host joining after a rotation pins the lineage and the current root.
     let (successor, successor_uri) = c.successor();
     let successor_only = c.bundle_path("successor-3.bundle");
@@ -817,8 +616,7 @@ fn a_pinned_root_cannot_speak_for_a_lineage_the_site_did_not_pin() {
     );
     let late = Site::new();
     late.pin(&c.root_fingerprint());
-    assert_refused(
-        &late,
+    late.assert_refused(
         &successor_only,
         "pin the root read at the lineage's latest ceremony",
     );
@@ -868,7 +666,7 @@ fn links_foreign_directories_and_hand_edits_in_the_targets_are_refused() {
     let revocation = c.revocation_bundle("revocation-1.bundle", &crl, 1);
     let entry = site.crl_cache_entry();
     fs::create_dir_all(&entry).unwrap();
-    assert_refused(&site, &revocation, "is not a plain file");
+    site.assert_refused(&revocation, "is not a plain file");
     fs::remove_dir(&entry).unwrap();
     let (ok, text) = site.install(&revocation);
     assert!(ok, "{text}");
@@ -895,7 +693,7 @@ fn links_foreign_directories_and_hand_edits_in_the_targets_are_refused() {
         &["--policy", policy.to_str().unwrap()],
     );
     assert!(ok, "{text}");
-    assert_refused(&site, &v3, "edited by hand");
+    site.assert_refused(&v3, "edited by hand");
 }
 
 #[test]

@@ -7,11 +7,11 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::ceremony::{CRL_URL, Ceremony, Site};
-use common::notation::{self, Dirs, Notation};
+use common::notation::{self, Dirs, Notation, build_machine, sign_local};
 use common::*;
 
 /// The repository the bundles' statement covers.
@@ -35,11 +35,7 @@ fn site_with(c: &Ceremony, bundles: &[&Path]) -> (Site, Dirs) {
         let (ok, text) = site.install(b);
         assert!(ok, "{text}");
     }
-    let dirs = Dirs {
-        config: site.config(),
-        cache: site.cache(),
-        libexec: site.state().join("libexec"),
-    };
+    let dirs = site.notation_dirs();
     (site, dirs)
 }
 
@@ -47,41 +43,6 @@ fn policy_file(c: &Ceremony) -> String {
     let path = c.hsm.dir().join("policy.toml");
     fs::write(&path, POLICY).unwrap();
     path.display().to_string()
-}
-
-/// A build machine: notation directories of its own and a layout to sign.
-struct Build {
-    _dir: tempfile::TempDir,
-    dirs: Dirs,
-    layout: PathBuf,
-    digest: String,
-}
-
-fn build_machine(note: &str) -> Build {
-    let dir = tempfile::tempdir().unwrap();
-    let dirs = Dirs::under(dir.path());
-    let layout = dir.path().join("layout");
-    let digest = notation::oci_layout(&layout, note);
-    Build {
-        _dir: dir,
-        dirs,
-        layout,
-        digest,
-    }
-}
-
-/// Signs a fresh layout with delegate `name`'s openssl key as a local notation key.
-fn sign_local(n: &Notation, c: &Ceremony, name: &str, format: &str) -> Build {
-    let b = build_machine(&format!("{name}-{format}"));
-    n.add_local_key(
-        &b.dirs,
-        name,
-        &c.hsm.dir().join(format!("{name}.key")),
-        &c.chain(name),
-    );
-    let (ok, text) = n.sign(&b.dirs, &[], &b.layout, &b.digest, name, format);
-    assert!(ok, "notation sign with {name}: {text}");
-    b
 }
 
 #[test]

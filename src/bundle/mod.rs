@@ -143,6 +143,32 @@ pub struct Payload {
     pub crl_urls: Vec<String>,
 }
 
+impl Payload {
+    /// The `keyrite-import pin` command a host meeting this trust bundle's lineage for the
+    /// first time runs: the newest root the bundle carries (every root it carries signed it),
+    /// the lineage, and the statements' scopes (a placeholder without statements).
+    pub fn pin_command(&self) -> Option<String> {
+        let root = self.entries.iter().rfind(|e| e.role == Role::Root)?;
+        let mut scopes: Vec<&str> = self
+            .policy
+            .iter()
+            .flat_map(|s| s.registry_scopes.iter().map(String::as_str))
+            .collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        if scopes.is_empty() {
+            scopes.push("REGISTRY/PREFIX/");
+        }
+        let scopes: Vec<String> = scopes.iter().map(|s| format!("--scope {s}")).collect();
+        Some(format!(
+            "keyrite-import pin {} --lineage {} {}",
+            root.sha256,
+            self.lineage,
+            scopes.join(" ")
+        ))
+    }
+}
+
 /// A bundle that cannot be read, or whose content breaks the format.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {

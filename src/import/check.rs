@@ -12,12 +12,14 @@ use crate::sys::input::Links;
 use serde::Serialize;
 
 use super::enforce::trust_expired;
-use super::state::Installed;
+use super::state::{Installed, InstalledCert};
 use super::status::policy_files_differ;
 use super::truststore::store_name;
 use super::{ImportError, Importer, short};
 use crate::notation::scope;
 use crate::notation::verdict::{self, Host, Outcome, Verdict};
+use crate::pki::verify::issued_by;
+use data_encoding::BASE64;
 
 /// A verdict, and what a site must know about it: trust that rests on an expired trust
 /// bundle, or a policy file another notation would read instead.
@@ -68,30 +70,22 @@ impl Importer {
             verdict.outcome,
             Outcome::Trusted | Outcome::TimestampRequired
         ) {
-            attention.extend(expired_trust(&installed, host, &certs, at));
+            attention.extend(expired_trust(&installed, &certs, at));
             attention.extend(policy_files_differ(target));
         }
         Ok(Checked { verdict, attention })
     }
 }
 
-/// The lineages whose trust bundle had expired at `at`, not yet enforced, that alone trust
-/// `certs`: the verdict rests on trust nobody has renewed.
-fn expired_trust(
-    installed: &Installed,
-    host: Host<'_>,
-    certs: &[Certificate],
-    at: DateTime,
-) -> Vec<String> {
+/// The lineages whose trust bundle had expired at `at`, not yet enforced, whose roots anchor
+/// `certs`: the trusted verdict rests on trust nobody has renewed.
+fn expired_trust(installed: &Installed, certs: &[Certificate], at: DateTime) -> Vec<String> {
     installed
         .lineages
         .iter()
         .filter(|(_, l)| l.enforced_at.is_none())
         .filter_map(|(id, l)| Some((id, l.trust.as_ref().filter(|t| trust_expired(t, at))?)))
-        .filter(|(id, _)| {
-            verdict::against_stores(host, certs, at, &[store_name(id)]).outcome
-                == Outcome::Trusted
-        })
+        .filter(|(_, t)| t.roots.iter().any(|r| anchors(r, certs)))
         .map(|(id, t)| {
             format!(
                 "this chain is trusted through lineage {}, whose trust bundle v{} expired on {}: install a newer trust bundle, or run `keyrite-import enforce` to stop trusting it",
@@ -101,6 +95,21 @@ fn expired_trust(
             )
         })
         .collect()
+}
+
+/// Whether the installed root `root` is in `certs` or issued its last certificate.
+fn anchors(root: &InstalledCert, certs: &[Certificate]) -> bool {
+    let Some(root) = BASE64
+        .decode(root.der.as_bytes())
+        .ok()
+        .and_then(|der| Certificate::from_der(&der).ok())
+    else {
+        return false;
+    };
+    certs.contains(&root)
+        || certs
+            .last()
+            .is_some_and(|top| issued_by(top, &root).is_ok())
 }
 
 /// Refuses a `--scope` notation could not match: a tag or digest (notation matches the

@@ -251,7 +251,20 @@ impl Ceremony {
         urls: &[&str],
         extra: &[&str],
     ) -> (bool, String, PathBuf) {
-        let mut args = vec!["--expires", "1y"];
+        self.trust_bundle_expiring(name, version, "1y", urls, extra)
+    }
+
+    /// `keyrite bundle trust` signed by the root, version `version`, expiring after
+    /// `expires` (a period: `1y`, `5s`), declaring `urls`, with `extra` arguments.
+    pub fn trust_bundle_expiring(
+        &self,
+        name: &str,
+        version: u64,
+        expires: &str,
+        urls: &[&str],
+        extra: &[&str],
+    ) -> (bool, String, PathBuf) {
+        let mut args = vec!["--expires", expires];
         for u in urls {
             args.extend(["--crl-url", u]);
         }
@@ -423,6 +436,15 @@ impl Site {
         run_ok(self.import().args(["pin", fingerprint]).args(args));
     }
 
+    /// notation's directories on this site: its config and cache, and a libexec of its own.
+    pub fn notation_dirs(&self) -> super::notation::Dirs {
+        super::notation::Dirs {
+            config: self.config(),
+            cache: self.cache(),
+            libexec: self.state().join("libexec"),
+        }
+    }
+
     /// `keyrite-import install FILE`.
     pub fn install(&self, bundle: &Path) -> (bool, String) {
         run(self.import().arg("install").arg(bundle))
@@ -438,18 +460,68 @@ impl Site {
         code_and_output(self.import().arg("status").args(extra))
     }
 
-    /// Every file, directory and link under the notation directories and the installed
-    /// record, with its mode and content (a link's target): what a refusal must leave as it was.
-    pub fn snapshot(&self) -> BTreeMap<PathBuf, (u32, Vec<u8>)> {
+    /// Every file, directory and link under the notation config and cache and the state
+    /// directory, with its mode and content (a link's target): what a refusal must leave as
+    /// it was. The log, append-only, is left out ([`Site::assert_refused`] checks it apart),
+    /// and so are the empty lock file and the state directory a first command makes to hold
+    /// them.
+    pub fn snapshot(&self) -> Snapshot {
         let mut map = BTreeMap::new();
-        for root in [self.config(), self.cache()] {
+        for root in [self.config(), self.cache(), self.state()] {
             walk(&root, &mut map);
         }
-        let installed = self.state().join("installed.json");
-        if let Ok(bytes) = fs::read(&installed) {
-            map.insert(installed, (0, bytes));
+        for kept_apart in ["log.jsonl", "lock"] {
+            map.remove(&self.state().join(kept_apart));
+        }
+        if map.keys().filter(|p| p.starts_with(self.state())).count() == 1 {
+            map.remove(&self.state());
         }
         map
+    }
+
+    /// How many refusals the log holds.
+    pub fn refusals(&self) -> usize {
+        self.log()
+            .iter()
+            .filter(|l| l.contains("\"event\":\"refuse\""))
+            .count()
+    }
+
+    /// Installs `file`, which must be refused with `phrase` in the output, every file under
+    /// the notation config and cache and the state directory byte for byte as it was, and
+    /// the log grown by exactly one refusal (its reason carrying the phrase too). Returns
+    /// the output.
+    pub fn assert_refused(&self, file: &Path, phrase: &str) -> String {
+        let before = self.snapshot();
+        let log_before = fs::read(self.state().join("log.jsonl")).unwrap_or_default();
+        let (ok, text) = self.install(file);
+        assert!(!ok, "{} was installed:\n{text}", file.display());
+        assert!(
+            text.contains(phrase),
+            "{}: expected '{phrase}' in:\n{text}",
+            file.display()
+        );
+        let after = self.snapshot();
+        assert!(
+            before == after,
+            "refusing {} changed the tree:\n{}",
+            file.display(),
+            snapshot_diff(&before, &after)
+        );
+        let log_after = fs::read(self.state().join("log.jsonl")).unwrap_or_default();
+        assert!(
+            log_after.starts_with(&log_before),
+            "the log was rewritten, not appended to"
+        );
+        let added = String::from_utf8(log_after[log_before.len()..].to_vec()).unwrap();
+        assert_eq!(added.lines().count(), 1, "{added}");
+        let last: serde_json::Value = serde_json::from_str(added.trim()).expect("a JSON log line");
+        assert_eq!(last["event"], "refuse", "{last}");
+        assert!(
+            last["reason"].as_str().is_some_and(|r| r.contains(phrase)),
+            "{last}"
+        );
+        text
     }
 
     /// Where notation's CRL cache keeps the CRL for [`CRL_URL`].
@@ -488,7 +560,32 @@ fn code_and_output(cmd: &mut Command) -> (i32, String) {
     )
 }
 
-fn walk(path: &Path, map: &mut BTreeMap<PathBuf, (u32, Vec<u8>)>) {
+/// Every path under some directories with its mode and content.
+pub type Snapshot = BTreeMap<PathBuf, (u32, Vec<u8>)>;
+
+/// What differs between two snapshots, for a readable failure.
+pub fn snapshot_diff(before: &Snapshot, after: &Snapshot) -> String {
+    let mut out = Vec::new();
+    for (path, entry) in before {
+        match after.get(path) {
+            None => out.push(format!("removed: {}", path.display())),
+            Some(e) if e.0 != entry.0 => out.push(format!(
+                "mode changed: {} {:o} -> {:o}",
+                path.display(),
+                entry.0,
+                e.0
+            )),
+            Some(e) if e.1 != entry.1 => out.push(format!("content changed: {}", path.display())),
+            Some(_) => {}
+        }
+    }
+    for path in after.keys().filter(|p| !before.contains_key(*p)) {
+        out.push(format!("added: {}", path.display()));
+    }
+    out.join("\n")
+}
+
+fn walk(path: &Path, map: &mut Snapshot) {
     let Ok(meta) = path.symlink_metadata() else {
         return;
     };
@@ -510,6 +607,12 @@ fn walk(path: &Path, map: &mut BTreeMap<PathBuf, (u32, Vec<u8>)>) {
         for e in entries {
             walk(&e, map);
         }
+    } else if meta.len() > 64 * 1024 * 1024 {
+        // A sparse file planted to exhaust a reader: its size stands for its content.
+        map.insert(
+            path.to_owned(),
+            (mode, format!("{} bytes", meta.len()).into()),
+        );
     } else {
         map.insert(path.to_owned(), (mode, fs::read(path).expect("read file")));
     }

@@ -34,6 +34,7 @@
 
 pub mod ceremony;
 pub mod in_process;
+pub mod memory_root;
 pub mod notation;
 pub mod openssl_ca;
 

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use super::Token;
+use super::ceremony::Ceremony;
+
 /// How long one notation command may take before it is killed.
 const TIMEOUT_SECS: &str = "60";
 
@@ -228,4 +231,39 @@ pub fn oci_layout(dir: &Path, note: &str) -> String {
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(bytes))
+}
+
+/// A build machine: notation directories of its own and a layout to sign.
+pub struct Build {
+    _dir: tempfile::TempDir,
+    pub dirs: Dirs,
+    pub layout: PathBuf,
+    pub digest: String,
+}
+
+pub fn build_machine(note: &str) -> Build {
+    let dir = tempfile::tempdir().unwrap();
+    let dirs = Dirs::under(dir.path());
+    let layout = dir.path().join("layout");
+    let digest = oci_layout(&layout, note);
+    Build {
+        _dir: dir,
+        dirs,
+        layout,
+        digest,
+    }
+}
+
+/// Signs a fresh layout with delegate `name`'s openssl key as a local notation key.
+pub fn sign_local(n: &Notation, c: &Ceremony, name: &str, format: &str) -> Build {
+    let b = build_machine(&format!("{name}-{format}"));
+    n.add_local_key(
+        &b.dirs,
+        name,
+        &c.hsm.dir().join(format!("{name}.key")),
+        &c.chain(name),
+    );
+    let (ok, text) = n.sign(&b.dirs, &[], &b.layout, &b.digest, name, format);
+    assert!(ok, "notation sign with {name}: {text}");
+    b
 }

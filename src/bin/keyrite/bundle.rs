@@ -193,6 +193,10 @@ fn print_bundle(made: &Made, out: &std::path::Path) {
     }
     println!("  bundle SHA-256: {}", made.fingerprint);
     println!("{}", made.fingerprint.words_block());
+    if let Some(pin) = p.pin_command() {
+        println!("A host meeting this lineage for the first time pins its newest root:");
+        println!("  {pin}");
+    }
 }
 
 impl BundleCommand {

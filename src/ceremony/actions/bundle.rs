@@ -55,8 +55,9 @@ pub(super) fn bundle_trust(
         out: &out,
     })?;
     io.outputs.push(ctx.artefact("trust-bundle", &out)?);
+    let pin = made.payload.pin_command().unwrap_or_default();
     Ok(format!(
-        "trust bundle v{} (SHA-256 {})",
+        "trust bundle v{} (SHA-256 {}); a new host pins it with: {pin}",
         p.trust_version, made.fingerprint
     ))
 }
