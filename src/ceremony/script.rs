@@ -164,10 +164,18 @@ impl Step {
 pub fn load_script(path: &Path) -> Result<(Script, Fingerprint), CeremonyError> {
     let bad = |m: String| CeremonyError::Script(format!("{}: {m}", path.display()));
     let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| bad("it is not UTF-8 text".into()))?;
-    let script: Script = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let script = parse_script(&bytes).map_err(bad)?;
+    Ok((script, Fingerprint::of(&bytes)))
+}
+
+/// Parses and checks a script's bytes: TOML, at least one step, every parameter read by a
+/// step, every step confirmed by roles `[roles]` defines, and every step's parameters
+/// readable by its action.
+pub fn parse_script(bytes: &[u8]) -> Result<Script, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())?;
+    let script: Script = toml::from_str(text).map_err(|e| e.to_string())?;
     if script.steps.is_empty() {
-        return Err(bad("it has no [[step]]".into()));
+        return Err("it has no [[step]]".into());
     }
     if let Some(key) = script.parameters.keys().find(|k| {
         !script
@@ -175,33 +183,29 @@ pub fn load_script(path: &Path) -> Result<(Script, Fingerprint), CeremonyError> 
             .iter()
             .any(|s| Step::fields(s.action).contains(&k.as_str()))
     }) {
-        return Err(bad(format!(
+        return Err(format!(
             "[parameters] sets '{key}', which no step reads: a typo?"
-        )));
+        ));
     }
     for (i, step) in script.steps.iter().enumerate() {
         let n = i + 1;
         if step.confirm.is_empty() {
-            return Err(bad(format!(
+            return Err(format!(
                 "step {n} ('{}') names no confirming role: every step is confirmed by at least one role",
                 step.title
-            )));
+            ));
         }
         if let Some(role) = step.confirm.iter().find(|r| !script.roles.contains_key(*r)) {
-            return Err(bad(format!(
+            return Err(format!(
                 "step {n} ('{}') is confirmed by '{role}', which [roles] does not define",
                 step.title
-            )));
+            ));
         }
         step.check_params(&script).map_err(|e| {
-            bad(format!(
-                "step {n} ('{}', {}): {e}",
-                step.title,
-                step.action.name()
-            ))
+            format!("step {n} ('{}', {}): {e}", step.title, step.action.name())
         })?;
     }
-    Ok((script, Fingerprint::of(&bytes)))
+    Ok(script)
 }
 
 /// Where a ceremony runs: the PKCS#11 module, the tokens by role, and the media.

@@ -36,6 +36,16 @@ pub const REASONS: &[(&str, CrlReason)] = &[
     ("aACompromise", CrlReason::AaCompromise),
 ];
 
+/// Parses a CRL given as DER or PEM (what `keyrite bundle revocation --crl` reads).
+pub fn parse_crl(bytes: &[u8]) -> Result<CertificateList, der::Error> {
+    use der::DecodePem;
+    if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+        CertificateList::from_pem(bytes)
+    } else {
+        CertificateList::from_der(bytes)
+    }
+}
+
 /// The reason `name` (as RFC 5280 spells it) stands for.
 pub fn reason_named(name: &str) -> Option<CrlReason> {
     REASONS

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use data_encoding::BASE64;
-use der::{DateTime, Decode, Encode};
+use der::{DateTime, Encode};
 use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
 
@@ -44,16 +44,13 @@ pub struct CrlSource {
     pub urls: Vec<String>,
 }
 
+/// A CRL larger than this does not fit in a bundle.
+const MAX_CRL_BYTES: u64 = crate::bundle::MAX_BUNDLE_BYTES;
+
 fn read_crl(path: &Path) -> Result<(CertificateList, Vec<u8>), MakeError> {
-    use der::DecodePem;
-    let bytes = std::fs::read(path)
-        .map_err(|e| MakeError::Refused(format!("cannot read the CRL {}: {e}", path.display())))?;
-    let crl = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
-        CertificateList::from_pem(&bytes)
-    } else {
-        CertificateList::from_der(&bytes)
-    }
-    .map_err(|e| {
+    let bytes = crate::sys::input::read(path, MAX_CRL_BYTES, crate::sys::input::Links::Follow)
+        .map_err(|e| MakeError::Refused(format!("the CRL: {e}")))?;
+    let crl = crate::pki::crl::parse_crl(&bytes).map_err(|e| {
         MakeError::Refused(format!(
             "{} is not a CRL in DER or PEM ({e})",
             path.display()
