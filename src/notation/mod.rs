@@ -8,6 +8,7 @@
 mod chain;
 pub mod crl_cache;
 pub mod dn;
+pub mod go;
 pub mod policy;
 mod revocation;
 pub mod scope;
@@ -16,8 +17,10 @@ pub mod verdict;
 
 use std::path::Path;
 
-/// Trust policy files larger than this are refused unread.
-pub const MAX_POLICY_BYTES: u64 = 4 * 1024 * 1024;
+/// Trust policy files larger than this are refused unread. notation reads a policy of any
+/// size; the bound, far beyond any real policy, only keeps a hostile file from exhausting
+/// memory.
+pub const MAX_POLICY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Reads a file notation reads: a regular file of at most `max` bytes, a link followed as
 /// notation follows it, a FIFO refused unread.

@@ -5,8 +5,7 @@
 
 use std::path::Path;
 
-use serde_json::{Map, Value};
-
+use super::go::json::{self, GoSlice, Kind, Reader, field_is};
 use super::{dn, scope};
 
 /// The trust policy file notation v1.3.x reads, in its config directory.
@@ -116,74 +115,87 @@ pub struct Document {
     pub statements: Vec<Statement>,
 }
 
-/// Go's `encoding/json` accepts an object key in any letter case for a struct field; the last
-/// key that matches wins.
-fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    obj.iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
-        .next_back()
-        .filter(|v| !v.is_null())
+/// A statement while Go decodes it: slices keep their backing arrays, so that a repeated
+/// key decodes over what an earlier one left (see [`json::slice_into`]).
+#[derive(Default)]
+struct Decoding {
+    name: String,
+    registry_scopes: GoSlice<String>,
+    level: String,
+    overrides: Vec<(String, String)>,
+    verify_timestamp: String,
+    trust_stores: GoSlice<String>,
+    trusted_identities: GoSlice<String>,
+}
+
+impl Decoding {
+    /// One member of a statement object (`TrustPolicy`).
+    fn member(&mut self, r: &mut Reader<'_>, key: String) -> Result<(), String> {
+        match key.as_str() {
+            k if field_is(k, "name") => json::string_into(r, &mut self.name),
+            k if field_is(k, "registryScopes") => {
+                json::slice_into(r, &mut self.registry_scopes, json::string_into)
+            }
+            k if field_is(k, "signatureVerification") => {
+                json::struct_into(r, |r, key| self.verification_member(r, key))
+            }
+            k if field_is(k, "trustStores") => {
+                json::slice_into(r, &mut self.trust_stores, json::string_into)
+            }
+            k if field_is(k, "trustedIdentities") => {
+                json::slice_into(r, &mut self.trusted_identities, json::string_into)
+            }
+            _ => r.skip(),
+        }
+    }
+
+    /// One member of `signatureVerification` (a struct: repeated, it merges).
+    fn verification_member(&mut self, r: &mut Reader<'_>, key: String) -> Result<(), String> {
+        match key.as_str() {
+            k if field_is(k, "level") => json::string_into(r, &mut self.level),
+            k if field_is(k, "verifyTimestamp") => json::string_into(r, &mut self.verify_timestamp),
+            k if field_is(k, "override") => self.decode_overrides(r),
+            _ => r.skip(),
+        }
+    }
+
+    /// `override`, a Go map: `null` empties it, an object adds its entries to it (a key
+    /// already there takes the new value; a `null` value is the empty string).
+    fn decode_overrides(&mut self, r: &mut Reader<'_>) -> Result<(), String> {
+        match r.peek()? {
+            Kind::Null => {
+                self.overrides.clear();
+                r.null()
+            }
+            Kind::Object => r.object(|r, check| {
+                let mut action = String::new();
+                json::string_into(r, &mut action)?;
+                match self.overrides.iter_mut().find(|(c, _)| *c == check) {
+                    Some(entry) => entry.1 = action,
+                    None => self.overrides.push((check, action)),
+                }
+                Ok(())
+            }),
+            _ => Err(r.mismatch("an object")),
+        }
+    }
+
+    fn finish(&self) -> Statement {
+        Statement {
+            name: self.name.clone(),
+            registry_scopes: self.registry_scopes.as_slice().to_vec(),
+            level: self.level.clone(),
+            overrides: self.overrides.clone(),
+            verify_timestamp: self.verify_timestamp.clone(),
+            trust_stores: self.trust_stores.as_slice().to_vec(),
+            trusted_identities: self.trusted_identities.as_slice().to_vec(),
+        }
+    }
 }
 
 const MALFORMED: &str = "the trust policy is malformed JSON for notation";
 
-fn string(obj: &Map<String, Value>, name: &str) -> Result<String, String> {
-    match field(obj, name) {
-        None => Ok(String::new()),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(format!("{MALFORMED}: \"{name}\" is not a string")),
-    }
-}
-
-fn strings(obj: &Map<String, Value>, name: &str) -> Result<Vec<String>, String> {
-    match field(obj, name) {
-        None => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| match i {
-                Value::String(s) => Ok(s.clone()),
-                Value::Null => Ok(String::new()),
-                _ => Err(format!("{MALFORMED}: \"{name}\" holds a non-string")),
-            })
-            .collect(),
-        Some(_) => Err(format!("{MALFORMED}: \"{name}\" is not a list")),
-    }
-}
-
-fn object<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, String> {
-    v.as_object()
-        .ok_or_else(|| format!("{MALFORMED}: {what} is not an object"))
-}
-
 impl Statement {
-    fn decode(v: &Value) -> Result<Self, String> {
-        let obj = object(v, "a statement")?;
-        let verification = match field(obj, "signatureVerification") {
-            Some(v) => object(v, "\"signatureVerification\"")?.clone(),
-            None => Map::new(),
-        };
-        let overrides = match field(&verification, "override") {
-            None => Vec::new(),
-            Some(v) => object(v, "\"override\"")?
-                .iter()
-                .map(|(k, v)| match v {
-                    Value::String(s) => Ok((k.clone(), s.clone())),
-                    _ => Err(format!("{MALFORMED}: override {k} is not a string")),
-                })
-                .collect::<Result<_, _>>()?,
-        };
-        Ok(Self {
-            name: string(obj, "name")?,
-            registry_scopes: strings(obj, "registryScopes")?,
-            level: string(&verification, "level")?,
-            overrides,
-            verify_timestamp: string(&verification, "verifyTimestamp")?,
-            trust_stores: strings(obj, "trustStores")?,
-            trusted_identities: strings(obj, "trustedIdentities")?,
-        })
-    }
-
     /// The statement's level with its overrides, by notation's `GetVerificationLevel`.
     pub fn verification_level(&self) -> Result<Level, String> {
         let name = &self.name;
@@ -391,26 +403,24 @@ pub fn valid_store_name(name: &str) -> bool {
 }
 
 impl Document {
-    /// Decodes a document as Go's JSON decoder does: the first JSON value of the bytes, keys
-    /// in any letter case, unknown fields ignored, a wrong type refused.
+    /// Decodes a document as notation's Go JSON decoder does (see [`json`]): the first JSON
+    /// value of the bytes, every member in document order, keys in any case by Go's folding,
+    /// unknown fields ignored, a wrong type refused.
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let value: Value = serde_json::Deserializer::from_slice(bytes)
-            .into_iter::<Value>()
-            .next()
-            .ok_or_else(|| format!("{MALFORMED}: it is empty"))?
-            .map_err(|e| format!("{MALFORMED} ({e})"))?;
-        let obj = object(&value, "the document")?;
-        let statements = match field(obj, "trustPolicies") {
-            None => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(Statement::decode)
-                .collect::<Result<_, _>>()?,
-            Some(_) => return Err(format!("{MALFORMED}: \"trustPolicies\" is not a list")),
-        };
+        let mut r = Reader::new(bytes);
+        let mut version = String::new();
+        let mut statements: GoSlice<Decoding> = GoSlice::default();
+        json::struct_into(&mut r, |r, key| match key.as_str() {
+            k if field_is(k, "version") => json::string_into(r, &mut version),
+            k if field_is(k, "trustPolicies") => json::slice_into(r, &mut statements, |r, s| {
+                json::struct_into(r, |r, key| s.member(r, key))
+            }),
+            _ => r.skip(),
+        })
+        .map_err(|e| format!("{MALFORMED} ({e})"))?;
         Ok(Self {
-            version: string(obj, "version")?,
-            statements,
+            version,
+            statements: statements.as_slice().iter().map(Decoding::finish).collect(),
         })
     }
 
@@ -588,5 +598,42 @@ mod tests {
             .unwrap();
         assert_eq!(d.version, "1.0");
         assert!(Document::parse(br#"{"version":1}"#).is_err());
+        let one = |text: &str| {
+            let doc = format!(r#"{{"version":"1.0","trustPolicies":[{text}]}}"#);
+            Document::parse(doc.as_bytes()).map(|d| d.statements[0].clone())
+        };
+        // Go's case folding reaches the long s; the last of repeated keys wins, in document
+        // order, whatever their case.
+        let s = one(
+            r#"{"trustedIdentities":["a"],"tru\u017ftedIdentities":["b"],"Name":"x","NAME":"y"}"#,
+        )
+        .unwrap();
+        assert_eq!(s.trusted_identities, ["b"]);
+        assert_eq!(s.name, "y");
+        // Repeated objects and maps merge; null leaves a string as it was.
+        let s = one(
+            r#"{"signatureVerification":{"level":"strict","override":{"integrity":"log"}},
+            "signatureVerification":{"level":null,"override":{"authenticity":"log"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.level, "strict");
+        assert_eq!(s.overrides.len(), 2);
+        // An array decodes over the elements already there.
+        let s = one(r#"{"trustStores":["ca:a","ca:b"],"trustStores":[null]}"#).unwrap();
+        assert_eq!(s.trust_stores, ["ca:a"]);
+        // Invalid UTF-8 and lone surrogates read as U+FFFD.
+        let d = Document::parse(b"{\"version\":\"1.0\xff\\ud800\"}").unwrap();
+        assert_eq!(d.version, "1.0\u{fffd}\u{fffd}");
+        // Deep nesting in an unknown field is fine up to Go's limit.
+        let deep = format!(r#"{{"x":{}{}}}"#, "[".repeat(5000), "]".repeat(5000));
+        assert!(one(&deep).is_ok());
+        for bad in [
+            r#"{"name":1}"#,
+            r#"{"trustStores":"ca:s"}"#,
+            r#"{"trustStores":[1]}"#,
+        ] {
+            assert!(one(bad).is_err(), "{bad}");
+        }
+        assert!(one(r#"{"signatureVerification":{"override":[]}}"#).is_err());
     }
 }
