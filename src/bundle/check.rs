@@ -261,7 +261,7 @@ fn check_identities(ids: &[String]) -> Result<(), String> {
         let odd = dn::unmatchable_types(&parsed_dn);
         if !odd.is_empty() {
             return Err(format!(
-                "trusted identity '{id}' names {}, which no certificate subject carries as notation reads it (types are C, ST, L, STREET, POSTALCODE, O, OU, CN, SERIALNUMBER, in capitals): it could never match",
+                "trusted identity '{id}' names {}, which no certificate subject carries as notation reads it (types are C, ST, L, STREET, POSTALCODE, O, OU, CN, SERIALNUMBER, in capitals, or the dotted OID of any other type, such as 1.2.840.113549.1.9.1 for an e-mail address): it could never match",
                 odd.join(", ")
             ));
         }
@@ -276,4 +276,31 @@ fn check_identities(ids: &[String]) -> Result<(), String> {
         parsed.push((id, parsed_dn));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_identities;
+
+    #[test]
+    fn identities_that_go_can_match_are_accepted() {
+        let ids = |list: &[&str]| {
+            check_identities(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        // Go renders an e-mail address in a subject under its dotted OID: it can match.
+        assert!(
+            ids(&["x509.subject: C=US, ST=WA, O=Acme, 1.2.840.113549.1.9.1=a@b.example"]).is_ok()
+        );
+        for never in ["E=a@b.example", "cn=a", "2.5.4.3=a"] {
+            let err = ids(&[&format!("x509.subject: C=US, ST=WA, O=Acme, {never}")]).unwrap_err();
+            assert!(err.contains("could never match"), "{never}: {err}");
+        }
+        // An empty attribute reads as absent: the two overlap.
+        let err = ids(&[
+            "x509.subject: C=US, ST=WA, O=Acme, OU=",
+            "x509.subject: C=US, ST=WA, O=Acme, CN=a",
+        ])
+        .unwrap_err();
+        assert!(err.contains("overlap"), "{err}");
+    }
 }

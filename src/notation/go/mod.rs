@@ -3,3 +3,4 @@
 //! decoder reads a certificate file, and what its X.509 parser refuses.
 
 pub mod json;
+pub mod x509;
