@@ -16,7 +16,7 @@ use super::state::{Installed, InstalledCert};
 use super::status::policy_files_differ;
 use super::truststore::store_name;
 use super::{ImportError, Importer, short};
-use crate::notation::scope;
+use crate::notation::{scope, store};
 use crate::notation::verdict::{self, Host, Outcome, Verdict};
 use crate::pki::verify::issued_by;
 use data_encoding::BASE64;
@@ -127,16 +127,22 @@ fn check_repository(repository: &str) -> Result<(), ImportError> {
 /// A chain file larger than this is not one.
 const MAX_CHAIN_BYTES: u64 = 1024 * 1024;
 
-/// The certificates of a chain file, PEM (leaf first) or a single DER certificate.
+/// The certificates of a chain file, as notation reads a certificate file: PEM blocks (leaf
+/// first) or DER.
 fn read_chain(chain: &Path) -> Result<Vec<Certificate>, ImportError> {
     let bytes = crate::sys::input::read(chain, MAX_CHAIN_BYTES, Links::Follow)
         .map_err(|e| ImportError::Input(e.to_string()))?;
-    Certificate::load_pem_chain(&bytes)
-        .or_else(|_| Certificate::from_der(&bytes).map(|c| vec![c]))
-        .map_err(|e| {
-            ImportError::Input(format!(
-                "{} is not a PEM chain of certificates ({e})",
-                chain.display()
-            ))
-        })
+    let certs = store::parse_certificates(&bytes).map_err(|e| {
+        ImportError::Input(format!(
+            "{} is not a chain of certificates notation reads ({e})",
+            chain.display()
+        ))
+    })?;
+    if certs.is_empty() {
+        return Err(ImportError::Input(format!(
+            "{} holds no certificate",
+            chain.display()
+        )));
+    }
+    Ok(certs.into_iter().map(|(cert, _)| cert).collect())
 }

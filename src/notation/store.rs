@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use data_encoding::BASE64;
 use der::{Decode, Encode, Reader, SliceReader};
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::BasicConstraints;
 
+use super::go::{pem, x509 as gox509};
 use super::policy::valid_store_name;
 use crate::pki::verify::{issued_by, signed_by_own_key};
 
@@ -96,63 +96,36 @@ fn check_trusted(cert: &Certificate, kind: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Go's `parseCertificates`: PEM blocks (every one must be a certificate), or, when there is
-/// no PEM block, DER certificates back to back.
+/// notation-core-go's `parseCertificates`: when Go's PEM decoder finds a block, every block
+/// it finds is read as a certificate, whatever its type (blocks it cannot decode are skipped,
+/// as Go skips them); when it finds none, the bytes are DER certificates back to back. Each
+/// certificate must be one Go's `x509.ParseCertificate` accepts.
 pub fn parse_certificates(bytes: &[u8]) -> Result<Vec<(Certificate, Vec<u8>)>, String> {
-    let blocks = pem_blocks(bytes)?;
-    let ders = if blocks.is_empty() {
-        let mut reader = SliceReader::new(bytes).map_err(|e| e.to_string())?;
-        let mut ders = Vec::new();
-        while !reader.is_finished() {
-            let cert = Certificate::decode(&mut reader).map_err(|e| e.to_string())?;
-            ders.push(cert.to_der().map_err(|e| e.to_string())?);
+    let ders = match pem::decode(bytes) {
+        Some((first, mut rest)) => {
+            let mut ders = vec![first.bytes];
+            while let Some((block, next)) = pem::decode(rest) {
+                ders.push(block.bytes);
+                rest = next;
+            }
+            ders
         }
-        ders
-    } else {
-        blocks
+        None => {
+            let mut reader = SliceReader::new(bytes).map_err(|e| e.to_string())?;
+            let mut ders = Vec::new();
+            while !reader.is_finished() {
+                let cert = Certificate::decode(&mut reader).map_err(|e| e.to_string())?;
+                ders.push(cert.to_der().map_err(|e| e.to_string())?);
+            }
+            ders
+        }
     };
     ders.into_iter()
         .map(|der| {
+            gox509::check_certificate(&der).map_err(|e| format!("Go refuses a certificate: {e}"))?;
             Certificate::from_der(&der)
                 .map(|c| (c, der))
                 .map_err(|e| e.to_string())
         })
         .collect()
-}
-
-/// The base64 bodies of every PEM block in `bytes`, whatever its label.
-fn pem_blocks(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let text = String::from_utf8_lossy(bytes);
-    let mut blocks = Vec::new();
-    let mut rest: &str = &text;
-    while let Some(at) = rest.find("-----BEGIN ") {
-        let after = &rest[at..];
-        let Some(header_end) = after.find('\n') else {
-            break;
-        };
-        let header = after[..header_end].trim_end();
-        let Some(label) = header
-            .strip_prefix("-----BEGIN ")
-            .and_then(|l| l.strip_suffix("-----"))
-        else {
-            rest = &after[11..];
-            continue;
-        };
-        let footer = format!("-----END {label}-----");
-        let body_start = header_end + 1;
-        let Some(end) = after[body_start..].find(&footer) else {
-            break;
-        };
-        let body: String = after[body_start..body_start + end]
-            .lines()
-            .filter(|l| !l.contains(':'))
-            .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
-            .collect();
-        let der = BASE64
-            .decode(body.as_bytes())
-            .map_err(|e| format!("a PEM {label} block is not base64 ({e})"))?;
-        blocks.push(der);
-        rest = &after[body_start + end + footer.len()..];
-    }
-    Ok(blocks)
 }

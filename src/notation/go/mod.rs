@@ -3,4 +3,5 @@
 //! decoder reads a certificate file, and what its X.509 parser refuses.
 
 pub mod json;
+pub mod pem;
 pub mod x509;
