@@ -183,7 +183,8 @@ impl Judged<'_> {
             return verdict(Outcome::Untrusted, e);
         }
         let mut logged = Vec::new();
-        let mut pending = None;
+        // notation's order: authenticity, then the authentic timestamp (a missing timestamp
+        // fails here, before revocation is looked at), then revocation.
         let stages = [
             (self.level.authenticity, self.authenticity(trusted)),
             (self.level.authentic_timestamp, self.authentic_timestamp()),
@@ -191,7 +192,6 @@ impl Judged<'_> {
         for (action, stage) in stages {
             let Stage::Fail(v) = stage else { continue };
             match action {
-                Action::Enforce if v.outcome == Outcome::TimestampRequired => pending = Some(v),
                 Action::Enforce => return v,
                 Action::Log => logged.push(v.reason),
                 Action::Skip => {}
@@ -208,9 +208,6 @@ impl Judged<'_> {
                 (Some(v), _) => logged.push(v.reason),
                 (None, _) => {}
             }
-        }
-        if let Some(v) = pending {
-            return v;
         }
         let mut reason = format!(
             "the chain leads to the trusted {} and nothing in it is expired or revoked",
