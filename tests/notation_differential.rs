@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::ceremony::{CRL_URL, Ceremony, Site};
 use common::notation::{self, Dirs, Notation};
+use common::odd_ca::{self as odd, Attr, OddCa};
 use common::openssl_ca::OpensslCa;
 use common::*;
 use serde_json::{Value, json};
@@ -25,6 +26,12 @@ const SUCCESSOR_URL: &str = "http://crl.example.com/successor.crl";
 const B_URL: &str = "http://crl.b.example/b.crl";
 const SITE_URL: &str = "http://crl.site.example/site.crl";
 const PUBLISHER: &str = "x509.subject: C=US, ST=WA, O=Publisher";
+const ODD_SCOPE: &str = "registry.example/odd/app";
+const ODD_URL: &str = "http://crl.odd.example/odd.crl";
+const ODD_HTTPS_URL: &str = "https://crl.odd.example/odd.crl";
+const ODD_UPPER_URL: &str = "HTTP://crl.odd.example/odd.crl";
+/// The serial of the odd CA's leaf `o-plain`.
+const PLAIN_SERIAL: u64 = 101;
 
 /// Everything the scenarios share: two lineages made by keyrite (A rotating to a successor),
 /// a site's own openssl CA, the bundles, a host with all of it installed, and one signed
@@ -43,6 +50,9 @@ struct World {
     stale_crl: PathBuf,
     /// A TSA root (openssl).
     tsa_root: PathBuf,
+    /// A CA of hand-written DER, and its CRLs.
+    odd: OddCa,
+    odd_crls: OddCrls,
     base: Site,
     layouts: Vec<(&'static str, PathBuf, String, PathBuf)>,
     _build: tempfile::TempDir,
@@ -58,6 +68,148 @@ impl World {
             .unwrap_or_else(|| panic!("no layout signed by {signer}"));
         (layout, digest, chain)
     }
+}
+
+/// The odd CA's CRLs (DER files).
+struct OddCrls {
+    /// Number 1, nothing revoked.
+    good: PathBuf,
+    /// A delta over 1, numbered 2, revoking a serial no leaf has.
+    delta_other: PathBuf,
+    /// A delta over 1, numbered 3, revoking `o-plain`.
+    delta_plain: PathBuf,
+    /// ECDSA-SHA384 outside the signed part, ECDSA-SHA256 inside.
+    other_outer_algorithm: PathBuf,
+    /// Without a version (v1).
+    v1: PathBuf,
+}
+
+/// A leaf of the odd CA: name, serial, subject and extensions (DER).
+type OddLeaf = (&'static str, u64, Vec<Attr>, Vec<Vec<u8>>);
+
+/// The odd CA's leaves, each with C=US, ST=WA first in its subject.
+fn odd_leaves() -> Vec<OddLeaf> {
+    let c_st: [Attr; 2] = [
+        ("2.5.4.6", odd::PRINTABLE, b"US"),
+        ("2.5.4.8", odd::UTF8, b"WA"),
+    ];
+    let o: Attr = ("2.5.4.10", odd::UTF8, b"Odd");
+    let cn = |v: &'static [u8]| -> Attr { ("2.5.4.3", odd::UTF8, v) };
+    let cdp = |names: &[(u8, &str)]| odd::ext("2.5.29.31", false, &odd::distribution_points(names));
+    let with = |more: &[Attr]| [&c_st[..], more].concat();
+    vec![
+        (
+            "o-plain",
+            PLAIN_SERIAL,
+            with(&[o, cn(b"plain")]),
+            vec![cdp(&[(0x86, ODD_URL)])],
+        ),
+        (
+            "o-twocn",
+            102,
+            with(&[o, cn(b"first"), cn(b"second")]),
+            vec![],
+        ),
+        (
+            "o-postal",
+            103,
+            with(&[o, ("2.5.4.17", odd::NUMERIC, b"98052"), cn(b"postal")]),
+            vec![],
+        ),
+        (
+            "o-amp",
+            104,
+            with(&[("2.5.4.10", odd::PRINTABLE, b"AT&T"), cn(b"amp")]),
+            vec![],
+        ),
+        // "café" in T61String, which Go reads as Latin-1.
+        (
+            "o-t61",
+            105,
+            with(&[o, ("2.5.4.3", odd::T61, b"caf\xe9")]),
+            vec![],
+        ),
+        // "Odd" in BMPString with a terminating NUL.
+        (
+            "o-bmp",
+            106,
+            with(&[("2.5.4.10", odd::BMP, &[0, b'O', 0, b'd', 0, b'd', 0, 0])]),
+            vec![],
+        ),
+        (
+            "o-email",
+            107,
+            with(&[
+                o,
+                cn(b"email"),
+                ("1.2.840.113549.1.9.1", odd::IA5, b"a@b.example"),
+            ]),
+            vec![],
+        ),
+        // U+FFFD in UTF-8.
+        (
+            "o-fffd",
+            108,
+            with(&[("2.5.4.10", odd::UTF8, "\u{fffd}".as_bytes())]),
+            vec![],
+        ),
+        (
+            "o-https",
+            109,
+            with(&[o, cn(b"https")]),
+            vec![cdp(&[(0x86, ODD_HTTPS_URL)])],
+        ),
+        (
+            "o-upper",
+            110,
+            with(&[o, cn(b"upper")]),
+            vec![cdp(&[(0x86, ODD_UPPER_URL)])],
+        ),
+        (
+            "o-dns",
+            111,
+            with(&[o, cn(b"dns")]),
+            vec![cdp(&[
+                (0x82, "crl.odd.example"),
+                (0x86, "http://crl.odd.example/missing.crl"),
+            ])],
+        ),
+        (
+            "o-fresh",
+            112,
+            with(&[o, cn(b"fresh")]),
+            vec![
+                cdp(&[(0x86, ODD_URL)]),
+                odd::ext(
+                    "2.5.29.46",
+                    false,
+                    &odd::distribution_points(&[(0x86, "http://crl.odd.example/delta.crl")]),
+                ),
+            ],
+        ),
+    ]
+}
+
+/// The odd CA in `dir` and its CRLs.
+fn make_odd_ca(dir: &Path) -> (OddCa, OddCrls) {
+    let ca = OddCa::new(dir);
+    let crls = OddCrls {
+        good: ca.plain_crl("good.crl", 1, &[]),
+        delta_other: ca.delta_crl("delta-other.crl", 2, 1, &[999]),
+        delta_plain: ca.delta_crl("delta-plain.crl", 3, 1, &[PLAIN_SERIAL]),
+        other_outer_algorithm: ca.crl_with_other_outer_algorithm("other-outer.crl"),
+        v1: ca.v1_crl("v1.crl"),
+    };
+    (ca, crls)
+}
+
+/// The odd CA's store, statement (any identity) and CRL on a host.
+fn install_odd(site: &Site, ca: &OddCa, crls: &OddCrls) {
+    let store = site.config().join("truststore/x509/ca/odd");
+    fs::create_dir_all(&store).unwrap();
+    fs::copy(&ca.root, store.join("odd-root.crt")).unwrap();
+    add_statement(site, strict("odd", ODD_SCOPE, &["ca:odd"], &["*"]));
+    cache_crl(site, ODD_URL, &crls.good);
 }
 
 fn policy_toml(dir: &Path, statements: &str) -> String {
@@ -207,6 +359,8 @@ fn build_world(n: &Notation) -> World {
         "http://crl.tsa.example/tsa.crl",
     );
 
+    let (odd_ca, odd_crls) = make_odd_ca(&build.path().join("odd-ca"));
+
     let base = Site::new();
     base.pin_with(&lineage, &["--scope", "registry.example/prod/"]);
     base.pin_with(&b.root_fingerprint(), &["--scope", "registry.example/b/"]);
@@ -226,6 +380,7 @@ fn build_world(n: &Notation) -> World {
         }))
     });
     cache_crl(&base, SITE_URL, &site_crl);
+    install_odd(&base, &odd_ca, &odd_crls);
 
     for name in ["a", "b", "held", "inv", "n"] {
         let key = a.hsm.dir().join(format!("{name}.key"));
@@ -234,6 +389,10 @@ fn build_world(n: &Notation) -> World {
     sign("bx", b.hsm.dir().join("bx.key"), b.chain("bx"));
     sign("s-good", site_ca.key("s-good"), s_good);
     sign("s-removed", site_ca.key("s-removed"), s_removed);
+    for (name, serial, subject, exts) in odd_leaves() {
+        let chain = odd_ca.leaf(name, serial, &subject, &exts);
+        sign(name, odd_ca.leaf_key_file.clone(), chain);
+    }
     World {
         a,
         _b: b,
@@ -243,6 +402,8 @@ fn build_world(n: &Notation) -> World {
         b_crl,
         stale_crl,
         tsa_root: tsa.root.clone(),
+        odd: odd_ca,
+        odd_crls,
         base,
         layouts,
         _build: build,
@@ -277,6 +438,53 @@ fn cache_crl(site: &Site, url: &str, crl: &Path) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     let entry = json!({"baseCRL": data_encoding::BASE64.encode(&fs::read(crl).unwrap())});
     fs::write(path, entry.to_string()).unwrap();
+}
+
+/// Writes a CRL cache entry for `url` with a base and a delta CRL.
+fn cache_delta(site: &Site, url: &str, base: &Path, delta: &Path) {
+    let path = site.crl_cache_path(url);
+    let b64 = |p: &Path| data_encoding::BASE64.encode(&fs::read(p).unwrap());
+    let entry = json!({"baseCRL": b64(base), "deltaCRL": b64(delta)});
+    fs::write(path, entry.to_string()).unwrap();
+}
+
+/// Writes `text` where the policy holds the member `"@@raw": 0`: for what serde_json cannot
+/// write (a repeated key, bytes that are not UTF-8).
+fn splice_raw(site: &Site, text: &[u8]) {
+    let path = site.config().join("trustpolicy.json");
+    let doc = fs::read(&path).unwrap();
+    let mark = b"\"@@raw\": 0";
+    let at = doc.windows(mark.len()).position(|w| w == mark).unwrap();
+    fs::write(&path, [&doc[..at], text, &doc[at + mark.len()..]].concat()).unwrap();
+}
+
+/// Appends raw members `text` to statement `name`.
+fn raw_members(site: &Site, name: &str, text: &[u8]) {
+    edit_policy(site, |d| statement(d, name)["@@raw"] = json!(0));
+    splice_raw(site, text);
+}
+
+/// Adds a statement for another scope whose `signatureVerification` is the raw `text`.
+fn raw_verification(site: &Site, text: &str) {
+    add_statement(
+        site,
+        json!({"name": "mine", "registryScopes": [OTHER_SCOPE], "@@raw": 0,
+        "trustStores": ["ca:site"], "trustedIdentities": ["*"]}),
+    );
+    splice_raw(site, text.as_bytes());
+}
+
+/// Sets the trusted identities of statement `name`.
+fn identities(site: &Site, name: &str, ids: &[&str]) {
+    edit_policy(site, |d| {
+        statement(d, name)["trustedIdentities"] = json!(ids)
+    });
+}
+
+/// Writes `text` as another certificate file of the site's store.
+fn site_store_file(site: &Site, text: &str) {
+    let path = site.config().join("truststore/x509/ca/site/extra.crt");
+    fs::write(path, text).unwrap();
 }
 
 /// The keyrite store of lineage A on a host.
@@ -599,6 +807,18 @@ fn scenarios() -> Vec<Scenario> {
             fs::write(h.crl_cache_path(CRL_URL), "{\"baseCRL\": 42}").unwrap();
         }),
     ]);
+    s.extend(subject_scenarios());
+    s.extend(json_scenarios());
+    s.extend(store_scenarios());
+    s.extend(crl_scenarios());
+    // What notation checks first.
+    s.extend([
+        scenario("tsa store, revoked delegate", "b", A_SCOPE, with_tsa(None)),
+        scenario("tsa store, missing CRL", "a", A_SCOPE, move |w, h| {
+            with_tsa(None)(w, h);
+            fs::remove_file(h.crl_cache_path(CRL_URL)).unwrap();
+        }),
+    ]);
     // Rotation: after the overlap the old root is gone.
     s.extend([
         scenario(
@@ -621,6 +841,317 @@ fn scenarios() -> Vec<Scenario> {
         ),
     ]);
     s
+}
+
+/// Trusted identities against subjects as Go renders them.
+fn subject_scenarios() -> Vec<Scenario> {
+    let odd_ids =
+        |ids: &'static [&'static str]| move |_: &World, h: &Site| identities(h, "odd", ids);
+    vec![
+        scenario("OU= reads as absent and matches", "a", A_SCOPE, |_, h| {
+            identities(h, "prod", &["x509.subject: C=US, ST=WA, O=Publisher, OU="])
+        }),
+        scenario("OU= makes identities overlap", "a", A_SCOPE, |_, h| {
+            identities(
+                h,
+                "prod",
+                &[
+                    "x509.subject: C=US, ST=WA, O=Publisher, OU=",
+                    "x509.subject: C=US, ST=WA, O=Publisher, CN=a",
+                ],
+            )
+        }),
+        scenario(
+            "\\ff is a byte, not U+FFFD",
+            "o-fffd",
+            ODD_SCOPE,
+            odd_ids(&["x509.subject: C=US, ST=WA, O=\\ff"]),
+        ),
+        scenario(
+            "\\ef\\bf\\bd spells U+FFFD",
+            "o-fffd",
+            ODD_SCOPE,
+            odd_ids(&["x509.subject: C=US, ST=WA, O=\\ef\\bf\\bd"]),
+        ),
+        scenario(
+            "BMPString, its NUL dropped",
+            "o-bmp",
+            ODD_SCOPE,
+            odd_ids(&["x509.subject: C=US, ST=WA, O=Odd"]),
+        ),
+        scenario(
+            "BMPString, NUL not in the value",
+            "o-bmp",
+            ODD_SCOPE,
+            odd_ids(&["x509.subject: C=US, ST=WA, O=Odd\\00"]),
+        ),
+        scenario(
+            "two CNs, the last counts",
+            "o-twocn",
+            ODD_SCOPE,
+            odd_ids(&["x509.subject: C=US, ST=WA, O=Odd, CN=second"]),
+        ),
+        scenario(
+            "two CNs, the first does not",
+            "o-twocn",
+            ODD_SCOPE,
+            odd_ids(&["x509.subject: C=US, ST=WA, O=Odd, CN=first"]),
+        ),
+        scenario(
+            "NumericString postal code",
+            "o-postal",
+            ODD_SCOPE,
+            odd_ids(&["x509.subject: C=US, ST=WA, O=Odd, POSTALCODE=98052"]),
+        ),
+        scenario(
+            "PrintableString with &",
+            "o-amp",
+            ODD_SCOPE,
+            odd_ids(&["x509.subject: C=US, ST=WA, O=AT&T"]),
+        ),
+        scenario(
+            "T61String read as Latin-1",
+            "o-t61",
+            ODD_SCOPE,
+            odd_ids(&["x509.subject: C=US, ST=WA, O=Odd, CN=café"]),
+        ),
+        scenario(
+            "e-mail attribute in the subject",
+            "o-email",
+            ODD_SCOPE,
+            odd_ids(&["x509.subject: C=US, ST=WA, O=Odd"]),
+        ),
+        scenario(
+            "e-mail attribute under its OID",
+            "o-email",
+            ODD_SCOPE,
+            odd_ids(&["x509.subject: C=US, ST=WA, O=Odd, 1.2.840.113549.1.9.1=a@b.example"]),
+        ),
+    ]
+}
+
+/// Policies as Go's JSON decoder reads them.
+fn json_scenarios() -> Vec<Scenario> {
+    let other = r#""trustedIdentities":["x509.subject: C=US, ST=WA, O=Other"]"#;
+    vec![
+        scenario("long s folds into a key", "a", A_SCOPE, move |_, h| {
+            raw_members(
+                h,
+                "prod",
+                other.replace("trusted", "tru\u{17f}ted").as_bytes(),
+            )
+        }),
+        scenario("a key in another case, later", "a", A_SCOPE, move |_, h| {
+            raw_members(h, "prod", other.replace("trusted", "TRUSTED").as_bytes())
+        }),
+        scenario("a repeated key, the last counts", "a", A_SCOPE, |_, h| {
+            raw_verification(
+                h,
+                r#""signatureVerification":{"level":"loose","Level":"strict","level":"loose"}"#,
+            )
+        }),
+        scenario(
+            "signatureVerification twice merges",
+            "a",
+            A_SCOPE,
+            |_, h| {
+                raw_verification(
+                    h,
+                    r#""signatureVerification":{"level":"strict","override":{"integrity":"log"}},"signatureVerification":{"level":"strict"}"#,
+                )
+            },
+        ),
+        scenario("override twice merges", "a", A_SCOPE, |_, h| {
+            raw_verification(
+                h,
+                r#""signatureVerification":{"level":"strict","override":{"integrity":"log"},"override":{"authenticity":"log"}}"#,
+            )
+        }),
+        scenario("an array decoded over the last", "a", A_SCOPE, |_, h| {
+            raw_members(h, "prod", br#""trustedIdentities":[null]"#)
+        }),
+        scenario("invalid UTF-8 in a string", "a", A_SCOPE, |_, h| {
+            raw_members(h, "prod", b"\"note\":\"\xff\xfe\"")
+        }),
+        scenario("a lone surrogate escape", "a", A_SCOPE, |_, h| {
+            raw_members(h, "prod", br#""note":"\ud800""#)
+        }),
+        scenario("a policy over 4 MiB", "a", A_SCOPE, |_, h| {
+            let pad = format!(r#""note":"{}""#, "x".repeat(5 << 20));
+            raw_members(h, "prod", pad.as_bytes())
+        }),
+        scenario("nesting 200 deep, unknown field", "a", A_SCOPE, |_, h| {
+            let deep = format!(r#""note":{}{}"#, "[".repeat(200), "]".repeat(200));
+            raw_members(h, "prod", deep.as_bytes())
+        }),
+    ]
+}
+
+/// Trust store files as Go's PEM decoder and certificate parser read them.
+fn store_scenarios() -> Vec<Scenario> {
+    let block = |before: &'static str, after: &'static str| {
+        move |w: &World, h: &Site| {
+            let body = w.odd.root_base64();
+            site_store_file(
+                h,
+                &format!(
+                    "{before}-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----{after}\n"
+                ),
+            )
+        }
+    };
+    let odd_cert = |file: &'static str, serial: &'static [u8], cn: Attr| {
+        move |w: &World, h: &Site| {
+            let cert = w.odd.self_signed(file, serial, &[cn]);
+            fs::copy(cert, h.config().join("truststore/x509/ca/site/odd.crt")).unwrap();
+        }
+    };
+    vec![
+        scenario(
+            "PEM END line with text after",
+            "s-good",
+            SITE_SCOPE,
+            block("", "junk"),
+        ),
+        scenario(
+            "PEM BEGIN after text",
+            "s-good",
+            SITE_SCOPE,
+            block("junk", ""),
+        ),
+        scenario(
+            "PEM header inside the body",
+            "s-good",
+            SITE_SCOPE,
+            |w, h| {
+                let body = w.odd.root_base64().replacen('\n', "\nNote: hello\n", 1);
+                site_store_file(
+                    h,
+                    &format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"),
+                )
+            },
+        ),
+        scenario(
+            "PEM headers, CRLF, a broken block first",
+            "s-good",
+            SITE_SCOPE,
+            |w, h| {
+                let body = w.odd.root_base64().replace('\n', "\r\n");
+                let broken = format!(
+                    "-----BEGIN CERTIFICATE-----\r\n{body}\r\n-----END CERTIFICATE----- x\r\n"
+                );
+                let good = format!(
+                    "-----BEGIN CERTIFICATE-----\r\nNote: hello\r\n{body}\r\n-----END CERTIFICATE-----  \r\n"
+                );
+                site_store_file(h, &(broken + &good))
+            },
+        ),
+        scenario(
+            "store cert, PrintableString with _",
+            "s-good",
+            SITE_SCOPE,
+            odd_cert(
+                "underscore.crt",
+                &[0x4d],
+                ("2.5.4.3", odd::PRINTABLE, b"odd_name"),
+            ),
+        ),
+        scenario(
+            "store cert, negative serial",
+            "s-good",
+            SITE_SCOPE,
+            odd_cert(
+                "negative.crt",
+                &[0xff, 0x12, 0x34],
+                ("2.5.4.3", odd::UTF8, b"neg"),
+            ),
+        ),
+    ]
+}
+
+/// CRLs and cache entries as notation reads them.
+fn crl_scenarios() -> Vec<Scenario> {
+    let entry = |url: &'static str, text: fn(&str) -> String| {
+        move |w: &World, h: &Site| {
+            let b64 = data_encoding::BASE64.encode(&fs::read(&w.odd_crls.good).unwrap());
+            let path = h.crl_cache_path(url);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text(&b64)).unwrap();
+        }
+    };
+    vec![
+        scenario(
+            "delta CRL that copies the base",
+            "o-plain",
+            ODD_SCOPE,
+            |w, h| cache_delta(h, ODD_URL, &w.odd_crls.good, &w.odd_crls.good),
+        ),
+        scenario(
+            "delta CRL revokes the leaf",
+            "o-plain",
+            ODD_SCOPE,
+            |w, h| cache_delta(h, ODD_URL, &w.odd_crls.good, &w.odd_crls.delta_plain),
+        ),
+        scenario(
+            "freshest CRL, delta cached",
+            "o-fresh",
+            ODD_SCOPE,
+            |w, h| cache_delta(h, ODD_URL, &w.odd_crls.good, &w.odd_crls.delta_other),
+        ),
+        scenario("freshest CRL, no delta", "o-fresh", ODD_SCOPE, |_, _| {}),
+        scenario(
+            "CRL outer algorithm differs",
+            "o-plain",
+            ODD_SCOPE,
+            |w, h| cache_crl(h, ODD_URL, &w.odd_crls.other_outer_algorithm),
+        ),
+        scenario("v1 CRL", "o-plain", ODD_SCOPE, |w, h| {
+            cache_crl(h, ODD_URL, &w.odd_crls.v1)
+        }),
+        scenario(
+            "https:// CDP read from the cache",
+            "o-https",
+            ODD_SCOPE,
+            entry(ODD_HTTPS_URL, |b| format!(r#"{{"baseCRL":"{b}"}}"#)),
+        ),
+        scenario(
+            "HTTP:// CDP read from the cache",
+            "o-upper",
+            ODD_SCOPE,
+            entry(ODD_UPPER_URL, |b| format!(r#"{{"baseCRL":"{b}"}}"#)),
+        ),
+        scenario(
+            "a DNS name before the CRL URL",
+            "o-dns",
+            ODD_SCOPE,
+            |_, _| {},
+        ),
+        scenario(
+            "cache entry key BaseCRL",
+            "o-plain",
+            ODD_SCOPE,
+            entry(ODD_URL, |b| format!(r#"{{"BaseCRL":"{b}"}}"#)),
+        ),
+        scenario(
+            "cache entry base64 with \\n",
+            "o-plain",
+            ODD_SCOPE,
+            entry(ODD_URL, |b| {
+                let lines: Vec<String> = b
+                    .as_bytes()
+                    .chunks(64)
+                    .map(|c| String::from_utf8_lossy(c).into_owned())
+                    .collect();
+                format!(r#"{{"baseCRL":"{}"}}"#, lines.join("\\n"))
+            }),
+        ),
+        scenario(
+            "chain file with 76-column lines",
+            "o-plain",
+            ODD_SCOPE,
+            |_, _| {},
+        ),
+    ]
 }
 
 fn check_word(code: i32) -> &'static str {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use der::{Decode, Encode, Reader, SliceReader};
+use der::{Decode, Reader, SliceReader};
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::BasicConstraints;
 
@@ -96,6 +96,19 @@ fn check_trusted(cert: &Certificate, kind: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// DER certificates back to back, as Go's `x509.ParseCertificates` reads them.
+fn der_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut reader = SliceReader::new(bytes).map_err(|e| e.to_string())?;
+    let mut ders = Vec::new();
+    while !reader.is_finished() {
+        let start = usize::try_from(reader.position()).map_err(|e| e.to_string())?;
+        Certificate::decode(&mut reader).map_err(|e| e.to_string())?;
+        let end = usize::try_from(reader.position()).map_err(|e| e.to_string())?;
+        ders.push(bytes[start..end].to_vec());
+    }
+    Ok(ders)
+}
+
 /// notation-core-go's `parseCertificates`: when Go's PEM decoder finds a block, every block
 /// it finds is read as a certificate, whatever its type (blocks it cannot decode are skipped,
 /// as Go skips them); when it finds none, the bytes are DER certificates back to back. Each
@@ -110,19 +123,18 @@ pub fn parse_certificates(bytes: &[u8]) -> Result<Vec<(Certificate, Vec<u8>)>, S
             }
             ders
         }
-        None => {
-            let mut reader = SliceReader::new(bytes).map_err(|e| e.to_string())?;
-            let mut ders = Vec::new();
-            while !reader.is_finished() {
-                let cert = Certificate::decode(&mut reader).map_err(|e| e.to_string())?;
-                ders.push(cert.to_der().map_err(|e| e.to_string())?);
+        None => der_certificates(bytes).map_err(|e| {
+            if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+                "it has no PEM block Go's decoder reads (a BEGIN line not at the start of a line, text after an END line, or a header line inside the body)".to_owned()
+            } else {
+                e
             }
-            ders
-        }
+        })?,
     };
     ders.into_iter()
         .map(|der| {
-            gox509::check_certificate(&der).map_err(|e| format!("Go refuses a certificate: {e}"))?;
+            gox509::check_certificate(&der)
+                .map_err(|e| format!("Go refuses a certificate: {e}"))?;
             Certificate::from_der(&der)
                 .map(|c| (c, der))
                 .map_err(|e| e.to_string())

@@ -36,6 +36,7 @@ pub mod ceremony;
 pub mod in_process;
 pub mod memory_root;
 pub mod notation;
+pub mod odd_ca;
 pub mod openssl_ca;
 
 use std::fs;
