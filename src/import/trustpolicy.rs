@@ -34,6 +34,19 @@ fn validate(bytes: &[u8]) -> Result<(), String> {
     Document::parse(bytes)?.validate()
 }
 
+/// Refuses a document that notation's Go JSON decoder reads differently from the plain JSON
+/// reading keyrite rewrites it from (a repeated key, whose values Go merges or takes the last
+/// of): rewriting it would change what the user's statements say.
+fn check_rewritable(bytes: &[u8], doc: &Value) -> Result<(), String> {
+    let plain = serde_json::to_vec(doc).map_err(|e| e.to_string())?;
+    if Document::parse(bytes)? != Document::parse(&plain)? {
+        return Err(
+            "it repeats a key, which notation reads in its own way (the values of a repeated object merge): keyrite cannot rewrite it without changing it; write each key once".into(),
+        );
+    }
+    Ok(())
+}
+
 /// Merges keyrite's statements into the document in `existing` (or a new one): removes the
 /// statements in `replace` (as they were installed), adds `add`, and refuses when one of
 /// `replace` was edited by hand, a statement of the user's shares a name or a scope with an
@@ -50,6 +63,7 @@ pub fn merge(
             let doc: Value = serde_json::from_slice(bytes)
                 .map_err(|e| format!("it does not parse as JSON ({e})"))?;
             validate(bytes).map_err(|e| format!("it is not a valid trust policy already: {e}"))?;
+            check_rewritable(bytes, &doc)?;
             doc
         }
         None => json!({ "version": "1.0", "trustPolicies": [] }),
@@ -165,6 +179,15 @@ mod tests {
             )
             .unwrap_err()
             .contains("edited by hand")
+        );
+        // A repeated key notation reads in its own way is not rewritten.
+        let repeated = br#"{"version":"1.0","trustPolicies":[{"name":"mine","registryScopes":["r.example/a"],
+            "signatureVerification":{"level":"strict","override":{"revocation":"log"}},
+            "signatureVerification":{"level":"strict"},"trustStores":["ca:s"],"trustedIdentities":["*"]}]}"#;
+        assert!(
+            merge(Some(repeated), &[], &[ours("k", "r.example/b")])
+                .unwrap_err()
+                .contains("repeats a key")
         );
         let two_stars =
             serde_json::to_vec(&json!({"version":"1.0","trustPolicies":[ours("mine", "*")]}))
