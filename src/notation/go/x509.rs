@@ -365,10 +365,12 @@ fn check_extension(oid: &[u8], critical: bool, mut value: &[u8]) -> Result<(), S
             {
                 return Err("invalid basic constraints".into());
             }
-            if bc.first() == Some(&INTEGER)
-                && integer(&mut bc, INTEGER, "basic constraints")?[0] & 0x80 != 0
-            {
-                return Err("invalid basic constraints".into());
+            // pathLenConstraint: read into a Go int, so neither negative nor 2^63 or more.
+            if bc.first() == Some(&INTEGER) {
+                let len = integer(&mut bc, INTEGER, "basic constraints")?;
+                if len[0] & 0x80 != 0 || len.len() > 8 {
+                    return Err("invalid basic constraints".into());
+                }
             }
             Ok(())
         }
