@@ -96,6 +96,17 @@ impl Bundle {
     }
 }
 
+impl Payload {
+    /// Parses and checks a payload's JSON as [`Bundle::decode`] does once the envelope's
+    /// signatures have checked out: its format, its fields, every rule of [`check_payload`],
+    /// and each entry's base64, SHA-256 and DER. A payload can so be judged without signing it.
+    pub fn from_json(json: &[u8]) -> Result<Self, BundleError> {
+        let payload = parse_payload(json)?;
+        decode_entries(&payload)?;
+        Ok(payload)
+    }
+}
+
 fn parse_payload(json: &[u8]) -> Result<Payload, BundleError> {
     #[derive(Deserialize)]
     struct Head {
