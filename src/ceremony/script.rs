@@ -173,7 +173,8 @@ pub fn load_script(path: &Path) -> Result<(Script, Fingerprint), CeremonyError> 
 /// readable by its action.
 pub fn parse_script(bytes: &[u8]) -> Result<Script, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())?;
-    let script: Script = toml::from_str(text).map_err(|e| e.to_string())?;
+    let script: Script =
+        toml::from_str(text).map_err(|e| crate::sys::input::toml_error(text, &e))?;
     if script.steps.is_empty() {
         return Err("it has no [[step]]".into());
     }
@@ -201,9 +202,8 @@ pub fn parse_script(bytes: &[u8]) -> Result<Script, String> {
                 step.title
             ));
         }
-        step.check_params(&script).map_err(|e| {
-            format!("step {n} ('{}', {}): {e}", step.title, step.action.name())
-        })?;
+        step.check_params(&script)
+            .map_err(|e| format!("step {n} ('{}', {}): {e}", step.title, step.action.name()))?;
     }
     Ok(script)
 }
@@ -254,7 +254,8 @@ pub fn load_profile(path: &Path) -> Result<(Profile, Fingerprint), CeremonyError
     let bad = |m: String| CeremonyError::Profile(format!("{}: {m}", path.display()));
     let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
     let text = std::str::from_utf8(&bytes).map_err(|_| bad("it is not UTF-8 text".into()))?;
-    let profile: Profile = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let profile: Profile =
+        toml::from_str(text).map_err(|e| bad(crate::sys::input::toml_error(text, &e)))?;
     if !profile.module.is_file() {
         return Err(bad(format!(
             "the PKCS#11 module {} does not exist: install the token's module or correct `module`",

@@ -16,8 +16,8 @@ use super::state::{Installed, InstalledCert};
 use super::status::policy_files_differ;
 use super::truststore::store_name;
 use super::{ImportError, Importer, short};
-use crate::notation::{scope, store};
 use crate::notation::verdict::{self, Host, Outcome, Verdict};
+use crate::notation::{scope, store};
 use crate::pki::verify::issued_by;
 use data_encoding::BASE64;
 

@@ -174,7 +174,8 @@ impl Site {
         let bytes = crate::sys::input::read(path, 1024 * 1024, crate::sys::input::Links::Follow)
             .map_err(|e| bad(e.to_string()))?;
         let text = String::from_utf8(bytes).map_err(|_| bad("it is not UTF-8 text".into()))?;
-        let file: SiteFile = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let file: SiteFile =
+            toml::from_str(&text).map_err(|e| bad(crate::sys::input::toml_error(&text, &e)))?;
         let state = state_flag.or(file.state).ok_or_else(|| {
             bad("it names no state directory (state = \"/var/lib/keyrite-import\")".into())
         })?;

@@ -107,3 +107,18 @@ pub fn read_if_present(path: &Path, max: u64, links: Links) -> Result<Option<Vec
         Err(e) => Err(e),
     }
 }
+
+/// A TOML parse error as a file's reader may show it: where, and what is wrong, without the
+/// quoted source line `toml` adds, which may hold a secret (a profile's `pin-value`).
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end();
+    match e.span() {
+        Some(span) => {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+            let column = before.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_owned(),
+    }
+}

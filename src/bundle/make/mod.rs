@@ -69,8 +69,9 @@ pub(super) fn read_policy(path: &Path) -> Result<Vec<Statement>, MakeError> {
     })?;
     let file: PolicyFile = toml::from_str(&text).map_err(|e| {
         MakeError::Refused(format!(
-            "{} is not a keyrite trust policy: {e}(see bundles/README.md for its [[statement]] tables)",
-            path.display()
+            "{} is not a keyrite trust policy: {} (see bundles/README.md for its [[statement]] tables)",
+            path.display(),
+            crate::sys::input::toml_error(&text, &e)
         ))
     })?;
     if file.statements.is_empty() {
