@@ -2,8 +2,11 @@
 //! host, given arbitrary bytes. They must return an error, never panic, hang or exhaust
 //! memory. The same functions replay the committed corpus in `tests/fuzz_corpus.rs`.
 
+/// A fuzz target: arbitrary bytes in, nothing out.
+pub type Target = fn(&[u8]);
+
 /// The fuzz targets by name, as `scripts/fuzz` and the corpus directories name them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("bundle", bundle),
     ("cms", cms),
     ("crl", crl),
