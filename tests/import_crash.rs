@@ -69,8 +69,11 @@ fn relative(site: &Site) -> Snapshot {
 
 /// What notation (and the installed record) show, without the importer's staging trees.
 fn visible(snap: &Snapshot) -> Snapshot {
+    // Staging directories and the journal not yet renamed into place are what an
+    // uncommitted install leaves; recovery clears both.
     snap.iter()
         .filter(|(p, _)| !p.components().any(|c| c.as_os_str() == STAGING))
+        .filter(|(p, _)| !p.ends_with("state/journal.json.tmp"))
         .map(|(p, v)| (p.clone(), v.clone()))
         .collect()
 }
