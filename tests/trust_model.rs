@@ -221,6 +221,28 @@ fn attack_4_a_lineage_cannot_widen_its_scopes() {
     p.policy = vec![statement("b", &["registry.example/b/app"])];
     let (ok, text) = t.site.install(&t.seal(&t.b, &p, "b-ok.bundle"));
     assert!(ok, "{text}");
+
+    // Re-pinning cannot take the registry back while B's statement still speaks for it
+    // (the registry could then be granted to another lineage, whose statement B's blocks);
+    // nor can a grant in capitals dodge the overlap check.
+    let before = t.site.snapshot();
+    for (grant, phrase) in [
+        (
+            "registry.example/c/",
+            "installed statement 'b' speaks for registry.example/b/app",
+        ),
+        (
+            "REGISTRY.example/a/",
+            "write registries and repositories in lower case",
+        ),
+    ] {
+        let (ok, text) = run(t
+            .site
+            .import()
+            .args(["pin", &t.b.lineage(), "--scope", grant]));
+        assert!(!ok && text.contains(phrase), "{grant}: {text}");
+    }
+    assert_eq!(t.site.snapshot(), before);
 }
 
 #[test]
@@ -586,23 +608,49 @@ fn attack_9_a_tampered_journal_touches_nothing_outside_the_store() {
         serde_json::json!([{"op": "write", "staged": staged, "path": config.join("link/victim")}]),
         serde_json::json!([{"op": "mkdir", "path": config.join("link/new")}]),
     ];
+    // A staging directory to remove, below a link deeper in a tree: removing it would
+    // follow the link to a directory of the same name outside.
+    let deep = outside.path().join("0123456789abcdef");
+    fs::create_dir_all(deep.join("x")).unwrap();
+    fs::write(deep.join("x/data"), "precious").unwrap();
+    fs::create_dir_all(site.state().join("s")).unwrap();
+    symlink(
+        outside.path(),
+        site.state().join("s/.keyrite-import-staging"),
+    )
+    .unwrap();
+    let journals: Vec<(serde_json::Value, serde_json::Value)> = journals
+        .into_iter()
+        .map(|steps| (serde_json::json!([]), steps))
+        .chain([(
+            serde_json::json!([site
+                .state()
+                .join("s/.keyrite-import-staging/0123456789abcdef")]),
+            serde_json::json!([]),
+        )])
+        .collect();
     let journal = site.state().join("journal.json");
-    for steps in journals {
+    for (staging, steps) in journals {
         fs::write(
             &journal,
-            serde_json::to_vec(&serde_json::json!({"staging": [], "steps": steps})).unwrap(),
+            serde_json::to_vec(&serde_json::json!({"staging": staging, "steps": steps})).unwrap(),
         )
         .unwrap();
         let before = site.snapshot();
         let (ok, text) = run(site.import().arg("status"));
         assert!(
             !ok && text.contains("cannot be completed")
-                && ["outside", "not a link", "not in a staging directory"]
+                && ["outside", "not a link", "not a staging directory"]
                     .iter()
                     .any(|p| text.contains(p)),
             "{steps}: {text}"
         );
         assert_eq!(fs::read(&victim).unwrap(), b"precious", "{steps}");
+        assert_eq!(
+            fs::read(deep.join("x/data")).unwrap(),
+            b"precious",
+            "{staging}"
+        );
         assert!(!outside.path().join("new").exists());
         let after = site.snapshot();
         assert!(
@@ -614,6 +662,7 @@ fn attack_9_a_tampered_journal_touches_nothing_outside_the_store() {
     fs::remove_file(&journal).unwrap();
     fs::remove_file(config.join("link")).unwrap();
     fs::remove_dir_all(config.join(".keyrite-import-staging")).unwrap();
+    fs::remove_dir_all(site.state().join("s")).unwrap();
     let (code, text) = site.status(&[]);
     assert_eq!(code, 0, "{text}");
 }

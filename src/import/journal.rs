@@ -188,31 +188,36 @@ pub fn commit(
 /// Refuses a journal with a step outside keyrite-import's trees, or a staged file or staging
 /// directory that is not where [`commit`] puts them, before any step is taken.
 fn check(journal: &Journal, trees: Trees<'_>) -> Result<(), ImportError> {
-    let staging_of = |path: &Path| -> Result<(), ImportError> {
-        let dir = path.parent().unwrap_or(path);
+    // Only `<tree>/.keyrite-import-staging/<16 hex digits>`, whose parent `check_root` has
+    // seen to be a real directory: a staging directory deeper in a tree could sit below a
+    // link, and removing it would follow that link.
+    let staging_dir = |dir: &Path| -> Result<(), ImportError> {
         let name_ok = dir
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.len() == 16 && n.bytes().all(|b| b.is_ascii_hexdigit()));
-        let in_staging = dir.parent().and_then(Path::file_name) == Some(STAGING.as_ref());
-        if name_ok && in_staging {
-            trees.locate(path).map(drop)
+        let in_a_tree = dir
+            .parent()
+            .is_some_and(|p| trees.0.iter().any(|root| p == root.join(STAGING)));
+        if name_ok && in_a_tree {
+            Ok(())
         } else {
             Err(ImportError::Install(format!(
-                "{} is not in a staging directory keyrite-import makes",
-                path.display()
+                "{} is not a staging directory keyrite-import makes (<tree>/{STAGING}/<16 hex digits>)",
+                dir.display()
             )))
         }
     };
     for dir in &journal.staging {
-        staging_of(&dir.join("0"))?;
+        staging_dir(dir)?;
     }
     for step in &journal.steps {
         match step {
             Step::Mkdir { path } if trees.0.contains(path) => {}
             Step::Mkdir { path } | Step::Remove { path } => trees.locate(path).map(drop)?,
             Step::Write { staged, path } => {
-                staging_of(staged)?;
+                staging_dir(staged.parent().unwrap_or(staged))?;
+                trees.locate(staged)?;
                 trees.locate(path)?;
             }
         }

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::state::Installed;
 use super::{ImportError, Importer};
 use crate::fingerprint::Fingerprint;
 use crate::notation::scope;
@@ -42,6 +43,13 @@ pub struct Pin {
 pub fn check_grant(grant: &str) -> Result<(), String> {
     if grant == "*" {
         return Ok(());
+    }
+    // notation compares scopes as strings: a registry written in capitals would be another
+    // registry to the overlap check while the network takes it for the same one.
+    if grant.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(format!(
+            "--scope {grant}: write registries and repositories in lower case, as references name them"
+        ));
     }
     if let Some(prefix) = grant.strip_suffix('/') {
         let as_repository = if prefix.contains('/') {
@@ -84,6 +92,21 @@ impl Pin {
         scopes
             .iter()
             .find(|s| !self.scopes.iter().any(|g| covers(g, s)))
+    }
+
+    /// The first statement installed for this pin's lineage, and its scope, that the pin
+    /// does not grant.
+    pub fn ungranted_installed(&self, installed: &Installed) -> Option<(String, String)> {
+        let trust = installed.lineages.get(&self.lineage)?.trust.as_ref()?;
+        trust.policy.iter().find_map(|s| {
+            let scopes: Vec<String> = s
+                .get("registryScopes")
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default();
+            let name = s.get("name").and_then(|n| n.as_str()).unwrap_or_default();
+            self.ungranted(&scopes)
+                .map(|scope| (name.to_owned(), scope.clone()))
+        })
     }
 
     /// Refuses a pin whose grants are malformed, or overlap a grant of another lineage.
@@ -140,6 +163,13 @@ impl Importer {
         }
         let mut pins = self.state.pins()?;
         pin.check(&pins).map_err(ImportError::Input)?;
+        let installed = self.state.installed(&self.site.targets)?;
+        if let Some((name, scope)) = pin.ungranted_installed(&installed) {
+            return Err(ImportError::Input(format!(
+                "lineage {}'s installed statement '{name}' speaks for {scope}, which this pin would not grant: keep a --scope that covers it, or install a trust bundle without it first",
+                pin.lineage
+            )));
+        }
         let done = match pins.iter().position(|p| p.lineage == pin.lineage) {
             Some(i) if pins[i] == pin => return Ok(Pinned::Unchanged),
             Some(i) => Pinned::Replaced(std::mem::replace(&mut pins[i], pin.clone())),

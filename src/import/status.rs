@@ -62,6 +62,16 @@ impl Importer {
             problems: Vec::new(),
         };
         let pins = self.pins()?;
+        let mut outside_grants: Vec<String> = pins
+            .iter()
+            .filter_map(|p| {
+                let (name, scope) = p.ungranted_installed(&installed)?;
+                Some(format!(
+                    "statement '{name}' of lineage {} speaks for {scope}, which its pin no longer grants: install a trust bundle without it, or pin a --scope that covers it",
+                    short(&p.lineage)
+                ))
+            })
+            .collect();
         let lineages = installed
             .lineages
             .iter()
@@ -73,6 +83,7 @@ impl Importer {
             })
             .collect();
         let mut problems = attention.problems;
+        problems.append(&mut outside_grants);
         for target in &self.site.targets {
             problems.extend(changed_files(&installed, target));
             problems.extend(changed_statements(&installed, target));
