@@ -435,10 +435,10 @@ fn the_valid_starting_points_are_accepted() {
     assert!(wrong.is_empty(), "refused:\n{}", wrong.join("\n"));
 }
 
-/// Inputs too large to commit, and links, are made here and refused by size or kind before
-/// they are parsed.
+/// Inputs that cannot be committed (too large, links, FIFOs) are made here and refused by
+/// size or kind before a byte is parsed.
 #[test]
-fn inputs_too_large_to_commit_are_refused_by_size() {
+fn inputs_made_at_run_time_are_refused() {
     let cx = Context::new();
     let dir = cx.fresh_dir();
     let big = |name: &str, size: usize| {
@@ -446,7 +446,21 @@ fn inputs_too_large_to_commit_are_refused_by_size() {
         fs::write(&path, vec![b'A'; size]).unwrap();
         path
     };
-    let cases: [(&str, Reader, PathBuf, &str); 4] = [
+    let fifo = |name: &str| {
+        let path = dir.join(name);
+        let status = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        path
+    };
+    let zero = |name: &str| {
+        let link = dir.join(name);
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        link
+    };
+    let cases: [(&str, Reader, PathBuf, &str); 12] = [
         (
             "csr",
             Context::csr,
@@ -475,6 +489,50 @@ fn inputs_too_large_to_commit_are_refused_by_size() {
                 link
             },
             "is a symbolic link: give the file itself",
+        ),
+        // A FIFO would block the reader for ever, a link to /dev/zero exhaust its memory.
+        (
+            "csr",
+            Context::csr,
+            fifo("fifo.csr"),
+            "is not a regular file",
+        ),
+        ("csr", Context::csr, zero("zero.csr"), "is a symbolic link"),
+        (
+            "share-text",
+            Context::share_text,
+            fifo("fifo.txt"),
+            "is not a regular file",
+        ),
+        (
+            "share-text",
+            Context::share_text,
+            zero("zero.txt"),
+            "is a symbolic link",
+        ),
+        (
+            "script",
+            Context::script,
+            fifo("fifo-script.toml"),
+            "is not a regular file",
+        ),
+        (
+            "profile",
+            Context::profile,
+            zero("zero-profile.toml"),
+            "is a symbolic link",
+        ),
+        (
+            "policy",
+            Context::policy,
+            fifo("fifo-policy.toml"),
+            "is not a regular file",
+        ),
+        (
+            "policy",
+            Context::policy,
+            zero("zero-policy.toml"),
+            "is a symbolic link",
         ),
     ];
     for (kind, read, path, expected) in &cases {

@@ -159,11 +159,18 @@ impl Step {
     }
 }
 
+/// A script's or profile's bytes: a page of TOML, opened without following a link or
+/// blocking on a FIFO.
+fn read_text_file(path: &Path) -> Result<Vec<u8>, String> {
+    crate::sys::input::read(path, 1024 * 1024, crate::sys::input::Links::Refuse)
+        .map_err(|e| format!("cannot read it: {e}"))
+}
+
 /// Reads and checks a script; returns it with the SHA-256 of its bytes, which witnesses
 /// compare with their reviewed copy.
 pub fn load_script(path: &Path) -> Result<(Script, Fingerprint), CeremonyError> {
     let bad = |m: String| CeremonyError::Script(format!("{}: {m}", path.display()));
-    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let bytes = read_text_file(path).map_err(&bad)?;
     let script = parse_script(&bytes).map_err(bad)?;
     Ok((script, Fingerprint::of(&bytes)))
 }
@@ -252,7 +259,7 @@ impl Profile {
 /// Reads and checks a profile; returns it with its SHA-256.
 pub fn load_profile(path: &Path) -> Result<(Profile, Fingerprint), CeremonyError> {
     let bad = |m: String| CeremonyError::Profile(format!("{}: {m}", path.display()));
-    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let bytes = read_text_file(path).map_err(&bad)?;
     let text = std::str::from_utf8(&bytes).map_err(|_| bad("it is not UTF-8 text".into()))?;
     let profile: Profile =
         toml::from_str(text).map_err(|e| bad(crate::sys::input::toml_error(text, &e)))?;

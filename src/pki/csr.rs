@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use crate::sys::input::{InputError, Links};
+
 use der::asn1::ObjectIdentifier;
 use der::{Decode, Encode};
 use sha2::{Digest, Sha256, Sha384, Sha512};
@@ -71,15 +73,14 @@ pub fn read_csr(path: &Path) -> Result<Csr, CsrError> {
         path: path.display().to_string(),
         reason,
     };
-    let size = std::fs::metadata(path)
-        .map_err(|e| fail(format!("cannot read it ({e})")))?
-        .len();
-    if size > MAX_CSR_BYTES {
-        return Err(fail(format!(
-            "it is {size} bytes; a CSR is a few kilobytes (the limit is {MAX_CSR_BYTES})"
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read it ({e})")))?;
+    // Opened without following a link or blocking on a FIFO, its size checked first.
+    let bytes =
+        crate::sys::input::read(path, MAX_CSR_BYTES, Links::Refuse).map_err(|e| match e {
+            InputError::TooLarge { size, .. } => fail(format!(
+                "it is {size} bytes; a CSR is a few kilobytes (the limit is {MAX_CSR_BYTES})"
+            )),
+            other => fail(format!("cannot read it ({other})")),
+        })?;
     let der = to_der(&bytes).map_err(&fail)?;
     parse_csr(der).map_err(fail)
 }

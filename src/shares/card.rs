@@ -259,9 +259,11 @@ fn xml_escape_into(out: &mut String, s: &str) {
 /// Reads the share text from a card file (PNG or SVG made by keyrite), or a text file holding
 /// a decoded QR line or typed lines.
 pub fn read_share_text(path: &Path) -> Result<zeroize::Zeroizing<String>, CardError> {
+    // A card's PNG is a few hundred kilobytes; opened without following a link or blocking
+    // on a FIFO.
     let bytes = zeroize::Zeroizing::new(
-        std::fs::read(path)
-            .map_err(|e| CardError(format!("cannot read {}: {e}", path.display())))?,
+        crate::sys::input::read(path, 16 * 1024 * 1024, crate::sys::input::Links::Refuse)
+            .map_err(|e| CardError(e.to_string()))?,
     );
     let not_a_card = |why: &str| {
         CardError(format!(

@@ -64,8 +64,10 @@ struct PolicyFile {
 }
 
 pub(super) fn read_policy(path: &Path) -> Result<Vec<Statement>, MakeError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        MakeError::Refused(format!("cannot read the policy {}: {e}", path.display()))
+    let bytes = crate::sys::input::read(path, 1024 * 1024, crate::sys::input::Links::Refuse)
+        .map_err(|e| MakeError::Refused(format!("the policy: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        MakeError::Refused(format!("the policy {} is not UTF-8 text", path.display()))
     })?;
     let file: PolicyFile = toml::from_str(&text).map_err(|e| {
         MakeError::Refused(format!(
