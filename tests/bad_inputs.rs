@@ -564,39 +564,3 @@ fn the_readme_counts_match_the_corpus() {
         "README.md's total is not {total}"
     );
 }
-
-/// The inputs `tests/bad-inputs/make --findings DIR` writes: keyrite accepts them and should
-/// not. `BAD_INPUTS_FINDINGS=DIR cargo test --test bad_inputs -- --ignored` says which are
-/// still accepted, so that a fixed one can move into the corpus with its error.
-#[test]
-#[ignore]
-fn findings_still_accepted() {
-    let Some(dir) = std::env::var_os("BAD_INPUTS_FINDINGS") else {
-        println!("set BAD_INPUTS_FINDINGS to the folder make --findings wrote");
-        return;
-    };
-    let cx = Context::new();
-    for kind in KINDS {
-        let Ok(entries) = fs::read_dir(Path::new(&dir).join(kind)) else {
-            continue;
-        };
-        let mut paths: Vec<PathBuf> = entries
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_none_or(|e| e != "why"))
-            .collect();
-        paths.sort();
-        for path in paths {
-            let verdict = match reader(kind).unwrap()(&cx, &path) {
-                Ok(()) => "ACCEPTED".to_owned(),
-                Err(e) if reached_the_token(&e) => {
-                    "ACCEPTED (stopped only at the token)".to_owned()
-                }
-                Err(e) => format!("refused: {e}"),
-            };
-            println!(
-                "{kind}/{}: {verdict}",
-                path.file_name().unwrap().to_string_lossy()
-            );
-        }
-    }
-}
