@@ -1,8 +1,13 @@
 //! Scripts are checked whole when they load, so a reviewed script runs as it reads; and a
 //! transcript is resumed only with the script and profile it was started with.
 
+mod common;
+
 use std::fs;
 use std::path::Path;
+
+use common::in_process::InProcess;
+use common::{SoftHsm, USER_PIN};
 
 use keyrite::ceremony::engine::{Ceremony, Confirmer};
 use keyrite::ceremony::script::load_script;
@@ -148,7 +153,11 @@ impl Confirmer for Stop {
 
 #[test]
 fn a_transcript_resumes_only_with_its_own_script_and_profile_and_real_profiles_refuse_stand_ins() {
+    let hsm = SoftHsm::new("x");
+    let _module = InProcess::enter(&hsm, &["KEYRITE_PIN"]);
     let dir = tempfile::tempdir().unwrap();
+    let pin = dir.path().join("user.pin");
+    fs::write(&pin, USER_PIN).unwrap();
     let script = dir.path().join("script.toml");
     let note = "[[step]]\ntitle = \"S\"\ninstruction = \"I\"\naction = \"note\"\nconfirm = [\"administrator\"]\n";
     fs::write(&script, format!("{HEAD}{note}")).unwrap();
@@ -156,7 +165,8 @@ fn a_transcript_resumes_only_with_its_own_script_and_profile_and_real_profiles_r
     fs::write(
         &profile,
         format!(
-            "module = \"/usr/lib/softhsm/libsofthsm2.so\"\nroot_token = \"pkcs11:token=x\"\ninput = \"{0}/in\"\noutput = \"{0}/out\"\n",
+            "module = \"/usr/lib/softhsm/libsofthsm2.so\"\nroot_token = \"pkcs11:token=x?pin-source=file:{}\"\ninput = \"{1}/in\"\noutput = \"{1}/out\"\n",
+            pin.display(),
             dir.path().display()
         ),
     )

@@ -94,7 +94,11 @@ pub fn recover(req: &RecoverRequest<'_>) -> Result<RecoverOutcome, CaError> {
             .import_ec_key(alg, &scalar, recovered.public_key(), &target.template)?;
     drop(scalar);
     drop(recovered);
-    match check_placed(target, &imported, KeyOrigin::Imported) {
+    let placed = check_placed(target, &imported, KeyOrigin::Imported).and_then(|mut placed| {
+        target.confirm(&mut placed, &imported)?;
+        Ok(placed)
+    });
+    match placed {
         Ok(placed) => Ok(RecoverOutcome {
             report,
             imported: Some(placed),

@@ -33,6 +33,13 @@ pub const ROOT_FINGERPRINT_FILE: &str = "root.fingerprint";
 /// The key label used when the token URI names no object.
 pub const DEFAULT_KEY_LABEL: &str = "keyrite-root";
 
+/// The label a new root key carries until its certificate is written. Only the attempt that
+/// made it knows its id; a key under this label is no root, and undoing an interrupted attempt
+/// removes only such keys.
+pub fn pending_label(id: &[u8]) -> String {
+    format!("keyrite-pending-{}", hex::encode(id))
+}
+
 /// What a root creation needs.
 pub struct RootRequest<'a> {
     /// The tokens (and optionally object label and id) the key goes to: exactly one in
@@ -86,11 +93,22 @@ pub struct RootOutcome {
     pub not_after: String,
 }
 
-/// A token opened and logged in, with the template its new key will get.
+/// A token opened and logged in, with the template its new key will get (under its pending
+/// label) and the label it takes once it is the root.
 pub(super) struct Target<'a> {
     pub(super) token: Token,
     uri: &'a Pkcs11Uri,
     pub(super) template: KeyTemplate,
+    label: String,
+}
+
+impl Target<'_> {
+    /// Gives a placed key its final label: from now on it is the root's key.
+    pub(super) fn confirm(&self, placed: &mut PlacedKey, key: &TokenKey) -> Result<(), CaError> {
+        self.token.relabel_key(key, &self.label)?;
+        placed.uri = self.uri.for_object(&self.label, &key.id);
+        Ok(())
+    }
 }
 
 /// Opens and logs in to every token, and checks each can take and use the new key, before
@@ -108,22 +126,29 @@ pub(super) fn open_targets<'a>(
             let token = Token::open(uri, module)?;
             token.login(uri)?;
             token.check_can_sign(alg.signature_scheme())?;
+            let label = uri
+                .object
+                .clone()
+                .unwrap_or_else(|| DEFAULT_KEY_LABEL.to_owned());
+            let id = uri
+                .id
+                .clone()
+                .unwrap_or_else(|| random_bytes::<16>().to_vec());
             let template = KeyTemplate {
-                label: uri
-                    .object
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_KEY_LABEL.to_owned()),
-                id: uri
-                    .id
-                    .clone()
-                    .unwrap_or_else(|| random_bytes::<16>().to_vec()),
+                label: pending_label(&id),
+                id,
                 notation: false,
             };
+            token.ensure_unused(&KeyTemplate {
+                label: label.clone(),
+                ..template.clone()
+            })?;
             token.ensure_unused(&template)?;
             Ok(Target {
                 token,
                 uri,
                 template,
+                label,
             })
         })
         .collect::<Result<Vec<_>, CaError>>()?;
@@ -244,7 +269,7 @@ pub fn create_token_only(req: &RootRequest<'_>) -> Result<RootOutcome, CaError> 
     let target = &targets[0];
     let key = target.token.generate_key(req.algorithm, &target.template)?;
     let made = (|| {
-        let placed = check_placed(target, &key, KeyOrigin::GeneratedOnToken)?;
+        let mut placed = check_placed(target, &key, KeyOrigin::GeneratedOnToken)?;
         let signer = TokenSigner::new(&target.token, key.clone())?;
         let (der, serial, not_after) = issue_root(req, &signer)?;
         let (pem, fingerprint_text, fingerprint) = root_files(&der, &key.public_key)?;
@@ -259,6 +284,7 @@ pub fn create_token_only(req: &RootRequest<'_>) -> Result<RootOutcome, CaError> 
                 ),
             ],
         )?;
+        target.confirm(&mut placed, &key)?;
         Ok(RootOutcome {
             cert_path: req.out_dir.join(ROOT_CERT_FILE),
             fingerprint_path: req.out_dir.join(ROOT_FINGERPRINT_FILE),
@@ -343,6 +369,9 @@ pub fn create_backed_up(req: &RootRequest<'_>, backup: &Backup) -> Result<RootOu
         files.iter().map(|(n, c, m)| (n.as_str(), *c, *m)).collect();
     if let Err(e) = output::write_new_files(req.out_dir, &file_refs) {
         return Err(undo(&placed, e.into()));
+    }
+    for ((target, key), placed_key) in placed.iter().zip(keys.iter_mut()) {
+        target.confirm(placed_key, key)?;
     }
     Ok(RootOutcome {
         cert_path: req.out_dir.join(ROOT_CERT_FILE),

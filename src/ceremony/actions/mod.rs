@@ -74,7 +74,7 @@ impl Context<'_> {
         Some(self.profile.module.as_path())
     }
 
-    fn all(&self, role: &str) -> Vec<PathBuf> {
+    pub(super) fn all(&self, role: &str) -> Vec<PathBuf> {
         self.artefacts
             .iter()
             .filter(|a| a.role == role)

@@ -7,13 +7,14 @@ use super::{CeremonyError, Context, Recorded, rehearsal_subject, uri};
 use crate::Error;
 use crate::ca::recover::{RecoverRequest, recover, verify_shares};
 use crate::ca::root::{
-    Backup, DEFAULT_KEY_LABEL, RootRequest, create_backed_up, create_token_only,
+    Backup, ROOT_CERT_FILE, RootRequest, create_backed_up, create_token_only, pending_label,
 };
 use crate::ceremony::params;
-use crate::keys::KeyAlgorithm;
 use crate::keys::seal::Openers;
 use crate::keys::token::{Pkcs11Uri, Token};
+use crate::keys::{KeyAlgorithm, PublicKey};
 use crate::pki::name::parse_subject;
+use crate::pki::read_certificate;
 use crate::shares::{Threshold, parse_custodians};
 
 /// Creates the root (or a successor) on the profile's tokens, backed up when the step asks for shares.
@@ -46,7 +47,7 @@ pub(super) fn root_create(
         &tokens[..1]
     };
     let removed = match &ctx.unfinished_key_id {
-        Some(id) => remove_unfinished_root(&with_key_id(tokens, id.as_ref()), ctx.module())?,
+        Some(id) => remove_unfinished_root(ctx, &with_key_id(tokens, id.as_ref()), dir)?,
         None => Vec::new(),
     };
     let tokens = &with_key_id(tokens, ctx.key_id.as_ref());
@@ -93,32 +94,84 @@ pub(super) fn root_create(
 }
 
 /// Before an interrupted root creation runs again: removes the key objects it left on each
-/// token, a whole pair or half of one: those with its label and the key id its begin entry
-/// recorded, so a key that was there before, under the same label, is never touched. That
-/// key was never certified into the transcript. Returns what was removed, for the transcript.
+/// token, a whole pair or half of one, under the pending label of the key id its begin entry
+/// recorded. A key under its final label is never touched, nor a pending key that any
+/// certificate this ceremony holds names (the interrupted attempt may have written its
+/// certificate): then nothing is removed and the officers decide. Returns what was removed,
+/// for the transcript.
 fn remove_unfinished_root(
+    ctx: &Context<'_>,
     tokens: &[Pkcs11Uri],
-    module: Option<&Path>,
+    dir: &Path,
 ) -> Result<Vec<String>, CeremonyError> {
+    let certified = certified_keys(ctx, dir)?;
     let mut removed = Vec::new();
     for uri in tokens {
         let Some(id) = &uri.id else {
             // An attempt that recorded no key id made no key keyrite could tell from another.
             continue;
         };
-        let label = uri.object.as_deref().unwrap_or(DEFAULT_KEY_LABEL);
-        let token = Token::open(uri, module).map_err(Error::from)?;
+        let label = pending_label(id);
+        let token = Token::open(uri, ctx.module()).map_err(Error::from)?;
         token.login(uri).map_err(Error::from)?;
-        let n = token.destroy_keys(label, id).map_err(Error::from)?;
+        if let Ok(key) = token.find_key(&uri.for_object(&label, id))
+            && let Some((path, _)) = certified.iter().find(|(_, k)| *k == key.public_key)
+        {
+            return Err(CeremonyError::Step(format!(
+                "token '{}' holds the interrupted attempt's key (id {}), and {} is a \
+                 certificate for it: the attempt wrote its certificate before it was \
+                 interrupted. Nothing was removed; record this as an exception and decide with \
+                 the officers whether to keep that root",
+                token.label(),
+                hex::encode(id),
+                path.display()
+            )));
+        }
+        let n = token.destroy_keys(&label, id).map_err(Error::from)?;
         if n > 0 {
             removed.push(format!(
-                "the unfinished attempt's key '{label}' (id {}, {n} objects) from token '{}'",
-                hex::encode(id),
+                "the unfinished attempt's key '{label}' ({n} objects) from token '{}'",
                 token.label()
             ));
         }
     }
     Ok(removed)
+}
+
+/// The public keys of every root certificate this ceremony knows: made by earlier steps,
+/// named by the profile, or left by interrupted attempts of this step (set aside beside `dir`).
+fn certified_keys(
+    ctx: &Context<'_>,
+    dir: &Path,
+) -> Result<Vec<(PathBuf, PublicKey)>, CeremonyError> {
+    let mut paths: Vec<PathBuf> = ["root-cert", "successor-cert"]
+        .into_iter()
+        .flat_map(|role| ctx.all(role))
+        .chain(ctx.profile.root_cert.clone())
+        .collect();
+    if let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) {
+        let aside = format!("{}.interrupted-", name.to_string_lossy());
+        for entry in std::fs::read_dir(parent)
+            .map_err(|e| CeremonyError::Step(format!("{}: {e}", parent.display())))?
+            .flatten()
+        {
+            if entry.file_name().to_string_lossy().starts_with(&aside) {
+                let cert = entry.path().join(ROOT_CERT_FILE);
+                if cert.exists() {
+                    paths.push(cert);
+                }
+            }
+        }
+    }
+    paths
+        .into_iter()
+        .map(|path| {
+            let cert = read_certificate(&path).map_err(Error::from)?;
+            let key = PublicKey::from_spki(cert.tbs_certificate().subject_public_key_info())
+                .map_err(|e| CeremonyError::Step(format!("{}: {e}", path.display())))?;
+            Ok((path, key))
+        })
+        .collect()
 }
 
 /// The root creation's token URIs with `key_id` as the key id, unless a URI names its own.

@@ -15,6 +15,7 @@ use super::actions::{self, Context, StepOutcome};
 use super::script::{Action, Profile, Script, Step, load_profile, load_script};
 use super::transcript::{Artefact, Event, Transcript};
 use crate::fingerprint::Fingerprint;
+use crate::keys::token::{Pkcs11Uri, Token};
 
 /// The transcript's file name in the output directory.
 pub const TRANSCRIPT: &str = "transcript.jsonl";
@@ -57,6 +58,17 @@ impl Confirmer for BatchConfirmer {
     fn notice(&mut self, text: &str) {
         println!("{text}");
     }
+}
+
+/// The profile's root token, logged in: it keeps the transcript's head.
+fn root_token(profile: &Profile) -> Result<Token, CeremonyError> {
+    let uri: Pkcs11Uri = profile
+        .root_token
+        .parse()
+        .map_err(|e: crate::keys::token::UriError| CeremonyError::Profile(e.to_string()))?;
+    let token = Token::open(&uri, Some(&profile.module)).map_err(crate::Error::from)?;
+    token.login(&uri).map_err(crate::Error::from)?;
+    Ok(token)
 }
 
 /// A ceremony ready to run: its script, profile and transcript.
@@ -175,9 +187,10 @@ impl Ceremony {
         if self.transcript.entries().is_empty() {
             self.start(confirmer)?;
         } else {
+            self.transcript.attach(root_token(&self.profile)?)?;
             confirmer.notice(&format!(
-                "Resuming. {} Compare with the paper log of the last stop before going on: a \
-                 transcript cut short since then would otherwise go unnoticed.",
+                "Resuming. The transcript is the one whose head the root token recorded. {} \
+                 Compare with the paper log of the last stop before going on.",
                 self.head_text()
             ));
         }
@@ -217,6 +230,7 @@ impl Ceremony {
                 "the script's hash must be confirmed by roles the script defines".into(),
             ));
         }
+        self.transcript.attach(root_token(&self.profile)?)?;
         let mut id = [0u8; 16];
         UnwrapErr(SysRng).fill_bytes(&mut id);
         self.transcript.append(Event::Start {

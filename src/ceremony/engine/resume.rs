@@ -85,7 +85,8 @@ impl Ceremony {
         if step.action == Action::RootCreate {
             text.push_str(
                 ", first removing from its tokens the key objects the interrupted attempt \
-                 left (those with its label and the key id its begin entry recorded): that \
+                 left (those under the pending label of the key id its begin entry recorded, \
+                 which no certificate names): that \
                  key was never certified, and the cards it may have printed are void",
             );
         }

@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,10 @@ pub use verify::{Verified, verify};
 use super::CeremonyError;
 use super::script::Action;
 use crate::keys::sha256;
+use crate::keys::token::{Anchored, Token};
+
+/// The largest transcript read back.
+const MAX_TRANSCRIPT: u64 = 16 * 1024 * 1024;
 
 /// An artefact a step read or wrote: its role, its path under the output directory, its digest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,11 +108,40 @@ pub struct Entry {
     pub event: Event,
 }
 
-/// The transcript file, with what it holds so far.
+/// The transcript file, with what it holds so far. Its head is kept on the root token after
+/// every entry, so that a resumed ceremony believes only the transcript it wrote.
 pub struct Transcript {
     path: PathBuf,
     entries: Vec<Entry>,
     last_hash: String,
+    /// A last line cut short by an interruption, set aside once the token is attached.
+    torn: Option<String>,
+    keeper: Option<HeadKeeper>,
+}
+
+/// A transcript's head: how many entries it has and the SHA-256 of its last line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    /// Entries.
+    pub entries: u64,
+    /// SHA-256 (hex) of the last line.
+    pub last: String,
+}
+
+/// The root token, logged in, and the record on it that holds the transcript's head.
+struct HeadKeeper {
+    token: Token,
+    record: Option<Anchored<Head>>,
+}
+
+fn record_name(ceremony_id: &str) -> String {
+    format!("transcript-{ceremony_id}")
+}
+
+fn head_words(last: &str) -> String {
+    crate::fingerprint::Fingerprint::parse(last)
+        .map(|f| f.words()[..8].join(" "))
+        .unwrap_or_else(|_| "(none)".into())
 }
 
 /// The signature file beside a transcript.
@@ -177,17 +211,23 @@ pub fn parse(text: &str) -> Result<(Vec<Entry>, String), CeremonyError> {
 }
 
 impl Transcript {
-    /// Opens an existing transcript (chain-checked) or starts an empty one.
+    /// Reads an existing transcript (chain-checked) or starts an empty one. Nothing in it is
+    /// believed, and nothing is written, until [`Transcript::attach`] has checked it against
+    /// the root token.
     pub fn open(path: &Path) -> Result<Self, CeremonyError> {
-        let text = match fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => {
-                return Err(CeremonyError::Transcript(format!(
-                    "{}: {e}",
+        let text = match crate::sys::input::read_if_present(
+            path,
+            MAX_TRANSCRIPT,
+            crate::sys::input::Links::Refuse,
+        ) {
+            Ok(Some(bytes)) => String::from_utf8(bytes).map_err(|_| {
+                CeremonyError::Transcript(format!(
+                    "{} is not UTF-8 text: it was edited",
                     path.display()
-                )));
-            }
+                ))
+            })?,
+            Ok(None) => String::new(),
+            Err(e) => return Err(CeremonyError::Transcript(e.to_string())),
         };
         // A power loss during an append leaves a last line without its newline: it is moved
         // aside (never silently dropped) and the interruption is recorded.
@@ -198,18 +238,45 @@ impl Transcript {
         };
         let (entries, last_hash) = parse(&text)
             .map_err(|e| CeremonyError::Transcript(format!("{}: {e}", path.display())))?;
-        let mut transcript = Self {
+        Ok(Self {
             path: path.to_owned(),
             entries,
             last_hash,
-        };
-        if let Some(tail) = torn {
+            torn,
+            keeper: None,
+        })
+    }
+
+    /// Keeps the head on `token` (the root token, logged in) from now on. A transcript with
+    /// entries must be the one whose head the token records; anything else (edited, cut
+    /// short, lengthened, planted) is refused with what differs, before anything is written.
+    pub fn attach(&mut self, token: Token) -> Result<(), CeremonyError> {
+        let record = self.check_head(&token)?;
+        self.keeper = Some(HeadKeeper { token, record });
+        if let Some(tail) = self.torn.take() {
+            let path = self.path.clone();
             let io =
                 |e: std::io::Error| CeremonyError::Transcript(format!("{}: {e}", path.display()));
-            let aside = path.with_extension(format!("torn-{}", transcript.entries.len()));
-            fs::write(&aside, tail.as_bytes()).map_err(io)?;
-            fs::write(path, text.as_bytes()).map_err(io)?;
-            transcript.append(Event::Exception {
+            let aside = path.with_extension(format!("torn-{}", self.entries.len()));
+            let (dir, name) = (
+                aside.parent().unwrap_or(Path::new(".")),
+                aside.file_name().unwrap_or_default().to_string_lossy(),
+            );
+            crate::sys::output::write_new_files(
+                dir,
+                &[(&name, tail.as_bytes(), crate::sys::output::PRIVATE)],
+            )
+            .map_err(|e| CeremonyError::Transcript(e.to_string()))?;
+            let file = fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                .open(&path)
+                .map_err(io)?;
+            let len = file.metadata().map_err(io)?.len();
+            file.set_len(len.saturating_sub(tail.len() as u64))
+                .map_err(io)?;
+            file.sync_all().map_err(io)?;
+            self.append(Event::Exception {
                 step: None,
                 text: format!(
                     "the last entry was cut short by an interruption; its {} bytes (SHA-256 {}) were moved to {}",
@@ -219,7 +286,68 @@ impl Transcript {
                 ),
             })?;
         }
-        Ok(transcript)
+        Ok(())
+    }
+
+    /// The head on disk, checked against the record `token` keeps of this ceremony.
+    fn check_head(&self, token: &Token) -> Result<Option<Anchored<Head>>, CeremonyError> {
+        let Some(Entry {
+            event: Event::Start { ceremony_id, .. },
+            ..
+        }) = self.entries.first()
+        else {
+            return Ok(None);
+        };
+        let name = record_name(ceremony_id);
+        let mut record = Anchored::<Head>::read(token, &name)
+            .map_err(crate::Error::from)?
+            .ok_or_else(|| {
+                CeremonyError::Transcript(format!(
+                    "{} is ceremony {ceremony_id}, which root token '{}' has no record of: this \
+                     station did not write it, or it ran on another token. Nothing was done; \
+                     resume only a transcript from this token's ceremonies",
+                    self.path.display(),
+                    token.label()
+                ))
+            })?;
+        let disk = Head {
+            entries: self.entries.len() as u64,
+            last: self.last_hash.clone(),
+        };
+        if !record.matches(&disk) {
+            let kept = &record.current;
+            let how = if disk.entries > kept.entries {
+                match self.entries.get(kept.entries as usize) {
+                    Some(next) if next.prev == kept.last => format!(
+                        "entries {} to {} were added outside the ceremony",
+                        kept.entries,
+                        disk.entries - 1
+                    ),
+                    _ => format!("an entry before entry {} was changed", kept.entries),
+                }
+            } else if disk.entries < kept.entries {
+                format!(
+                    "{} entries are missing or were replaced",
+                    kept.entries - disk.entries
+                )
+            } else {
+                "an entry was changed".to_owned()
+            };
+            return Err(CeremonyError::Transcript(format!(
+                "{} is not the transcript this ceremony wrote: root token '{}' records {} \
+                 entries, the last beginning {}; the file has {}, the last beginning {}: {how}. \
+                 Nothing was done: restore the transcript from the paper log and the medium's \
+                 copy, or report the medium",
+                self.path.display(),
+                token.label(),
+                kept.entries,
+                head_words(&kept.last),
+                disk.entries,
+                head_words(&disk.last),
+            )));
+        }
+        record.write(token, &name).map_err(crate::Error::from)?;
+        Ok(Some(record))
     }
 
     /// How many entries there are and the SHA-256 of the last line.
@@ -237,8 +365,24 @@ impl Transcript {
         &self.path
     }
 
-    /// Appends an entry and syncs it to disk before returning.
+    /// Appends an entry: the token records the head it is about to have, the line is
+    /// written and synced, then the token records it as the head.
     pub fn append(&mut self, event: Event) -> Result<(), CeremonyError> {
+        let ceremony_id = match (&event, self.entries.first()) {
+            (
+                _,
+                Some(Entry {
+                    event: Event::Start { ceremony_id, .. },
+                    ..
+                }),
+            )
+            | (Event::Start { ceremony_id, .. }, None) => ceremony_id.clone(),
+            _ => {
+                return Err(CeremonyError::Transcript(
+                    "a transcript begins with its start".into(),
+                ));
+            }
+        };
         let entry = Entry {
             seq: self.entries.len() as u64,
             time: now(),
@@ -247,16 +391,37 @@ impl Transcript {
         };
         let line =
             serde_json::to_string(&entry).map_err(|e| CeremonyError::Transcript(e.to_string()))?;
+        let next = Head {
+            entries: entry.seq + 1,
+            last: hex::encode(sha256(line.as_bytes())),
+        };
+        let name = record_name(&ceremony_id);
+        let keeper = self.keeper.as_mut().ok_or_else(|| {
+            CeremonyError::Transcript("the transcript is written only with the root token".into())
+        })?;
+        let token = &keeper.token;
+        let record = keeper.record.get_or_insert_with(|| Anchored {
+            current: Head {
+                entries: 0,
+                last: String::new(),
+            },
+            pending: None,
+        });
+        record
+            .begin(token, &name, next.clone())
+            .map_err(crate::Error::from)?;
         let io =
             |e: std::io::Error| CeremonyError::Transcript(format!("{}: {e}", self.path.display()));
         let mut file = fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&self.path)
             .map_err(io)?;
         file.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
         file.sync_data().map_err(io)?;
-        self.last_hash = hex::encode(sha256(line.as_bytes()));
+        record.commit(token, &name).map_err(crate::Error::from)?;
+        self.last_hash = next.last;
         self.entries.push(entry);
         Ok(())
     }

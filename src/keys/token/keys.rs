@@ -257,6 +257,16 @@ impl Token {
         Ok(removed)
     }
 
+    /// Gives both halves of a key pair the label `label`.
+    pub fn relabel_key(&self, key: &TokenKey, label: &str) -> Result<(), TokenError> {
+        for obj in std::iter::once(key.private).chain(key.public) {
+            self.session()
+                .update_attributes(obj, &[Attribute::Label(label.as_bytes().to_vec())])
+                .map_err(ck("labelling the key"))?;
+        }
+        Ok(())
+    }
+
     /// Removes a key pair (used only to undo a key made by a step that then failed): the
     /// private key first, then the public one, trying both whatever happens.
     pub fn destroy_key(&self, key: &TokenKey) -> Result<(), TokenError> {

@@ -9,6 +9,7 @@ mod find;
 mod keys;
 mod list;
 pub mod pin;
+mod records;
 mod sign;
 pub mod uri;
 
@@ -26,6 +27,7 @@ pub use error::TokenError;
 use error::ck;
 pub use keys::{KeyTemplate, TokenKey};
 pub use list::{MechanismReport, SlotReport, list_slots};
+pub use records::Anchored;
 pub use sign::TokenSigner;
 pub use uri::{Pkcs11Uri, UriError};
 
