@@ -1,6 +1,8 @@
 //! The terminal UI's screens, drawn headless on ratatui's TestBackend at 80x24, and its
 //! confirmations driven by scripted keys through the real engine.
 
+mod common;
+
 use std::cell::RefCell;
 use std::fs;
 use std::rc::Rc;
@@ -173,7 +175,10 @@ fn result_exception_notice_help_picker_and_end_screens_fit_80x24() {
 }
 
 /// A script of notes and a profile in a temporary directory (no token is touched by notes).
+/// A ceremony of two notes on a SoftHSM2 root token (it keeps the transcript's head).
 fn note_ceremony(dir: &std::path::Path) -> Ceremony {
+    let pin = dir.join("user.pin");
+    fs::write(&pin, common::USER_PIN).unwrap();
     fs::write(
         dir.join("script.toml"),
         r#"name = "notes"
@@ -197,7 +202,8 @@ confirm = ["administrator"]
     fs::write(
         dir.join("profile.toml"),
         format!(
-            "module = \"/usr/lib/softhsm/libsofthsm2.so\"\nroot_token = \"pkcs11:token=none\"\ninput = \"{0}/in\"\noutput = \"{0}/out\"\n",
+            "module = \"/usr/lib/softhsm/libsofthsm2.so\"\nroot_token = \"pkcs11:token=notes?pin-source=file:{}\"\ninput = \"{1}/in\"\noutput = \"{1}/out\"\n",
+            pin.display(),
             dir.display()
         ),
     )
@@ -228,6 +234,8 @@ fn a_rejected_script_hash_starts_nothing() {
 
 #[test]
 fn enter_does_nothing_until_every_role_confirmed_and_an_exception_stops_the_ceremony() {
+    let hsm = common::SoftHsm::new("notes");
+    let _module = common::in_process::InProcess::enter(&hsm, &["KEYRITE_PIN"]);
     let dir = tempfile::tempdir().unwrap();
     let ceremony = note_ceremony(dir.path());
     // y confirms the hash; Enter is ignored with one role unconfirmed; 1 2 Enter runs step 1;

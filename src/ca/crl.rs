@@ -119,19 +119,30 @@ pub fn issue_crls(req: &CrlRequest<'_>) -> Result<Vec<IssuedCrl>, CaError> {
     let issuer = issuer_facts(&root)?;
     let now = DateTime::from_system_time(SystemTime::now())?;
     let windows = windows(req, &issuer, now)?;
-    let mut ledger = Ledger::open(req.ledger, req.root_cert, &root.to_der()?, false)?;
-    let first_number = ledger.crl_number() + 1;
+    let token = Token::open(req.token, req.module)?;
+    let signer = open_root_signer(&token, req.token, &root)?;
+    let mut ledger = Ledger::open(req.ledger, req.root_cert, &root.to_der()?, false, &token)?;
+    let (first_number, last) = ledger
+        .crl_number()
+        .checked_add(1)
+        .zip(ledger.crl_number().checked_add(u64::from(req.series)))
+        .ok_or_else(|| {
+            CaError::Refused(format!(
+                "the ledger's CRL number {} leaves no room for {} more: this root can issue no \
+                 more CRLs; rotate the root",
+                ledger.crl_number(),
+                req.series
+            ))
+        })?;
     check_outputs(req, first_number, windows.len())?;
     let new = new_revocations(req, &ledger, now)?;
     let mut all = ledger.revoked().to_vec();
     all.extend(new.iter().cloned());
     let entries = all.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
 
-    let token = Token::open(req.token, req.module)?;
-    let signer = open_root_signer(&token, req.token, &root)?;
     let mut signed = Vec::new();
     for (i, (this_update, next_update)) in windows.iter().enumerate() {
-        let number = first_number + i as u64;
+        let number = first_number + i as u64; // at most `last`, checked above
         let der = sign_crl(
             &issuer,
             &signer,
@@ -141,7 +152,6 @@ pub fn issue_crls(req: &CrlRequest<'_>) -> Result<Vec<IssuedCrl>, CaError> {
         )?;
         signed.push((number, *this_update, *next_update, der));
     }
-    let last = first_number + u64::from(req.series) - 1;
     // Recorded before the files are written: a CRL number is never used twice.
     ledger.record_crls(new, last)?;
     signed

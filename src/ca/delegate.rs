@@ -75,9 +75,9 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, CaEr
             issuer.not_after
         )));
     }
-    let mut ledger = Ledger::open(req.ledger, req.root_cert, &root.to_der()?, true)?;
     let token = Token::open(req.token, req.module)?;
     let signer = open_root_signer(&token, req.token, &root)?;
+    let mut ledger = Ledger::open(req.ledger, req.root_cert, &root.to_der()?, true, &token)?;
     let serial = loop {
         let candidate: SerialNumber = SerialNumber::generate(&mut UnwrapErr(SysRng));
         if !ledger.knows_serial(&serial_hex(&candidate)) {

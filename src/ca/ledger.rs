@@ -2,6 +2,11 @@
 //! number, kept in `DIR/ledger.json` and rewritten atomically on each change. A ledger belongs
 //! to one root certificate. One ceremony at a time: an advisory lock on `DIR/ledger.lock` is
 //! held while the ledger is open, and the OS drops it if the process dies.
+//!
+//! The ledger decides what the root signs (which serials a CRL lists, which number it
+//! carries), and it lives on media that leave the room. So the root token keeps a record of
+//! it after every change (its SHA-256, CRL number and counts): a ledger that is not the one
+//! the token recorded (edited, or an older copy) is refused, naming what differs.
 
 use std::fs;
 use std::io::Write;
@@ -9,10 +14,62 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::keys::token::{Anchored, Token, TokenError};
+
 /// The ledger's file name in its directory.
 pub const LEDGER_FILE: &str = "ledger.json";
 const LOCK_FILE: &str = "ledger.lock";
 const LEDGER_VERSION: u32 = 1;
+/// The largest ledger read (a million revocations fit).
+const MAX_LEDGER: u64 = 512 * 1024 * 1024;
+
+/// What the root token records of a ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Facts {
+    /// SHA-256 of ledger.json, hex.
+    sha256: String,
+    crl_number: u64,
+    issued: usize,
+    revoked: usize,
+}
+
+impl Facts {
+    fn of(bytes: &[u8], data: &Data) -> Self {
+        Self {
+            sha256: hex::encode(crate::keys::sha256(bytes)),
+            crl_number: data.crl_number,
+            issued: data.issued.len(),
+            revoked: data.revoked.len(),
+        }
+    }
+
+    /// What differs between the ledger `self` describes and the one `kept` does.
+    fn differences(&self, kept: &Self) -> String {
+        let mut what = Vec::new();
+        if self.crl_number != kept.crl_number {
+            what.push(format!(
+                "its CRL number is {}, the token's record says {}",
+                self.crl_number, kept.crl_number
+            ));
+        }
+        if self.revoked != kept.revoked {
+            what.push(format!(
+                "it lists {} revocations, the record {}",
+                self.revoked, kept.revoked
+            ));
+        }
+        if self.issued != kept.issued {
+            what.push(format!(
+                "it lists {} issued certificates, the record {}",
+                self.issued, kept.issued
+            ));
+        }
+        if what.is_empty() {
+            what.push("its contents changed".into());
+        }
+        what.join("; ")
+    }
+}
 
 /// One issued certificate.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -72,6 +129,20 @@ pub enum LedgerError {
          (a CRL made from an empty ledger would drop every revocation)"
     )]
     Missing(PathBuf),
+    /// The ledger is not the one the root token recorded.
+    #[error(
+        "the ledger in {dir} is not the one root token '{token}' recorded: {differences}. \
+         Nothing was signed: restore the ledger the last ceremony wrote (the root signs nothing \
+         from a ledger it did not write)"
+    )]
+    Tampered {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// The root token's label.
+        token: String,
+        /// What differs.
+        differences: String,
+    },
     /// The ledger belongs to another root.
     #[error(
         "the ledger in {dir} belongs to the root certificate with SHA-256 {ledger_root}, not to \
@@ -87,6 +158,9 @@ pub enum LedgerError {
         /// Its SHA-256.
         given_sha256: String,
     },
+    /// The root token's record of the ledger could not be read or written.
+    #[error("the root token's record of the ledger: {0}")]
+    Token(#[source] Box<TokenError>),
     /// It cannot be read or written.
     #[error("ledger {path}: {reason}")]
     Io {
@@ -97,22 +171,28 @@ pub enum LedgerError {
     },
 }
 
-/// An open ledger, locked for this process until dropped.
-pub struct Ledger {
+/// An open ledger, locked for this process until dropped, with the root token that keeps its
+/// record.
+pub struct Ledger<'t> {
     dir: PathBuf,
     data: Data,
+    token: &'t Token,
+    record_name: String,
+    record: Option<Anchored<Facts>>,
     /// Holds the advisory lock; the OS releases it when the process ends, however it ends.
     _lock: fs::File,
 }
 
-impl Ledger {
-    /// Opens the ledger in `dir` for the root certificate `root` (`root_der`), locking it.
-    /// With `create`, a missing ledger is started; without, a missing ledger is an error.
+impl<'t> Ledger<'t> {
+    /// Opens the ledger in `dir` for the root certificate `root` (`root_der`), locking it, and
+    /// checks it is the one `token` (the root token, logged in) recorded. With `create`, a
+    /// missing ledger is started; without, a missing ledger is an error.
     pub fn open(
         dir: &Path,
         root: &Path,
         root_der: &[u8],
         create: bool,
+        token: &'t Token,
     ) -> Result<Self, LedgerError> {
         let io = |path: &Path, e: &dyn std::fmt::Display| LedgerError::Io {
             path: path.to_owned(),
@@ -136,8 +216,12 @@ impl Ledger {
             Err(e) => return Err(io(&lock_path, &e)),
         }
         let root_sha256 = hex::encode(crate::keys::sha256(root_der));
-        let data = match fs::read(&path) {
-            Ok(bytes) => {
+        let record_name = format!("ledger-{root_sha256}");
+        let mut record = Anchored::<Facts>::read(token, &record_name).map_err(token_error)?;
+        let read =
+            crate::sys::input::read_if_present(&path, MAX_LEDGER, crate::sys::input::Links::Refuse);
+        let data = match read {
+            Ok(Some(bytes)) => {
                 let data: Data = serde_json::from_slice(&bytes)
                     .map_err(|e| io(&path, &format!("not a keyrite ledger ({e})")))?;
                 if data.version != LEDGER_VERSION {
@@ -154,18 +238,49 @@ impl Ledger {
                         given_sha256: root_sha256,
                     });
                 }
+                let facts = Facts::of(&bytes, &data);
+                let Some(kept) = record.as_mut() else {
+                    return Err(LedgerError::Tampered {
+                        dir: dir.to_owned(),
+                        token: token.label().to_owned(),
+                        differences: "the token has no record of any ledger for this root".into(),
+                    });
+                };
+                if !kept.matches(&facts) {
+                    return Err(LedgerError::Tampered {
+                        dir: dir.to_owned(),
+                        token: token.label().to_owned(),
+                        differences: facts.differences(&kept.current),
+                    });
+                }
                 data
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Data {
-                version: LEDGER_VERSION,
-                root_sha256,
-                ..Data::default()
-            },
+            Ok(None) => {
+                if let Some(kept) = &record {
+                    return Err(LedgerError::Tampered {
+                        dir: dir.to_owned(),
+                        token: token.label().to_owned(),
+                        differences: format!(
+                            "there is no ledger.json, and the token records one with CRL number \
+                             {}, {} issued certificates and {} revocations",
+                            kept.current.crl_number, kept.current.issued, kept.current.revoked
+                        ),
+                    });
+                }
+                Data {
+                    version: LEDGER_VERSION,
+                    root_sha256,
+                    ..Data::default()
+                }
+            }
             Err(e) => return Err(io(&path, &e)),
         };
         Ok(Self {
             dir: dir.to_owned(),
             data,
+            token,
+            record_name,
+            record,
             _lock: lock,
         })
     }
@@ -190,12 +305,22 @@ impl Ledger {
         self.data.crl_number
     }
 
-    /// Records revocations and the last CRL number used, and saves the ledger.
+    /// Records revocations and the last CRL number used, and saves the ledger. A number that
+    /// does not grow is refused: no two CRLs of a root share one.
     pub fn record_crls(
         &mut self,
         revoked: Vec<Revoked>,
         last_number: u64,
     ) -> Result<(), LedgerError> {
+        if last_number <= self.data.crl_number {
+            return Err(LedgerError::Io {
+                path: self.dir.join(LEDGER_FILE),
+                reason: format!(
+                    "CRL number {last_number} does not follow {}, the last one issued",
+                    self.data.crl_number
+                ),
+            });
+        }
         self.data.revoked.extend(revoked);
         self.data.crl_number = last_number;
         self.save()
@@ -207,14 +332,23 @@ impl Ledger {
         self.save()
     }
 
-    /// Writes the ledger through a synced temporary file renamed over the old one.
-    fn save(&self) -> Result<(), LedgerError> {
+    /// Writes the ledger through a synced temporary file renamed over the old one, the root
+    /// token recording what it is about to hold before, and that it holds it after.
+    fn save(&mut self) -> Result<(), LedgerError> {
         let path = self.dir.join(LEDGER_FILE);
         let fail = |e: &dyn std::fmt::Display| LedgerError::Io {
             path: path.clone(),
             reason: e.to_string(),
         };
         let json = serde_json::to_vec_pretty(&self.data).map_err(|e| fail(&e))?;
+        let next = Facts::of(&json, &self.data);
+        let record = self.record.get_or_insert_with(|| Anchored {
+            current: next.clone(),
+            pending: None,
+        });
+        record
+            .begin(self.token, &self.record_name, next)
+            .map_err(token_error)?;
         let mut tmp = tempfile::Builder::new()
             .prefix(".ledger-")
             .tempfile_in(&self.dir)
@@ -224,6 +358,13 @@ impl Ledger {
         tmp.persist(&path).map_err(|e| fail(&e.error))?;
         fs::File::open(&self.dir)
             .and_then(|d| d.sync_all())
-            .map_err(|e| fail(&e))
+            .map_err(|e| fail(&e))?;
+        record
+            .commit(self.token, &self.record_name)
+            .map_err(token_error)
     }
+}
+
+fn token_error(e: TokenError) -> LedgerError {
+    LedgerError::Token(Box::new(e))
 }

@@ -47,9 +47,17 @@ pub(super) fn crl_issue(
             .map_err(Error::from)?
             .to_der()
             .map_err(Error::from)?;
-        let ledger =
-            crate::ca::ledger::Ledger::open(&ctx.profile.ledger_dir(), &root, &root_der, false)
-                .map_err(Error::from)?;
+        let uri = uri(&ctx.profile.root_token)?;
+        let token = crate::keys::token::Token::open(&uri, ctx.module()).map_err(Error::from)?;
+        token.login(&uri).map_err(Error::from)?;
+        let ledger = crate::ca::ledger::Ledger::open(
+            &ctx.profile.ledger_dir(),
+            &root,
+            &root_der,
+            false,
+            &token,
+        )
+        .map_err(Error::from)?;
         revoke.retain(|r| !ledger.revoked().iter().any(|done| done.serial == r.serial));
     }
     let out = dir.join("root.crl");

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::MechanismType;
-use cryptoki::session::{Session, UserType};
+use cryptoki::session::{Session, SessionState, UserType};
 use cryptoki::slot::{Slot, TokenInfo};
 use cryptoki::types::RawAuthPin;
 
@@ -187,8 +187,17 @@ impl Token {
         self.mechanisms.contains(&mechanism)
     }
 
-    /// Logs the user in with the PIN from `uri`'s source; a wrong PIN is never retried.
+    /// Logs the user in with the PIN from `uri`'s source; a wrong PIN is never retried. A
+    /// token this process is logged in to already (a ceremony keeps its root token logged in
+    /// from the start) asks for no PIN again.
     pub fn login(&self, uri: &Pkcs11Uri) -> Result<(), TokenError> {
+        if self
+            .session
+            .get_session_info()
+            .is_ok_and(|i| i.session_state() == SessionState::RwUser)
+        {
+            return Ok(());
+        }
         let info = self
             .module
             .ctx
