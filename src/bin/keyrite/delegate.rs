@@ -42,6 +42,10 @@ pub(crate) enum DelegateCommand {
         /// PKCS#11 module (default: the URI's module-path, then $KEYRITE_PKCS11_MODULE).
         #[arg(long, value_name = "PATH")]
         module: Option<PathBuf>,
+        /// Issue even when another key holds an active certificate for the CSR's subject
+        /// (a key rollover where both keys must sign for a while).
+        #[arg(long)]
+        allow_subject_held_by_another_key: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -54,6 +58,15 @@ pub(crate) enum ProfileArg {
     Signing,
     /// CA=TRUE pathLen 0, keyUsage keyCertSign + cRLSign.
     Ca,
+}
+
+impl From<ProfileArg> for DelegateKind {
+    fn from(profile: ProfileArg) -> Self {
+        match profile {
+            ProfileArg::Signing => DelegateKind::Signing,
+            ProfileArg::Ca => DelegateKind::Ca,
+        }
+    }
 }
 
 /// Issues a delegate certificate.
@@ -69,6 +82,7 @@ pub(crate) fn run(command: DelegateCommand) -> Result<ExitCode, keyrite::Error> 
             ledger,
             out,
             module,
+            allow_subject_held_by_another_key,
             json,
         } => {
             let token: Pkcs11Uri = token.parse()?;
@@ -77,20 +91,22 @@ pub(crate) fn run(command: DelegateCommand) -> Result<ExitCode, keyrite::Error> 
                 module: module.as_deref(),
                 root_cert: &root_cert,
                 csr: &csr,
-                kind: match profile {
-                    ProfileArg::Signing => DelegateKind::Signing,
-                    ProfileArg::Ca => DelegateKind::Ca,
-                },
+                kind: profile.into(),
                 validity: validity.parse()?,
                 crl_url: crl_url.as_deref(),
                 ledger: &ledger,
                 out_dir: &out,
+                allow_shared_subject: allow_subject_held_by_another_key,
             })?;
+            for warning in &made.warnings {
+                eprintln!("keyrite: warning: CSR {}: {warning}", csr.display());
+            }
             if json {
                 print_json(&serde_json::json!({
                     "certificate": made.cert_path,
                     "chain": made.chain_path,
                     "issued": made.issued,
+                    "warnings": made.warnings,
                 }));
             } else {
                 let i = &made.issued;
