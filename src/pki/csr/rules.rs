@@ -128,8 +128,6 @@ fn check_extensions(requested: &[Extension], intake: &Intake<'_>, refuse: &mut V
                     ext.extn_id
                 ));
             }
-            seen.push(ext.extn_id);
-            continue;
         }
         seen.push(ext.extn_id);
         match ext.extn_id {
