@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Subcommand, ValueEnum};
 use keyrite::ca::delegate::{DelegateRequest, issue_delegate};
 use keyrite::keys::token::Pkcs11Uri;
+use keyrite::pki::name::ascii_escaped;
 use keyrite::pki::profile::DelegateKind;
 
 use crate::print_json;
@@ -111,7 +112,7 @@ pub(crate) fn run(command: DelegateCommand) -> Result<ExitCode, keyrite::Error> 
             } else {
                 let i = &made.issued;
                 println!("Delegate certificate issued ({} profile).", i.profile);
-                println!("  subject:      {}", i.subject);
+                println!("  subject:      {}", ascii_escaped(&i.subject));
                 println!("  serial:       {}", i.serial);
                 println!("  valid:        {} to {}", i.not_before, i.not_after);
                 println!("  certificate:  {}", made.cert_path.display());

@@ -119,15 +119,13 @@ fn check_extensions(requested: &[Extension], intake: &Intake<'_>, refuse: &mut V
     let mut seen: Vec<ObjectIdentifier> = Vec::new();
     for ext in requested {
         let name = extension_name(&ext.extn_id);
-        if seen.contains(&ext.extn_id) {
-            if seen.iter().filter(|o| **o == ext.extn_id).count() == 1 {
-                refuse.push(format!(
-                    "it asks for extension {name} ({}) more than once, and RFC 5280 allows each \
-                     extension once (which one would count is not defined): make the CSR with it \
-                     once",
-                    ext.extn_id
-                ));
-            }
+        // Named once, however many times it repeats.
+        if seen.iter().filter(|o| **o == ext.extn_id).count() == 1 {
+            refuse.push(format!(
+                "it asks for extension {name} ({}) more than once, and RFC 5280 allows each \
+                 extension once (which one would count is not defined): make the CSR with it once",
+                ext.extn_id
+            ));
         }
         seen.push(ext.extn_id);
         match ext.extn_id {
