@@ -83,6 +83,7 @@ impl Context {
             crl_url: Some(CRL_URL),
             ledger: &dir.join("ledger"),
             out_dir: &dir,
+            allow_shared_subject: false,
         })
         .map(drop)
         .map_err(|e| e.to_string())

@@ -13,6 +13,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
+use der::Encode;
+use der::asn1::{Ia5String, SetOfVec};
+use der::oid::AssociatedOid;
+use keyrite::fingerprint::Fingerprint;
+use keyrite::keys::memory::MemoryKey;
+use keyrite::keys::{KeyAlgorithm, KeySigner};
+use keyrite::pki::csr::read_csr;
+use keyrite::pki::name::parse_subject;
+use x509_cert::attr::Attribute;
+use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{BasicConstraints, SubjectAltName};
+use x509_cert::request::{CertReq, CertReqInfo, ExtensionReq};
 
 const ROOT_SUBJECT: &str = "C=US,ST=WA,O=Example,CN=Root";
 const CRL_URL: &str = "http://crl.example.com/root.crl";
@@ -732,43 +745,63 @@ fn bad_csrs_are_refused_with_a_reason_nothing_written_and_no_serial_consumed() {
 
     let mut p = Problems::default();
     for (file, how, reason) in cases {
-        let stem = file.rsplit_once('.').unwrap().0;
-        let csr = match how {
-            BadCsr::Openssl(key, subj) => make_csr(&work, stem, &key, &subj),
-            BadCsr::Bytes(bytes) => {
-                let path = work.join(file);
-                fs::write(&path, bytes).unwrap();
-                path
-            }
-            BadCsr::Fixture(path) => path,
-        };
-        let out = work.join(format!("out-{stem}"));
-        let (ok, text) = root.issue(
-            &csr,
-            "signing",
-            "1y",
-            &["--crl-url", CRL_URL],
-            &ledger,
-            &out,
-        );
-        p.check(!ok, || format!("{file}: was issued:\n{text}"));
-        p.check(
-            text.contains("keyrite: error:") && text.contains(file) && text.contains(reason),
-            || format!("{file}: the error should name the file and say {reason:?}:\n{text}"),
-        );
-        let written = files_in(&out);
-        p.check(written.is_empty(), || {
-            format!("{file}: files were written: {written:?}")
-        });
-        let ledger_now = fs::read(ledger.join("ledger.json")).unwrap_or_default();
-        p.check(ledger_now == ledger_before, || {
-            format!(
-                "{file}: the ledger changed:\n{}",
-                String::from_utf8_lossy(&ledger_now)
-            )
-        });
+        check_refused(&mut p, &root, &ledger, &ledger_before, file, how, reason);
     }
     p.assert_none();
+}
+
+/// Makes the bad CSR `file` as `how` says, has `keyrite delegate issue` (signing profile) try
+/// it, and checks that it was refused with an error naming the file and saying `reason`
+/// without writing a certificate, changing the ledger (`ledger_before`) or echoing a hidden
+/// character.
+fn check_refused(
+    p: &mut Problems,
+    root: &Root,
+    ledger: &Path,
+    ledger_before: &[u8],
+    file: &str,
+    how: BadCsr,
+    reason: &str,
+) {
+    let work = root.work();
+    let stem = file.rsplit_once('.').unwrap().0;
+    let csr = match how {
+        BadCsr::Openssl(key, subj) => make_csr(&work, stem, &key, &subj),
+        BadCsr::Bytes(bytes) => {
+            let path = work.join(file);
+            fs::write(&path, bytes).unwrap();
+            path
+        }
+        BadCsr::Fixture(path) => path,
+    };
+    let out = work.join(format!("out-{stem}"));
+    let (ok, text) = root.issue(&csr, "signing", "1y", &["--crl-url", CRL_URL], ledger, &out);
+    p.check(!ok, || format!("{file}: was issued:\n{text}"));
+    p.check(
+        text.contains("keyrite: error:") && text.contains(file) && text.contains(reason),
+        || format!("{file}: the error should name the file and say {reason:?}:\n{text}"),
+    );
+    p.check(!text.chars().any(is_hidden), || {
+        format!("{file}: the error echoes a hidden character: {text:?}")
+    });
+    let written = files_in(&out);
+    p.check(written.is_empty(), || {
+        format!("{file}: files were written: {written:?}")
+    });
+    let ledger_now = fs::read(ledger.join("ledger.json")).unwrap_or_default();
+    p.check(ledger_now == ledger_before, || {
+        format!(
+            "{file}: the ledger changed:\n{}",
+            String::from_utf8_lossy(&ledger_now)
+        )
+    });
+}
+
+/// Characters an error must never write out: controls but newline, format characters that
+/// hide or reorder text, and line and paragraph separators.
+fn is_hidden(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}')
 }
 
 #[test]
@@ -951,4 +984,345 @@ fn a_ledger_of_another_root_is_refused() {
         "{text}"
     );
     assert_eq!(fs::read(ledger.join("ledger.json")).unwrap(), before);
+}
+
+/// An extension holding `value`'s DER.
+fn der_extension<T: der::Encode + der::oid::AssociatedOid>(value: &T, critical: bool) -> Extension {
+    Extension {
+        extn_id: T::OID,
+        critical,
+        extn_value: der::asn1::OctetString::new(value.to_der().unwrap()).unwrap(),
+    }
+}
+
+/// An extensionRequest attribute with one value per list in `values` (PKCS#9 allows exactly
+/// one).
+fn extension_request(values: Vec<Vec<Extension>>) -> Attribute {
+    let values: Vec<der::Any> = values
+        .into_iter()
+        .map(|exts| der::Any::encode_from(&ExtensionReq(exts)).unwrap())
+        .collect();
+    Attribute {
+        oid: ExtensionReq::OID,
+        values: SetOfVec::try_from(values).unwrap(),
+    }
+}
+
+/// A CSR for `subject` carrying `attributes` exactly as given, signed by a fresh P-256 key:
+/// what a tool that ignores PKCS#10's rules, or an attacker, could hand the ceremony.
+fn raw_csr(subject: &str, attributes: Vec<Attribute>) -> Vec<u8> {
+    let key = MemoryKey::generate(KeyAlgorithm::P256).unwrap();
+    let info = CertReqInfo {
+        version: x509_cert::request::Version::V1,
+        subject: parse_subject(subject).unwrap(),
+        public_key: key.public_key().to_spki().unwrap(),
+        attributes: SetOfVec::try_from(attributes).unwrap(),
+    };
+    let signature = key.sign(&info.to_der().unwrap()).unwrap();
+    CertReq {
+        info,
+        algorithm: key.scheme().algorithm_identifier(),
+        signature: der::asn1::BitString::from_bytes(&signature).unwrap(),
+    }
+    .to_der()
+    .unwrap()
+}
+
+#[test]
+fn csrs_that_ask_more_than_the_profile_allows_are_refused_naming_the_rule() {
+    let root = Root::new("deleg-rules", "20y");
+    let work = root.work();
+    let ledger = work.join("ledger");
+    let good = make_csr(&work, "good", &ec("P-256"), &publisher("good"));
+    let (ok, text) = root.issue(&good, "signing", "1y", &[], &ledger, &work.join("good-out"));
+    assert!(ok, "{text}");
+    let ledger_before = fs::read(ledger.join("ledger.json")).expect("ledger.json");
+
+    let pub_subject = "C=US,ST=WA,O=Publisher,CN=rules";
+    let email = |s: &str| GeneralName::Rfc822Name(Ia5String::new(s).unwrap());
+    let san = |names: Vec<GeneralName>| der_extension(&SubjectAltName(names), false);
+    let one_request = |exts: Vec<Extension>| {
+        BadCsr::Bytes(raw_csr(pub_subject, vec![extension_request(vec![exts])]))
+    };
+    let ca_false = der_extension(
+        &BasicConstraints {
+            ca: false,
+            path_len_constraint: None,
+        },
+        true,
+    );
+    let ca_true = der_extension(
+        &BasicConstraints {
+            ca: true,
+            path_len_constraint: None,
+        },
+        true,
+    );
+    let addext = |ext: &str, cn: &str| {
+        BadCsr::Openssl(
+            [ec("P-256"), vec!["-addext".into(), ext.into()]].concat(),
+            publisher(cn),
+        )
+    };
+    let subject_with = |value: &str| {
+        BadCsr::Openssl(
+            [ec("P-256"), vec!["-utf8".into()]].concat(),
+            format!("/C=US/ST=WA/O=Publisher/CN={value}"),
+        )
+    };
+
+    let cases: Vec<(&str, BadCsr, &str)> = vec![
+        // subjectAltName: only e-mail addresses and URIs, never empty, never the root.
+        (
+            "san-wildcard-dns.csr",
+            addext("subjectAltName=DNS:*.example.com", "wildcard"),
+            "dNSName *.example.com: a wildcard DNS name",
+        ),
+        (
+            "san-root-dirname.der",
+            one_request(vec![san(vec![GeneralName::DirectoryName(
+                parse_subject(ROOT_SUBJECT).unwrap(),
+            )])]),
+            "directoryName C=US, ST=WA, O=Example, CN=Root: it is the root's own subject",
+        ),
+        (
+            "san-upn.csr",
+            addext(
+                "subjectAltName=otherName:1.3.6.1.4.1.311.20.2.3;UTF8:admin@example.com",
+                "upn",
+            ),
+            "otherName 1.3.6.1.4.1.311.20.2.3: it is a logon or directory identity",
+        ),
+        (
+            "san-empty.der",
+            one_request(vec![san(vec![])]),
+            "its subjectAltName is empty",
+        ),
+        // The request's structure.
+        (
+            "two-sans.der",
+            one_request(vec![
+                san(vec![email("a@example.com")]),
+                san(vec![email("b@example.com")]),
+            ]),
+            "subjectAltName (2.5.29.17) more than once",
+        ),
+        (
+            "two-basic-constraints.der",
+            one_request(vec![ca_true, ca_false.clone()]),
+            "basicConstraints (2.5.29.19) more than once",
+        ),
+        (
+            "empty-extension-request.der",
+            BadCsr::Bytes(raw_csr(pub_subject, vec![extension_request(vec![])])),
+            "its extensionRequest attribute is an empty SET",
+        ),
+        (
+            "two-extension-requests.der",
+            BadCsr::Bytes(raw_csr(
+                pub_subject,
+                vec![
+                    extension_request(vec![vec![ca_false]]),
+                    extension_request(vec![vec![san(vec![email("a@example.com")])]]),
+                ],
+            )),
+            "it has 2 extensionRequest attributes",
+        ),
+        (
+            "unknown-critical.csr",
+            addext("1.3.6.1.4.1.99999.1=critical,DER:0500", "critical"),
+            "extension 1.3.6.1.4.1.99999.1 marked critical",
+        ),
+        // Subjects: hidden characters named by code point, and the root's own subject.
+        (
+            "zero-width.csr",
+            subject_with("release\u{200B}signer"),
+            "CN holds a Unicode format character (U+200B)",
+        ),
+        (
+            "right-to-left-override.csr",
+            subject_with("rel\u{202E}ease"),
+            "CN holds a Unicode format character (U+202E)",
+        ),
+        (
+            "first-strong-isolate.csr",
+            subject_with("rel\u{2068}ease\u{2069}"),
+            "CN holds a Unicode format character (U+2068)",
+        ),
+        (
+            "left-to-right-mark.csr",
+            subject_with("release\u{200E}"),
+            "CN holds a Unicode format character (U+200E)",
+        ),
+        (
+            "line-separator.csr",
+            subject_with("release\u{2028}signer"),
+            "CN holds a line or paragraph separator (U+2028)",
+        ),
+        (
+            "control.csr",
+            subject_with("release\u{7}signer"),
+            "CN holds a control character (U+0007)",
+        ),
+        (
+            "root-subject.csr",
+            BadCsr::Openssl(ec("P-256"), "/C=US/ST=WA/O=Example/CN=Root".into()),
+            "its subject is the root's own subject",
+        ),
+    ];
+    let mut p = Problems::default();
+    for (file, how, reason) in cases {
+        check_refused(&mut p, &root, &ledger, &ledger_before, file, how, reason);
+    }
+    p.assert_none();
+}
+
+#[test]
+fn a_subject_held_by_another_key_is_refused_unless_allowed() {
+    let root = Root::new("deleg-held", "20y");
+    let work = root.work();
+    let ledger = work.join("ledger");
+    // "Exаmple" with a Cyrillic а: issued, with a warning that names the code point.
+    let subject = "/C=US/ST=WA/O=Ex\u{0430}mple/CN=release-signer";
+    let utf8 = [ec("P-256"), vec!["-utf8".into()]].concat();
+    let first = make_csr(&work, "first", &utf8, subject);
+    let (ok, text) = root.issue(
+        &first,
+        "signing",
+        "1y",
+        &[],
+        &ledger,
+        &work.join("first-out"),
+    );
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("keyrite: warning:")
+            && text.contains("mixes Latin and Cyrillic letters (U+0430"),
+        "the mixed scripts should be a warning:\n{text}"
+    );
+    assert!(
+        !text.contains('\u{0430}') || text.contains("subject:"),
+        "{text}"
+    );
+    let serial = ledger_entries(&ledger)[0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ledger_before = fs::read(ledger.join("ledger.json")).unwrap();
+
+    // Another key, same subject: refused, naming the serial that holds it.
+    let second = make_csr(&work, "second", &utf8, subject);
+    let out = work.join("second-out");
+    let (ok, text) = root.issue(&second, "signing", "1y", &[], &ledger, &out);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("is held by another key")
+            && text.contains(&serial)
+            && text.contains("--allow-subject-held-by-another-key"),
+        "{text}"
+    );
+    assert!(files_in(&out).is_empty());
+    assert_eq!(fs::read(ledger.join("ledger.json")).unwrap(), ledger_before);
+
+    // The same key again (a renewal) needs no override.
+    let renewal = work.join("renewal.csr");
+    run_ok(
+        Command::new("openssl")
+            .args(["req", "-new", "-utf8", "-key"])
+            .arg(work.join("first.key"))
+            .args(["-subj", subject, "-out"])
+            .arg(&renewal),
+    );
+    let (ok, text) = root.issue(
+        &renewal,
+        "signing",
+        "1y",
+        &[],
+        &ledger,
+        &work.join("renewal-out"),
+    );
+    assert!(ok, "{text}");
+
+    // The override issues the second key.
+    let (ok, text) = root.issue(
+        &second,
+        "signing",
+        "1y",
+        &["--allow-subject-held-by-another-key"],
+        &ledger,
+        &out,
+    );
+    assert!(ok, "{text}");
+    assert_eq!(ledger_entries(&ledger).len(), 3);
+}
+
+/// `keyrite csr show FILE` and its output and success.
+fn csr_show(csr: &Path) -> (bool, String) {
+    run(Command::new(env!("CARGO_BIN_EXE_keyrite"))
+        .args(["csr", "show"])
+        .arg(csr))
+}
+
+#[test]
+fn csr_show_prints_the_subject_key_words_and_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let csr = make_csr(
+        dir.path(),
+        "shown",
+        &[
+            ec("P-384"),
+            args(&[
+                "-addext",
+                "subjectAltName=email:signer@example.com,URI:https://example.com/pub",
+            ]),
+        ]
+        .concat(),
+        &publisher("shown"),
+    );
+    let (ok, text) = csr_show(&csr);
+    assert!(ok, "{text}");
+    let read = read_csr(&csr).unwrap();
+    let fp = Fingerprint::of(&read.request.info.public_key.to_der().unwrap());
+    for want in [
+        "subject:  C=US, ST=WA, O=Publisher, CN=shown".to_owned(),
+        "EC P-384".to_owned(),
+        fp.hex(),
+        fp.words()[..8].join(" "),
+        "subjectAltName: carried into the certificate".to_owned(),
+        "rfc822Name signer@example.com".to_owned(),
+        "URI https://example.com/pub".to_owned(),
+    ] {
+        assert!(
+            text.contains(&want),
+            "csr show should print {want:?}:\n{text}"
+        );
+    }
+    assert!(!text.contains("refused:"), "{text}");
+}
+
+#[test]
+fn csr_show_escapes_a_bidi_subject_and_lists_the_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let csr = make_csr(
+        dir.path(),
+        "bidi",
+        &[ec("P-256"), args(&["-utf8"])].concat(),
+        "/C=US/ST=WA/O=Publisher/CN=rel\u{202E}ease",
+    );
+    let (ok, text) = csr_show(&csr);
+    assert!(!ok, "a refused CSR should exit non-zero:\n{text}");
+    assert!(text.contains("CN=rel\\u{202E}ease"), "{text}");
+    assert!(
+        text.contains("refused:") && text.contains("(U+202E)"),
+        "{text}"
+    );
+    assert!(
+        !text.chars().any(is_hidden),
+        "the raw character is echoed: {text:?}"
+    );
+}
+
+/// Owned strings of `a`.
+fn args(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
 }

@@ -15,9 +15,9 @@ use crate::ca::ledger::{Issued, Ledger};
 use crate::keys::sha256;
 use crate::keys::token::{Pkcs11Uri, Token, TokenSigner};
 use crate::pki::check::{CertProfile, Issuer};
-use crate::pki::csr::{Csr, csr_digest, read_csr};
+use crate::pki::csr::{Csr, Intake, csr_digest, read_csr, review};
 use crate::pki::issue::issue;
-use crate::pki::name::display_name;
+use crate::pki::name::{ascii_escaped, display_name};
 use crate::pki::profile::{DelegateKind, DelegateProfile};
 use crate::pki::serial_hex;
 use crate::pki::validity::Period;
@@ -44,6 +44,9 @@ pub struct DelegateRequest<'a> {
     pub ledger: &'a Path,
     /// Where `<name>.crt` and `<name>.chain.pem` go.
     pub out_dir: &'a Path,
+    /// Issue even when another key holds an active certificate for the same subject (a key
+    /// rollover where both keys must sign for a while).
+    pub allow_shared_subject: bool,
 }
 
 /// What a delegate issuance made.
@@ -54,6 +57,8 @@ pub struct DelegateOutcome {
     pub chain_path: PathBuf,
     /// The ledger entry.
     pub issued: Issued,
+    /// What the CSR checks asked officers to look at (look-alike letters in the subject, …).
+    pub warnings: Vec<String>,
 }
 
 /// Issues a delegate certificate from a CSR. Every input is checked before the token is
@@ -62,7 +67,15 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, CaEr
     let root = read_certificate(req.root_cert)?;
     let issuer = issuer_facts(&root)?;
     let csr = read_csr(req.csr)?;
-    check_request(req, &csr)?;
+    let warnings = review(
+        &csr,
+        &Intake {
+            kind: req.kind,
+            root_subject: Some(&issuer.subject),
+        },
+    )
+    .into_result(req.csr)?;
+    check_request(req)?;
     let name = output_name(req.csr)?;
     let cert_file = format!("{name}.crt");
     let chain_file = format!("{name}.chain.pem");
@@ -78,6 +91,11 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, CaEr
     let token = Token::open(req.token, req.module)?;
     let signer = open_root_signer(&token, req.token, &root)?;
     let mut ledger = Ledger::open(req.ledger, req.root_cert, &root.to_der()?, true, &token)?;
+    let subject = display_name(&csr.request.info.subject);
+    let key_sha256 = hex::encode(sha256(&csr.request.info.public_key.to_der()?));
+    if !req.allow_shared_subject {
+        check_subject_holders(&ledger, &subject, &key_sha256, now)?;
+    }
     let serial = loop {
         let candidate: SerialNumber = SerialNumber::generate(&mut UnwrapErr(SysRng));
         if !ledger.knows_serial(&serial_hex(&candidate)) {
@@ -89,8 +107,8 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, CaEr
     let der = sign(req, &csr, &issuer, serial, validity, &signer)?;
     let issued = Issued {
         serial: serial_text,
-        subject: display_name(&csr.request.info.subject),
-        key_sha256: hex::encode(sha256(&csr.request.info.public_key.to_der()?)),
+        subject,
+        key_sha256,
         profile: match req.kind {
             DelegateKind::Signing => "signing",
             DelegateKind::Ca => "ca",
@@ -125,19 +143,12 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, CaEr
         cert_path: req.out_dir.join(cert_file),
         chain_path: req.out_dir.join(chain_file),
         issued,
+        warnings,
     })
 }
 
-/// Refuses a request whose profile, CSR and CRL URL do not fit together.
-fn check_request(req: &DelegateRequest<'_>, csr: &Csr) -> Result<(), CaError> {
-    if csr.asks_for_ca && req.kind == DelegateKind::Signing {
-        return Err(CaError::Refused(format!(
-            "CSR {} asks for a CA certificate (basicConstraints cA=TRUE) but the signing profile \
-             issues end-entity certificates: use --profile ca for a delegate CA, or have the \
-             publisher make a CSR without cA=TRUE",
-            req.csr.display()
-        )));
-    }
+/// Refuses a request whose profile and CRL URL do not fit together.
+fn check_request(req: &DelegateRequest<'_>) -> Result<(), CaError> {
     if req.kind == DelegateKind::Ca && req.crl_url.is_none() {
         return Err(CaError::Refused(
             "a delegate CA needs --crl-url: without a CRL distribution point notation treats it \
@@ -153,6 +164,41 @@ fn check_request(req: &DelegateRequest<'_>, csr: &Csr) -> Result<(), CaError> {
         )));
     }
     Ok(())
+}
+
+/// Refuses a subject that another key holds an active certificate for (issued, not revoked,
+/// not expired): every trust policy naming the subject would trust both keys.
+fn check_subject_holders(
+    ledger: &Ledger,
+    subject: &str,
+    key_sha256: &str,
+    now: DateTime,
+) -> Result<(), CaError> {
+    let holders: Vec<&str> = ledger
+        .issued()
+        .iter()
+        .filter(|i| i.subject == subject && i.key_sha256 != key_sha256)
+        .filter(|i| !ledger.revoked().iter().any(|r| r.serial == i.serial))
+        // A date the ledger cannot read counts as unexpired.
+        .filter(|i| {
+            i.not_after
+                .parse::<DateTime>()
+                .map_or(true, |t| t.unix_duration() > now.unix_duration())
+        })
+        .map(|i| i.serial.as_str())
+        .collect();
+    if holders.is_empty() {
+        return Ok(());
+    }
+    Err(CaError::Refused(format!(
+        "the subject {} is held by another key, with active certificate serial {}: every trust \
+         policy naming the subject would trust both keys. Revoke that certificate first, or, \
+         when both keys must sign for a while (a key rollover), pass \
+         --allow-subject-held-by-another-key (allow_subject_held_by_another_key = true in a \
+         ceremony step)",
+        ascii_escaped(subject),
+        holders.join(", ")
+    )))
 }
 
 /// The name the certificate files take: the CSR file's stem, when it is a safe file name.
@@ -184,7 +230,7 @@ fn sign(
         issuer: issuer.subject.clone(),
         issuer_key_id: issuer.key_id.clone(),
         crl_url: req.crl_url.map(str::to_owned),
-        subject_alt_name: csr.subject_alt_name.clone(),
+        subject_alt_name: csr.subject_alt_name(),
     };
     let check_as = match req.kind {
         DelegateKind::Signing => CertProfile::Signing(issuer),

@@ -79,6 +79,10 @@ pub struct DelegateIssue {
     pub delegate_validity: String,
     /// The CRL distribution point URL.
     pub crl_url: String,
+    /// Issue even when another key holds an active certificate for the CSR's subject (a key
+    /// rollover where both keys must sign for a while).
+    #[serde(default)]
+    pub allow_subject_held_by_another_key: bool,
 }
 
 fn signing() -> String {

@@ -2,21 +2,29 @@
 //! its own signature verified, and its key and subject held against what notation accepts,
 //! before anything is issued for it.
 
+mod rules;
+pub mod show;
+
+pub use rules::{
+    Intake, Review, check_general_name, describe_general_name, extension_name, review,
+};
+
 use std::path::Path;
 
 use crate::sys::input::{InputError, Links};
 
 use der::asn1::ObjectIdentifier;
+use der::oid::AssociatedOid;
 use der::{Decode, Encode};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use signature::hazmat::PrehashVerifier;
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::ext::Extension;
-use x509_cert::ext::pkix::{BasicConstraints, SubjectAltName};
+use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::name::Name;
 use x509_cert::request::{CertReq, CertReqInfo, ExtensionReq};
 
-use super::name::check_subject;
+use super::profile::DelegateKind;
 use crate::keys::{HashAlgorithm, KeySigner, PublicKey};
 
 /// CSRs larger than this are refused unread: a real one is a few kilobytes.
@@ -26,7 +34,8 @@ const OID_RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.1
 const OID_MGF1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.8");
 const OID_EMAIL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.1");
 
-/// A CSR that passed intake.
+/// A CSR that decodes, holds a key notation accepts and verifies under it. What it asks for
+/// is judged by [`review`] before anything is issued for it.
 pub struct Csr {
     /// The request as parsed.
     pub request: CertReq,
@@ -34,10 +43,24 @@ pub struct Csr {
     pub der: Vec<u8>,
     /// The requester's key.
     pub key: PublicKey,
-    /// A subjectAltName the requester asked for, to be copied into the certificate.
-    pub subject_alt_name: Option<Extension>,
-    /// Whether the request asks for a CA certificate (basicConstraints cA=TRUE).
-    pub asks_for_ca: bool,
+    /// Every extension the request asks for, in the order written.
+    pub requested: Vec<Extension>,
+    /// What is malformed in its extensionRequest attributes; [`review`] refuses each.
+    attribute_problems: Vec<String>,
+}
+
+impl Csr {
+    /// The subjectAltName it asks for, as the certificate would carry it (not critical: the
+    /// subject is never empty).
+    pub fn subject_alt_name(&self) -> Option<Extension> {
+        self.requested
+            .iter()
+            .find(|e| e.extn_id == SubjectAltName::OID)
+            .map(|e| Extension {
+                critical: false,
+                ..e.clone()
+            })
+    }
 }
 
 /// A CSR refused at intake.
@@ -67,7 +90,8 @@ pub fn build_csr(subject: &Name, signer: &dyn KeySigner) -> Result<Vec<u8>, supe
     Ok(request.to_der()?)
 }
 
-/// Reads and checks the CSR at `path`.
+/// Reads the CSR at `path` and checks that it is one: it decodes, its key is one notation
+/// accepts, and its own signature verifies. What it asks for is judged by [`review`].
 pub fn read_csr(path: &Path) -> Result<Csr, CsrError> {
     let fail = |reason: String| CsrError {
         path: path.display().to_string(),
@@ -82,12 +106,30 @@ pub fn read_csr(path: &Path) -> Result<Csr, CsrError> {
             other => fail(format!("cannot read it ({other})")),
         })?;
     let der = to_der(&bytes).map_err(&fail)?;
-    parse_csr(der).map_err(fail)
+    decode_csr(der).map_err(fail)
 }
 
-/// Checks a DER CSR as [`read_csr`] does a file's: its signature, key and subject, and what it
-/// asks for; `Err` says what is wrong.
+/// Checks a DER CSR as [`read_csr`] does a file's, then [`review`]s it for the signing
+/// profile; `Err` says what is wrong.
 pub fn parse_csr(der: Vec<u8>) -> Result<Csr, String> {
+    let csr = decode_csr(der)?;
+    let review = review(
+        &csr,
+        &Intake {
+            kind: DelegateKind::Signing,
+            root_subject: None,
+        },
+    );
+    if review.refusals.is_empty() {
+        Ok(csr)
+    } else {
+        Err(review.refusals.join("; "))
+    }
+}
+
+/// Decodes a DER CSR, checks its key and its own signature, and collects the extensions it
+/// asks for.
+fn decode_csr(der: Vec<u8>) -> Result<Csr, String> {
     let fail = |reason: String| reason;
     let request = CertReq::from_der(&der).map_err(|e| {
         fail(format!(
@@ -113,55 +155,55 @@ pub fn parse_csr(der: Vec<u8>) -> Result<Csr, String> {
         .as_bytes()
         .ok_or_else(|| fail("its signature is not a whole number of bytes".into()))?;
     verify_signature(&key, &request.algorithm, &info, signature).map_err(&fail)?;
-    let mut problems = check_subject(&request.info.subject);
-    if request.info.subject.iter().any(|atv| atv.oid == OID_EMAIL) {
-        problems.insert(
-            0,
-            "an e-mail address belongs in the subjectAltName, never in the subject".into(),
-        );
-    }
-    if let Some(first) = problems.into_iter().next() {
-        return Err(fail(format!(
-            "its subject breaks notation's rules: {first}"
-        )));
-    }
-    let mut subject_alt_name = None;
-    let mut asks_for_ca = false;
-    for attr in request.info.attributes.iter() {
-        if attr.oid != <ExtensionReq as der::oid::AssociatedOid>::OID {
-            continue;
-        }
-        for value in attr.values.iter() {
-            let req = value
-                .decode_as::<ExtensionReq>()
-                .map_err(|e| fail(format!("its extension request does not decode ({e})")))?;
-            for ext in req.0 {
-                if ext.extn_id == <BasicConstraints as der::oid::AssociatedOid>::OID {
-                    asks_for_ca = BasicConstraints::from_der(ext.extn_value.as_bytes())
-                        .map_err(|e| {
-                            fail(format!(
-                                "its basicConstraints request does not decode ({e})"
-                            ))
-                        })?
-                        .ca;
-                } else if ext.extn_id == <SubjectAltName as der::oid::AssociatedOid>::OID {
-                    SubjectAltName::from_der(ext.extn_value.as_bytes())
-                        .map_err(|e| fail(format!("its subjectAltName does not decode ({e})")))?;
-                    subject_alt_name = Some(Extension {
-                        critical: false,
-                        ..ext
-                    });
-                }
-            }
-        }
-    }
+    let (requested, attribute_problems) = requested_extensions(&request);
     Ok(Csr {
         request,
         der,
         key,
-        subject_alt_name,
-        asks_for_ca,
+        requested,
+        attribute_problems,
     })
+}
+
+/// The extensions in a request's extensionRequest, and what is malformed about it: PKCS#9
+/// makes extensionRequest a single-valued attribute, and RFC 2986 a SET of at least one value.
+fn requested_extensions(request: &CertReq) -> (Vec<Extension>, Vec<String>) {
+    let mut extensions = Vec::new();
+    let mut problems = Vec::new();
+    let attributes: Vec<_> = request
+        .info
+        .attributes
+        .iter()
+        .filter(|a| a.oid == ExtensionReq::OID)
+        .collect();
+    if attributes.len() > 1 {
+        problems.push(format!(
+            "it has {} extensionRequest attributes where PKCS#9 allows one, so which extensions \
+             it asks for is ambiguous: make the CSR with all its extensions in one request",
+            attributes.len()
+        ));
+    }
+    for attr in attributes {
+        match attr.values.len() {
+            0 => problems.push(
+                "its extensionRequest attribute is an empty SET (RFC 2986 requires one value): \
+                 make the CSR again with a standard tool such as openssl"
+                    .into(),
+            ),
+            1 => {}
+            n => problems.push(format!(
+                "its extensionRequest attribute holds {n} values where PKCS#9 allows one: make \
+                 the CSR with all its extensions in one request"
+            )),
+        }
+        for value in attr.values.iter() {
+            match value.decode_as::<ExtensionReq>() {
+                Ok(req) => extensions.extend(req.0),
+                Err(e) => problems.push(format!("its extension request does not decode ({e})")),
+            }
+        }
+    }
+    (extensions, problems)
 }
 
 /// PEM (any line length, any line endings) or DER to DER. der's own PEM reader wants

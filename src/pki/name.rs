@@ -92,7 +92,7 @@ pub struct NameError {
 /// Name that follows the Notary Project rules. The attributes stay in the order written.
 pub fn parse_subject(text: &str) -> Result<Name, NameError> {
     let fail = |reason: String| NameError {
-        subject: text.to_owned(),
+        subject: ascii_escaped(text),
         reason,
     };
     let mut rdns = RdnSequence::default();
@@ -144,7 +144,8 @@ pub fn parse_subject(text: &str) -> Result<Name, NameError> {
         .to_der()
         .and_then(|der| Name::from_der(&der))
         .map_err(|e| fail(format!("cannot encode the name: {e}")))?;
-    let problems = check_subject(&name);
+    let mut problems = hidden_characters(&name);
+    problems.extend(check_subject(&name));
     if let Some(first) = problems.into_iter().next() {
         return Err(fail(first));
     }
@@ -199,11 +200,9 @@ pub fn check_subject(name: &Name) -> Vec<String> {
             }
             if attr.short == "C" && !(len == 2 && text.chars().all(|c| c.is_ascii_uppercase())) {
                 problems.push(format!(
-                    "C={text} is not a two-letter ISO 3166 country code such as US or DE"
+                    "C={} is not a two-letter ISO 3166 country code such as US or DE",
+                    ascii_escaped(&text)
                 ));
-            }
-            if text.chars().any(char::is_control) {
-                problems.push(format!("{} holds a control character", attr.short));
             }
         }
     }
@@ -221,15 +220,175 @@ pub fn check_subject(name: &Name) -> Vec<String> {
     problems
 }
 
+/// Every attribute of `name` that holds a character a reader cannot see or that changes how
+/// the text around it reads: control characters, line and paragraph separators (U+2028,
+/// U+2029) and Unicode format characters (general category Cf: zero-width characters, bidi
+/// overrides and isolates, U+200E/U+200F, …). Each is named by attribute and code point, never
+/// written out.
+pub fn hidden_characters(name: &Name) -> Vec<String> {
+    let mut problems = Vec::new();
+    for atv in name.iter() {
+        let text = value_text(&atv.value).unwrap_or_default();
+        let Some((c, what)) = text.chars().find_map(|c| hidden(c).map(|what| (c, what))) else {
+            continue;
+        };
+        problems.push(format!(
+            "{} holds {what} ({}), which hides or reorders what a reader sees",
+            attribute_short(atv),
+            code_point(c)
+        ));
+    }
+    problems
+}
+
+/// What kind of hidden character `c` is, if it is one.
+fn hidden(c: char) -> Option<&'static str> {
+    if c.is_control() {
+        Some("a control character")
+    } else if matches!(c, '\u{2028}' | '\u{2029}') {
+        Some("a line or paragraph separator")
+    } else if FORMAT_CHARACTERS
+        .iter()
+        .any(|(low, high)| (*low..=*high).contains(&c))
+    {
+        Some("a Unicode format character")
+    } else {
+        None
+    }
+}
+
+/// Unicode general category Cf (format characters), as of Unicode 15.1. Written out rather
+/// than taken from a crate: the category is small and stable, and the list is the whole rule.
+const FORMAT_CHARACTERS: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{06DD}', '\u{06DD}'),
+    ('\u{070F}', '\u{070F}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08E2}', '\u{08E2}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0001}', '\u{E0001}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+
+/// A character as `U+XXXX`.
+pub fn code_point(c: char) -> String {
+    format!("U+{:04X}", u32::from(c))
+}
+
+/// `text` in printable ASCII: every other character written as `\u{XXXX}`, so that nothing
+/// hidden or look-alike reaches a terminal unmarked.
+pub fn ascii_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_graphic() || c == ' ' {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
+        }
+    }
+    out
+}
+
+/// Warnings about look-alike letters: an attribute whose letters come from more than one of
+/// the Latin, Greek and Cyrillic scripts (a Cyrillic "е" in a Latin name reads the same and
+/// is another name). Letters of other scripts are not counted, so "Example 株式会社" passes.
+pub fn mixed_scripts(name: &Name) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for atv in name.iter() {
+        let text = value_text(&atv.value).unwrap_or_default();
+        let mut first: Option<Script> = None;
+        for c in text.chars() {
+            let Some(script) = script(c) else { continue };
+            match first {
+                None => first = Some(script),
+                Some(s) if s != script => {
+                    warnings.push(format!(
+                        "{} mixes {} and {} letters ({} is {}): is it a look-alike of another \
+                         name? Confirm the subject with the publisher before the root signs",
+                        attribute_short(atv),
+                        s.name(),
+                        script.name(),
+                        code_point(c),
+                        script.name()
+                    ));
+                    break;
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    warnings
+}
+
+/// The scripts whose letters are confused with one another.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Script {
+    Latin,
+    Greek,
+    Cyrillic,
+}
+
+impl Script {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Latin => "Latin",
+            Self::Greek => "Greek",
+            Self::Cyrillic => "Cyrillic",
+        }
+    }
+}
+
+/// The script of a letter, by Unicode block; `None` for anything else. A small table rather
+/// than a crate: only these three scripts are told apart, and their blocks do not change.
+fn script(c: char) -> Option<Script> {
+    let u = u32::from(c);
+    if !c.is_alphabetic() {
+        return None;
+    }
+    match u {
+        0x41..=0x5A
+        | 0x61..=0x7A
+        | 0xC0..=0x24F
+        | 0x1E00..=0x1EFF
+        | 0x2C60..=0x2C7F
+        | 0xA720..=0xA7FF
+        | 0xFF21..=0xFF3A
+        | 0xFF41..=0xFF5A => Some(Script::Latin),
+        0x370..=0x3FF | 0x1F00..=0x1FFF => Some(Script::Greek),
+        0x400..=0x52F | 0x1C80..=0x1C8F | 0x2DE0..=0x2DFF | 0xA640..=0xA69F => {
+            Some(Script::Cyrillic)
+        }
+        _ => None,
+    }
+}
+
+/// An attribute's short name (`CN`), or its OID when it is not one notation allows.
+fn attribute_short(atv: &AttributeTypeAndValue) -> String {
+    ATTRIBUTES
+        .iter()
+        .find(|a| a.oid == atv.oid)
+        .map_or_else(|| atv.oid.to_string(), |a| a.short.to_owned())
+}
+
 /// Shows a name in DER order, as notation's trusted identities do: `C=US, ST=WA, O=Example`.
 pub fn display_name(name: &Name) -> String {
     name.iter_rdn()
         .flat_map(|rdn| rdn.iter())
         .map(|atv| {
-            let key = ATTRIBUTES
-                .iter()
-                .find(|a| a.oid == atv.oid)
-                .map_or_else(|| atv.oid.to_string(), |a| a.short.to_owned());
+            let key = attribute_short(atv);
             let value = value_text(&atv.value).unwrap_or_else(|| "#…".into());
             format!("{key}={}", escape(&value))
         })

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Subcommand, ValueEnum};
 use keyrite::ca::delegate::{DelegateRequest, issue_delegate};
 use keyrite::keys::token::Pkcs11Uri;
+use keyrite::pki::name::ascii_escaped;
 use keyrite::pki::profile::DelegateKind;
 
 use crate::print_json;
@@ -42,6 +43,10 @@ pub(crate) enum DelegateCommand {
         /// PKCS#11 module (default: the URI's module-path, then $KEYRITE_PKCS11_MODULE).
         #[arg(long, value_name = "PATH")]
         module: Option<PathBuf>,
+        /// Issue even when another key holds an active certificate for the CSR's subject
+        /// (a key rollover where both keys must sign for a while).
+        #[arg(long)]
+        allow_subject_held_by_another_key: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -54,6 +59,15 @@ pub(crate) enum ProfileArg {
     Signing,
     /// CA=TRUE pathLen 0, keyUsage keyCertSign + cRLSign.
     Ca,
+}
+
+impl From<ProfileArg> for DelegateKind {
+    fn from(profile: ProfileArg) -> Self {
+        match profile {
+            ProfileArg::Signing => DelegateKind::Signing,
+            ProfileArg::Ca => DelegateKind::Ca,
+        }
+    }
 }
 
 /// Issues a delegate certificate.
@@ -69,6 +83,7 @@ pub(crate) fn run(command: DelegateCommand) -> Result<ExitCode, keyrite::Error> 
             ledger,
             out,
             module,
+            allow_subject_held_by_another_key,
             json,
         } => {
             let token: Pkcs11Uri = token.parse()?;
@@ -77,25 +92,27 @@ pub(crate) fn run(command: DelegateCommand) -> Result<ExitCode, keyrite::Error> 
                 module: module.as_deref(),
                 root_cert: &root_cert,
                 csr: &csr,
-                kind: match profile {
-                    ProfileArg::Signing => DelegateKind::Signing,
-                    ProfileArg::Ca => DelegateKind::Ca,
-                },
+                kind: profile.into(),
                 validity: validity.parse()?,
                 crl_url: crl_url.as_deref(),
                 ledger: &ledger,
                 out_dir: &out,
+                allow_shared_subject: allow_subject_held_by_another_key,
             })?;
+            for warning in &made.warnings {
+                eprintln!("keyrite: warning: CSR {}: {warning}", csr.display());
+            }
             if json {
                 print_json(&serde_json::json!({
                     "certificate": made.cert_path,
                     "chain": made.chain_path,
                     "issued": made.issued,
+                    "warnings": made.warnings,
                 }));
             } else {
                 let i = &made.issued;
                 println!("Delegate certificate issued ({} profile).", i.profile);
-                println!("  subject:      {}", i.subject);
+                println!("  subject:      {}", ascii_escaped(&i.subject));
                 println!("  serial:       {}", i.serial);
                 println!("  valid:        {} to {}", i.not_before, i.not_after);
                 println!("  certificate:  {}", made.cert_path.display());

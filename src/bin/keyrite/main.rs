@@ -3,6 +3,7 @@
 
 mod bundle;
 mod crl;
+mod csr;
 mod delegate;
 mod publisher;
 mod rehearse;
@@ -19,6 +20,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use bundle::BundleCommand;
 use crl::CrlCommand;
+use csr::CsrCommand;
 use delegate::DelegateCommand;
 use publisher::PublisherCommand;
 use rehearse::RehearseArgs;
@@ -52,6 +54,9 @@ enum Command {
     /// Audit the custody of the root key's Shamir shares.
     #[command(subcommand)]
     Shares(SharesCommand),
+    /// Show what the root would sign for a publisher's CSR.
+    #[command(subcommand)]
+    Csr(CsrCommand),
     /// Issue delegate certificates from publishers' CSRs.
     #[command(subcommand)]
     Delegate(DelegateCommand),
@@ -111,6 +116,7 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
         Command::Token(command) => token::run(command),
         Command::Root(command) => root::run(command),
         Command::Shares(command) => shares::run(command),
+        Command::Csr(command) => csr::run(command),
         Command::Delegate(command) => delegate::run(command),
         Command::Crl(command) => crl::run(command),
         Command::Publisher(command) => publisher::run(command),

@@ -88,15 +88,20 @@ pub(super) fn delegate_issue(
         crl_url: Some(&p.crl_url),
         ledger: &ctx.profile.ledger_dir(),
         out_dir: dir,
+        allow_shared_subject: p.allow_subject_held_by_another_key,
     })?;
     io.outputs
         .push(ctx.artefact("delegate-cert", &made.cert_path)?);
     io.outputs
         .push(ctx.artefact("delegate-chain", &made.chain_path)?);
-    Ok(format!(
+    let mut summary = format!(
         "delegate {} issued, serial {}",
         made.issued.subject, made.issued.serial
-    ))
+    );
+    for warning in &made.warnings {
+        summary.push_str(&format!("; warning: {warning}"));
+    }
+    Ok(summary)
 }
 
 /// A stand-in publisher's P-256 key (PKCS#8 PEM) and CSR (PEM), made in software for a
