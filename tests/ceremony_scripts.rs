@@ -216,7 +216,11 @@ fn the_reviewed_scripts_take_a_root_through_its_life() {
     let root = first.join("02-root-create/root.crt");
     verify(&first, &root);
     assert_summary(&first, "root-creation-backed-up.toml");
-    let root_line = format!("root_cert = \"{}\"\n", root.display());
+    let root_line = format!(
+        "root_cert = \"{}\"\nroot_sha256 = \"{}\"\n",
+        root.display(),
+        sha256_hex_of_cert(&root)
+    );
     let all_cards = cards(&first);
     let as_input = |n: usize| -> Vec<(&str, &[u8])> {
         all_cards
@@ -365,4 +369,11 @@ fn the_token_only_script_makes_a_root_key_that_never_leaves_its_token() {
         .arg("--root-cert")
         .args([&root, &out.join("02-root-create/root.fingerprint")]));
     assert!(ok && text.contains("Transcript verified"), "{text}");
+}
+
+/// The SHA-256 of a certificate file's DER, as root.fingerprint gives it.
+fn sha256_hex_of_cert(path: &Path) -> String {
+    use der::Encode;
+    let cert = keyrite::pki::read_certificate(path).unwrap();
+    keyrite::fingerprint::Fingerprint::of(&cert.to_der().unwrap()).hex()
 }

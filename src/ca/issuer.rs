@@ -5,10 +5,13 @@ use x509_cert::Certificate;
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
 
 use super::CaError;
-use crate::keys::PublicKey;
+use der::Encode;
+
 use crate::keys::token::{Pkcs11Uri, Token, TokenSigner};
+use crate::keys::{PublicKey, SignatureScheme};
 use crate::pki::PkiError;
 use crate::pki::check::Issuer;
+use crate::pki::check::{CertProfile, check_certificate};
 
 /// The facts about the root a delegate must agree with.
 pub fn issuer_facts(root: &Certificate) -> Result<Issuer, CaError> {
@@ -28,7 +31,11 @@ pub fn issuer_facts(root: &Certificate) -> Result<Issuer, CaError> {
     })
 }
 
-/// Opens the root key on the token and checks it is the root certificate's.
+/// Opens the root key on the token and checks the root certificate is the root: its key is
+/// the token's, and it is a self-signed root certificate (names, profile) whose signature
+/// verifies under that key. A certificate that merely carries the root's public key (another
+/// subject, another key identifier, a longer validity, signed by someone else) is refused:
+/// what the root issues takes its issuer name and limits from it.
 pub fn open_root_signer<'t>(
     token: &'t Token,
     uri: &Pkcs11Uri,
@@ -44,5 +51,31 @@ pub fn open_root_signer<'t>(
             token.label()
         )));
     }
+    check_is_root(root, &key.public_key)?;
     Ok(TokenSigner::new(token, key)?)
+}
+
+/// Refuses a root certificate that is not self-issued, breaks the root profile, or does not
+/// verify under `key` (the token's).
+fn check_is_root(root: &Certificate, key: &PublicKey) -> Result<(), CaError> {
+    let tbs = root.tbs_certificate();
+    let refused = |why: String| {
+        CaError::Refused(format!(
+            "the root certificate given is not the root: {why}. Give the root.crt the root \
+             ceremony wrote (its SHA-256 is on the paper record)"
+        ))
+    };
+    if tbs.issuer() != tbs.subject() {
+        return Err(refused("its issuer is not its own subject".into()));
+    }
+    let scheme = SignatureScheme::from_algorithm_identifier(root.signature_algorithm())
+        .ok_or_else(|| refused("its signature algorithm is not one keyrite uses".into()))?;
+    let der = root
+        .to_der()
+        .map_err(|e| refused(format!("it does not encode ({e})")))?;
+    let problems = check_certificate(&der, CertProfile::Root, scheme, key);
+    if !problems.is_empty() {
+        return Err(refused(problems.join("; ")));
+    }
+    Ok(())
 }

@@ -240,6 +240,9 @@ pub struct Profile {
     pub output_device: Option<String>,
     /// The root certificate, for ceremonies after the root's own.
     pub root_cert: Option<PathBuf>,
+    /// The root certificate's SHA-256 (hex, as root.fingerprint gives it): required with
+    /// `root_cert`, which must match it.
+    pub root_sha256: Option<String>,
     /// The issuance ledger's directory (default: `ledger` in the output directory).
     pub ledger: Option<PathBuf>,
     /// Whether this is a rehearsal: subjects and the transcript are marked.
@@ -275,6 +278,23 @@ pub fn load_profile(path: &Path) -> Result<(Profile, Fingerprint), CeremonyError
     {
         uri.parse::<crate::keys::token::Pkcs11Uri>()
             .map_err(|e| bad(format!("token URI: {e}")))?;
+    }
+    match (&profile.root_cert, &profile.root_sha256) {
+        (Some(_), None) => {
+            return Err(bad(
+                "root_cert needs root_sha256, the certificate's SHA-256 from the root \
+                 ceremony's paper record (root.fingerprint's sha256 line): the ceremony checks \
+                 the file against it"
+                    .into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(bad("root_sha256 is given without root_cert".into()));
+        }
+        (_, Some(hex)) => {
+            Fingerprint::parse(hex).map_err(|e| bad(format!("root_sha256: {e}")))?;
+        }
+        (None, None) => {}
     }
     Ok((profile, Fingerprint::of(&bytes)))
 }

@@ -46,12 +46,9 @@ pub fn pem(label: &str, der: &[u8]) -> Result<String, PkiError> {
 /// Reads a certificate from a PEM or DER file.
 pub fn read_certificate(path: &std::path::Path) -> Result<x509_cert::Certificate, PkiError> {
     use der::{Decode, DecodePem};
-    let bytes = std::fs::read(path).map_err(|e| {
-        PkiError::Input(format!(
-            "cannot read the certificate {}: {e}",
-            path.display()
-        ))
-    })?;
+    // Certificates are small; a root.crt is a few hundred bytes.
+    let bytes = crate::sys::input::read(path, 1024 * 1024, crate::sys::input::Links::Follow)
+        .map_err(|e| PkiError::Input(format!("the certificate: {e}")))?;
     let parsed = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
         x509_cert::Certificate::from_pem(&bytes)
     } else {

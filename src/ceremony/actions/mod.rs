@@ -130,16 +130,20 @@ impl Context<'_> {
             .collect()
     }
 
-    /// The root certificate: made by this ceremony, or named by the profile.
+    /// The root certificate: made by this ceremony, or named by the profile (and then
+    /// checked against the profile's `root_sha256`).
     pub fn root_cert(&self) -> Result<PathBuf, CeremonyError> {
-        self.latest("root-cert")
-            .or_else(|| self.profile.root_cert.clone())
-            .ok_or_else(|| {
-                CeremonyError::Step(
-                    "no root certificate: run root-create first, or name root_cert in the profile"
-                        .into(),
-                )
-            })
+        if let Some(made) = self.latest("root-cert") {
+            return Ok(made);
+        }
+        let path = self.profile.root_cert.clone().ok_or_else(|| {
+            CeremonyError::Step(
+                "no root certificate: run root-create first, or name root_cert in the profile"
+                    .into(),
+            )
+        })?;
+        check_pinned_root(&path, self.profile.root_sha256.as_deref())?;
+        Ok(path)
     }
 
     /// Records `path` as an artefact of `role`.
@@ -156,6 +160,31 @@ impl Context<'_> {
             sha256: hex::encode(sha256(&bytes)),
         })
     }
+}
+
+/// Refuses a root certificate whose SHA-256 is not `pinned`; returns its fingerprint.
+pub fn check_pinned_root(
+    path: &Path,
+    pinned: Option<&str>,
+) -> Result<crate::fingerprint::Fingerprint, CeremonyError> {
+    use der::Encode;
+    let cert = crate::pki::read_certificate(path).map_err(crate::Error::from)?;
+    let have = crate::fingerprint::Fingerprint::of(&cert.to_der().map_err(crate::Error::from)?);
+    let want = pinned
+        .map(crate::fingerprint::Fingerprint::parse)
+        .transpose()
+        .map_err(CeremonyError::Profile)?;
+    if want != Some(have) {
+        return Err(CeremonyError::Profile(format!(
+            "{} is not the root certificate the profile pins: its SHA-256 is {} ({}); \
+             root_sha256 says {}. Nothing was signed: give the root.crt the root ceremony wrote",
+            path.display(),
+            have.hex(),
+            have.words()[..8].join(" "),
+            pinned.unwrap_or("nothing"),
+        )));
+    }
+    Ok(have)
 }
 
 fn uri(text: &str) -> Result<Pkcs11Uri, CeremonyError> {

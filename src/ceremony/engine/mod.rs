@@ -194,6 +194,16 @@ impl Ceremony {
                 self.head_text()
             ));
         }
+        if let Some(root) = &self.profile.root_cert {
+            let fingerprint =
+                actions::check_pinned_root(root, self.profile.root_sha256.as_deref())?;
+            confirmer.notice(&format!(
+                "The root certificate the profile pins: SHA-256 {}; words: {}. Compare them with \
+                 the root ceremony's paper record before any step.",
+                fingerprint.hex(),
+                fingerprint.words().join(" ")
+            ));
+        }
         let mut replay = self.replay()?;
         if let Some((n, _)) = &replay.begun {
             self.set_aside_interrupted(*n, confirmer)?;
