@@ -923,3 +923,153 @@ fn a_resumed_root_creation_never_removes_a_key_that_was_not_its_own() {
         "the key the token held was touched"
     );
 }
+
+/// Every file under `dir` with its contents, the token state aside.
+fn files_under(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut all = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                all.insert(p.clone(), fs::read(&p).unwrap());
+            }
+        }
+    }
+    all
+}
+
+/// Re-links a transcript's entries after an edit, as anyone can: each `prev` the SHA-256 of
+/// the line before, each `seq` its position.
+fn rechain(entries: &[Value]) -> String {
+    let mut prev = String::new();
+    let mut text = String::new();
+    for (i, e) in entries.iter().enumerate() {
+        let mut e = e.clone();
+        e["seq"] = Value::from(i);
+        e["prev"] = Value::String(prev);
+        let line = serde_json::to_string(&e).unwrap();
+        prev = hex::encode(keyrite::keys::sha256(line.as_bytes()));
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn a_resumed_ceremony_believes_only_the_transcript_its_root_token_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    // Interrupted with the root made and certified, and later steps to run.
+    let left = kill_rehearsal_when(&dir, |l| {
+        l.iter()
+            .any(|e| e.contains(r#""kind":"step""#) && e.contains(r#""action":"root-create""#))
+            && l.len() >= 9
+    });
+    let transcript = dir.join(TRANSCRIPT);
+    let honest = fs::read(&transcript).unwrap();
+    let honest_entries = entries(&transcript);
+    let out_before = files_under(&dir.join("out"));
+    let keys_before = token_objects(&dir);
+    assert_eq!(keys_before, [2, 2], "the root key on both tokens");
+    let root_key_id = honest_entries
+        .iter()
+        .find(|e| e["kind"] == "begin" && e["action"] == "root-create")
+        .and_then(|e| e["key_id"].as_str())
+        .unwrap()
+        .to_owned();
+
+    let refused = |what: &str, planted: String, expected: &str| {
+        fs::write(&transcript, &planted).unwrap();
+        let (ok, text) = rehearse(&dir);
+        assert!(!ok, "{what}: the ceremony resumed from it:\n{text}");
+        assert!(
+            text.contains("is not the transcript this ceremony wrote") && text.contains(expected),
+            "{what}: expected '{expected}' in:\n{text}"
+        );
+        assert!(
+            !dir.join("out/transcript.jsonl.p7s").exists(),
+            "{what}: signed"
+        );
+        assert_eq!(
+            token_objects(&dir),
+            keys_before,
+            "{what}: token keys changed"
+        );
+        assert_eq!(
+            fs::read(&transcript).unwrap(),
+            planted.as_bytes(),
+            "{what}: rewritten"
+        );
+        let mut out_after = files_under(&dir.join("out"));
+        out_after.insert(transcript.clone(), honest.clone());
+        assert!(out_after == out_before, "{what}: the output medium changed");
+        fs::write(&transcript, &honest).unwrap();
+    };
+
+    // A step's confirmations changed, the chain recomputed.
+    let mut edited = honest_entries.clone();
+    let step = edited.iter_mut().find(|e| e["kind"] == "step").unwrap();
+    step["confirmed_by"] = serde_json::json!(["administrator"]);
+    refused(
+        "confirmed_by changed",
+        rechain(&edited),
+        "an entry was changed",
+    );
+    // The last entry dropped.
+    refused(
+        "an entry dropped",
+        rechain(&honest_entries[..honest_entries.len() - 1]),
+        "1 entries are missing or were replaced",
+    );
+    // A made-up delegate step whose output is a certificate the root never signed.
+    let mut lengthened = honest_entries.clone();
+    lengthened.push(serde_json::json!({
+        "seq": 0, "time": "2026-12-07T00:00:00Z", "prev": "", "kind": "step", "step": 7,
+        "title": "Issue the delegate", "action": "delegate-issue",
+        "confirmed_by": ["administrator", "witness"], "inputs": [],
+        "outputs": [{"role": "delegate-cert", "path": "07-delegate-issue/evil.crt",
+                     "sha256": "00".repeat(32)}],
+        "summary": "issued"
+    }));
+    refused(
+        "a step added",
+        rechain(&lengthened),
+        &format!(
+            "entries {} to {} were added outside the ceremony",
+            left.len(),
+            left.len()
+        ),
+    );
+    // Planted: this ceremony's start and a root creation's begin with the real root's key
+    // id, as copied from a published transcript. Resumed, it would remove that root's key.
+    let planted = [
+        honest_entries[0].clone(),
+        serde_json::json!({
+            "seq": 1, "time": "2026-12-07T00:00:00Z", "prev": "", "kind": "begin", "step": 2,
+            "action": "root-create", "key_id": root_key_id
+        }),
+    ];
+    refused(
+        "a planted begin",
+        rechain(&planted),
+        "entries are missing or were replaced",
+    );
+    // A transcript of a ceremony the token never recorded.
+    let mut other = planted.clone();
+    other[0]["ceremony_id"] = Value::String("00".repeat(16));
+    fs::write(&transcript, rechain(&other)).unwrap();
+    let (ok, text) = rehearse(&dir);
+    assert!(!ok && text.contains("has no record of"), "{text}");
+    assert_eq!(token_objects(&dir), keys_before);
+    fs::write(&transcript, &honest).unwrap();
+
+    // The transcript the token recorded resumes, and the whole rehearsal verifies.
+    let (ok, text) = rehearse(&dir);
+    assert!(ok, "the honest transcript did not resume:\n{text}");
+    assert!(text.contains("the root token recorded"), "{text}");
+    assert_verifies(&dir);
+    assert_each_step_once(&dir);
+}

@@ -288,3 +288,89 @@ fn a_crl_needs_the_ceremonys_own_ledger() {
         "no empty ledger was started"
     );
 }
+
+/// The ledger as JSON, edited by `change`, written back as an attacker holding the output
+/// medium would.
+fn edit_ledger(pki: &Ceremony, change: impl FnOnce(&mut serde_json::Value)) {
+    let mut ledger: serde_json::Value = serde_json::from_slice(&pki.ledger_bytes()).unwrap();
+    change(&mut ledger);
+    fs::write(
+        pki.ledger.join("ledger.json"),
+        serde_json::to_vec_pretty(&ledger).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_ledger_changed_on_the_medium_never_has_the_root_sign_a_crl() {
+    let pki = Ceremony::new("crl-tamper");
+    let revoked = pki.serial("a");
+    let first = pki.hsm.dir().join("first.crl");
+    let older = pki.ledger_bytes();
+    let (ok, text) = pki.issue_crl(&first, &["--revoke", &format!("{revoked}:keyCompromise")]);
+    assert!(ok, "{text}");
+    let honest = pki.ledger_bytes();
+    let out = pki.hsm.dir().join("second.crl");
+    let refused = |what: &str, expected: &[&str]| {
+        let tampered = pki.ledger_bytes();
+        let (ok, text) = pki.issue_crl(&out, &[]);
+        assert!(!ok, "{what}: the root signed a CRL from it:\n{text}");
+        assert!(
+            text.contains("is not the one root token 'crl-tamper' recorded"),
+            "{what}: {text}"
+        );
+        for e in expected {
+            assert!(text.contains(e), "{what}: expected '{e}' in: {text}");
+        }
+        assert!(!out.exists(), "{what}: a CRL was written");
+        assert_eq!(
+            pki.ledger_bytes(),
+            tampered,
+            "{what}: the ledger was rewritten"
+        );
+        fs::write(pki.ledger.join("ledger.json"), &honest).unwrap();
+    };
+
+    // The revoked publisher un-revoked by the root itself: no revocations, CRL number 0.
+    edit_ledger(&pki, |l| {
+        l["revoked"] = serde_json::json!([]);
+        l["crl_number"] = serde_json::json!(0);
+    });
+    refused(
+        "revocations dropped",
+        &[
+            "its CRL number is 0, the token's record says 1",
+            "it lists 0 revocations, the record 1",
+        ],
+    );
+    // A CRL number at the top, so that the next one wraps to 0.
+    edit_ledger(&pki, |l| l["crl_number"] = serde_json::json!(u64::MAX));
+    refused(
+        "CRL number at 2^64-1",
+        &["its CRL number is 18446744073709551615"],
+    );
+    // An older copy of the ledger, as it was before the revocation.
+    fs::write(pki.ledger.join("ledger.json"), &older).unwrap();
+    refused("an older copy", &["it lists 0 revocations, the record 1"]);
+    // A change the counts do not show (a revocation's reason) is caught by the digest.
+    edit_ledger(&pki, |l| {
+        l["revoked"][0]["reason"] = serde_json::json!("superseded")
+    });
+    refused("a reason changed", &["its contents changed"]);
+    // The ledger removed: the token still knows there was one.
+    fs::remove_file(pki.ledger.join("ledger.json")).unwrap();
+    let (ok, text) = pki.issue_crl(&out, &[]);
+    assert!(!ok && text.contains("there is no ledger in"), "{text}");
+    assert!(!out.exists());
+    fs::write(pki.ledger.join("ledger.json"), &honest).unwrap();
+
+    // The honest ledger still works, and the next CRL still lists the revoked serial.
+    let (ok, text) = pki.issue_crl(&out, &[]);
+    assert!(ok, "{text}");
+    let crl = crl_text(&out);
+    assert!(
+        crl.contains("X509v3 CRL Number: \n                2\n"),
+        "{crl}"
+    );
+    assert!(crl.contains(&format!("Serial Number: {revoked}")), "{crl}");
+}

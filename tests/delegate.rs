@@ -915,6 +915,78 @@ fn a_root_key_that_is_not_the_root_certificates_is_refused() {
 }
 
 #[test]
+fn a_certificate_that_only_carries_the_root_key_is_not_the_root() {
+    // The attack: a certificate with the root's public key but another subject, another key
+    // identifier and a validity to 9966, self-issued by the attacker's own key. Were it taken
+    // as the root, delegates would carry its issuer name and could outlive the real root.
+    let root = Root::new("deleg-forged", "20y");
+    let work = root.work();
+    let public = Command::new("openssl")
+        .args(["x509", "-pubkey", "-noout", "-in"])
+        .arg(&root.cert)
+        .output()
+        .unwrap();
+    fs::write(work.join("root.pub"), &public.stdout).unwrap();
+    run_ok(
+        Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-384",
+                "-out",
+            ])
+            .arg(work.join("attacker.key")),
+    );
+    fs::write(
+        work.join("ext"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n",
+    )
+    .unwrap();
+    let forged = work.join("forged.crt");
+    run_ok(
+        Command::new("openssl")
+            .args([
+                "x509",
+                "-new",
+                "-subj",
+                "/C=US/ST=WA/O=Example/CN=Evil Root",
+                "-days",
+                "2900000",
+            ])
+            .arg("-key")
+            .arg(work.join("attacker.key"))
+            .arg("-force_pubkey")
+            .arg(work.join("root.pub"))
+            .arg("-extfile")
+            .arg(work.join("ext"))
+            .arg("-out")
+            .arg(&forged),
+    );
+    let ledger = work.join("ledger");
+    let out = work.join("out");
+    let csr = make_csr(&work, "signer", &ec("P-256"), &publisher("signer"));
+    let (ok, text) = run(root.delegate_issue(&forged, &csr, &ledger, &out).args([
+        "--profile",
+        "signing",
+        "--validity",
+        "1y",
+    ]));
+    assert!(!ok, "issued under a forged root certificate:\n{text}");
+    assert!(
+        text.contains("the root certificate given is not the root")
+            && text.contains("signature is bad"),
+        "{text}"
+    );
+    assert_eq!(files_in(&out), Vec::<String>::new());
+    assert_eq!(ledger_entries(&ledger), Vec::<serde_json::Value>::new());
+    // The real root certificate still issues from the same CSR.
+    let (ok, text) = root.issue(&csr, "signing", "1y", &[], &ledger, &out);
+    assert!(ok, "{text}");
+}
+
+#[test]
 fn an_rsa_pss_csr_with_openssls_default_salt_is_accepted() {
     // OpenSSL 3 signs PSS with the longest salt the key allows (350 bytes for RSA-3072),
     // more than a one-byte salt length field holds.
