@@ -276,8 +276,16 @@ pub fn load_profile(path: &Path) -> Result<(Profile, Fingerprint), CeremonyError
         .chain(&profile.backup_tokens)
         .chain(&profile.successor_token)
     {
-        uri.parse::<crate::keys::token::Pkcs11Uri>()
+        let parsed = uri
+            .parse::<crate::keys::token::Pkcs11Uri>()
             .map_err(|e| bad(format!("token URI: {e}")))?;
+        if parsed.pin_value.is_some() && !profile.rehearsal {
+            return Err(bad(
+                "a token URI carries pin-value, which only a rehearsal profile may: give the \
+                 PIN at the prompt or through pin-source=file:PATH"
+                    .into(),
+            ));
+        }
     }
     match (&profile.root_cert, &profile.root_sha256) {
         (Some(_), None) => {
