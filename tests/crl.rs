@@ -374,3 +374,79 @@ fn a_ledger_changed_on_the_medium_never_has_the_root_sign_a_crl() {
     );
     assert!(crl.contains(&format!("Serial Number: {revoked}")), "{crl}");
 }
+
+#[test]
+fn a_ledger_the_token_has_no_record_of_is_adopted_only_as_the_last_crl_says() {
+    let pki = Ceremony::new("crl-adopt");
+    let revoked = pki.serial("a");
+    let first = pki.hsm.dir().join("first.crl");
+    let (ok, text) = pki.issue_crl(&first, &["--revoke", &revoked]);
+    assert!(ok, "{text}");
+    let honest = pki.ledger_bytes();
+    // The token's record of the ledger is lost (a replaced token, or a ledger kept before
+    // records): pkcs11-tool removes the data object.
+    let root_sha256 = {
+        use der::Encode;
+        let root = keyrite::pki::read_certificate(&pki.root).unwrap();
+        hex::encode(keyrite::keys::sha256(&root.to_der().unwrap()))
+    };
+    run_ok(
+        Command::new("pkcs11-tool")
+            .envs(pki.hsm.envs())
+            .args(["--module", SOFTHSM_MODULE, "--token-label", "crl-adopt"])
+            .args([
+                "--login",
+                "--pin",
+                USER_PIN,
+                "--delete-object",
+                "--type",
+                "data",
+            ])
+            .args(["--label", &format!("keyrite:ledger-{root_sha256}")]),
+    );
+    let out = pki.hsm.dir().join("second.crl");
+    let (ok, text) = pki.issue_crl(&out, &[]);
+    assert!(!ok && text.contains("keyrite ledger adopt"), "{text}");
+    assert!(!out.exists());
+
+    let adopt = |extra: &[&std::ffi::OsStr]| {
+        run(pki
+            .hsm
+            .command()
+            .args(["ledger", "adopt", "--token", &pki.root_key_uri()])
+            .arg("--root-cert")
+            .arg(&pki.root)
+            .arg("--ledger")
+            .arg(&pki.ledger)
+            .args(extra))
+    };
+    // Without the last CRL, a ledger with revocations cannot be checked.
+    let (ok, text) = adopt(&[]);
+    assert!(
+        !ok && text.contains("give that CRL with --last-crl"),
+        "{text}"
+    );
+    // A ledger whose revocation was dropped does not match what the root signed.
+    let with_crl = [std::ffi::OsStr::new("--last-crl"), first.as_os_str()];
+    edit_ledger(&pki, |l| l["revoked"] = serde_json::json!([]));
+    let (ok, text) = adopt(&with_crl);
+    assert!(
+        !ok && text.contains("its revocations are not the CRL's: the CRL lists 1 it does not")
+            && text.to_lowercase().contains(&revoked.to_lowercase()),
+        "{text}"
+    );
+    let (ok, text) = pki.issue_crl(&out, &[]);
+    assert!(!ok, "adopted after a refusal: {text}");
+    // The ledger as the root's CRL says it is.
+    fs::write(pki.ledger.join("ledger.json"), &honest).unwrap();
+    let (ok, text) = adopt(&with_crl);
+    assert!(
+        ok && text.contains("CRL number 1, 2 issued certificates, 1 revocations"),
+        "{text}"
+    );
+    let (ok, text) = adopt(&with_crl);
+    assert!(!ok && text.contains("nothing to adopt"), "{text}");
+    let (ok, text) = pki.issue_crl(&out, &[]);
+    assert!(ok, "{text}");
+    assert!(crl_text(&out).contains(&format!("Serial Number: {revoked}")));
+}

@@ -194,14 +194,54 @@ impl<'t> Ledger<'t> {
         create: bool,
         token: &'t Token,
     ) -> Result<Self, LedgerError> {
+        if !create && !dir.join(LEDGER_FILE).exists() {
+            return Err(LedgerError::Missing(dir.to_owned()));
+        }
+        let (mut ledger, on_disk) = Self::load(dir, root, root_der, token)?;
+        let tampered = |differences: String| LedgerError::Tampered {
+            dir: dir.to_owned(),
+            token: token.label().to_owned(),
+            differences,
+        };
+        match (ledger.record.as_mut(), on_disk) {
+            (None, None) => {}
+            (None, Some(_)) => {
+                return Err(tampered(
+                    "the token has no record of any ledger for this root (a ledger kept \
+                     before records, or a replaced token: check it against the last CRL with \
+                     `keyrite ledger adopt`)"
+                        .into(),
+                ));
+            }
+            (Some(kept), None) => {
+                return Err(tampered(format!(
+                    "there is no ledger.json, and the token records one with CRL number {}, \
+                     {} issued certificates and {} revocations",
+                    kept.current.crl_number, kept.current.issued, kept.current.revoked
+                )));
+            }
+            (Some(kept), Some(facts)) => {
+                if !kept.matches(&facts) {
+                    return Err(tampered(facts.differences(&kept.current)));
+                }
+            }
+        }
+        Ok(ledger)
+    }
+
+    /// Locks and reads the ledger in `dir` (an empty one when there is none) with the token's
+    /// record of it, both unchecked against each other; the facts of the file, when there is one.
+    fn load(
+        dir: &Path,
+        root: &Path,
+        root_der: &[u8],
+        token: &'t Token,
+    ) -> Result<(Self, Option<Facts>), LedgerError> {
         let io = |path: &Path, e: &dyn std::fmt::Display| LedgerError::Io {
             path: path.to_owned(),
             reason: e.to_string(),
         };
         let path = dir.join(LEDGER_FILE);
-        if !create && !path.exists() {
-            return Err(LedgerError::Missing(dir.to_owned()));
-        }
         fs::create_dir_all(dir).map_err(|e| io(dir, &e))?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = fs::OpenOptions::new()
@@ -217,11 +257,12 @@ impl<'t> Ledger<'t> {
         }
         let root_sha256 = hex::encode(crate::keys::sha256(root_der));
         let record_name = format!("ledger-{root_sha256}");
-        let mut record = Anchored::<Facts>::read(token, &record_name).map_err(token_error)?;
+        let record = Anchored::<Facts>::read(token, &record_name).map_err(token_error)?;
         let read =
-            crate::sys::input::read_if_present(&path, MAX_LEDGER, crate::sys::input::Links::Refuse);
-        let data = match read {
-            Ok(Some(bytes)) => {
+            crate::sys::input::read_if_present(&path, MAX_LEDGER, crate::sys::input::Links::Refuse)
+                .map_err(|e| io(&path, &e))?;
+        let (data, facts) = match read {
+            Some(bytes) => {
                 let data: Data = serde_json::from_slice(&bytes)
                     .map_err(|e| io(&path, &format!("not a keyrite ledger ({e})")))?;
                 if data.version != LEDGER_VERSION {
@@ -239,50 +280,121 @@ impl<'t> Ledger<'t> {
                     });
                 }
                 let facts = Facts::of(&bytes, &data);
-                let Some(kept) = record.as_mut() else {
-                    return Err(LedgerError::Tampered {
-                        dir: dir.to_owned(),
-                        token: token.label().to_owned(),
-                        differences: "the token has no record of any ledger for this root".into(),
-                    });
-                };
-                if !kept.matches(&facts) {
-                    return Err(LedgerError::Tampered {
-                        dir: dir.to_owned(),
-                        token: token.label().to_owned(),
-                        differences: facts.differences(&kept.current),
-                    });
-                }
-                data
+                (data, Some(facts))
             }
-            Ok(None) => {
-                if let Some(kept) = &record {
-                    return Err(LedgerError::Tampered {
-                        dir: dir.to_owned(),
-                        token: token.label().to_owned(),
-                        differences: format!(
-                            "there is no ledger.json, and the token records one with CRL number \
-                             {}, {} issued certificates and {} revocations",
-                            kept.current.crl_number, kept.current.issued, kept.current.revoked
-                        ),
-                    });
-                }
+            None => (
                 Data {
                     version: LEDGER_VERSION,
                     root_sha256,
                     ..Data::default()
-                }
-            }
-            Err(e) => return Err(io(&path, &e)),
+                },
+                None,
+            ),
         };
-        Ok(Self {
+        let ledger = Self {
             dir: dir.to_owned(),
             data,
             token,
             record_name,
             record,
             _lock: lock,
-        })
+        };
+        Ok((ledger, facts))
+    }
+
+    /// Records on the root token a ledger the token has no record of (kept before ledgers were
+    /// recorded, or after the token was replaced), once what it must hold is re-derived from
+    /// the last CRL the root signed: that CRL verifies under the root, carries the ledger's
+    /// CRL number, and lists exactly the ledger's revoked serials. A ledger that never had a
+    /// CRL issued must list no revocations. Returns the ledger, now recorded.
+    pub fn adopt(
+        dir: &Path,
+        root_path: &Path,
+        root: &x509_cert::Certificate,
+        last_crl: Option<&x509_cert::crl::CertificateList>,
+        token: &'t Token,
+    ) -> Result<Self, LedgerError> {
+        use der::Encode;
+        let root_der = root.to_der().map_err(|e| LedgerError::Io {
+            path: root_path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let path = dir.join(LEDGER_FILE);
+        let refused = |reason: String| LedgerError::Io {
+            path: path.clone(),
+            reason,
+        };
+        if !path.exists() {
+            return Err(LedgerError::Missing(dir.to_owned()));
+        }
+        let (mut ledger, on_disk) = Self::load(dir, root_path, &root_der, token)?;
+        if ledger.record.is_some() {
+            return Err(refused(format!(
+                "root token '{}' already records a ledger for this root: nothing to adopt",
+                token.label()
+            )));
+        }
+        let facts = on_disk.ok_or_else(|| LedgerError::Missing(dir.to_owned()))?;
+        let listed: std::collections::BTreeSet<&str> = ledger
+            .data
+            .revoked
+            .iter()
+            .map(|r| r.serial.as_str())
+            .collect();
+        match last_crl {
+            None if ledger.data.crl_number == 0 && listed.is_empty() => {}
+            None => {
+                return Err(refused(format!(
+                    "it says CRL {} was issued and lists {} revocations: give that CRL with \
+                     --last-crl, so the ledger is checked against what the root signed",
+                    ledger.data.crl_number,
+                    listed.len()
+                )));
+            }
+            Some(crl) => {
+                crate::pki::verify::crl_issued_by(crl, root)
+                    .map_err(|e| refused(format!("the CRL given is not the root's: {e}")))?;
+                let number = crate::pki::crl::number(crl);
+                if number != Some(ledger.data.crl_number) {
+                    return Err(refused(format!(
+                        "it says the last CRL is number {}, the CRL given is number {}: give \
+                         the last CRL, or the ledger written with it",
+                        ledger.data.crl_number,
+                        number.map_or("(none)".into(), |n| n.to_string())
+                    )));
+                }
+                let signed: std::collections::BTreeSet<String> = crl
+                    .tbs_cert_list
+                    .revoked_certificates
+                    .iter()
+                    .flatten()
+                    .map(|r| crate::pki::serial_hex(&r.serial_number))
+                    .collect();
+                let signed: std::collections::BTreeSet<&str> =
+                    signed.iter().map(String::as_str).collect();
+                if signed != listed {
+                    let dropped: Vec<&str> = signed.difference(&listed).copied().collect();
+                    let added: Vec<&str> = listed.difference(&signed).copied().collect();
+                    return Err(refused(format!(
+                        "its revocations are not the CRL's: the CRL lists {} it does not \
+                         ({}); it lists {} the CRL does not ({})",
+                        dropped.len(),
+                        dropped.join(", "),
+                        added.len(),
+                        added.join(", ")
+                    )));
+                }
+            }
+        }
+        let record = Anchored {
+            current: facts,
+            pending: None,
+        };
+        record
+            .write(token, &ledger.record_name)
+            .map_err(token_error)?;
+        ledger.record = Some(record);
+        Ok(ledger)
     }
 
     /// Whether a certificate with `serial` (hex) was issued.
@@ -367,4 +479,62 @@ impl<'t> Ledger<'t> {
 
 fn token_error(e: TokenError) -> LedgerError {
     LedgerError::Token(Box::new(e))
+}
+
+/// What `keyrite ledger adopt` needs.
+pub struct AdoptRequest<'a> {
+    /// The root key's token and object.
+    pub token: &'a crate::keys::token::Pkcs11Uri,
+    /// `--module`, when given.
+    pub module: Option<&'a Path>,
+    /// The root certificate.
+    pub root_cert: &'a Path,
+    /// The ledger directory.
+    pub ledger: &'a Path,
+    /// The last CRL the root issued (DER or PEM), when it issued any.
+    pub last_crl: Option<&'a Path>,
+}
+
+/// What a ledger adopted holds.
+pub struct Adopted {
+    /// The last CRL number.
+    pub crl_number: u64,
+    /// Certificates issued.
+    pub issued: usize,
+    /// Revocations.
+    pub revoked: usize,
+}
+
+/// Opens the root on its token (the certificate checked to be the root) and adopts the
+/// ledger: see [`Ledger::adopt`].
+pub fn adopt_ledger(req: &AdoptRequest<'_>) -> Result<Adopted, super::CaError> {
+    let root = crate::pki::read_certificate(req.root_cert)?;
+    let last_crl = req
+        .last_crl
+        .map(|path| {
+            let bytes =
+                crate::sys::input::read(path, 64 * 1024 * 1024, crate::sys::input::Links::Refuse)
+                    .map_err(|e| super::CaError::Refused(e.to_string()))?;
+            let der = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+                der::pem::decode_vec(&bytes)
+                    .map(|(_, der)| der)
+                    .map_err(|e| {
+                        super::CaError::Refused(format!("{}: not a PEM CRL ({e})", path.display()))
+                    })?
+            } else {
+                bytes
+            };
+            crate::pki::crl::parse_crl(&der).map_err(|e| {
+                super::CaError::Refused(format!("{}: not a CRL ({e})", path.display()))
+            })
+        })
+        .transpose()?;
+    let token = crate::keys::token::Token::open(req.token, req.module)?;
+    crate::ca::issuer::open_root_signer(&token, req.token, &root)?;
+    let ledger = Ledger::adopt(req.ledger, req.root_cert, &root, last_crl.as_ref(), &token)?;
+    Ok(Adopted {
+        crl_number: ledger.crl_number(),
+        issued: ledger.issued().len(),
+        revoked: ledger.revoked().len(),
+    })
 }

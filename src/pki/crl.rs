@@ -91,6 +91,15 @@ pub fn tbs_cert_list(
     })
 }
 
+/// A CRL's cRLNumber, when it has one that fits 64 bits.
+pub fn number(crl: &CertificateList) -> Option<u64> {
+    let exts = crl.tbs_cert_list.crl_extensions.as_deref()?;
+    let e = exts.iter().find(|e| e.extn_id == CrlNumber::OID)?;
+    let n = CrlNumber::from_der(e.extn_value.as_bytes()).ok()?;
+    let bytes = n.0.as_bytes();
+    (bytes.len() <= 8).then(|| bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+}
+
 /// Every way a CRL breaks RFC 5280 and notation's rules for the issuer's CRLs (empty when
 /// sound).
 pub fn check_crl(tbs: &TbsCertList, issuer: &Issuer, scheme: SignatureScheme) -> Vec<String> {

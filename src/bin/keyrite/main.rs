@@ -5,6 +5,7 @@ mod bundle;
 mod crl;
 mod csr;
 mod delegate;
+mod ledger;
 mod publisher;
 mod rehearse;
 mod root;
@@ -22,6 +23,7 @@ use bundle::BundleCommand;
 use crl::CrlCommand;
 use csr::CsrCommand;
 use delegate::DelegateCommand;
+use ledger::LedgerCommand;
 use publisher::PublisherCommand;
 use rehearse::RehearseArgs;
 use root::RootCommand;
@@ -63,6 +65,9 @@ enum Command {
     /// Issue certificate revocation lists.
     #[command(subcommand)]
     Crl(CrlCommand),
+    /// The issuance ledger's record on the root token.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
     /// Publishers' signing keys: make one with its CSR, record the chain the ceremony issued
     /// for it, and install the notation plugin that signs with it.
     #[command(subcommand)]
@@ -119,6 +124,7 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
         Command::Csr(command) => csr::run(command),
         Command::Delegate(command) => delegate::run(command),
         Command::Crl(command) => crl::run(command),
+        Command::Ledger(command) => ledger::run(command),
         Command::Publisher(command) => publisher::run(command),
         Command::Bundle(command) => bundle::run(command),
         Command::Transcript(command) => transcript::run(command),
