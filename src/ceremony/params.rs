@@ -185,9 +185,11 @@ impl Check for RootCreate {
     fn check(&self) -> Result<(), String> {
         parse_subject(&self.subject).map_err(|e| e.to_string())?;
         period("validity", &self.validity)?;
-        self.algorithm
+        let algorithm = self
+            .algorithm
             .parse::<KeyAlgorithm>()
             .map_err(|e| e.to_string())?;
+        algorithm.check_ca_key()?;
         match &self.shares {
             Some(t) => {
                 let t: Threshold = t.parse().map_err(|e: ThresholdError| e.to_string())?;
@@ -200,6 +202,10 @@ impl Check for RootCreate {
                         self.custodians.len()
                     ));
                 }
+                crate::keys::memory::MemoryKey::check_algorithm(algorithm)
+                    .map_err(|e| e.to_string())?;
+                // The same checks `root create` makes, so the ceremony stops before it starts.
+                crate::shares::parse_custodians(&self.custodians, t).map_err(|e| e.to_string())?;
                 Ok(())
             }
             None if !self.custodians.is_empty() => Err(

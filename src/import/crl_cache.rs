@@ -6,7 +6,6 @@ use der::DateTime;
 use serde_json::json;
 use x509_cert::Certificate;
 use x509_cert::der::Decode;
-use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
 
 use super::install::Plan;
 use super::journal::NewFile;
@@ -43,7 +42,8 @@ pub(super) fn revocation_record(
                     e.name
                 ))
             })?;
-        check_crl_form(&e.name, crl, &issuer.1)?;
+        crate::pki::crl::check_crl_form(crl, &issuer.1)
+            .map_err(|why| refused(format!("CRL {}: {why}", e.name)))?;
         let next = crl
             .tbs_cert_list
             .next_update
@@ -110,46 +110,6 @@ fn check_url_unanswered(
     }
     if earlier.iter().any(|c| c.urls.iter().any(|u| u == url)) {
         return Err(refused(format!("two CRLs answer for {url}")));
-    }
-    Ok(())
-}
-
-/// Refuses a CRL notation would not use: not v2, a delta CRL, a critical extension other
-/// than the issuing distribution point, or an issuer without cRLSign.
-fn check_crl_form(
-    name: &str,
-    crl: &x509_cert::crl::CertificateList,
-    issuer: &Certificate,
-) -> Result<(), ImportError> {
-    const ISSUING_DISTRIBUTION_POINT: &str = "2.5.29.28";
-    const DELTA_CRL_INDICATOR: &str = "2.5.29.27";
-    let tbs = &crl.tbs_cert_list;
-    if tbs.version != x509_cert::certificate::Version::V2 {
-        return Err(refused(format!("CRL {name} is not a v2 CRL")));
-    }
-    for ext in tbs.crl_extensions.iter().flatten() {
-        let oid = ext.extn_id.to_string();
-        if oid == DELTA_CRL_INDICATOR {
-            return Err(refused(format!(
-                "CRL {name} is a delta CRL; a bundle carries base CRLs"
-            )));
-        }
-        if ext.critical && oid != ISSUING_DISTRIBUTION_POINT {
-            return Err(refused(format!(
-                "CRL {name} has a critical extension {oid} notation refuses"
-            )));
-        }
-    }
-    let can_sign_crls = issuer
-        .tbs_certificate()
-        .get_extension::<KeyUsage>()
-        .ok()
-        .flatten()
-        .is_some_and(|(_, k)| k.0.contains(KeyUsages::CRLSign));
-    if !can_sign_crls {
-        return Err(refused(format!(
-            "CRL {name}'s issuer has no cRLSign keyUsage, so notation would refuse its CRL"
-        )));
     }
     Ok(())
 }

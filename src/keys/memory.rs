@@ -26,8 +26,19 @@ pub struct MemoryKey {
 pub struct MemoryKeyError(pub String);
 
 impl MemoryKey {
+    /// Refuses an algorithm a backed-up root cannot have: the backup splits an EC scalar.
+    pub fn check_algorithm(alg: KeyAlgorithm) -> Result<(), MemoryKeyError> {
+        match alg {
+            KeyAlgorithm::P256 | KeyAlgorithm::P384 | KeyAlgorithm::P521 => Ok(()),
+            other => Err(MemoryKeyError(format!(
+                "a backed-up root must be an EC key (p256, p384, p521), not {other}: the backup splits the EC private scalar"
+            ))),
+        }
+    }
+
     /// Generates a key of `alg` (EC only: the backup splits the private scalar).
     pub fn generate(alg: KeyAlgorithm) -> Result<Self, MemoryKeyError> {
+        Self::check_algorithm(alg)?;
         let rng =
             |e: getrandom::Error| MemoryKeyError(format!("the OS random generator failed: {e}"));
         let secret = match alg {
@@ -46,10 +57,8 @@ impl MemoryKey {
                     .map_err(rng)?
                     .into(),
             ),
-            other => {
-                return Err(MemoryKeyError(format!(
-                    "a backed-up root must be an EC key (p256, p384, p521), not {other}: the backup splits the EC private scalar"
-                )));
+            KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
+                unreachable!("check_algorithm refused RSA")
             }
         };
         Ok(Self::from_secret(secret))

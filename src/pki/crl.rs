@@ -91,6 +91,42 @@ pub fn tbs_cert_list(
     })
 }
 
+/// Refuses a CRL notation would not use: not v2, a delta CRL, a critical extension other
+/// than the issuing distribution point, or an issuer without cRLSign. The ceremony refuses
+/// to carry such a CRL in a bundle, and the importer to install one.
+pub fn check_crl_form(
+    crl: &CertificateList,
+    issuer: &x509_cert::Certificate,
+) -> Result<(), String> {
+    const ISSUING_DISTRIBUTION_POINT: &str = "2.5.29.28";
+    const DELTA_CRL_INDICATOR: &str = "2.5.29.27";
+    let tbs = &crl.tbs_cert_list;
+    if tbs.version != x509_cert::certificate::Version::V2 {
+        return Err("it is not a v2 CRL".into());
+    }
+    for ext in tbs.crl_extensions.iter().flatten() {
+        let oid = ext.extn_id.to_string();
+        if oid == DELTA_CRL_INDICATOR {
+            return Err("it is a delta CRL; a bundle carries base CRLs".into());
+        }
+        if ext.critical && oid != ISSUING_DISTRIBUTION_POINT {
+            return Err(format!(
+                "it has a critical extension {oid} notation refuses"
+            ));
+        }
+    }
+    let can_sign_crls = issuer
+        .tbs_certificate()
+        .get_extension::<x509_cert::ext::pkix::KeyUsage>()
+        .ok()
+        .flatten()
+        .is_some_and(|(_, k)| k.0.contains(x509_cert::ext::pkix::KeyUsages::CRLSign));
+    if !can_sign_crls {
+        return Err("its issuer has no cRLSign keyUsage, so notation would refuse it".into());
+    }
+    Ok(())
+}
+
 /// A CRL's cRLNumber, when it has one that fits 64 bits.
 pub fn number(crl: &CertificateList) -> Option<u64> {
     let exts = crl.tbs_cert_list.crl_extensions.as_deref()?;

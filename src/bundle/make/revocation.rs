@@ -128,7 +128,7 @@ fn crl_entry(
         )));
     }
     let (crl, der) = read_crl(&source.path)?;
-    let (_, issuer_der) = issuers
+    let (issuer, issuer_der) = issuers
         .iter()
         .find(|(c, _)| crl_issued_by(&crl, c).is_ok())
         .ok_or_else(|| {
@@ -137,11 +137,37 @@ fn crl_entry(
                 if crl_issuers.is_empty() { "" } else { " or any --crl-issuer" }
             ))
         })?;
-    let next_update = crl
-        .tbs_cert_list
+    crate::pki::crl::check_crl_form(&crl, issuer).map_err(|why| {
+        MakeError::Refused(format!("{path}: {why}: keyrite-import would refuse it"))
+    })?;
+    let tbs = &crl.tbs_cert_list;
+    // RFC 5280 5.1.2.4 and 5.1.2.5: dates through 2049 are UTCTime.
+    if [Some(tbs.this_update), tbs.next_update]
+        .iter()
+        .flatten()
+        .any(|t| {
+            matches!(t, x509_cert::time::Time::GeneralTime(_)) && t.to_date_time().year() < 2050
+        })
+    {
+        return Err(MakeError::Refused(format!(
+            "{path} encodes a date before 2050 as GeneralizedTime, which RFC 5280 reserves for 2050 and later: have its issuer fix it"
+        )));
+    }
+    let this_update = tbs.this_update.to_date_time();
+    let next_update = tbs
         .next_update
         .map(|t| t.to_date_time())
         .ok_or_else(|| MakeError::Refused(format!("{path} has no nextUpdate")))?;
+    if next_update <= this_update {
+        return Err(MakeError::Refused(format!(
+            "{path} has its nextUpdate ({next_update}) before its thisUpdate ({this_update}): it was never valid"
+        )));
+    }
+    if this_update > issued {
+        return Err(MakeError::Refused(format!(
+            "{path} is not valid until {this_update}: check the issuer's clock and issue it again"
+        )));
+    }
     if next_update <= issued {
         return Err(MakeError::Refused(format!(
             "{path} expired on {next_update}: issue a fresh CRL first"
