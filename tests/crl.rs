@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::ceremony::Ceremony;
+use common::ceremony::{Ceremony, openssl_csr};
 use common::*;
 
 /// `keyrite crl issue` and the ledger, on the ceremony's root.
@@ -385,10 +385,15 @@ fn a_ledger_the_token_has_no_record_of_is_adopted_only_as_the_last_crl_says() {
     let honest = pki.ledger_bytes();
     // The token's record of the ledger is lost (a replaced token, or a ledger kept before
     // records): pkcs11-tool removes the data object.
-    let root_sha256 = {
+    let root_key_sha256 = {
         use der::Encode;
         let root = keyrite::pki::read_certificate(&pki.root).unwrap();
-        hex::encode(keyrite::keys::sha256(&root.to_der().unwrap()))
+        let spki = root
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .unwrap();
+        hex::encode(keyrite::keys::sha256(&spki))
     };
     run_ok(
         Command::new("pkcs11-tool")
@@ -402,12 +407,31 @@ fn a_ledger_the_token_has_no_record_of_is_adopted_only_as_the_last_crl_says() {
                 "--type",
                 "data",
             ])
-            .args(["--label", &format!("keyrite:ledger-{root_sha256}")]),
+            .args(["--label", &format!("keyrite:ledger-{root_key_sha256}")]),
     );
     let out = pki.hsm.dir().join("second.crl");
     let (ok, text) = pki.issue_crl(&out, &[]);
     assert!(!ok && text.contains("keyrite ledger adopt"), "{text}");
     assert!(!out.exists());
+    // Nor does a deleted ledger start a new one (a fork the token would then vouch for).
+    let aside = pki.hsm.dir().join("ledger.json.aside");
+    fs::rename(pki.ledger.join("ledger.json"), &aside).unwrap();
+    let csr = openssl_csr(pki.hsm.dir(), "fork", "/C=US/ST=WA/O=Publisher/CN=fork");
+    let (ok, text) = run(pki
+        .hsm
+        .command()
+        .args(["delegate", "issue", "--token", &pki.root_key_uri()])
+        .arg("--root-cert")
+        .arg(&pki.root)
+        .arg("--csr")
+        .arg(&csr)
+        .arg("--ledger")
+        .arg(&pki.ledger)
+        .args(["--profile", "signing", "--validity", "30d", "--out"])
+        .arg(pki.hsm.dir().join("forked")));
+    assert!(!ok && text.contains("keyrite ledger adopt"), "{text}");
+    assert!(!pki.ledger.join("ledger.json").exists());
+    fs::rename(&aside, pki.ledger.join("ledger.json")).unwrap();
 
     let adopt = |extra: &[&std::ffi::OsStr]| {
         run(pki
@@ -418,14 +442,23 @@ fn a_ledger_the_token_has_no_record_of_is_adopted_only_as_the_last_crl_says() {
             .arg(&pki.root)
             .arg("--ledger")
             .arg(&pki.ledger)
+            .args(["--last-crl-number", "1"])
             .args(extra))
     };
     // Without the last CRL, a ledger with revocations cannot be checked.
     let (ok, text) = adopt(&[]);
+    assert!(!ok && text.contains("give CRL 1 with --last-crl"), "{text}");
+    // A ledger made to say no CRL was ever issued: the paper log's number is not the medium's.
+    edit_ledger(&pki, |l| {
+        l["revoked"] = serde_json::json!([]);
+        l["crl_number"] = serde_json::json!(0);
+    });
+    let (ok, text) = adopt(&[]);
     assert!(
-        !ok && text.contains("give that CRL with --last-crl"),
+        !ok && text.contains("it says the last CRL is number 0, the paper log 1"),
         "{text}"
     );
+    fs::write(pki.ledger.join("ledger.json"), &honest).unwrap();
     // A ledger whose revocation was dropped does not match what the root signed.
     let with_crl = [std::ffi::OsStr::new("--last-crl"), first.as_os_str()];
     edit_ledger(&pki, |l| l["revoked"] = serde_json::json!([]));

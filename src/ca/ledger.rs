@@ -34,6 +34,16 @@ struct Facts {
 }
 
 impl Facts {
+    /// The facts of no ledger file at all: a root's ledger before its first issuance.
+    fn none() -> Self {
+        Self {
+            sha256: String::new(),
+            crl_number: 0,
+            issued: 0,
+            revoked: 0,
+        }
+    }
+
     fn of(bytes: &[u8], data: &Data) -> Self {
         Self {
             sha256: hex::encode(crate::keys::sha256(bytes)),
@@ -45,6 +55,16 @@ impl Facts {
 
     /// What differs between the ledger `self` describes and the one `kept` does.
     fn differences(&self, kept: &Self) -> String {
+        if self.sha256.is_empty() {
+            return format!(
+                "there is no ledger.json, and the token records one with CRL number {}, {} \
+                 issued certificates and {} revocations",
+                kept.crl_number, kept.issued, kept.revoked
+            );
+        }
+        if kept.sha256.is_empty() {
+            return "the token records that this root has issued nothing yet".into();
+        }
         let mut what = Vec::new();
         if self.crl_number != kept.crl_number {
             what.push(format!(
@@ -115,6 +135,39 @@ struct Data {
     crl_number: u64,
     issued: Vec<Issued>,
     revoked: Vec<Revoked>,
+}
+
+/// The name of the record of a root's ledger on its token: by the root's key, since a
+/// certificate's bytes do not name a key (an ECDSA signature has two valid forms).
+fn record_name(root_key: &crate::keys::PublicKey) -> Result<String, LedgerError> {
+    use der::Encode;
+    let spki = root_key
+        .to_spki()
+        .ok()
+        .and_then(|s| s.to_der().ok())
+        .ok_or_else(|| LedgerError::Token(Box::new(TokenError::Encoding("the root key".into()))))?;
+    Ok(format!(
+        "ledger-{}",
+        hex::encode(crate::keys::sha256(&spki))
+    ))
+}
+
+/// Records on a new root's token that its ledger is empty: from now on a ledger for that root
+/// is one the token recorded, and a missing record means an older root (see [`Ledger::adopt`]).
+pub fn start_record(token: &Token, root_key: &crate::keys::PublicKey) -> Result<(), LedgerError> {
+    let name = record_name(root_key)?;
+    if Anchored::<Facts>::read(token, &name)
+        .map_err(token_error)?
+        .is_some()
+    {
+        return Ok(());
+    }
+    Anchored {
+        current: Facts::none(),
+        pending: None,
+    }
+    .write(token, &name)
+    .map_err(token_error)
 }
 
 /// Why the ledger could not be used.
@@ -203,28 +256,17 @@ impl<'t> Ledger<'t> {
             token: token.label().to_owned(),
             differences,
         };
-        match (ledger.record.as_mut(), on_disk) {
-            (None, None) => {}
-            (None, Some(_)) => {
-                return Err(tampered(
-                    "the token has no record of any ledger for this root (a ledger kept \
-                     before records, or a replaced token: check it against the last CRL with \
-                     `keyrite ledger adopt`)"
-                        .into(),
-                ));
-            }
-            (Some(kept), None) => {
-                return Err(tampered(format!(
-                    "there is no ledger.json, and the token records one with CRL number {}, \
-                     {} issued certificates and {} revocations",
-                    kept.current.crl_number, kept.current.issued, kept.current.revoked
-                )));
-            }
-            (Some(kept), Some(facts)) => {
-                if !kept.matches(&facts) {
-                    return Err(tampered(facts.differences(&kept.current)));
-                }
-            }
+        let facts = on_disk.unwrap_or_else(Facts::none);
+        let Some(kept) = ledger.record.as_mut() else {
+            return Err(tampered(
+                "the token has no record of this root's ledger (a root made before ledgers were \
+                 recorded, or a replaced token): check the ledger against the paper log and the \
+                 last CRL with `keyrite ledger adopt`"
+                    .into(),
+            ));
+        };
+        if !kept.matches(&facts) {
+            return Err(tampered(facts.differences(&kept.current)));
         }
         Ok(ledger)
     }
@@ -256,7 +298,14 @@ impl<'t> Ledger<'t> {
             Err(e) => return Err(io(&lock_path, &e)),
         }
         let root_sha256 = hex::encode(crate::keys::sha256(root_der));
-        let record_name = format!("ledger-{root_sha256}");
+        let root_key = <x509_cert::Certificate as der::Decode>::from_der(root_der)
+            .ok()
+            .and_then(|c| {
+                crate::keys::PublicKey::from_spki(c.tbs_certificate().subject_public_key_info())
+                    .ok()
+            })
+            .ok_or_else(|| io(root, &"the root certificate's key cannot be read"))?;
+        let record_name = record_name(&root_key)?;
         let record = Anchored::<Facts>::read(token, &record_name).map_err(token_error)?;
         let read =
             crate::sys::input::read_if_present(&path, MAX_LEDGER, crate::sys::input::Links::Refuse)
@@ -304,13 +353,15 @@ impl<'t> Ledger<'t> {
 
     /// Records on the root token a ledger the token has no record of (kept before ledgers were
     /// recorded, or after the token was replaced), once what it must hold is re-derived from
-    /// the last CRL the root signed: that CRL verifies under the root, carries the ledger's
-    /// CRL number, and lists exactly the ledger's revoked serials. A ledger that never had a
-    /// CRL issued must list no revocations. Returns the ledger, now recorded.
+    /// what the officers read in the paper log and what the root signed: the last CRL number
+    /// is `last_number` (from the paper log, not the medium), and the CRL of that number, which
+    /// must verify under the root, lists exactly the ledger's revoked serials. With
+    /// `last_number` 0 the ledger must list no revocations. Returns the ledger, now recorded.
     pub fn adopt(
         dir: &Path,
         root_path: &Path,
         root: &x509_cert::Certificate,
+        last_number: u64,
         last_crl: Option<&x509_cert::crl::CertificateList>,
         token: &'t Token,
     ) -> Result<Self, LedgerError> {
@@ -341,15 +392,31 @@ impl<'t> Ledger<'t> {
             .iter()
             .map(|r| r.serial.as_str())
             .collect();
+        if ledger.data.crl_number != last_number {
+            return Err(refused(format!(
+                "it says the last CRL is number {}, the paper log {last_number}: restore the \
+                 ledger the last ceremony wrote",
+                ledger.data.crl_number
+            )));
+        }
         match last_crl {
-            None if ledger.data.crl_number == 0 && listed.is_empty() => {}
-            None => {
+            None if last_number == 0 && listed.is_empty() => {}
+            None if last_number == 0 => {
                 return Err(refused(format!(
-                    "it says CRL {} was issued and lists {} revocations: give that CRL with \
-                     --last-crl, so the ledger is checked against what the root signed",
-                    ledger.data.crl_number,
+                    "it lists {} revocations but no CRL was ever issued",
                     listed.len()
                 )));
+            }
+            None => {
+                return Err(refused(format!(
+                    "give CRL {last_number} with --last-crl, so the ledger is checked against \
+                     what the root signed"
+                )));
+            }
+            Some(_) if last_number == 0 => {
+                return Err(refused(
+                    "a CRL is given, but the paper log says none was issued".into(),
+                ));
             }
             Some(crl) => {
                 crate::pki::verify::crl_issued_by(crl, root)
@@ -491,6 +558,8 @@ pub struct AdoptRequest<'a> {
     pub root_cert: &'a Path,
     /// The ledger directory.
     pub ledger: &'a Path,
+    /// The last CRL number, as the paper log of the last ceremony records it (0: none).
+    pub last_number: u64,
     /// The last CRL the root issued (DER or PEM), when it issued any.
     pub last_crl: Option<&'a Path>,
 }
@@ -531,7 +600,14 @@ pub fn adopt_ledger(req: &AdoptRequest<'_>) -> Result<Adopted, super::CaError> {
         .transpose()?;
     let token = crate::keys::token::Token::open(req.token, req.module)?;
     crate::ca::issuer::open_root_signer(&token, req.token, &root)?;
-    let ledger = Ledger::adopt(req.ledger, req.root_cert, &root, last_crl.as_ref(), &token)?;
+    let ledger = Ledger::adopt(
+        req.ledger,
+        req.root_cert,
+        &root,
+        req.last_number,
+        last_crl.as_ref(),
+        &token,
+    )?;
     Ok(Adopted {
         crl_number: ledger.crl_number(),
         issued: ledger.issued().len(),

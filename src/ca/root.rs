@@ -103,8 +103,10 @@ pub(super) struct Target<'a> {
 }
 
 impl Target<'_> {
-    /// Gives a placed key its final label: from now on it is the root's key.
+    /// Gives a placed key its final label: from now on it is the root's key, and its token
+    /// records that the root's ledger is empty.
     pub(super) fn confirm(&self, placed: &mut PlacedKey, key: &TokenKey) -> Result<(), CaError> {
+        crate::ca::ledger::start_record(&self.token, &key.public_key)?;
         self.token.relabel_key(key, &self.label)?;
         placed.uri = self.uri.for_object(&self.label, &key.id);
         Ok(())
@@ -370,8 +372,11 @@ pub fn create_backed_up(req: &RootRequest<'_>, backup: &Backup) -> Result<RootOu
     if let Err(e) = output::write_new_files(req.out_dir, &file_refs) {
         return Err(undo(&placed, e.into()));
     }
-    for ((target, key), placed_key) in placed.iter().zip(keys.iter_mut()) {
-        target.confirm(placed_key, key)?;
+    for i in 0..placed.len() {
+        let (target, key) = &placed[i];
+        if let Err(e) = target.confirm(&mut keys[i], key) {
+            return Err(undo(&placed, e));
+        }
     }
     Ok(RootOutcome {
         cert_path: req.out_dir.join(ROOT_CERT_FILE),

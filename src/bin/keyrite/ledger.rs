@@ -10,8 +10,8 @@ use keyrite::keys::token::Pkcs11Uri;
 #[derive(Subcommand)]
 pub(crate) enum LedgerCommand {
     /// Record on the root token a ledger it has no record of (one kept before ledgers were
-    /// recorded, or after the token was replaced), once it is checked against the last CRL the
-    /// root signed: the same CRL number and exactly its revoked serials.
+    /// recorded, or after the token was replaced), once it is checked against the paper log's
+    /// last CRL number and that CRL: the same number and exactly its revoked serials.
     Adopt {
         /// PKCS#11 URI of the root key.
         #[arg(long, value_name = "URI")]
@@ -22,7 +22,11 @@ pub(crate) enum LedgerCommand {
         /// The issuance ledger directory.
         #[arg(long, value_name = "DIR", default_value = "ledger")]
         ledger: PathBuf,
-        /// The last CRL the root issued (DER or PEM); needed once the ledger records any.
+        /// The number of the last CRL the root issued, read from the last ceremony's paper log
+        /// (0 when it issued none): not from the medium, which the ledger came on.
+        #[arg(long, value_name = "N")]
+        last_crl_number: u64,
+        /// That CRL (DER or PEM); needed unless the number is 0.
         #[arg(long, value_name = "FILE")]
         last_crl: Option<PathBuf>,
         /// PKCS#11 module (default: the URI's module-path, then $KEYRITE_PKCS11_MODULE).
@@ -38,6 +42,7 @@ pub(crate) fn run(command: LedgerCommand) -> Result<ExitCode, keyrite::Error> {
             token,
             root_cert,
             ledger,
+            last_crl_number,
             last_crl,
             module,
         } => {
@@ -47,6 +52,7 @@ pub(crate) fn run(command: LedgerCommand) -> Result<ExitCode, keyrite::Error> {
                 module: module.as_deref(),
                 root_cert: &root_cert,
                 ledger: &ledger,
+                last_number: last_crl_number,
                 last_crl: last_crl.as_deref(),
             })?;
             println!(

@@ -114,6 +114,20 @@ fn remove_unfinished_root(
         let label = pending_label(id);
         let token = Token::open(uri, ctx.module()).map_err(Error::from)?;
         token.login(uri).map_err(Error::from)?;
+        if let Some(other) = token
+            .labels_with_id(id)
+            .map_err(Error::from)?
+            .into_iter()
+            .find(|l| *l != label)
+        {
+            return Err(CeremonyError::Step(format!(
+                "token '{}' holds an object with the interrupted attempt's key id {} under the \
+                 label '{other}', not its pending label: the attempt may have finished. Nothing \
+                 was removed; record this as an exception and decide with the officers",
+                token.label(),
+                hex::encode(id)
+            )));
+        }
         if let Ok(key) = token.find_key(&uri.for_object(&label, id))
             && let Some((path, _)) = certified.iter().find(|(_, k)| *k == key.public_key)
         {

@@ -257,9 +257,21 @@ impl Token {
         Ok(removed)
     }
 
+    /// The labels of every object with CKA_ID `id`.
+    pub fn labels_with_id(&self, id: &[u8]) -> Result<Vec<String>, TokenError> {
+        self.session()
+            .find_objects(&[Attribute::Id(id.to_vec())])
+            .map_err(ck("searching for objects"))?
+            .into_iter()
+            .map(|obj| self.label_and_id(obj).map(|(label, _)| label))
+            .collect()
+    }
+
     /// Gives both halves of a key pair the label `label`.
     pub fn relabel_key(&self, key: &TokenKey, label: &str) -> Result<(), TokenError> {
-        for obj in std::iter::once(key.private).chain(key.public) {
+        // The public half first: an interruption in between leaves the private key, which
+        // finds the pair, under the pending label, and nothing is half-confirmed.
+        for obj in key.public.into_iter().chain(std::iter::once(key.private)) {
             self.session()
                 .update_attributes(obj, &[Attribute::Label(label.as_bytes().to_vec())])
                 .map_err(ck("labelling the key"))?;
