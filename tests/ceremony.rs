@@ -754,7 +754,7 @@ impl Confirmer for Rejecting {
         self.shown = Some(*hash);
         None
     }
-    fn confirm_step(&mut self, n: usize, _: &Step) -> Result<Vec<String>, String> {
+    fn confirm_step(&mut self, n: usize, _: &Step, _: &[String]) -> Result<Vec<String>, String> {
         panic!("step {n} was offered after the script's hash was rejected")
     }
     fn step_done(&mut self, n: usize, _: &Step, _: &StepOutcome) {

@@ -71,6 +71,8 @@ fn a_step_lists_its_roles_and_offers_enter_only_when_all_confirmed() {
             "Create the root",
             "Do it.",
             "a root is made",
+            &[],
+            0,
             &roles(false),
         )
     });
@@ -94,6 +96,8 @@ fn a_step_lists_its_roles_and_offers_enter_only_when_all_confirmed() {
             "Create the root",
             "Do it.",
             "a root is made",
+            &[],
+            0,
             &roles(true),
         )
     });
