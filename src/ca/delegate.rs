@@ -127,10 +127,8 @@ pub fn plan_delegate(req: &DelegateRequest<'_>) -> Result<DelegatePlan, CaError>
             ascii_escaped(&display_name(&issuer.subject))
         ),
         format!("CSR file: {}", req.csr.display()),
-        format!(
-            "CSR file SHA-256: {}",
-            Fingerprint::of(&csr_file.bytes).hex()
-        ),
+        "CSR file SHA-256:".to_owned(),
+        format!("  {}", Fingerprint::of(&csr_file.bytes).hex()),
     ];
     lines.extend(shown.lines().map(str::to_owned));
     lines.push(format!("valid:    {not_before} to {not_after}"));
