@@ -15,7 +15,7 @@ use keyrite::bundle::make::{
     CrlSource, RevocationRequest, TrustRequest, make_revocation, make_trust,
 };
 use keyrite::bundle::{Bundle, Payload};
-use keyrite::ca::delegate::{DelegateRequest, issue_delegate};
+use keyrite::ca::delegate::{DelegateRequest, plan_delegate};
 use keyrite::ceremony::script::{load_profile, load_script};
 use keyrite::import::site::{Site, SiteOptions};
 use keyrite::keys::PublicKey;
@@ -73,7 +73,7 @@ impl Context {
 
     fn csr(&self, path: &Path) -> Result<(), String> {
         let dir = self.fresh_dir();
-        issue_delegate(&DelegateRequest {
+        plan_delegate(&DelegateRequest {
             token: &self.token,
             module: Some(Path::new(NO_MODULE)),
             root_cert: &self.root_cert,

@@ -402,6 +402,143 @@ fn rehearse_batch_end_to_end_then_tampering_is_caught() {
     assert_verifies(&dir);
 }
 
+/// Every signing step records what its roles were shown before they confirmed it, and the
+/// root signed what was shown: each delegate's key, as hex and words, is the issued
+/// certificate's key; the CSR is recorded from the bytes the certificate was made from; the
+/// CRL adds exactly the revoked serial; the bundles name the root and the CRL they carry.
+#[test]
+fn each_signing_step_records_what_was_shown_and_the_root_signed_that() {
+    use der::Encode;
+    use keyrite::pki::name::{ascii_escaped, display_name};
+
+    let tmp = rehearsed();
+    let dir = rdir(&tmp);
+    let out = dir.join("out");
+    let all = entries(&dir.join(TRANSCRIPT));
+    let steps = |action: &str| -> Vec<&Value> {
+        all.iter()
+            .filter(|e| e["kind"] == "step" && e["action"] == action)
+            .collect()
+    };
+    let shown = |e: &Value| -> Vec<String> {
+        e["shown"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no lines shown: {e}"))
+            .iter()
+            .map(|l| l.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let artefact = |e: &Value, list: &str, role: &str| -> (PathBuf, String) {
+        let a = e[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["role"] == role)
+            .unwrap_or_else(|| panic!("no {role} in {list}: {e}"));
+        (
+            out.join(a["path"].as_str().unwrap()),
+            a["sha256"].as_str().unwrap().to_owned(),
+        )
+    };
+    let ledger: Value =
+        serde_json::from_str(&fs::read_to_string(out.join("ledger/ledger.json")).unwrap()).unwrap();
+
+    let delegates = steps("delegate-issue");
+    assert_eq!(delegates.len(), 2, "{all:#?}");
+    for step in delegates {
+        let lines = shown(step);
+        let (cert_path, _) = artefact(step, "outputs", "delegate-cert");
+        let cert = keyrite::pki::read_certificate(&cert_path).unwrap();
+        let tbs = cert.tbs_certificate();
+        let key = Fingerprint::of(&tbs.subject_public_key_info().to_der().unwrap());
+        for line in std::iter::once(key.hex()).chain(key.words_block().lines().map(str::to_owned)) {
+            assert!(
+                lines.contains(&format!("  {line}")),
+                "the issued key's '{line}' was not shown: {lines:#?}"
+            );
+        }
+        let subject = ascii_escaped(&display_name(tbs.subject()));
+        assert!(
+            lines.contains(&format!("subject:  {subject}")),
+            "{lines:#?}"
+        );
+        // The CSR recorded is the file's bytes as read, shown by their SHA-256; the ledger's
+        // entry for the certificate was made from that same CSR and key.
+        let (csr_path, csr_sha256) = artefact(step, "inputs", "csr");
+        assert_eq!(
+            Fingerprint::of(&fs::read(&csr_path).unwrap()).hex(),
+            csr_sha256
+        );
+        assert!(lines.contains(&format!("  {csr_sha256}")), "{lines:#?}");
+        let csr = keyrite::pki::csr::read_csr(&csr_path).unwrap();
+        assert_eq!(&csr.request.info.public_key, tbs.subject_public_key_info());
+        let serial = keyrite::pki::serial_hex(tbs.serial_number());
+        let issued = ledger["issued"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["serial"] == serial.as_str())
+            .unwrap_or_else(|| panic!("serial {serial} is not in the ledger: {ledger:#}"));
+        assert_eq!(issued["csr_sha256"], Fingerprint::of(&csr.der).hex());
+        assert_eq!(issued["key_sha256"], key.hex());
+        // The validity shown is the certificate's.
+        let valid = format!(
+            "valid:    {} to {}",
+            issued["not_before"].as_str().unwrap(),
+            issued["not_after"].as_str().unwrap()
+        );
+        assert!(lines.contains(&valid), "{valid}: {lines:#?}");
+    }
+
+    let revoked = ledger["revoked"][0]["serial"].as_str().unwrap().to_owned();
+    let crl = shown(steps("crl-issue")[0]);
+    for want in [
+        "added since CRL 0:".to_owned(),
+        format!("  serial {revoked} (unspecified)"),
+        "entries: 1 (the ledger's 0 revocations, 1 new)".to_owned(),
+    ] {
+        assert!(crl.contains(&want), "{want}: {crl:#?}");
+    }
+    assert!(
+        crl.iter().any(|l| l.starts_with("CRL number 1: valid ")),
+        "{crl:#?}"
+    );
+    assert!(
+        crl.iter().any(|l| l.starts_with("removed: none")),
+        "{crl:#?}"
+    );
+
+    let root = Fingerprint::of(
+        &keyrite::pki::read_certificate(&root_cert(&dir))
+            .unwrap()
+            .to_der()
+            .unwrap(),
+    );
+    let trust = shown(steps("bundle-trust")[0]);
+    assert!(
+        trust.contains(&format!("lineage: {}", root.hex())),
+        "{trust:#?}"
+    );
+    assert!(
+        trust.contains(&format!("  {}", root.words()[..8].join(" "))),
+        "{trust:#?}"
+    );
+    let revocation = shown(steps("bundle-revocation")[0]);
+    assert!(
+        revocation.iter().any(|l| l.starts_with("CRL number 1 (")),
+        "{revocation:#?}"
+    );
+    // The revocation bundle's CRL is recorded from the bytes the bundle carries.
+    let (crl_path, crl_sha256) = artefact(steps("bundle-revocation")[0], "inputs", "crl");
+    assert_eq!(
+        Fingerprint::of(&fs::read(crl_path).unwrap()).hex(),
+        crl_sha256
+    );
+
+    let summary = fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("Shown before confirmation"), "{summary}");
+}
+
 #[test]
 fn rehearsal_killed_past_root_creation_resumes() {
     let tmp = tempfile::tempdir().unwrap();
@@ -754,7 +891,7 @@ impl Confirmer for Rejecting {
         self.shown = Some(*hash);
         None
     }
-    fn confirm_step(&mut self, n: usize, _: &Step) -> Result<Vec<String>, String> {
+    fn confirm_step(&mut self, n: usize, _: &Step, _: &[String]) -> Result<Vec<String>, String> {
         panic!("step {n} was offered after the script's hash was rejected")
     }
     fn step_done(&mut self, n: usize, _: &Step, _: &StepOutcome) {
@@ -962,11 +1099,23 @@ fn rechain(entries: &[Value]) -> String {
 fn a_resumed_ceremony_believes_only_the_transcript_its_root_token_recorded() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("r");
-    // Interrupted with the root made and certified, and later steps to run.
+    // Interrupted with the root made and certified, and later steps to run: in the pause after
+    // a step's begin entry, once the token has recorded that entry as the head (a kill between
+    // writing a line and recording it leaves the line pending, and a resume may then go either
+    // way, as if the line had never been written).
+    let seen = std::cell::Cell::new(None::<(usize, Instant)>);
     let left = kill_rehearsal_when(&dir, |l| {
-        l.iter()
-            .any(|e| e.contains(r#""kind":"step""#) && e.contains(r#""action":"root-create""#))
-            && l.len() >= 9
+        let ready = l.len() >= 9
+            && l.iter()
+                .any(|e| e.contains(r#""kind":"step""#) && e.contains(r#""action":"root-create""#))
+            && l.last().is_some_and(|e| e.contains(r#""kind":"begin""#));
+        match seen.get() {
+            Some((n, at)) if ready && n == l.len() => at.elapsed() >= Duration::from_millis(40),
+            _ => {
+                seen.set(ready.then(|| (l.len(), Instant::now())));
+                false
+            }
+        }
     });
     let transcript = dir.join(TRANSCRIPT);
     let honest = fs::read(&transcript).unwrap();

@@ -32,7 +32,7 @@ impl Confirmer for EveryoneConfirms {
     fn confirm_script(&mut self, script: &Script, _: &Fingerprint) -> Option<Vec<String>> {
         Some(script.roles.keys().cloned().collect())
     }
-    fn confirm_step(&mut self, _: usize, step: &Step) -> Result<Vec<String>, String> {
+    fn confirm_step(&mut self, _: usize, step: &Step, _: &[String]) -> Result<Vec<String>, String> {
         Ok(step.confirm.clone())
     }
     fn step_done(&mut self, _: usize, _: &Step, _: &StepOutcome) {}

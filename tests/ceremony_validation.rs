@@ -138,6 +138,7 @@ impl Confirmer for Stop {
         &mut self,
         _: usize,
         _: &keyrite::ceremony::script::Step,
+        _: &[String],
     ) -> Result<Vec<String>, String> {
         Err("stopped for the test".into())
     }

@@ -146,6 +146,17 @@ fn crl_numbers_grow_and_revocations_accumulate() {
     assert!(ok, "{text}");
     let (ok, text) = pki.issue_crl(&second, &["--revoke", &b]);
     assert!(ok, "{text}");
+    // Before signing, what the root signs: the number, what it carries and what is new.
+    for shown in [
+        "keyrite: the root signs:".to_owned(),
+        "CRL number 2: valid ".to_owned(),
+        "entries: 2 (the ledger's 1 revocations, 1 new)".to_owned(),
+        "added since CRL 1:".to_owned(),
+        format!("serial {} (unspecified)", b.to_lowercase()),
+        "removed: none".to_owned(),
+    ] {
+        assert!(text.contains(&shown), "{shown}:\n{text}");
+    }
     let crl = crl_text(&second);
     assert!(
         crl.contains("X509v3 CRL Number: \n                2\n"),

@@ -1272,6 +1272,13 @@ fn a_subject_held_by_another_key_is_refused_unless_allowed() {
             && text.contains("mixes Latin and Cyrillic letters (U+0430"),
         "the mixed scripts should be a warning:\n{text}"
     );
+    // Before signing, what the root signs: the subject in ASCII and the key's SHA-256.
+    assert!(
+        text.contains("keyrite: the root signs:")
+            && text.contains("subject:  C=US, ST=WA, O=Ex\\u{0430}mple, CN=release-signer")
+            && text.contains("key SHA-256 (SubjectPublicKeyInfo):"),
+        "the preview should come before signing:\n{text}"
+    );
     assert!(
         !text.contains('\u{0430}') || text.contains("subject:"),
         "{text}"

@@ -104,8 +104,10 @@ fn p384_root_on_softhsm_passes_openssl_certtool_and_pkilint() {
     assert!(text.contains(&hex), "the fingerprint is printed:\n{text}");
     assert!(text.contains("token-only"), "{text}");
 
-    // Exactly the key pair was created, and the audit says it was generated on the token.
-    assert_eq!(count_objects(&hsm), 2);
+    // Exactly the key pair and the root's empty-ledger record were created, and the audit
+    // says the key was generated on the token.
+    assert_eq!(count_objects(&hsm), 3);
+    assert!(pkcs11_tool_list_objects(&hsm).contains("keyrite:ledger-"));
     let key_uri = format!(
         "pkcs11:token=root-p384;object=keyrite-root?pin-source=file:{}",
         hsm.pin_file().display()
@@ -148,7 +150,11 @@ fn root_through_a_p11kit_server_socket_lands_on_the_remote_token() {
     // The key is on the SoftHSM token behind the socket.
     let objects = pkcs11_tool_list_objects(&server.softhsm);
     assert!(objects.contains("label:      keyrite-root"), "{objects}");
-    assert_eq!(count_objects(&server.softhsm), 2);
+    assert_eq!(
+        count_objects(&server.softhsm),
+        3,
+        "the key pair and the ledger record"
+    );
 }
 
 #[test]
@@ -308,7 +314,7 @@ fn a_label_already_on_the_token_is_refused() {
         "already holds an object with label 'keyrite-root'",
         &second,
         0,
-        2,
+        3,
     );
 }
 
@@ -332,7 +338,7 @@ fn an_id_already_on_the_token_is_refused() {
         "already holds an object with id 0102",
         &out,
         0,
-        2,
+        3,
     );
 }
 

@@ -71,6 +71,8 @@ fn a_step_lists_its_roles_and_offers_enter_only_when_all_confirmed() {
             "Create the root",
             "Do it.",
             "a root is made",
+            &[],
+            0,
             &roles(false),
         )
     });
@@ -94,6 +96,8 @@ fn a_step_lists_its_roles_and_offers_enter_only_when_all_confirmed() {
             "Create the root",
             "Do it.",
             "a root is made",
+            &[],
+            0,
             &roles(true),
         )
     });
@@ -289,5 +293,114 @@ fn enter_does_nothing_until_every_role_confirmed_and_an_exception_stops_the_cere
     assert!(
         screen.contains("The ceremony stopped") && screen.contains("resume"),
         "{screen}"
+    );
+}
+
+/// The screen `ui` shows now, a line per row.
+fn shown_screen(ui: &Rc<RefCell<Ui<TestBackend, ScriptedKeys>>>) -> String {
+    let ui = ui.borrow();
+    let buffer = ui.terminal.backend().buffer().clone();
+    let area = buffer.area;
+    (0..area.height)
+        .map(|y| {
+            (0..area.width)
+                .map(|x| buffer[(x, y)].symbol().to_owned())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A delegate issuance's step screen shows what the root will sign, as the library worked it
+/// out before anyone confirms: the subject in ASCII (its Cyrillic letter marked, not drawn),
+/// the warning about it, and the key's SHA-256 as words; the roles stay in view while the
+/// officers scroll to the end.
+#[test]
+fn a_delegate_step_shows_the_escaped_subject_and_the_key_words_before_it_is_confirmed() {
+    use der::Encode;
+    use keyrite::ca::delegate::{DelegateRequest, plan_delegate};
+    use keyrite::ceremony::engine::Confirmer;
+    use keyrite::ceremony::script::{Action, Step};
+    use keyrite::fingerprint::Fingerprint;
+    use keyrite::keys::memory::MemoryKey;
+    use keyrite::keys::{KeyAlgorithm, KeySigner};
+    use keyrite::tui::TuiConfirmer;
+    use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = common::memory_root::MemoryRoot::named("Preview Root");
+    let root_cert = dir.path().join("root.crt");
+    fs::write(&root_cert, &root.der).unwrap();
+    let publisher = MemoryKey::generate(KeyAlgorithm::P256).unwrap();
+    // "Exаmple" with a Cyrillic а (U+0430).
+    let subject = keyrite::pki::name::parse_subject(
+        "C=US,ST=WA,O=Ex\u{0430}mple Publisher,CN=release-signer",
+    )
+    .unwrap();
+    let csr = dir.path().join("publisher.csr");
+    fs::write(
+        &csr,
+        keyrite::pki::csr::build_csr(&subject, &publisher).unwrap(),
+    )
+    .unwrap();
+    let token = "pkcs11:token=never-opened".parse().unwrap();
+    let plan = plan_delegate(&DelegateRequest {
+        token: &token,
+        module: None,
+        root_cert: &root_cert,
+        csr: &csr,
+        kind: keyrite::pki::profile::DelegateKind::Signing,
+        validity: "90d".parse().unwrap(),
+        crl_url: Some("http://crl.example.internal/root.crl"),
+        ledger: &dir.path().join("ledger"),
+        out_dir: &dir.path().join("issued"),
+        allow_shared_subject: false,
+    })
+    .unwrap();
+    let key = Fingerprint::of(&publisher.public_key().to_spki().unwrap().to_der().unwrap());
+
+    let ceremony = note_ceremony(dir.path());
+    let step = Step {
+        title: "Issue the publisher's certificate".into(),
+        instruction: "Compare the key's words with the publisher's, read aloud.".into(),
+        action: Action::DelegateIssue,
+        confirm: vec!["administrator".into(), "witness".into()],
+        with: Default::default(),
+    };
+    // Each screen: the step screen after `keys`; the keys then run out, which stops the step.
+    let screen_after = |keys: Vec<KeyCode>| {
+        let ui = Rc::new(RefCell::new(Ui::new(
+            Terminal::new(TestBackend::new(80, 24)).unwrap(),
+            ScriptedKeys(keys.into_iter().map(KeyEvent::from).collect()),
+        )));
+        let mut confirmer = TuiConfirmer::new(Rc::clone(&ui), &ceremony);
+        assert!(confirmer.confirm_step(1, &step, plan.lines()).is_err());
+        shown_screen(&ui)
+    };
+    let top = screen_after(Vec::new());
+    assert!(
+        top.contains("subject:  C=US, ST=WA, O=Ex\\u{0430}mple Publisher, CN=release-signer")
+            && !top.contains('\u{0430}'),
+        "{top}"
+    );
+    assert!(top.contains("What the root will sign"), "{top}");
+    assert!(top.contains("Up/Down scroll"), "{top}");
+    let scrolled = screen_after(vec![KeyCode::Char('1'), KeyCode::PageDown]);
+    // The words in order, however the screen wraps them.
+    let on_screen: Vec<&str> = scrolled
+        .split(|c: char| c.is_whitespace() || c == '│')
+        .filter(|w| !w.is_empty())
+        .collect();
+    assert!(
+        on_screen.windows(32).any(|w| w == key.words()),
+        "the key's words are not on the screen:\n{scrolled}"
+    );
+    assert!(
+        scrolled.contains("mixes Latin and Cyrillic") || top.contains("mixes Latin and Cyrillic"),
+        "{top}\n{scrolled}"
+    );
+    assert!(
+        scrolled.contains("1 [x] administrator") && scrolled.contains("2 [ ] witness"),
+        "{scrolled}"
     );
 }

@@ -23,6 +23,7 @@ use crate::keys::KeySigner;
 use crate::keys::token::{Pkcs11Uri, Token};
 use crate::pki::check::Issuer;
 use crate::pki::crl::{self, check_crl, tbs_cert_list, verify_crl};
+use crate::pki::name::{ascii_escaped, display_name};
 use crate::pki::validity::Period;
 use crate::pki::{PkiError, pem, read_certificate};
 use crate::sys::output;
@@ -113,36 +114,132 @@ fn series_path(out: &Path, number: u64, series: bool) -> PathBuf {
     out.with_file_name(format!("{stem}.{number}.{ext}"))
 }
 
-/// Issues one CRL, or a series of consecutive ones, signed by the root key on the token.
-pub fn issue_crls(req: &CrlRequest<'_>) -> Result<Vec<IssuedCrl>, CaError> {
+/// What the root will sign for a CRL request, decided from the ledger the root token
+/// vouches for: the CRL numbers, each CRL's window, the revocations the ledger holds and the
+/// new ones, and the lines officers read before they confirm. [`issue_crls`] signs exactly
+/// this; it keeps the token open (and logged in) until then.
+pub struct CrlPlan {
+    token: Token,
+    root: Certificate,
+    issuer: Issuer,
+    /// The ledger's CRL number the plan follows.
+    after: u64,
+    carried: Vec<Revoked>,
+    new: Vec<Revoked>,
+    windows: Vec<(DateTime, DateTime)>,
+    lines: Vec<String>,
+}
+
+impl CrlPlan {
+    /// What will be signed, a line each: the CRL numbers and windows, how many entries each
+    /// CRL carries, and the serials added since the last CRL.
+    pub fn lines(&self) -> &[String] {
+        &self.lines
+    }
+}
+
+/// Checks a CRL request against the ledger and decides what the root will sign. The token is
+/// opened and logged in to read the ledger's record.
+pub fn plan_crls(req: &CrlRequest<'_>) -> Result<CrlPlan, CaError> {
     let root: Certificate = read_certificate(req.root_cert)?;
     let issuer = issuer_facts(&root)?;
     let now = DateTime::from_system_time(SystemTime::now())?;
     let windows = windows(req, &issuer, now)?;
     let token = Token::open(req.token, req.module)?;
-    let signer = open_root_signer(&token, req.token, &root)?;
-    let mut ledger = Ledger::open(req.ledger, req.root_cert, &root.to_der()?, false, &token)?;
-    let (first_number, last) = ledger
-        .crl_number()
+    token.login(req.token)?;
+    let ledger = Ledger::open(req.ledger, req.root_cert, &root.to_der()?, false, &token)?;
+    let after = ledger.crl_number();
+    let first_number = after
         .checked_add(1)
-        .zip(ledger.crl_number().checked_add(u64::from(req.series)))
+        .filter(|_| after.checked_add(u64::from(req.series)).is_some())
         .ok_or_else(|| {
             CaError::Refused(format!(
-                "the ledger's CRL number {} leaves no room for {} more: this root can issue no \
-                 more CRLs; rotate the root",
-                ledger.crl_number(),
+                "the ledger's CRL number {after} leaves no room for {} more: this root can \
+                 issue no more CRLs; rotate the root",
                 req.series
             ))
         })?;
     check_outputs(req, first_number, windows.len())?;
     let new = new_revocations(req, &ledger, now)?;
-    let mut all = ledger.revoked().to_vec();
+    let carried = ledger.revoked().to_vec();
+    drop(ledger);
+    let mut lines = vec![format!(
+        "signed by {}",
+        ascii_escaped(&display_name(&issuer.subject))
+    )];
+    for (i, (this_update, next_update)) in windows.iter().enumerate() {
+        lines.push(format!(
+            "CRL number {}: valid {this_update} to {next_update}",
+            first_number + i as u64
+        ));
+    }
+    lines.push(format!(
+        "entries: {} (the ledger's {} revocations, {} new)",
+        carried.len() + new.len(),
+        carried.len(),
+        new.len()
+    ));
+    if new.is_empty() {
+        lines.push(format!("added since CRL {after}: none"));
+    } else {
+        lines.push(format!("added since CRL {after}:"));
+        lines.extend(new.iter().map(|r| {
+            format!(
+                "  serial {} ({}{})",
+                r.serial,
+                r.reason,
+                r.invalidity_date
+                    .as_deref()
+                    .map(|d| format!(", invalid since {d}"))
+                    .unwrap_or_default()
+            )
+        }));
+    }
+    lines.push("removed: none (the ledger only grows; every CRL carries every revocation)".into());
+    Ok(CrlPlan {
+        token,
+        root,
+        issuer,
+        after,
+        carried,
+        new,
+        windows,
+        lines,
+    })
+}
+
+/// Issues the CRLs `plan` describes, signed by the root key on the token. A ledger that
+/// changed since the plan was made is refused: the CRLs would not be the ones shown.
+pub fn issue_crls(req: &CrlRequest<'_>, plan: CrlPlan) -> Result<Vec<IssuedCrl>, CaError> {
+    let CrlPlan {
+        token,
+        root,
+        issuer,
+        after,
+        carried,
+        new,
+        windows,
+        ..
+    } = plan;
+    let signer = open_root_signer(&token, req.token, &root)?;
+    let mut ledger = Ledger::open(req.ledger, req.root_cert, &root.to_der()?, false, &token)?;
+    if ledger.crl_number() != after || ledger.revoked() != carried.as_slice() {
+        return Err(CaError::Refused(format!(
+            "the ledger changed since what is to be signed was shown (its CRL number is now {}, \
+             was {after}): nothing was signed; issue the CRL again and check what is shown",
+            ledger.crl_number()
+        )));
+    }
+    let first_number = after + 1; // checked by plan_crls, as is the last below
+    let last = after + windows.len() as u64;
+    check_outputs(req, first_number, windows.len())?;
+    let mut all = carried;
     all.extend(new.iter().cloned());
     let entries = all.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
 
     let mut signed = Vec::new();
     for (i, (this_update, next_update)) in windows.iter().enumerate() {
-        let number = first_number + i as u64; // at most `last`, checked above
+        let number = first_number + i as u64;
         let der = sign_crl(
             &issuer,
             &signer,

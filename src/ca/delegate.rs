@@ -7,21 +7,25 @@ use std::time::SystemTime;
 use der::{DateTime, Encode};
 use getrandom::SysRng;
 use getrandom::rand_core::UnwrapErr;
+use x509_cert::Certificate;
 use x509_cert::serial_number::SerialNumber;
 
 use super::CaError;
 use super::issuer::{issuer_facts, open_root_signer};
 use crate::ca::ledger::{Issued, Ledger};
+use crate::fingerprint::Fingerprint;
 use crate::keys::sha256;
 use crate::keys::token::{Pkcs11Uri, Token, TokenSigner};
 use crate::pki::check::{CertProfile, Issuer};
-use crate::pki::csr::{Csr, Intake, csr_digest, read_csr, review};
+use crate::pki::csr::show::describe;
+use crate::pki::csr::{Csr, Intake, csr_digest, parse_csr_file, read_csr_file, review};
 use crate::pki::issue::issue;
 use crate::pki::name::{ascii_escaped, display_name};
 use crate::pki::profile::{DelegateKind, DelegateProfile};
 use crate::pki::serial_hex;
 use crate::pki::validity::Period;
 use crate::pki::{pem, read_certificate};
+use crate::sys::input::InputFile;
 use crate::sys::output;
 
 /// What a delegate issuance needs.
@@ -32,7 +36,8 @@ pub struct DelegateRequest<'a> {
     pub module: Option<&'a Path>,
     /// The root certificate.
     pub root_cert: &'a Path,
-    /// The publisher's CSR.
+    /// The publisher's CSR (PEM or DER). [`plan_delegate`] reads it once; what is signed
+    /// comes from the bytes it read.
     pub csr: &'a Path,
     /// Signing or CA.
     pub kind: DelegateKind,
@@ -61,36 +66,109 @@ pub struct DelegateOutcome {
     pub warnings: Vec<String>,
 }
 
-/// Issues a delegate certificate from a CSR. Every input is checked before the token is
-/// touched; the certificate is recorded in the ledger as soon as it is signed and verified.
-pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, CaError> {
+/// What the root will sign for a delegate request, decided before the token is touched: the
+/// checked CSR, the certificate's validity and file names, and the lines officers read before
+/// they confirm. [`issue_delegate`] signs exactly this.
+pub struct DelegatePlan {
+    root: Certificate,
+    issuer: Issuer,
+    csr_file: InputFile,
+    csr: Csr,
+    warnings: Vec<String>,
+    name: String,
+    not_before: DateTime,
+    not_after: DateTime,
+    lines: Vec<String>,
+}
+
+impl DelegatePlan {
+    /// What will be signed, a line each, for officers to read before the root signs: the
+    /// subject in ASCII, the key and its SHA-256 as hex and words, the names requested, the
+    /// validity, the CRL distribution point, the CSR file's SHA-256 and every warning.
+    pub fn lines(&self) -> &[String] {
+        &self.lines
+    }
+
+    /// The CSR file as it was read, once: what the certificate is made from.
+    pub fn csr_file(&self) -> &InputFile {
+        &self.csr_file
+    }
+}
+
+/// Checks a delegate request (the root certificate, the CSR and every rule it is held to, the
+/// validity, the CRL URL, the output files) and decides what the root will sign.
+pub fn plan_delegate(req: &DelegateRequest<'_>) -> Result<DelegatePlan, CaError> {
     let root = read_certificate(req.root_cert)?;
     let issuer = issuer_facts(&root)?;
-    let csr = read_csr(req.csr)?;
-    let warnings = review(
-        &csr,
-        &Intake {
-            kind: req.kind,
-            root_subject: Some(&issuer.subject),
-        },
-    )
-    .into_result(req.csr)?;
+    let csr_file = read_csr_file(req.csr)?;
+    let csr = parse_csr_file(&csr_file)?;
+    let intake = Intake {
+        kind: req.kind,
+        root_subject: Some(&issuer.subject),
+    };
+    let review = review(&csr, &intake);
+    let shown = describe(&csr, &intake, &review);
+    let warnings = review.into_result(req.csr)?;
     check_request(req)?;
     let name = output_name(req.csr)?;
-    let cert_file = format!("{name}.crt");
-    let chain_file = format!("{name}.chain.pem");
-    output::preflight(req.out_dir, &[&cert_file, &chain_file])?;
-    let now = DateTime::from_system_time(SystemTime::now())?;
-    let end = req.validity.end_from(now)?;
-    if end.unix_duration() > issuer.not_after.to_unix_duration() {
+    output::preflight(req.out_dir, &[&cert_file(&name), &chain_file(&name)])?;
+    let not_before = DateTime::from_system_time(SystemTime::now())?;
+    let not_after = req.validity.end_from(not_before)?;
+    if not_after.unix_duration() > issuer.not_after.to_unix_duration() {
         return Err(CaError::Refused(format!(
-            "--validity would end on {end}, after the root expires ({}): choose a shorter validity",
+            "--validity would end on {not_after}, after the root expires ({}): choose a shorter validity",
             issuer.not_after
         )));
     }
+    let mut lines = vec![
+        format!(
+            "{} delegate, signed by {}",
+            profile_name(req.kind),
+            ascii_escaped(&display_name(&issuer.subject))
+        ),
+        format!("CSR file: {}", req.csr.display()),
+        "CSR file SHA-256:".to_owned(),
+        format!("  {}", Fingerprint::of(&csr_file.bytes).hex()),
+    ];
+    lines.extend(shown.lines().map(str::to_owned));
+    lines.push(format!("valid:    {not_before} to {not_after}"));
+    lines.push(format!(
+        "CRL distribution point: {}",
+        req.crl_url.unwrap_or("none")
+    ));
+    Ok(DelegatePlan {
+        root,
+        issuer,
+        csr_file,
+        csr,
+        warnings,
+        name,
+        not_before,
+        not_after,
+        lines,
+    })
+}
+
+/// Issues the delegate certificate `plan` describes, signed by the root key on the token; it
+/// is recorded in the ledger as soon as it is signed and verified.
+pub fn issue_delegate(
+    req: &DelegateRequest<'_>,
+    plan: DelegatePlan,
+) -> Result<DelegateOutcome, CaError> {
+    let DelegatePlan {
+        root,
+        issuer,
+        csr,
+        warnings,
+        name,
+        not_before,
+        not_after,
+        ..
+    } = plan;
     let token = Token::open(req.token, req.module)?;
     let signer = open_root_signer(&token, req.token, &root)?;
     let mut ledger = Ledger::open(req.ledger, req.root_cert, &root.to_der()?, true, &token)?;
+    let now = DateTime::from_system_time(SystemTime::now())?;
     let subject = display_name(&csr.request.info.subject);
     let key_sha256 = hex::encode(sha256(&csr.request.info.public_key.to_der()?));
     if !req.allow_shared_subject {
@@ -103,19 +181,15 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, CaEr
         }
     };
     let serial_text = serial_hex(&serial);
-    let validity = x509_cert::time::Validity::new(now.into(), end.into());
+    let validity = x509_cert::time::Validity::new(not_before.into(), not_after.into());
     let der = sign(req, &csr, &issuer, serial, validity, &signer)?;
     let issued = Issued {
         serial: serial_text,
         subject,
         key_sha256,
-        profile: match req.kind {
-            DelegateKind::Signing => "signing",
-            DelegateKind::Ca => "ca",
-        }
-        .into(),
-        not_before: now.to_string(),
-        not_after: end.to_string(),
+        profile: profile_name(req.kind).into(),
+        not_before: not_before.to_string(),
+        not_after: not_after.to_string(),
         csr_sha256: hex::encode(csr_digest(&csr)),
         cert_sha256: hex::encode(sha256(&der)),
         issued_at: now.to_string(),
@@ -125,6 +199,7 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, CaEr
     ledger.record(issued.clone())?;
     let leaf = pem("CERTIFICATE", &der)?;
     let chain = format!("{leaf}{}", pem("CERTIFICATE", &root.to_der()?)?);
+    let (cert_file, chain_file) = (cert_file(&name), chain_file(&name));
     output::write_new_files(
         req.out_dir,
         &[
@@ -145,6 +220,22 @@ pub fn issue_delegate(req: &DelegateRequest<'_>) -> Result<DelegateOutcome, CaEr
         issued,
         warnings,
     })
+}
+
+fn cert_file(name: &str) -> String {
+    format!("{name}.crt")
+}
+
+fn chain_file(name: &str) -> String {
+    format!("{name}.chain.pem")
+}
+
+/// The profile's name as the ledger records it.
+fn profile_name(kind: DelegateKind) -> &'static str {
+    match kind {
+        DelegateKind::Signing => "signing",
+        DelegateKind::Ca => "ca",
+    }
 }
 
 /// Refuses a request whose profile and CRL URL do not fit together.

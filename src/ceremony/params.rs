@@ -205,7 +205,7 @@ impl Check for RootCreate {
                 crate::keys::memory::MemoryKey::check_algorithm(algorithm)
                     .map_err(|e| e.to_string())?;
                 // The same checks `root create` makes, so the ceremony stops before it starts.
-                crate::shares::parse_custodians(&self.custodians, t).map_err(|e| e.to_string())?;
+                crate::shares::check_custodians(&self.custodians, t).map_err(|e| e.to_string())?;
                 Ok(())
             }
             None if !self.custodians.is_empty() => Err(

@@ -11,7 +11,7 @@ pub use rules::{
 
 use std::path::Path;
 
-use crate::sys::input::{InputError, Links};
+use crate::sys::input::{InputError, InputFile, Links};
 
 use der::asn1::ObjectIdentifier;
 use der::oid::AssociatedOid;
@@ -93,19 +93,30 @@ pub fn build_csr(subject: &Name, signer: &dyn KeySigner) -> Result<Vec<u8>, supe
 /// Reads the CSR at `path` and checks that it is one: it decodes, its key is one notation
 /// accepts, and its own signature verifies. What it asks for is judged by [`review`].
 pub fn read_csr(path: &Path) -> Result<Csr, CsrError> {
-    let fail = |reason: String| CsrError {
+    parse_csr_file(&read_csr_file(path)?)
+}
+
+/// Reads a CSR file once, without following a link or blocking on a FIFO, its size checked
+/// first; [`parse_csr_file`] checks what it holds.
+pub fn read_csr_file(path: &Path) -> Result<InputFile, CsrError> {
+    InputFile::read(path, MAX_CSR_BYTES, Links::Refuse).map_err(|e| CsrError {
         path: path.display().to_string(),
+        reason: match e {
+            InputError::TooLarge { size, .. } => format!(
+                "it is {size} bytes; a CSR is a few kilobytes (the limit is {MAX_CSR_BYTES})"
+            ),
+            other => format!("cannot read it ({other})"),
+        },
+    })
+}
+
+/// Checks the CSR a file held (PEM or DER) as [`read_csr`] does.
+pub fn parse_csr_file(file: &InputFile) -> Result<Csr, CsrError> {
+    let fail = |reason: String| CsrError {
+        path: file.path.display().to_string(),
         reason,
     };
-    // Opened without following a link or blocking on a FIFO, its size checked first.
-    let bytes =
-        crate::sys::input::read(path, MAX_CSR_BYTES, Links::Refuse).map_err(|e| match e {
-            InputError::TooLarge { size, .. } => fail(format!(
-                "it is {size} bytes; a CSR is a few kilobytes (the limit is {MAX_CSR_BYTES})"
-            )),
-            other => fail(format!("cannot read it ({other})")),
-        })?;
-    let der = to_der(&bytes).map_err(&fail)?;
+    let der = to_der(&file.bytes).map_err(&fail)?;
     decode_csr(der).map_err(fail)
 }
 

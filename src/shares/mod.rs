@@ -167,13 +167,20 @@ pub fn card_file_names(custodians: &[Custodian], n: u8) -> Result<Vec<PathBuf>, 
     Ok(names)
 }
 
-/// Reads `NAME[=RECIPIENT]` custodian specs, one per share: no recipient leaves the card
-/// unencrypted, an age `age1…` recipient seals it to that key, and `passphrase` asks for a
-/// passphrase typed twice.
-pub fn parse_custodians(
+/// A custodian as written: the name, and for a sealed card the age recipient or `None` for a
+/// passphrase still to be typed.
+type Written<'a> = (&'a str, Option<Option<Box<age::x25519::Recipient>>>);
+
+/// Checks `NAME[=RECIPIENT]` custodians against `threshold` without asking for any passphrase:
+/// one per share, each named, no name twice, every recipient well formed.
+pub fn check_custodians(values: &[String], threshold: Threshold) -> Result<(), ShareError> {
+    written_custodians(values, threshold).map(drop)
+}
+
+fn written_custodians(
     values: &[String],
     threshold: Threshold,
-) -> Result<Vec<Custodian>, ShareError> {
+) -> Result<Vec<Written<'_>>, ShareError> {
     if values.len() != usize::from(threshold.n) {
         return Err(ShareError::Custodians(format!(
             "--shares {}-of-{} needs {} --custodian, one per share; {} given",
@@ -183,7 +190,7 @@ pub fn parse_custodians(
             values.len()
         )));
     }
-    let mut custodians: Vec<Custodian> = Vec::new();
+    let mut written: Vec<Written<'_>> = Vec::new();
     for value in values {
         let (name, recipient) = match value.split_once('=') {
             Some((n, r)) => (n.trim(), Some(r.trim())),
@@ -194,27 +201,41 @@ pub fn parse_custodians(
                 "--custodian '{value}' has no name"
             )));
         }
-        if custodians.iter().any(|c| c.name == name) {
+        if written.iter().any(|(n, _)| *n == name) {
             return Err(ShareError::Custodians(format!(
                 "custodian '{name}' is named twice: each share goes to a different person"
             )));
         }
-        let seal = match recipient {
-            None => None,
-            Some(r) => Some(match seal::parse_recipient(r)? {
-                Some(age) => SealTo::X25519(age),
-                None => SealTo::Passphrase(
+        let recipient = recipient.map(seal::parse_recipient).transpose()?;
+        written.push((name, recipient));
+    }
+    Ok(written)
+}
+
+/// Reads `NAME[=RECIPIENT]` custodian specs, one per share: no recipient leaves the card
+/// unencrypted, an age `age1…` recipient seals it to that key, and `passphrase` asks for a
+/// passphrase typed twice.
+pub fn parse_custodians(
+    values: &[String],
+    threshold: Threshold,
+) -> Result<Vec<Custodian>, ShareError> {
+    written_custodians(values, threshold)?
+        .into_iter()
+        .map(|(name, recipient)| {
+            let seal = match recipient {
+                None => None,
+                Some(Some(age)) => Some(SealTo::X25519(age)),
+                Some(None) => Some(SealTo::Passphrase(
                     seal::read_passphrase(&format!("Passphrase for {name}'s share card: "), true)?,
                     seal::SCRYPT_LOG_N,
-                ),
-            }),
-        };
-        custodians.push(Custodian {
-            name: name.to_owned(),
-            seal,
-        });
-    }
-    Ok(custodians)
+                )),
+            };
+            Ok(Custodian {
+                name: name.to_owned(),
+                seal,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -99,6 +99,26 @@ pub fn read(path: &Path, max: u64, links: Links) -> Result<Vec<u8>, InputError> 
     Ok(bytes)
 }
 
+/// A file read once: its path, for names and messages, and its bytes, which are all that is
+/// used afterwards (hashed for a record, parsed, signed over), so what was recorded or shown
+/// is what is used even if the file changes on its medium.
+pub struct InputFile {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// What it held.
+    pub bytes: Vec<u8>,
+}
+
+impl InputFile {
+    /// [`read`]s the file at `path`.
+    pub fn read(path: &Path, max: u64, links: Links) -> Result<Self, InputError> {
+        Ok(Self {
+            path: path.to_owned(),
+            bytes: read(path, max, links)?,
+        })
+    }
+}
+
 /// [`read`], with `None` when there is no file at `path`.
 pub fn read_if_present(path: &Path, max: u64, links: Links) -> Result<Option<Vec<u8>>, InputError> {
     match read(path, max, links) {

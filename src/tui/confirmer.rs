@@ -105,7 +105,12 @@ impl<B: Backend, K: Keys> Confirmer for TuiConfirmer<B, K> {
         }
     }
 
-    fn confirm_step(&mut self, n: usize, step: &Step) -> Result<Vec<String>, String> {
+    fn confirm_step(
+        &mut self,
+        n: usize,
+        step: &Step,
+        shown: &[String],
+    ) -> Result<Vec<String>, String> {
         let mut roles: Vec<(String, String, bool)> = step
             .confirm
             .iter()
@@ -117,6 +122,7 @@ impl<B: Backend, K: Keys> Confirmer for TuiConfirmer<B, K> {
                 )
             })
             .collect();
+        let mut scroll: u16 = 0;
         let mut ui = self.ui.borrow_mut();
         ui.keys.drain();
         loop {
@@ -129,11 +135,19 @@ impl<B: Backend, K: Keys> Confirmer for TuiConfirmer<B, K> {
                         &step.title,
                         &step.instruction,
                         describe(step.action),
+                        shown,
+                        scroll,
                         &roles,
                     )
                 })
                 .map_err(|e| e.to_string())?;
+            // Down stops once the last line is at the top.
+            let most = u16::try_from(shown.len() + 4).unwrap_or(u16::MAX);
             match key.code {
+                KeyCode::Down => scroll = scroll.saturating_add(1).min(most),
+                KeyCode::PageDown => scroll = scroll.saturating_add(10).min(most),
+                KeyCode::Up => scroll = scroll.saturating_sub(1),
+                KeyCode::PageUp => scroll = scroll.saturating_sub(10),
                 KeyCode::Char(c @ '1'..='9') => {
                     if let Some(role) = roles.get_mut(usize::from(c as u8 - b'1')) {
                         role.2 = !role.2;

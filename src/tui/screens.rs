@@ -75,7 +75,8 @@ pub fn script_hash(
     );
 }
 
-/// A step waiting for its confirmations.
+/// A step waiting for its confirmations: its instruction, what it does, what the root will
+/// sign (`shown`, scrolled down by `scroll` lines), and its roles, which stay in view.
 #[allow(clippy::too_many_arguments)]
 pub fn step(
     f: &mut Frame<'_>,
@@ -84,34 +85,60 @@ pub fn step(
     title: &str,
     instruction: &str,
     what: &str,
+    shown: &[String],
+    scroll: u16,
     roles: &[(String, String, bool)],
 ) {
     let (body, footer) = split(f.area());
+    let rows = u16::try_from(roles.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(2);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(rows)]).areas(body);
     let mut lines = vec![
         Line::from(instruction.to_owned()),
         Line::from(""),
         Line::from(format!("What will happen: {what}")),
-        Line::from(""),
-        Line::from("Confirmations:"),
     ];
-    for (i, (key, desc, done)) in roles.iter().enumerate() {
-        let short = desc.split(':').next().unwrap_or(desc);
-        lines.push(Line::from(format!(
-            "  {} [{}] {key} ({short})",
-            i + 1,
-            if *done { "x" } else { " " }
-        )));
+    if !shown.is_empty() {
+        lines.push(Line::from(""));
+        lines.push(Line::from(
+            "What the root will sign (read it all before confirming):",
+        ));
+        lines.extend(shown.iter().map(|l| Line::from(format!("  {l}"))));
     }
-    let all = roles.iter().all(|r| r.2);
     f.render_widget(
-        paragraph(lines, &format!("Step {n} of {total}: {title}")),
-        body,
+        paragraph(lines, &format!("Step {n} of {total}: {title}")).scroll((scroll, 0)),
+        top,
     );
+    let confirmations: Vec<Line<'_>> = roles
+        .iter()
+        .enumerate()
+        .map(|(i, (key, desc, done))| {
+            let short = desc.split(':').next().unwrap_or(desc);
+            Line::from(format!(
+                "  {} [{}] {key} ({short})",
+                i + 1,
+                if *done { "x" } else { " " }
+            ))
+        })
+        .collect();
+    f.render_widget(paragraph(confirmations, "Confirmations"), bottom);
+    let all = roles.iter().all(|r| r.2);
+    let scrolling = if shown.is_empty() {
+        ""
+    } else {
+        "Up/Down scroll · "
+    };
     f.render_widget(
         Line::from(if all {
-            format!("Enter run the step · x record an exception and stop · {FOOTER_HELP}")
+            format!(
+                "{scrolling}Enter run the step · x record an exception and stop · {FOOTER_HELP}"
+            )
         } else {
-            format!("1-9 confirm a role · x record an exception and stop · {FOOTER_HELP}")
+            format!(
+                "{scrolling}1-9 confirm a role · x record an exception and stop · {FOOTER_HELP}"
+            )
         }),
         footer,
     );

@@ -4,9 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use keyrite::ca::crl::{CrlRequest, Revocation, issue_crls};
+use keyrite::ca::crl::{CrlRequest, Revocation, issue_crls, plan_crls};
 use keyrite::keys::token::Pkcs11Uri;
 use keyrite::pki::validity::Period;
+
+use crate::print_preview;
 
 #[derive(Subcommand)]
 pub(crate) enum CrlCommand {
@@ -72,7 +74,7 @@ pub(crate) fn run(command: CrlCommand) -> Result<ExitCode, keyrite::Error> {
                 .map(|r| r.parse::<Revocation>())
                 .collect::<Result<Vec<_>, _>>()?;
             let period = period.map(|p| p.parse::<Period>()).transpose()?;
-            let crls = issue_crls(&CrlRequest {
+            let request = CrlRequest {
                 token: &token,
                 module: module.as_deref(),
                 root_cert: &root_cert,
@@ -84,7 +86,10 @@ pub(crate) fn run(command: CrlCommand) -> Result<ExitCode, keyrite::Error> {
                 period,
                 out: &out,
                 pem,
-            })?;
+            };
+            let plan = plan_crls(&request)?;
+            print_preview(plan.lines());
+            let crls = issue_crls(&request, plan)?;
             for crl in &crls {
                 println!(
                     "CRL {} valid {} to {}: {}",

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
-use keyrite::ca::delegate::{DelegateRequest, issue_delegate};
+use keyrite::ca::delegate::{DelegateRequest, issue_delegate, plan_delegate};
 use keyrite::keys::token::Pkcs11Uri;
 use keyrite::pki::name::ascii_escaped;
 use keyrite::pki::profile::DelegateKind;
 
-use crate::print_json;
+use crate::{print_json, print_preview};
 
 #[derive(Subcommand)]
 pub(crate) enum DelegateCommand {
@@ -87,7 +87,7 @@ pub(crate) fn run(command: DelegateCommand) -> Result<ExitCode, keyrite::Error> 
             json,
         } => {
             let token: Pkcs11Uri = token.parse()?;
-            let made = issue_delegate(&DelegateRequest {
+            let request = DelegateRequest {
                 token: &token,
                 module: module.as_deref(),
                 root_cert: &root_cert,
@@ -98,7 +98,10 @@ pub(crate) fn run(command: DelegateCommand) -> Result<ExitCode, keyrite::Error> 
                 ledger: &ledger,
                 out_dir: &out,
                 allow_shared_subject: allow_subject_held_by_another_key,
-            })?;
+            };
+            let plan = plan_delegate(&request)?;
+            print_preview(plan.lines());
+            let made = issue_delegate(&request, plan)?;
             for warning in &made.warnings {
                 eprintln!("keyrite: warning: CSR {}: {warning}", csr.display());
             }

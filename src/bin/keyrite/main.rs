@@ -140,6 +140,15 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
     }
 }
 
+/// Prints what the root is about to sign, before it signs: on stderr, so that stdout keeps
+/// only the command's result (and `--json` stays one document).
+fn print_preview(lines: &[String]) {
+    eprintln!("keyrite: the root signs:");
+    for line in lines {
+        eprintln!("  {line}");
+    }
+}
+
 /// Prints `value` as pretty JSON, for `--json`.
 fn print_json<T: serde::Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {

@@ -11,15 +11,19 @@ use der::{DateTime, Encode};
 use serde::Deserialize;
 use x509_cert::Certificate;
 
-pub use revocation::{CrlSource, RevocationRequest, make_revocation};
-pub use trust::{TrustRequest, make_trust};
+pub use revocation::{
+    CrlSource, RevocationPlan, RevocationRequest, make_revocation, plan_revocation, seal_revocation,
+};
+pub use trust::{TrustPlan, TrustRequest, make_trust, plan_trust, seal_trust};
 
-use super::{Entry, Payload, Role, Statement, check_payload};
+use super::{Entry, Kind, Payload, Role, Statement, check_payload};
 use crate::fingerprint::Fingerprint;
 use crate::keys::KeySigner;
 use crate::pki::cms;
+use crate::pki::name::ascii_escaped;
 use crate::pki::read_certificate;
 use crate::pki::verify::issued_by;
+use crate::sys::input::{InputFile, Links};
 use crate::sys::output;
 
 /// Why a bundle was not made; nothing was written.
@@ -63,17 +67,23 @@ struct PolicyFile {
     statements: Vec<Statement>,
 }
 
-pub(super) fn read_policy(path: &Path) -> Result<Vec<Statement>, MakeError> {
-    let bytes = crate::sys::input::read(path, 1024 * 1024, crate::sys::input::Links::Refuse)
-        .map_err(|e| MakeError::Refused(format!("the policy: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|_| {
+/// Reads a trust policy file once.
+pub(super) fn read_policy(path: &Path) -> Result<InputFile, MakeError> {
+    InputFile::read(path, 1024 * 1024, Links::Refuse)
+        .map_err(|e| MakeError::Refused(format!("the policy: {e}")))
+}
+
+/// The statements a trust policy file holds.
+pub(super) fn parse_policy(policy: &InputFile) -> Result<Vec<Statement>, MakeError> {
+    let path = &policy.path;
+    let text = std::str::from_utf8(&policy.bytes).map_err(|_| {
         MakeError::Refused(format!("the policy {} is not UTF-8 text", path.display()))
     })?;
-    let file: PolicyFile = toml::from_str(&text).map_err(|e| {
+    let file: PolicyFile = toml::from_str(text).map_err(|e| {
         MakeError::Refused(format!(
             "{} is not a keyrite trust policy: {} (see bundles/README.md for its [[statement]] tables)",
             path.display(),
-            crate::sys::input::toml_error(&text, &e)
+            crate::sys::input::toml_error(text, &e)
         ))
     })?;
     if file.statements.is_empty() {
@@ -83,6 +93,101 @@ pub(super) fn read_policy(path: &Path) -> Result<Vec<Statement>, MakeError> {
         )));
     }
     Ok(file.statements)
+}
+
+/// A payload as officers read it before the root signs it, a line each: its kind, version and
+/// lineage; every root's SHA-256 as hex and words; every CRL's number and the URLs it answers
+/// for; every policy statement's scopes and identities; the declared CRL URLs.
+pub fn describe_payload(payload: &Payload) -> Vec<String> {
+    let mut lines = vec![
+        format!("{} bundle version {}", payload.kind.name(), payload.version),
+        format!("lineage: {}", payload.lineage),
+        format!("valid:   {} to {}", payload.issued_at, payload.expires_at),
+    ];
+    for entry in &payload.entries {
+        match entry.role {
+            Role::Root | Role::TsaRoot => {
+                lines.push(format!(
+                    "{} {}, SHA-256:",
+                    if entry.role == Role::Root {
+                        "root"
+                    } else {
+                        "timestamping root"
+                    },
+                    entry.name
+                ));
+                lines.push(format!("  {}", entry.sha256));
+                if let Ok(fp) = Fingerprint::parse(&entry.sha256) {
+                    lines.extend(fp.words_block().lines().map(|l| format!("  {l}")));
+                }
+            }
+            Role::Crl => lines.push(format!(
+                "CRL number {} ({}), for {}",
+                crl_number(&entry.der).unwrap_or_else(|| "unreadable".into()),
+                entry.name,
+                entry.urls.join(", ")
+            )),
+        }
+    }
+    for s in &payload.policy {
+        lines.push(format!(
+            "statement '{}': level {}{}{}",
+            s.name,
+            s.level,
+            s.revocation
+                .as_deref()
+                .map(|r| format!(", revocation {r}"))
+                .unwrap_or_default(),
+            if s.timestamps {
+                ", timestamps required"
+            } else {
+                ""
+            }
+        ));
+        lines.push(format!("  scopes:     {}", s.registry_scopes.join(", ")));
+        lines.push(format!(
+            "  identities: {}",
+            s.trusted_identities
+                .iter()
+                .map(|i| ascii_escaped(i))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if payload.kind == Kind::Trust {
+        lines.push(format!(
+            "CRL URLs: {}",
+            if payload.crl_urls.is_empty() {
+                "none".to_owned()
+            } else {
+                payload.crl_urls.join(", ")
+            }
+        ));
+    }
+    lines
+}
+
+/// The cRLNumber of the CRL whose DER `der` holds (base64), in decimal.
+fn crl_number(der: &str) -> Option<String> {
+    use der::Decode;
+    use der::oid::AssociatedOid;
+    use x509_cert::ext::pkix::CrlNumber;
+    let der = BASE64.decode(der.as_bytes()).ok()?;
+    let crl = crate::pki::crl::parse_crl(&der).ok()?;
+    let ext = crl
+        .tbs_cert_list
+        .crl_extensions?
+        .into_iter()
+        .find(|e| e.extn_id == CrlNumber::OID)?;
+    let number = CrlNumber::from_der(ext.extn_value.as_bytes()).ok()?;
+    let bytes = number.0.as_bytes();
+    Some(if bytes.len() <= 8 {
+        let mut be = [0u8; 8];
+        be[8 - bytes.len()..].copy_from_slice(bytes);
+        u64::from_be_bytes(be).to_string()
+    } else {
+        format!("0x{}", hex::encode(bytes))
+    })
 }
 
 pub(super) fn self_signed_root(path: &Path) -> Result<(Certificate, Vec<u8>), MakeError> {

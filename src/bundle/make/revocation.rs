@@ -8,13 +8,14 @@ use der::{DateTime, Encode};
 use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
 
-use super::{Made, MakeError, check_out, now, seal, self_signed_root};
+use super::{Made, MakeError, check_out, describe_payload, now, seal, self_signed_root};
 use crate::bundle::{Entry, FORMAT, Kind, Payload, Role, check_payload, valid_cdp_url};
 use crate::ca::issuer::open_root_signer;
 use crate::fingerprint::Fingerprint;
 use crate::keys::sha256;
 use crate::keys::token::{Pkcs11Uri, Token};
 use crate::pki::verify::crl_issued_by;
+use crate::sys::input::{InputFile, Links};
 
 /// What a revocation bundle needs.
 pub struct RevocationRequest<'a> {
@@ -47,23 +48,52 @@ pub struct CrlSource {
 /// A CRL larger than this does not fit in a bundle.
 const MAX_CRL_BYTES: u64 = crate::bundle::MAX_BUNDLE_BYTES;
 
-fn read_crl(path: &Path) -> Result<(CertificateList, Vec<u8>), MakeError> {
-    let bytes = crate::sys::input::read(path, MAX_CRL_BYTES, crate::sys::input::Links::Follow)
+/// Reads a CRL file once and parses it; the file and the CRL's DER.
+fn read_crl(path: &Path) -> Result<(InputFile, CertificateList, Vec<u8>), MakeError> {
+    let file = InputFile::read(path, MAX_CRL_BYTES, Links::Follow)
         .map_err(|e| MakeError::Refused(format!("the CRL: {e}")))?;
-    let crl = crate::pki::crl::parse_crl(&bytes).map_err(|e| {
+    let crl = crate::pki::crl::parse_crl(&file.bytes).map_err(|e| {
         MakeError::Refused(format!(
             "{} is not a CRL in DER or PEM ({e})",
             path.display()
         ))
     })?;
     let der = crl.to_der()?;
-    Ok((crl, der))
+    Ok((file, crl, der))
+}
+
+/// A revocation bundle's payload, built and checked, before anything is signed: what
+/// [`seal_revocation`] signs, and the lines officers read before they confirm.
+pub struct RevocationPlan {
+    root: Certificate,
+    crl_files: Vec<InputFile>,
+    payload: Payload,
+    dir: PathBuf,
+    name: String,
+    lines: Vec<String>,
+}
+
+impl RevocationPlan {
+    /// What will be signed, a line each (see [`super::describe_payload`]).
+    pub fn lines(&self) -> &[String] {
+        &self.lines
+    }
+
+    /// The CRL files as they were read, once: what the bundle carries.
+    pub fn crl_files(&self) -> &[InputFile] {
+        &self.crl_files
+    }
 }
 
 /// Makes a revocation bundle: one CRL per issuing root of the lineage (the signing root, and
 /// during a rotation's overlap the other root), each with the CDP URLs it answers for. It
 /// expires no later than the earliest nextUpdate.
 pub fn make_revocation(req: &RevocationRequest<'_>) -> Result<Made, MakeError> {
+    seal_revocation(req, plan_revocation(req)?)
+}
+
+/// Builds and checks a revocation bundle's payload; nothing is signed.
+pub fn plan_revocation(req: &RevocationRequest<'_>) -> Result<RevocationPlan, MakeError> {
     let (dir, name) = check_out(req.out)?;
     let (root, root_der) = self_signed_root(req.root_cert)?;
     let lineage = req.lineage.unwrap_or_else(|| Fingerprint::of(&root_der));
@@ -84,10 +114,13 @@ pub fn make_revocation(req: &RevocationRequest<'_>) -> Result<Made, MakeError> {
     let issued = now()?;
     let mut expires: Option<DateTime> = None;
     let mut entries: Vec<Entry> = Vec::new();
+    let mut crl_files = Vec::new();
     for source in req.crls {
-        let (entry, next_update) = crl_entry(source, &issuers, req.crl_issuers, issued, &entries)?;
+        let (entry, next_update, file) =
+            crl_entry(source, &issuers, req.crl_issuers, issued, &entries)?;
         expires = Some(expires.map_or(next_update, |e| e.min(next_update)));
         entries.push(entry);
+        crl_files.push(file);
     }
     let expires = expires.ok_or_else(|| MakeError::Refused("give at least one --crl".into()))?;
     let payload = Payload {
@@ -102,9 +135,30 @@ pub fn make_revocation(req: &RevocationRequest<'_>) -> Result<Made, MakeError> {
         crl_urls: Vec::new(),
     };
     check_payload(&payload).map_err(|e| MakeError::Refused(e.to_string()))?;
+    let lines = describe_payload(&payload);
+    Ok(RevocationPlan {
+        root,
+        crl_files,
+        payload,
+        dir,
+        name,
+        lines,
+    })
+}
+
+/// Signs the payload `plan` holds with the signing root and writes the bundle.
+pub fn seal_revocation(
+    req: &RevocationRequest<'_>,
+    plan: RevocationPlan,
+) -> Result<Made, MakeError> {
     let token = Token::open(req.token, req.module)?;
-    let signer = open_root_signer(&token, req.token, &root)?;
-    seal(payload, &[(&signer, &root)], &dir, &name)
+    let signer = open_root_signer(&token, req.token, &plan.root)?;
+    seal(
+        plan.payload,
+        &[(&signer, &plan.root)],
+        &plan.dir,
+        &plan.name,
+    )
 }
 
 /// The bundle entry for one `--crl` and its URLs, with the CRL's nextUpdate: issued by one of
@@ -115,7 +169,7 @@ fn crl_entry(
     crl_issuers: &[PathBuf],
     issued: DateTime,
     entries: &[Entry],
-) -> Result<(Entry, DateTime), MakeError> {
+) -> Result<(Entry, DateTime, InputFile), MakeError> {
     let path = source.path.display();
     if source.urls.is_empty() {
         return Err(MakeError::Refused(format!(
@@ -127,7 +181,7 @@ fn crl_entry(
             "--crl-url {u}: notation looks up http:// URLs only"
         )));
     }
-    let (crl, der) = read_crl(&source.path)?;
+    let (file, crl, der) = read_crl(&source.path)?;
     let (issuer, issuer_der) = issuers
         .iter()
         .find(|(c, _)| crl_issued_by(&crl, c).is_ok())
@@ -199,5 +253,6 @@ fn crl_entry(
             urls,
         },
         next_update,
+        file,
     ))
 }

@@ -4,13 +4,17 @@ use std::path::{Path, PathBuf};
 
 use x509_cert::Certificate;
 
-use super::{Made, MakeError, cert_entry, check_out, now, read_policy, seal, self_signed_root};
+use super::{
+    Made, MakeError, cert_entry, check_out, describe_payload, now, parse_policy, read_policy, seal,
+    self_signed_root,
+};
 use crate::bundle::{FORMAT, Kind, Payload, Role, check_payload};
 use crate::ca::issuer::open_root_signer;
 use crate::fingerprint::Fingerprint;
 use crate::keys::KeySigner;
 use crate::keys::token::{Pkcs11Uri, Token, TokenSigner};
 use crate::pki::validity::Period;
+use crate::sys::input::InputFile;
 
 /// What a trust bundle needs.
 pub struct TrustRequest<'a> {
@@ -30,7 +34,7 @@ pub struct TrustRequest<'a> {
     pub retire_signing_root: bool,
     /// Timestamping roots.
     pub tsa_roots: &'a [PathBuf],
-    /// The trust policy statements (TOML).
+    /// The trust policy statements (TOML). [`plan_trust`] reads the file once.
     pub policy: Option<&'a Path>,
     /// The CDP URLs the lineage's delegates carry: what its revocation bundles may fill.
     pub crl_urls: &'a [String],
@@ -42,9 +46,38 @@ pub struct TrustRequest<'a> {
     pub out: &'a Path,
 }
 
+/// A trust bundle's payload, built and checked, before anything is signed: what
+/// [`seal_trust`] signs, and the lines officers read before they confirm.
+pub struct TrustPlan {
+    root: Certificate,
+    policy_file: Option<InputFile>,
+    added: Vec<(Certificate, Vec<u8>)>,
+    payload: Payload,
+    dir: PathBuf,
+    name: String,
+    lines: Vec<String>,
+}
+
+impl TrustPlan {
+    /// What will be signed, a line each (see [`super::describe_payload`]).
+    pub fn lines(&self) -> &[String] {
+        &self.lines
+    }
+
+    /// The policy file as it was read, once: what the statements come from.
+    pub fn policy_file(&self) -> Option<&InputFile> {
+        self.policy_file.as_ref()
+    }
+}
+
 /// Makes a trust bundle: the roots, TSA roots and policy statements, signed by the signing
 /// root and every cosigning successor.
 pub fn make_trust(req: &TrustRequest<'_>) -> Result<Made, MakeError> {
+    seal_trust(req, plan_trust(req)?)
+}
+
+/// Builds and checks a trust bundle's payload; nothing is signed.
+pub fn plan_trust(req: &TrustRequest<'_>) -> Result<TrustPlan, MakeError> {
     let (dir, name) = check_out(req.out)?;
     let (root, root_der) = self_signed_root(req.root_cert)?;
     let lineage = req.lineage.unwrap_or_else(|| Fingerprint::of(&root_der));
@@ -84,7 +117,12 @@ pub fn make_trust(req: &TrustRequest<'_>) -> Result<Made, MakeError> {
         }
         entries.push(entry);
     }
-    let policy = req.policy.map(read_policy).transpose()?.unwrap_or_default();
+    let policy_file = req.policy.map(read_policy).transpose()?;
+    let policy = policy_file
+        .as_ref()
+        .map(parse_policy)
+        .transpose()?
+        .unwrap_or_default();
     let issued = now()?;
     let expires = req.expires.end_from(issued)?;
     let payload = Payload {
@@ -99,7 +137,29 @@ pub fn make_trust(req: &TrustRequest<'_>) -> Result<Made, MakeError> {
         crl_urls: req.crl_urls.to_vec(),
     };
     check_payload(&payload).map_err(|e| MakeError::Refused(e.to_string()))?;
+    let lines = describe_payload(&payload);
+    Ok(TrustPlan {
+        root,
+        policy_file,
+        added,
+        payload,
+        dir,
+        name,
+        lines,
+    })
+}
 
+/// Signs the payload `plan` holds with the signing root and every cosigning successor, and
+/// writes the bundle.
+pub fn seal_trust(req: &TrustRequest<'_>, plan: TrustPlan) -> Result<Made, MakeError> {
+    let TrustPlan {
+        root,
+        added,
+        payload,
+        dir,
+        name,
+        ..
+    } = plan;
     let token = Token::open(req.token, req.module)?;
     let signer = open_root_signer(&token, req.token, &root)?;
     let cosign_tokens = req

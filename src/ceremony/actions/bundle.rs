@@ -1,30 +1,60 @@
 //! The bundle steps: trust and revocation bundles signed by the root.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{CeremonyError, Context, Recorded, uri};
 use crate::Error;
 use crate::bundle::make::{
-    CrlSource, RevocationRequest, TrustRequest, make_revocation, make_trust,
+    CrlSource, MakeError, RevocationPlan, RevocationRequest, TrustPlan, TrustRequest,
+    plan_revocation, plan_trust, seal_revocation, seal_trust,
 };
 use crate::ceremony::params;
 
-/// Signs a trust bundle.
+/// Works out the trust bundle the root will sign, its policy file read once.
+pub(super) fn plan_trust_bundle(
+    ctx: &Context<'_>,
+    p: &params::BundleTrust,
+    dir: &Path,
+) -> Result<TrustPlan, CeremonyError> {
+    with_trust_request(ctx, p, dir, plan_trust)
+}
+
+/// Signs the trust bundle `plan` describes.
 pub(super) fn bundle_trust(
     ctx: &Context<'_>,
-    p: params::BundleTrust,
+    p: &params::BundleTrust,
     dir: &Path,
+    plan: TrustPlan,
     io: &mut Recorded,
 ) -> Result<String, CeremonyError> {
-    let root = ctx.root_cert()?;
+    if let Some(policy) = plan.policy_file() {
+        io.inputs.push(ctx.input_artefact("policy", policy));
+    }
+    let made = with_trust_request(ctx, p, dir, |req| seal_trust(req, plan))?;
+    io.outputs
+        .push(ctx.artefact("trust-bundle", &trust_out(p, dir))?);
+    let pin = made.payload.pin_command().unwrap_or_default();
+    Ok(format!(
+        "trust bundle v{} (SHA-256 {}); a new host pins it with: {pin}",
+        p.trust_version, made.fingerprint
+    ))
+}
+
+fn trust_out(p: &params::BundleTrust, dir: &Path) -> PathBuf {
+    dir.join(format!("trust-v{}.bundle", p.trust_version))
+}
+
+/// Calls `f` with the step's trust bundle request.
+fn with_trust_request<T>(
+    ctx: &Context<'_>,
+    p: &params::BundleTrust,
+    dir: &Path,
+    f: impl FnOnce(&TrustRequest<'_>) -> Result<T, MakeError>,
+) -> Result<T, CeremonyError> {
     let policy = match &p.policy {
         Some(f) => Some(ctx.input()?.join(f)),
         None => None,
     };
-    if let Some(policy) = &policy {
-        io.inputs.push(ctx.artefact("policy", policy)?);
-    }
-    let out = dir.join(format!("trust-v{}.bundle", p.trust_version));
     let (add_roots, cosign) = if p.add_successor {
         let cert = ctx.latest("successor-cert").ok_or_else(|| {
             CeremonyError::Step(
@@ -39,10 +69,10 @@ pub(super) fn bundle_trust(
     } else {
         (Vec::new(), Vec::new())
     };
-    let made = make_trust(&TrustRequest {
+    Ok(f(&TrustRequest {
         token: &uri(&ctx.profile.root_token)?,
         module: ctx.module(),
-        root_cert: &root,
+        root_cert: &ctx.root_cert()?,
         lineage: None,
         add_roots: &add_roots,
         cosign: &cosign,
@@ -52,45 +82,64 @@ pub(super) fn bundle_trust(
         crl_urls: &p.crl_url.iter().cloned().collect::<Vec<_>>(),
         version: p.trust_version,
         expires: p.trust_expires.parse().map_err(Error::from)?,
-        out: &out,
-    })?;
-    io.outputs.push(ctx.artefact("trust-bundle", &out)?);
-    let pin = made.payload.pin_command().unwrap_or_default();
-    Ok(format!(
-        "trust bundle v{} (SHA-256 {}); a new host pins it with: {pin}",
-        p.trust_version, made.fingerprint
-    ))
+        out: &trust_out(p, dir),
+    })?)
 }
 
-/// Signs a revocation bundle carrying the newest CRL.
+/// Works out the revocation bundle the root will sign, carrying the newest CRL, read once.
+pub(super) fn plan_revocation_bundle(
+    ctx: &Context<'_>,
+    p: &params::BundleRevocation,
+    dir: &Path,
+) -> Result<RevocationPlan, CeremonyError> {
+    with_revocation_request(ctx, p, dir, plan_revocation)
+}
+
+/// Signs the revocation bundle `plan` describes.
 pub(super) fn bundle_revocation(
     ctx: &Context<'_>,
-    p: params::BundleRevocation,
+    p: &params::BundleRevocation,
     dir: &Path,
+    plan: RevocationPlan,
     io: &mut Recorded,
 ) -> Result<String, CeremonyError> {
-    let root = ctx.root_cert()?;
-    let crl = ctx.latest("crl").ok_or_else(|| {
-        CeremonyError::Step("no CRL yet: a crl-issue step must come first".into())
-    })?;
-    io.inputs.push(ctx.artefact("crl", &crl)?);
-    let out = dir.join(format!("revocation-v{}.bundle", p.revocation_version));
-    let made = make_revocation(&RevocationRequest {
-        token: &uri(&ctx.profile.root_token)?,
-        module: ctx.module(),
-        root_cert: &root,
-        lineage: None,
-        crls: &[CrlSource {
-            path: crl,
-            urls: vec![p.crl_url],
-        }],
-        crl_issuers: &[],
-        version: p.revocation_version,
-        out: &out,
-    })?;
-    io.outputs.push(ctx.artefact("revocation-bundle", &out)?);
+    for crl in plan.crl_files() {
+        io.inputs.push(ctx.input_artefact("crl", crl));
+    }
+    let made = with_revocation_request(ctx, p, dir, |req| seal_revocation(req, plan))?;
+    io.outputs
+        .push(ctx.artefact("revocation-bundle", &revocation_out(p, dir))?);
     Ok(format!(
         "revocation bundle v{} (SHA-256 {})",
         p.revocation_version, made.fingerprint
     ))
+}
+
+fn revocation_out(p: &params::BundleRevocation, dir: &Path) -> PathBuf {
+    dir.join(format!("revocation-v{}.bundle", p.revocation_version))
+}
+
+/// Calls `f` with the step's revocation bundle request.
+fn with_revocation_request<T>(
+    ctx: &Context<'_>,
+    p: &params::BundleRevocation,
+    dir: &Path,
+    f: impl FnOnce(&RevocationRequest<'_>) -> Result<T, MakeError>,
+) -> Result<T, CeremonyError> {
+    let crl = ctx.latest("crl").ok_or_else(|| {
+        CeremonyError::Step("no CRL yet: a crl-issue step must come first".into())
+    })?;
+    Ok(f(&RevocationRequest {
+        token: &uri(&ctx.profile.root_token)?,
+        module: ctx.module(),
+        root_cert: &ctx.root_cert()?,
+        lineage: None,
+        crls: &[CrlSource {
+            path: crl,
+            urls: vec![p.crl_url.clone()],
+        }],
+        crl_issuers: &[],
+        version: p.revocation_version,
+        out: &revocation_out(p, dir),
+    })?)
 }

@@ -6,17 +6,25 @@ use der::Encode;
 
 use super::{CeremonyError, Context, Recorded, uri};
 use crate::Error;
-use crate::ca::crl::{CrlRequest, Revocation, issue_crls};
+use crate::ca::CaError;
+use crate::ca::crl::{CrlPlan, CrlRequest, Revocation, issue_crls, plan_crls};
 use crate::ceremony::params;
 use crate::pki::read_certificate;
 
-/// Issues a CRL carrying the ledger's revocations and the step's new ones.
-pub(super) fn crl_issue(
+/// What the CRL step decided before it was confirmed: the revocations it asks for (those the
+/// ledger holds already left out) and what the root will sign.
+pub(super) struct Planned {
+    revoke: Vec<Revocation>,
+    /// What the root will sign.
+    pub(super) plan: CrlPlan,
+}
+
+/// Works out the CRL the root will sign: the ledger's revocations and the step's new ones.
+pub(super) fn plan_issue(
     ctx: &Context<'_>,
-    p: params::CrlIssue,
+    p: &params::CrlIssue,
     dir: &Path,
-    io: &mut Recorded,
-) -> Result<String, CeremonyError> {
+) -> Result<Planned, CeremonyError> {
     let root = ctx.root_cert()?;
     let mut revoke = Vec::new();
     for name in &p.revoke {
@@ -60,21 +68,21 @@ pub(super) fn crl_issue(
         .map_err(Error::from)?;
         revoke.retain(|r| !ledger.revoked().iter().any(|done| done.serial == r.serial));
     }
-    let out = dir.join("root.crl");
-    let crls = issue_crls(&CrlRequest {
-        token: &uri(&ctx.profile.root_token)?,
-        module: ctx.module(),
-        root_cert: &root,
-        ledger: &ctx.profile.ledger_dir(),
-        revoke: &revoke,
-        force_unknown: false,
-        next_update: p.crl_next_update.parse().map_err(Error::from)?,
-        series: 1,
-        period: None,
-        out: &out,
-        pem: false,
-    })?;
-    io.outputs.push(ctx.artefact("crl", &out)?);
+    let plan = with_request(ctx, p, &revoke, dir, plan_crls)?;
+    Ok(Planned { revoke, plan })
+}
+
+/// Issues the CRL `planned` describes.
+pub(super) fn crl_issue(
+    ctx: &Context<'_>,
+    p: &params::CrlIssue,
+    dir: &Path,
+    planned: Planned,
+    io: &mut Recorded,
+) -> Result<String, CeremonyError> {
+    let Planned { revoke, plan } = planned;
+    let crls = with_request(ctx, p, &revoke, dir, |req| issue_crls(req, plan))?;
+    io.outputs.push(ctx.artefact("crl", &dir.join(CRL_FILE))?);
     let crl = crls.first().map(|c| c.number).unwrap_or_default();
     Ok(format!(
         "CRL {crl} issued revoking {}",
@@ -84,4 +92,29 @@ pub(super) fn crl_issue(
             p.revoke.join(", ")
         }
     ))
+}
+
+const CRL_FILE: &str = "root.crl";
+
+/// Calls `f` with the step's CRL request for `revoke`.
+fn with_request<T>(
+    ctx: &Context<'_>,
+    p: &params::CrlIssue,
+    revoke: &[Revocation],
+    dir: &Path,
+    f: impl FnOnce(&CrlRequest<'_>) -> Result<T, CaError>,
+) -> Result<T, CeremonyError> {
+    Ok(f(&CrlRequest {
+        token: &uri(&ctx.profile.root_token)?,
+        module: ctx.module(),
+        root_cert: &ctx.root_cert()?,
+        ledger: &ctx.profile.ledger_dir(),
+        revoke,
+        force_unknown: false,
+        next_update: p.crl_next_update.parse().map_err(Error::from)?,
+        series: 1,
+        period: None,
+        out: &dir.join(CRL_FILE),
+        pem: false,
+    })?)
 }

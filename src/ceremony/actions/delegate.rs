@@ -7,7 +7,8 @@ use x509_cert::builder::{Builder, RequestBuilder};
 
 use super::{CeremonyError, Context, Recorded, rehearsal_subject, uri};
 use crate::Error;
-use crate::ca::delegate::{DelegateRequest, issue_delegate};
+use crate::ca::CaError;
+use crate::ca::delegate::{DelegatePlan, DelegateRequest, issue_delegate, plan_delegate};
 use crate::ceremony::params;
 use crate::pki::name::parse_subject;
 use crate::pki::profile::DelegateKind;
@@ -48,15 +49,13 @@ pub(super) fn publisher_key(
     ))
 }
 
-/// Issues a delegate certificate from the publisher's CSR.
-pub(super) fn delegate_issue(
+/// Works out the delegate certificate the root will sign, from the publisher's CSR on the
+/// input medium (or a rehearsal's stand-in), read once.
+pub(super) fn plan_issue(
     ctx: &Context<'_>,
-    p: params::DelegateIssue,
+    p: &params::DelegateIssue,
     dir: &Path,
-    io: &mut Recorded,
-) -> Result<String, CeremonyError> {
-    let root = ctx.root_cert()?;
-    // The publisher's CSR on the input medium, or a rehearsal's stand-in.
+) -> Result<DelegatePlan, CeremonyError> {
     let file = format!("{}.csr", p.name);
     let input = ctx.input()?;
     let csr = Some(input.join(&file))
@@ -73,23 +72,21 @@ pub(super) fn delegate_issue(
                 input.display()
             ))
         })?;
-    io.inputs.push(ctx.artefact("csr", &csr)?);
-    let made = issue_delegate(&DelegateRequest {
-        token: &uri(&ctx.profile.root_token)?,
-        module: ctx.module(),
-        root_cert: &root,
-        csr: &csr,
-        kind: if p.profile == "ca" {
-            DelegateKind::Ca
-        } else {
-            DelegateKind::Signing
-        },
-        validity: p.delegate_validity.parse().map_err(Error::from)?,
-        crl_url: Some(&p.crl_url),
-        ledger: &ctx.profile.ledger_dir(),
-        out_dir: dir,
-        allow_shared_subject: p.allow_subject_held_by_another_key,
-    })?;
+    with_request(ctx, p, &csr, dir, plan_delegate)
+}
+
+/// Issues the delegate certificate `plan` describes; the CSR is recorded from the bytes it
+/// was made from.
+pub(super) fn delegate_issue(
+    ctx: &Context<'_>,
+    p: &params::DelegateIssue,
+    dir: &Path,
+    plan: DelegatePlan,
+    io: &mut Recorded,
+) -> Result<String, CeremonyError> {
+    io.inputs.push(ctx.input_artefact("csr", plan.csr_file()));
+    let csr = plan.csr_file().path.clone();
+    let made = with_request(ctx, p, &csr, dir, |req| issue_delegate(req, plan))?;
     io.outputs
         .push(ctx.artefact("delegate-cert", &made.cert_path)?);
     io.outputs
@@ -102,6 +99,32 @@ pub(super) fn delegate_issue(
         summary.push_str(&format!("; warning: {warning}"));
     }
     Ok(summary)
+}
+
+/// Calls `f` with the step's delegate request for the CSR at `csr`.
+fn with_request<T>(
+    ctx: &Context<'_>,
+    p: &params::DelegateIssue,
+    csr: &Path,
+    dir: &Path,
+    f: impl FnOnce(&DelegateRequest<'_>) -> Result<T, CaError>,
+) -> Result<T, CeremonyError> {
+    Ok(f(&DelegateRequest {
+        token: &uri(&ctx.profile.root_token)?,
+        module: ctx.module(),
+        root_cert: &ctx.root_cert()?,
+        csr,
+        kind: if p.profile == "ca" {
+            DelegateKind::Ca
+        } else {
+            DelegateKind::Signing
+        },
+        validity: p.delegate_validity.parse().map_err(Error::from)?,
+        crl_url: Some(&p.crl_url),
+        ledger: &ctx.profile.ledger_dir(),
+        out_dir: dir,
+        allow_shared_subject: p.allow_subject_held_by_another_key,
+    })?)
 }
 
 /// A stand-in publisher's P-256 key (PKCS#8 PEM) and CSR (PEM), made in software for a

@@ -12,8 +12,11 @@ use super::CeremonyError;
 use super::media::{Access, Mounted, mount};
 use super::script::{Action, Profile, Script, Step};
 use super::transcript::Artefact;
+use crate::bundle::make::{RevocationPlan, TrustPlan};
+use crate::ca::delegate::DelegatePlan;
 use crate::keys::sha256;
 use crate::keys::token::Pkcs11Uri;
+use crate::sys::input::InputFile;
 
 /// What a step did.
 pub struct StepOutcome {
@@ -150,15 +153,25 @@ impl Context<'_> {
     pub fn artefact(&self, role: &str, path: &Path) -> Result<Artefact, CeremonyError> {
         let bytes = std::fs::read(path)
             .map_err(|e| CeremonyError::Step(format!("{}: {e}", path.display())))?;
-        Ok(Artefact {
+        Ok(self.artefact_of(role, path, &bytes))
+    }
+
+    /// Records an input file as an artefact of `role`, from the bytes the step read once and
+    /// used: what the transcript records is what was signed.
+    pub fn input_artefact(&self, role: &str, file: &InputFile) -> Artefact {
+        self.artefact_of(role, &file.path, &file.bytes)
+    }
+
+    fn artefact_of(&self, role: &str, path: &Path, bytes: &[u8]) -> Artefact {
+        Artefact {
             role: role.to_owned(),
             path: path
                 .strip_prefix(self.out)
                 .unwrap_or(path)
                 .display()
                 .to_string(),
-            sha256: hex::encode(sha256(&bytes)),
-        })
+            sha256: hex::encode(sha256(bytes)),
+        }
     }
 }
 
@@ -218,27 +231,96 @@ pub struct Recorded {
     pub outputs: Vec<Artefact>,
 }
 
-/// Runs `step` and writes its outputs into `dir`.
-pub fn run(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<StepOutcome, CeremonyError> {
+/// What a step will do, worked out before its roles confirm it: the lines they read, and
+/// what the step then signs, exactly, with its inputs held as they were read.
+pub struct Preview {
+    /// What the root will sign, a line each; empty for a step that has the root sign nothing
+    /// made from its inputs (a note, a root's creation, share checks).
+    pub lines: Vec<String>,
+    plan: Plan,
+}
+
+/// What a signing step decided before it was confirmed.
+enum Plan {
+    Nothing,
+    Delegate(Box<DelegatePlan>),
+    Crl(crl::Planned),
+    Trust(TrustPlan),
+    Revocation(RevocationPlan),
+}
+
+/// Works out what `step` will have the root sign, reading its inputs once, before anyone
+/// confirms it; [`run`] then signs exactly that.
+pub fn preview(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<Preview, CeremonyError> {
+    let plan = match step.action {
+        Action::DelegateIssue => Plan::Delegate(Box::new(delegate::plan_issue(
+            ctx,
+            &params(step, ctx.script)?,
+            dir,
+        )?)),
+        Action::CrlIssue => Plan::Crl(crl::plan_issue(ctx, &params(step, ctx.script)?, dir)?),
+        Action::BundleTrust => Plan::Trust(bundle::plan_trust_bundle(
+            ctx,
+            &params(step, ctx.script)?,
+            dir,
+        )?),
+        Action::BundleRevocation => Plan::Revocation(bundle::plan_revocation_bundle(
+            ctx,
+            &params(step, ctx.script)?,
+            dir,
+        )?),
+        _ => Plan::Nothing,
+    };
+    let lines = match &plan {
+        Plan::Nothing => Vec::new(),
+        Plan::Delegate(p) => p.lines().to_vec(),
+        Plan::Crl(p) => p.plan.lines().to_vec(),
+        Plan::Trust(p) => p.lines().to_vec(),
+        Plan::Revocation(p) => p.lines().to_vec(),
+    };
+    Ok(Preview { lines, plan })
+}
+
+/// Runs `step` and writes its outputs into `dir`; a signing step signs what `preview` showed.
+pub fn run(
+    ctx: &Context<'_>,
+    step: &Step,
+    dir: &Path,
+    preview: Preview,
+) -> Result<StepOutcome, CeremonyError> {
     let mut io = Recorded::default();
-    let summary = match step.action {
-        Action::Note => "confirmed".to_owned(),
-        Action::RootCreate => root::root_create(ctx, params(step, ctx.script)?, dir, &mut io)?,
-        Action::SharesVerify => root::shares_verify(ctx, params(step, ctx.script)?, dir, &mut io)?,
-        Action::RecoverVerify => {
+    let summary = match (step.action, preview.plan) {
+        (Action::Note, _) => "confirmed".to_owned(),
+        (Action::RootCreate, _) => root::root_create(ctx, params(step, ctx.script)?, dir, &mut io)?,
+        (Action::SharesVerify, _) => {
+            root::shares_verify(ctx, params(step, ctx.script)?, dir, &mut io)?
+        }
+        (Action::RecoverVerify, _) => {
             root::recover_verify(ctx, params(step, ctx.script)?, dir, &mut io)?
         }
-        Action::RootRecover => root::root_recover(ctx, params(step, ctx.script)?, dir, &mut io)?,
-        Action::PublisherKey => {
+        (Action::RootRecover, _) => {
+            root::root_recover(ctx, params(step, ctx.script)?, dir, &mut io)?
+        }
+        (Action::PublisherKey, _) => {
             delegate::publisher_key(ctx, params(step, ctx.script)?, dir, &mut io)?
         }
-        Action::DelegateIssue => {
-            delegate::delegate_issue(ctx, params(step, ctx.script)?, dir, &mut io)?
+        (Action::DelegateIssue, Plan::Delegate(plan)) => {
+            delegate::delegate_issue(ctx, &params(step, ctx.script)?, dir, *plan, &mut io)?
         }
-        Action::CrlIssue => crl::crl_issue(ctx, params(step, ctx.script)?, dir, &mut io)?,
-        Action::BundleTrust => bundle::bundle_trust(ctx, params(step, ctx.script)?, dir, &mut io)?,
-        Action::BundleRevocation => {
-            bundle::bundle_revocation(ctx, params(step, ctx.script)?, dir, &mut io)?
+        (Action::CrlIssue, Plan::Crl(plan)) => {
+            crl::crl_issue(ctx, &params(step, ctx.script)?, dir, plan, &mut io)?
+        }
+        (Action::BundleTrust, Plan::Trust(plan)) => {
+            bundle::bundle_trust(ctx, &params(step, ctx.script)?, dir, plan, &mut io)?
+        }
+        (Action::BundleRevocation, Plan::Revocation(plan)) => {
+            bundle::bundle_revocation(ctx, &params(step, ctx.script)?, dir, plan, &mut io)?
+        }
+        (action, _) => {
+            return Err(CeremonyError::Step(format!(
+                "{} runs only what its preview showed, and it has none",
+                action.name()
+            )));
         }
     };
     Ok(StepOutcome {

@@ -28,7 +28,14 @@ pub trait Confirmer {
     /// `None` when the administrator rejects it.
     fn confirm_script(&mut self, script: &Script, hash: &Fingerprint) -> Option<Vec<String>>;
     /// Before step `n` runs: the roles that confirm it, or an exception text to stop with.
-    fn confirm_step(&mut self, n: usize, step: &Step) -> Result<Vec<String>, String>;
+    /// `shown` is what the root will sign, a line each, for the people confirming to read
+    /// (empty when the step has the root sign nothing made from its inputs).
+    fn confirm_step(
+        &mut self,
+        n: usize,
+        step: &Step,
+        shown: &[String],
+    ) -> Result<Vec<String>, String>;
     /// After step `n` ran.
     fn step_done(&mut self, n: usize, step: &Step, outcome: &StepOutcome);
     /// A note for the people present (resumption, verification of earlier steps).
@@ -49,7 +56,18 @@ impl Confirmer for BatchConfirmer {
     fn rehearsal_only(&self) -> bool {
         true
     }
-    fn confirm_step(&mut self, _: usize, step: &Step) -> Result<Vec<String>, String> {
+    fn confirm_step(
+        &mut self,
+        n: usize,
+        step: &Step,
+        shown: &[String],
+    ) -> Result<Vec<String>, String> {
+        if !shown.is_empty() {
+            println!("step {n}: {} — the root signs:", step.title);
+            for line in shown {
+                println!("  {line}");
+            }
+        }
         Ok(step.confirm.clone())
     }
     fn step_done(&mut self, n: usize, step: &Step, outcome: &StepOutcome) {
@@ -264,7 +282,34 @@ impl Ceremony {
         artefacts: &[Artefact],
         unfinished_key_id: Option<Option<Vec<u8>>>,
     ) -> Result<Vec<Artefact>, CeremonyError> {
-        let confirmed_by = match confirmer.confirm_step(n, step) {
+        let dir = self.step_dir(n, step);
+        let key_id = (step.action == Action::RootCreate).then(|| {
+            let mut id = [0u8; 16];
+            UnwrapErr(SysRng).fill_bytes(&mut id);
+            id.to_vec()
+        });
+        let ctx = Context {
+            script: &self.script,
+            profile: &self.profile,
+            out: &self.profile.output,
+            artefacts: artefacts.to_vec(),
+            key_id: key_id.clone(),
+            unfinished_key_id,
+            input_medium: Default::default(),
+        };
+        // What the root will sign is worked out, its inputs read once, before anyone confirms.
+        let preview = match actions::preview(&ctx, step, &dir) {
+            Ok(p) => p,
+            Err(e) => {
+                self.transcript.append(Event::Exception {
+                    step: Some(n),
+                    text: format!("the step cannot run: {e}"),
+                })?;
+                return Err(e);
+            }
+        };
+        let shown = preview.lines.clone();
+        let confirmed_by = match confirmer.confirm_step(n, step, &shown) {
             Ok(roles) => roles,
             Err(text) => {
                 self.transcript.append(Event::Exception {
@@ -282,27 +327,13 @@ impl Ceremony {
                 "step {n} lacks the confirmation of {missing}"
             )));
         }
-        let key_id = (step.action == Action::RootCreate).then(|| {
-            let mut id = [0u8; 16];
-            UnwrapErr(SysRng).fill_bytes(&mut id);
-            id.to_vec()
-        });
         self.transcript.append(Event::Begin {
             step: n,
             action: step.action,
             key_id: key_id.as_deref().map(hex::encode),
         })?;
         crate::sys::crash_points::pause("KEYRITE_CEREMONY_STEP_PAUSE_MS");
-        let ctx = Context {
-            script: &self.script,
-            profile: &self.profile,
-            out: &self.profile.output,
-            artefacts: artefacts.to_vec(),
-            key_id,
-            unfinished_key_id,
-            input_medium: Default::default(),
-        };
-        let outcome = match actions::run(&ctx, step, &self.step_dir(n, step)) {
+        let outcome = match actions::run(&ctx, step, &dir, preview) {
             Ok(o) => o,
             Err(e) => {
                 self.transcript.append(Event::Exception {
@@ -320,6 +351,7 @@ impl Ceremony {
             inputs: outcome.inputs.clone(),
             outputs: outcome.outputs.clone(),
             summary: outcome.summary.clone(),
+            shown,
         })?;
         confirmer.step_done(n, step, &outcome);
         crate::sys::crash_points::pause("KEYRITE_CEREMONY_STEP_PAUSE_MS");

@@ -79,6 +79,9 @@ pub enum Event {
         outputs: Vec<Artefact>,
         /// What happened, in a line.
         summary: String,
+        /// What the root would sign, as shown to the roles before they confirmed.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        shown: Vec<String>,
     },
     /// A deviation from the script, in the administrator's words.
     Exception {

@@ -36,8 +36,24 @@ pub fn summary(entries: &[Entry]) -> String {
                 inputs,
                 outputs,
                 summary,
+                shown,
             } => {
-                md.push_str(&format!("### {step}. {title} (`{}`)\n\n{summary}\n\n- finished: {}\n- confirmed by: {}\n", action.name(), e.time, confirmed_by.join(", ")));
+                md.push_str(&format!(
+                    "### {step}. {title} (`{}`)\n\n{summary}\n\n",
+                    action.name()
+                ));
+                if !shown.is_empty() {
+                    md.push_str("Shown before confirmation:\n\n```\n");
+                    for line in shown {
+                        md.push_str(&format!("{line}\n"));
+                    }
+                    md.push_str("```\n\n");
+                }
+                md.push_str(&format!(
+                    "- finished: {}\n- confirmed by: {}\n",
+                    e.time,
+                    confirmed_by.join(", ")
+                ));
                 for a in inputs {
                     md.push_str(&format!("- read {} `{}`: `{}`\n", a.role, a.path, a.sha256));
                 }
