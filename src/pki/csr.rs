@@ -105,8 +105,13 @@ pub fn read_csr(path: &Path) -> Result<Csr, CsrError> {
             )),
             other => fail(format!("cannot read it ({other})")),
         })?;
-    let der = to_der(&bytes).map_err(&fail)?;
-    decode_csr(der).map_err(fail)
+    decode(&bytes).map_err(fail)
+}
+
+/// Checks a CSR's bytes (PEM with any line wrap, or DER) as [`read_csr`] does a file's;
+/// `Err` says what is wrong. What it asks for is judged by [`review`].
+pub fn decode(bytes: &[u8]) -> Result<Csr, String> {
+    decode_csr(to_der(bytes)?)
 }
 
 /// Checks a DER CSR as [`read_csr`] does a file's, then [`review`]s it for the signing
