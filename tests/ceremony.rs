@@ -733,6 +733,50 @@ fn rehearsal_killed_after_a_begin_records_the_interruption() {
 }
 
 #[test]
+fn a_link_planted_as_a_step_directory_is_refused_before_the_step_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    // Stopped after the note (step 1), before the root creation began.
+    kill_rehearsal_when(&dir, |l| {
+        l.last()
+            .and_then(|e| serde_json::from_str::<Value>(e).ok())
+            .is_some_and(|e| e["kind"] == "step" && e["step"] == 1)
+    });
+    // Whoever had the output medium points the root creation's directory elsewhere.
+    let elsewhere = tmp.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    let step_dir = dir.join("out/02-root-create");
+    std::os::unix::fs::symlink(&elsewhere, &step_dir).unwrap();
+
+    let (ok, text) = rehearse(&dir);
+    assert!(!ok, "the root creation wrote through a link:\n{text}");
+    assert!(
+        text.contains("02-root-create is a symbolic link") && text.contains("never through a link"),
+        "{text}"
+    );
+    assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+    assert_eq!(token_objects(&dir), [0, 0], "a key was made");
+    let all = entries(&dir.join(TRANSCRIPT));
+    assert!(
+        !all.iter().any(|e| e["kind"] == "begin" && e["step"] == 2),
+        "step 2 began: {all:#?}"
+    );
+    let last = all.last().unwrap();
+    assert!(
+        last["kind"] == "exception" && last["step"] == 2,
+        "the refusal is not recorded: {all:#?}"
+    );
+
+    // With the link gone, the ceremony resumes and finishes.
+    fs::remove_file(&step_dir).unwrap();
+    let (ok, text) = rehearse(&dir);
+    assert!(ok, "the resumed rehearsal failed:\n{text}");
+    assert_verifies(&dir);
+    assert_each_step_once(&dir);
+    assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+}
+
+#[test]
 fn transcript_of_another_ceremony_is_refused_and_left_alone() {
     let tmp = rehearsed();
     let dir = rdir(&tmp);

@@ -890,6 +890,37 @@ fn an_existing_output_is_never_overwritten() {
 }
 
 #[test]
+fn an_output_directory_that_is_a_link_is_refused_and_nothing_written_through_it() {
+    let root = Root::new("deleg-outlink", "20y");
+    let work = root.work();
+    let ledger = work.join("ledger");
+    let csr = make_csr(&work, "signer", &ec("P-256"), &publisher("signer"));
+    let (ok, text) = root.issue(&csr, "signing", "1y", &[], &ledger, &work.join("first"));
+    assert!(ok, "{text}");
+    let ledger_before = fs::read(ledger.join("ledger.json")).unwrap();
+
+    let elsewhere = work.join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    let link = work.join("out");
+    std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+    let (ok, text) = root.issue(&csr, "signing", "1y", &[], &ledger, &link);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("keyrite: error:")
+            && text.contains("is a symbolic link")
+            && text.contains("give the directory's own path"),
+        "{text}"
+    );
+    assert!(
+        files_in(&elsewhere).is_empty(),
+        "{:?}",
+        files_in(&elsewhere)
+    );
+    // Refused before the token signed anything: no serial consumed.
+    assert_eq!(fs::read(ledger.join("ledger.json")).unwrap(), ledger_before);
+}
+
+#[test]
 fn a_root_key_that_is_not_the_root_certificates_is_refused() {
     let root = Root::new("deleg-key-a", "20y");
     // Another root with the same subject, made on another token: only its key differs.

@@ -561,6 +561,110 @@ fn plugin_refuses_bad_requests_with_notations_error_codes() {
     );
 }
 
+/// A key id's `module-path` is data from notation's configuration: the plugin loads it only
+/// from a system module directory, a directory `KEYRITE_PKCS11_MODULE_DIRS` lists, or when
+/// `KEYRITE_PKCS11_MODULE` names it, and refuses anything else before loading it. A PIN file
+/// is read only when it is a regular file no larger than a PIN needs.
+#[test]
+fn plugin_loads_a_key_ids_module_only_from_allowed_places_and_reads_pin_files_bounded() {
+    let token = SoftHsm::new("module-hsm");
+    let secrets = [USER_PIN.to_owned()];
+    let pin = token.pin_file();
+    let scratch = tempfile::tempdir().unwrap();
+    // Not a shared object: were it loaded, the loader would be the one to refuse it.
+    let planted = scratch.path().join("libplanted-pkcs11.so");
+    fs::write(&planted, b"not a shared object\n").unwrap();
+    let key_id = |module: &str, pin: &Path| {
+        format!(
+            "pkcs11:token={};object=absent?module-path={module}&pin-source=file:{}",
+            token.label(),
+            pin.display()
+        )
+    };
+    let describe = |key: &str, extra: &[(&'static str, String)]| {
+        let mut envs = token.envs();
+        envs.extend_from_slice(extra);
+        notation_keyrite(
+            &["describe-key"],
+            describe_request(key).to_string().as_bytes(),
+            &envs,
+        )
+    };
+    let planted_id = key_id(&planted.display().to_string(), &pin);
+
+    // Outside the allowed places: refused by the rule, not by the loader.
+    for (case, key) in [
+        ("module in a scratch directory", planted_id.clone()),
+        ("relative module path", key_id("libplanted-pkcs11.so", &pin)),
+    ] {
+        let message = assert_refused(case, &describe(&key, &[]), "VALIDATION_ERROR", &secrets);
+        assert!(
+            message.contains("a key id may name only a module in a system module directory")
+                && message.contains("KEYRITE_PKCS11_MODULE_DIRS")
+                && !message.contains("is not a PKCS#11 module"),
+            "{case}: {message}"
+        );
+    }
+    let spy = format!(
+        "/usr/lib/{}-linux-gnu/pkcs11/pkcs11-spy.so",
+        std::env::consts::ARCH
+    );
+    if Path::new(&spy).exists() {
+        let message = assert_refused(
+            "pkcs11-spy",
+            &describe(&key_id(&spy, &pin), &[]),
+            "VALIDATION_ERROR",
+            &secrets,
+        );
+        assert!(message.contains("logs every call"), "{message}");
+    }
+
+    // Allowed by the plugin's environment: now it is the loader that refuses the file.
+    let dirs = (
+        "KEYRITE_PKCS11_MODULE_DIRS",
+        scratch.path().display().to_string(),
+    );
+    let named = ("KEYRITE_PKCS11_MODULE", planted.display().to_string());
+    for (case, env) in [("listed directory", dirs), ("named module", named)] {
+        let message = assert_refused(case, &describe(&planted_id, &[env]), "ERROR", &secrets);
+        assert!(
+            message.contains("is not a PKCS#11 module"),
+            "{case}: {message}"
+        );
+    }
+
+    // A system module directory: SoftHSM2 is loaded and the token opened with the PIN.
+    let message = assert_refused(
+        "SoftHSM2 by module-path",
+        &describe(&key_id(SOFTHSM_MODULE, &pin), &[]),
+        "VALIDATION_ERROR",
+        &secrets,
+    );
+    assert!(message.contains("no private key on token"), "{message}");
+
+    // PIN files: one far larger than a PIN, and a link to the right one, are refused unread.
+    let module = [("KEYRITE_PKCS11_MODULE", SOFTHSM_MODULE.to_owned())];
+    let large = scratch.path().join("large.pin");
+    fs::write(&large, format!("{USER_PIN}\n").repeat(1000)).unwrap();
+    let linked = scratch.path().join("linked.pin");
+    std::os::unix::fs::symlink(&pin, &linked).unwrap();
+    for (case, file, says) in [
+        ("oversized PIN file", &large, "more than the 4096"),
+        ("linked PIN file", &linked, "is a symbolic link"),
+    ] {
+        let key = format!(
+            "pkcs11:token={};object=absent?pin-source=file:{}",
+            token.label(),
+            file.display()
+        );
+        let message = assert_refused(case, &describe(&key, &module), "ACCESS_DENIED", &secrets);
+        assert!(
+            message.contains("PIN file") && message.contains(says),
+            "{case}: {message}"
+        );
+    }
+}
+
 /// A chain whose leaf is another key is refused by install-chain (with or without
 /// --replace, the record left byte-identical) and, planted over the record, by
 /// generate-signature with ERROR; recording the right chain again makes the key sign.

@@ -13,6 +13,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("share_text", share_text),
     ("share_record", share_record),
     ("csr", csr),
+    ("csr_review", csr_review),
     ("policy_merge", policy_merge),
     ("script", script),
 ];
@@ -45,9 +46,73 @@ pub fn share_record(data: &[u8]) {
     let _ = keyrite::shares::record::ShareRecord::from_der(data);
 }
 
-/// A publisher's CSR (DER), checked as `delegate issue` checks it.
+/// A publisher's CSR (PEM or DER), checked as `delegate issue` checks it and, when it is one,
+/// reviewed and shown for every profile.
 pub fn csr(data: &[u8]) {
-    let _ = keyrite::pki::csr::parse_csr(data.to_vec());
+    if let Ok(csr) = keyrite::pki::csr::decode(data) {
+        review_every_way(&csr);
+    }
+}
+
+/// A CSR's request (a CertificationRequest or its CertificationRequestInfo, DER) with its key
+/// replaced by the target's own and signed again, so that what it asks for reaches
+/// `pki::csr::review` however the fuzzer changed it: without this, almost every change would
+/// stop at the signature check.
+pub fn csr_review(data: &[u8]) {
+    use der::{Decode, Encode};
+    use keyrite::keys::KeySigner;
+    use x509_cert::request::{CertReq, CertReqInfo};
+
+    static KEY: std::sync::OnceLock<keyrite::keys::memory::MemoryKey> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        keyrite::keys::memory::MemoryKey::generate(keyrite::keys::KeyAlgorithm::P256)
+            .expect("a P-256 key")
+    });
+    let Ok(mut info) = CertReq::from_der(data)
+        .map(|r| r.info)
+        .or_else(|_| CertReqInfo::from_der(data))
+    else {
+        return;
+    };
+    let Ok(spki) = key.public_key().to_spki() else {
+        return;
+    };
+    info.public_key = spki;
+    let (Ok(info_der), algorithm) = (info.to_der(), key.scheme().algorithm_identifier()) else {
+        return;
+    };
+    let Ok(signature) = key.sign(&info_der) else {
+        return;
+    };
+    let Ok(signature) = der::asn1::BitString::from_bytes(&signature) else {
+        return;
+    };
+    let request = CertReq {
+        info,
+        algorithm,
+        signature,
+    };
+    if let Ok(der) = request.to_der()
+        && let Ok(csr) = keyrite::pki::csr::decode(&der)
+    {
+        review_every_way(&csr);
+    }
+}
+
+/// Reviews `csr` under each profile, with and without the root's subject (its own subject
+/// standing in for the root's), and shows it as `keyrite csr show` does.
+fn review_every_way(csr: &keyrite::pki::csr::Csr) {
+    use keyrite::pki::csr::{Intake, review, show::describe};
+    use keyrite::pki::profile::DelegateKind;
+
+    let subject = &csr.request.info.subject;
+    for kind in [DelegateKind::Signing, DelegateKind::Ca] {
+        for root_subject in [None, Some(subject)] {
+            let intake = Intake { kind, root_subject };
+            let found = review(csr, &intake);
+            let _ = describe(csr, &intake, &found);
+        }
+    }
 }
 
 /// A site's trust policy document with a bundle's statement merged in, as

@@ -116,8 +116,13 @@ pub fn parse_csr_file(file: &InputFile) -> Result<Csr, CsrError> {
         path: file.path.display().to_string(),
         reason,
     };
-    let der = to_der(&file.bytes).map_err(&fail)?;
-    decode_csr(der).map_err(fail)
+    decode(&file.bytes).map_err(fail)
+}
+
+/// Checks a CSR's bytes (PEM with any line wrap, or DER) as [`read_csr`] does a file's;
+/// `Err` says what is wrong. What it asks for is judged by [`review`].
+pub fn decode(bytes: &[u8]) -> Result<Csr, String> {
+    decode_csr(to_der(bytes)?)
 }
 
 /// Checks a DER CSR as [`read_csr`] does a file's, then [`review`]s it for the signing

@@ -682,6 +682,8 @@ pub fn notation_keyrite(
         .env_remove("KEYRITE_AGE_IDENTITY")
         .env_remove("KEYRITE_PASSPHRASE")
         .env_remove("KEYRITE_REHEARSAL")
+        .env_remove("KEYRITE_PKCS11_MODULE")
+        .env_remove("KEYRITE_PKCS11_MODULE_DIRS")
         .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
+mod modules;
 mod protocol;
 
 use protocol::{ErrorCode, PluginError};

@@ -57,7 +57,7 @@ pub struct PluginError {
 }
 
 impl PluginError {
-    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -198,10 +198,16 @@ fn check_version(version: &str) -> Result<(), PluginError> {
     }
 }
 
+/// The key a key id names; a token's `module-path` only where [`crate::modules::confine`]
+/// allows it.
 fn key_ref(key_id: &str) -> Result<KeyRef, PluginError> {
-    key_id
+    let mut key = key_id
         .parse()
-        .map_err(|e: KeyError| PluginError::new(ErrorCode::Validation, format!("keyId: {e}")))
+        .map_err(|e: KeyError| PluginError::new(ErrorCode::Validation, format!("keyId: {e}")))?;
+    if let KeyRef::Token(uri) = &mut key {
+        crate::modules::confine(uri)?;
+    }
+    Ok(key)
 }
 
 /// A key whose public half cannot be found is an unknown key id, unless a secret was wrong.

@@ -1,7 +1,6 @@
 //! Runs a script step by step, recording every step in the transcript; resumes an interrupted
 //! ceremony at its first unfinished step after checking what the finished ones wrote.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use getrandom::SysRng;
@@ -121,6 +120,8 @@ impl Ceremony {
     pub fn open(script: &Path, profile: &Path) -> Result<Self, CeremonyError> {
         let (script, script_hash) = load_script(script)?;
         let (profile, profile_hash) = load_profile(profile)?;
+        // Refused before a medium is mounted there: a link would take the mount elsewhere.
+        crate::sys::output::preflight(&profile.output, &[])?;
         let output_medium = profile
             .output_device
             .as_deref()
@@ -129,9 +130,7 @@ impl Ceremony {
             })
             .transpose()
             .map_err(CeremonyError::Media)?;
-        fs::create_dir_all(&profile.output).map_err(|e| {
-            CeremonyError::Profile(format!("output {}: {e}", profile.output.display()))
-        })?;
+        crate::sys::output::make_dir(&profile.output)?;
         if !profile.rehearsal
             && let Some(n) = script
                 .steps
@@ -282,7 +281,20 @@ impl Ceremony {
         artefacts: &[Artefact],
         unfinished_key_id: Option<Option<Vec<u8>>>,
     ) -> Result<Vec<Artefact>, CeremonyError> {
+        // The step's directory is made by the step: one already there as a link (or a file)
+        // would take its outputs elsewhere, so the step is refused before anything is done.
         let dir = self.step_dir(n, step);
+        if let Err(e) = crate::sys::output::preflight(&dir, &[]) {
+            let text = format!("step {n} cannot write its outputs: {e}");
+            self.transcript.append(Event::Exception {
+                step: Some(n),
+                text: text.clone(),
+            })?;
+            return Err(CeremonyError::Step(format!(
+                "{text}. Nothing of the step was done. {} Write it in the paper log.",
+                self.head_text()
+            )));
+        }
         let key_id = (step.action == Action::RootCreate).then(|| {
             let mut id = [0u8; 16];
             UnwrapErr(SysRng).fill_bytes(&mut id);

@@ -2,13 +2,13 @@
 //! `KEYRITE_PIN` environment variable, or a prompt without echo. Never a command-line argument
 //! of its own.
 
-use std::fs;
 use std::path::Path;
 
 use zeroize::Zeroizing;
 
 use super::TokenError;
 use super::uri::Pkcs11Uri;
+use crate::sys::input::{self, Links};
 
 /// Environment variable holding a PIN, for unattended use.
 pub const PIN_ENV: &str = "KEYRITE_PIN";
@@ -72,13 +72,20 @@ fn read_user_pin(
     ))
 }
 
+/// The most a PIN file may hold: a PIN and its line ending, not a document.
+const MAX_PIN_FILE: u64 = 4096;
+
+/// Reads a PIN file: a regular file (not a link or a FIFO, which could hang an unattended
+/// signer) of at most [`MAX_PIN_FILE`] bytes, without its trailing line ending.
 fn read_pin_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, TokenError> {
-    let mut bytes = fs::read(path).map(Zeroizing::new).map_err(|e| {
-        TokenError::Pin(format!(
-            "cannot read the PIN file {} named by pin-source: {e}",
-            path.display()
-        ))
-    })?;
+    let mut bytes = input::read(path, MAX_PIN_FILE, Links::Refuse)
+        .map(Zeroizing::new)
+        .map_err(|e| {
+            TokenError::Pin(format!(
+                "the PIN file named by pin-source cannot be used: {e}; give a regular file \
+                 that holds only the PIN"
+            ))
+        })?;
     while matches!(bytes.last(), Some(b'\n' | b'\r')) {
         bytes.pop();
     }
