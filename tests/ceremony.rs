@@ -1266,3 +1266,78 @@ fn a_resumed_ceremony_believes_only_the_transcript_its_root_token_recorded() {
     assert_verifies(&dir);
     assert_each_step_once(&dir);
 }
+
+#[test]
+fn a_ceremony_is_never_restarted_replayed_or_left_unsigned_by_what_the_medium_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let transcript = dir.join(TRANSCRIPT);
+    let left = kill_rehearsal_when(&dir, |l| l.len() >= 9);
+    let honest = fs::read(&transcript).unwrap();
+    let keys = token_objects(&dir);
+
+    // The transcript removed from the medium: a fresh start would forget the steps done.
+    fs::remove_file(&transcript).unwrap();
+    let (ok, text) = rehearse(&dir);
+    assert!(
+        !ok,
+        "a new ceremony started over an unfinished one:\n{text}"
+    );
+    assert!(text.contains("has another ceremony under way"), "{text}");
+    assert!(!transcript.exists(), "a transcript was started");
+    assert_eq!(token_objects(&dir), keys);
+    fs::write(&transcript, &honest).unwrap();
+
+    // A signature planted beside the transcript does not stand for the root's.
+    let signature = dir.join("out/transcript.jsonl.p7s");
+    fs::write(&signature, b"not a signature").unwrap();
+    let (ok, text) = rehearse(&dir);
+    assert!(!ok, "the ceremony ended on a planted signature:\n{text}");
+    assert!(
+        text.contains("is there but is not the root's signature of this transcript"),
+        "{text}"
+    );
+    assert!(!dir.join("out/summary.md").exists());
+    fs::remove_file(&signature).unwrap();
+    let (ok, text) = rehearse(&dir);
+    assert!(ok, "{text}");
+    assert_verifies(&dir);
+    assert!(entries(&transcript).len() > left.len());
+
+    // Finished, the ceremony is forgotten by the token: its transcript, signature and outputs
+    // brought back (as for a routine ceremony run with the same script) are not "resumed".
+    fs::remove_file(dir.join("out/summary.md")).unwrap();
+    let (ok, text) = rehearse(&dir);
+    assert!(!ok, "a finished ceremony was taken up again:\n{text}");
+    assert!(text.contains("has no record of"), "{text}");
+    assert!(!dir.join("out/summary.md").exists());
+}
+
+#[test]
+fn officers_may_abandon_an_interrupted_ceremony_and_start_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    kill_rehearsal_when(&dir, |l| l.len() >= 4);
+    fs::remove_file(dir.join(TRANSCRIPT)).unwrap();
+    let abandon = || {
+        run(keyrite()
+            .env("SOFTHSM2_CONF", dir.join("softhsm/softhsm2.conf"))
+            .env("KEYRITE_REHEARSAL", "1")
+            .args(["transcript", "abandon", "--profile"])
+            .arg(dir.join("profile.toml")))
+    };
+    let (ok, text) = abandon();
+    assert!(
+        ok && text.contains("Abandoned ceremony 'lifecycle'"),
+        "{text}"
+    );
+    assert!(text.contains("its transcript at"), "{text}");
+    let (ok, text) = abandon();
+    assert!(ok && text.contains("nothing to abandon"), "{text}");
+    // The interrupted attempt's step directories are still on the medium: a new ceremony
+    // refuses to write over them, so the officers clear the medium first.
+    fs::remove_dir_all(dir.join("out")).unwrap();
+    let (ok, text) = rehearse(&dir);
+    assert!(ok, "{text}");
+    assert_verifies(&dir);
+}

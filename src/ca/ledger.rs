@@ -10,6 +10,7 @@
 
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -290,8 +291,14 @@ impl<'t> Ledger<'t> {
             .write(true)
             .create(true)
             .truncate(false)
+            .custom_flags(
+                (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
+            )
             .open(&lock_path)
             .map_err(|e| io(&lock_path, &e))?;
+        if !lock.metadata().map_err(|e| io(&lock_path, &e))?.is_file() {
+            return Err(io(&lock_path, &"it is not a regular file"));
+        }
         match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
             Err(rustix::io::Errno::WOULDBLOCK) => return Err(LedgerError::Locked(dir.to_owned())),

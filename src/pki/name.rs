@@ -302,6 +302,21 @@ pub fn ascii_escaped(text: &str) -> String {
     out
 }
 
+/// `text` with every hidden character (control, format, line separator; a newline aside)
+/// written as `\u{XXXX}`: for messages that may carry text from an input, so that an input
+/// cannot drive the terminal or reorder what the officers read.
+pub fn hidden_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c != '\n' && hidden(c).is_some() {
+            out.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Warnings about look-alike letters: an attribute whose letters come from more than one of
 /// the Latin, Greek and Cyrillic scripts (a Cyrillic "е" in a Latin name reads the same and
 /// is another name). Letters of other scripts are not counted, so "Example 株式会社" passes.

@@ -7,6 +7,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Text};
 use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
 
+use crate::pki::name::hidden_escaped;
+
 const FOOTER_HELP: &str = "? help";
 
 fn frame_block(title: &str) -> Block<'_> {
@@ -275,7 +277,7 @@ pub fn exception(f: &mut Frame<'_>, n: usize, text: &str) {
 /// A message (a resumed ceremony, a failure).
 pub fn notice(f: &mut Frame<'_>, title: &str, text: &str) {
     let (body, footer) = split(f.area());
-    f.render_widget(paragraph(text.to_owned(), title), body);
+    f.render_widget(paragraph(hidden_escaped(text), title), body);
     f.render_widget(Line::from("Enter continue"), footer);
 }
 
@@ -305,7 +307,10 @@ pub fn help(f: &mut Frame<'_>) {
 /// The end: where the transcript, signature and summary are, or why the ceremony stopped.
 pub fn finished(f: &mut Frame<'_>, title: &str, lines: &[String]) {
     let (body, footer) = split(f.area());
-    let text: Vec<Line<'_>> = lines.iter().map(|l| Line::from(l.clone())).collect();
+    let text: Vec<Line<'_>> = lines
+        .iter()
+        .map(|l| Line::from(hidden_escaped(l)))
+        .collect();
     f.render_widget(paragraph(text, title), body);
     f.render_widget(Line::from("q quit"), footer);
 }

@@ -71,7 +71,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("keyrite-import: error: {e}");
+            eprintln!(
+                "keyrite-import: error: {}",
+                keyrite::pki::name::hidden_escaped(&e.to_string())
+            );
             ExitCode::FAILURE
         }
     }

@@ -110,7 +110,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("keyrite: error: {e}");
+            eprintln!(
+                "keyrite: error: {}",
+                keyrite::pki::name::hidden_escaped(&e.to_string())
+            );
             ExitCode::FAILURE
         }
     }

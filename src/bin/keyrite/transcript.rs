@@ -19,6 +19,14 @@ pub(crate) enum TranscriptCommand {
         /// Artefacts to check against the digests the transcript recorded.
         artefacts: Vec<PathBuf>,
     },
+    /// Abandon the ceremony the profile's root token has under way: the token forgets it and
+    /// its transcript's head, so a new ceremony may start. For the officers to decide, when an
+    /// interrupted ceremony's transcript is lost; write the line it prints in the paper log.
+    Abandon {
+        /// The ceremony's environment profile (its root token).
+        #[arg(long, value_name = "FILE")]
+        profile: PathBuf,
+    },
 }
 
 /// Verifies a transcript.
@@ -37,6 +45,13 @@ pub(crate) fn run(command: TranscriptCommand) -> Result<ExitCode, keyrite::Error
             );
             for (path, seq) in &verified.artefacts {
                 println!("  {} matches entry {seq}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TranscriptCommand::Abandon { profile } => {
+            match keyrite::ceremony::engine::abandon_open_ceremony(&profile)? {
+                Some(line) => println!("Abandoned {line}."),
+                None => println!("The root token has no ceremony under way: nothing to abandon."),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -10,8 +10,9 @@ use crate::ceremony::transcript::{Artefact, signature_path, summary};
 
 impl Ceremony {
     /// Signs the transcript with the root key and writes the summary beside it; a transcript
-    /// signed before an interruption only gets its missing summary.
-    pub(super) fn sign(&self, artefacts: &[Artefact]) -> Result<Finished, CeremonyError> {
+    /// signed before an interruption (its signature checked under the root) only gets its
+    /// missing summary. Then the root token forgets the ceremony: it is over.
+    pub(super) fn sign(&mut self, artefacts: &[Artefact]) -> Result<Finished, CeremonyError> {
         let path = self.transcript.path().to_owned();
         let sig_path = signature_path(&path);
         let summary_path = self.profile.output.join(SUMMARY);
@@ -22,12 +23,21 @@ impl Ceremony {
             artefacts: artefacts.to_vec(),
         };
         if sig_path.exists() {
+            let root = self.context(artefacts).root_cert()?;
+            crate::ceremony::transcript::verify(&path, &root, &[]).map_err(|e| {
+                CeremonyError::Transcript(format!(
+                    "{} is there but is not the root's signature of this transcript ({e}): move it \
+                     aside and run again, so the root signs it",
+                    sig_path.display()
+                ))
+            })?;
             if !summary_path.exists() {
                 let md = summary(self.transcript.entries());
                 crate::sys::output::write_new_files(
                     &self.profile.output,
                     &[(SUMMARY, md.as_bytes(), crate::sys::output::PUBLIC)],
                 )?;
+                self.transcript.close()?;
                 return Ok(finished);
             }
             return Err(CeremonyError::Transcript(format!(
@@ -53,14 +63,13 @@ impl Ceremony {
                 ),
             ],
         )?;
+        self.transcript.close()?;
         Ok(finished)
     }
 
-    /// The root's detached signature over the transcript file, which must hold exactly the
-    /// entries this engine wrote.
-    fn root_signature(&self, artefacts: &[Artefact]) -> Result<Vec<u8>, CeremonyError> {
-        let path = self.transcript.path();
-        let ctx = Context {
+    /// The context the finished steps leave, for finding the root certificate.
+    fn context<'a>(&'a self, artefacts: &[Artefact]) -> Context<'a> {
+        Context {
             script: &self.script,
             profile: &self.profile,
             out: &self.profile.output,
@@ -68,8 +77,14 @@ impl Ceremony {
             key_id: None,
             unfinished_key_id: None,
             input_medium: Default::default(),
-        };
-        let root_path = ctx.root_cert()?;
+        }
+    }
+
+    /// The root's detached signature over the transcript file, which must hold exactly the
+    /// entries this engine wrote.
+    fn root_signature(&self, artefacts: &[Artefact]) -> Result<Vec<u8>, CeremonyError> {
+        let path = self.transcript.path();
+        let root_path = self.context(artefacts).root_cert()?;
         let root = crate::pki::read_certificate(&root_path).map_err(crate::Error::from)?;
         let uri: crate::keys::token::Pkcs11Uri = self
             .profile

@@ -12,7 +12,7 @@ mod resume;
 use super::CeremonyError;
 use super::actions::{self, Context, StepOutcome};
 use super::script::{Action, Profile, Script, Step, load_profile, load_script};
-use super::transcript::{Artefact, Event, Transcript};
+use super::transcript::{Artefact, Event, OpenCeremony, Transcript};
 use crate::fingerprint::Fingerprint;
 use crate::keys::token::{Pkcs11Uri, Token};
 
@@ -86,6 +86,15 @@ fn root_token(profile: &Profile) -> Result<Token, CeremonyError> {
     let token = Token::open(&uri, Some(&profile.module)).map_err(crate::Error::from)?;
     token.login(&uri).map_err(crate::Error::from)?;
     Ok(token)
+}
+
+/// Abandons the ceremony the profile's root token has under way, when the officers decide so
+/// (its transcript is lost, or it cannot go on): the token forgets it, and a new ceremony may
+/// start. Returns the line for the paper log, or `None` when none was under way.
+pub fn abandon_open_ceremony(profile: &Path) -> Result<Option<String>, CeremonyError> {
+    let (profile, _) = load_profile(profile)?;
+    let token = root_token(&profile)?;
+    Ok(OpenCeremony::abandon(&token)?.map(|(open, head)| open.describe(head.as_ref())))
 }
 
 /// A ceremony ready to run: its script, profile and transcript.

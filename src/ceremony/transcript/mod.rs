@@ -141,6 +141,72 @@ fn record_name(ceremony_id: &str) -> String {
     format!("transcript-{ceremony_id}")
 }
 
+/// The record of the ceremony a root token has under way: one at a time, from its start entry
+/// until its transcript is signed, so that a transcript removed from the medium cannot make
+/// way for a fresh start that forgets what was done.
+const OPEN_CEREMONY: &str = "ceremony-open";
+
+/// A ceremony under way, as the root token records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenCeremony {
+    /// The ceremony's id (its start entry's).
+    pub ceremony_id: String,
+    /// The script's name.
+    pub ceremony: String,
+    /// The script's SHA-256.
+    pub script_sha256: String,
+}
+
+impl OpenCeremony {
+    /// The ceremony `token` has under way, if any. Needs a login.
+    pub fn read(token: &Token) -> Result<Option<Self>, CeremonyError> {
+        token
+            .read_record(OPEN_CEREMONY)
+            .map_err(crate::Error::from)?
+            .map(|bytes| {
+                serde_json::from_slice(&bytes).map_err(|_| {
+                    CeremonyError::Transcript(
+                        "the token's record of the open ceremony is malformed".into(),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// Forgets the ceremony `token` has under way and the head it kept of its transcript: the
+    /// officers abandon it. Returns what was abandoned.
+    pub fn abandon(token: &Token) -> Result<Option<(Self, Option<Head>)>, CeremonyError> {
+        let Some(open) = Self::read(token)? else {
+            return Ok(None);
+        };
+        let name = record_name(&open.ceremony_id);
+        let head = Anchored::<Head>::read(token, &name)
+            .map_err(crate::Error::from)?
+            .map(|r| r.current);
+        token.delete_record(&name).map_err(crate::Error::from)?;
+        token
+            .delete_record(OPEN_CEREMONY)
+            .map_err(crate::Error::from)?;
+        Ok(Some((open, head)))
+    }
+
+    /// The line the officers read: id, script and where its transcript stood.
+    pub fn describe(&self, head: Option<&Head>) -> String {
+        format!(
+            "ceremony '{}' ({}), script SHA-256 {}{}",
+            crate::pki::name::ascii_escaped(&self.ceremony),
+            self.ceremony_id,
+            self.script_sha256,
+            head.map(|h| format!(
+                ", its transcript at {} entries, the last beginning {}",
+                h.entries,
+                head_words(&h.last)
+            ))
+            .unwrap_or_default()
+        )
+    }
+}
+
 fn head_words(last: &str) -> String {
     crate::fingerprint::Fingerprint::parse(last)
         .map(|f| f.words()[..8].join(" "))
@@ -353,6 +419,31 @@ impl Transcript {
         Ok(Some(record))
     }
 
+    /// Once the transcript is signed: the token forgets its head and that the ceremony is under
+    /// way, so the transcript can never be resumed (or replayed) again.
+    pub fn close(&mut self) -> Result<(), CeremonyError> {
+        let (
+            Some(keeper),
+            Some(Entry {
+                event: Event::Start { ceremony_id, .. },
+                ..
+            }),
+        ) = (&self.keeper, self.entries.first())
+        else {
+            return Ok(());
+        };
+        let token = &keeper.token;
+        token
+            .delete_record(&record_name(ceremony_id))
+            .map_err(crate::Error::from)?;
+        if OpenCeremony::read(token)?.is_some_and(|o| o.ceremony_id == *ceremony_id) {
+            token
+                .delete_record(OPEN_CEREMONY)
+                .map_err(crate::Error::from)?;
+        }
+        Ok(())
+    }
+
     /// How many entries there are and the SHA-256 of the last line.
     pub fn head(&self) -> (usize, &str) {
         (self.entries.len(), &self.last_hash)
@@ -403,6 +494,35 @@ impl Transcript {
             CeremonyError::Transcript("the transcript is written only with the root token".into())
         })?;
         let token = &keeper.token;
+        if let Event::Start {
+            ceremony,
+            script_sha256,
+            ..
+        } = &entry.event
+        {
+            if let Some(open) = OpenCeremony::read(token)? {
+                let head = Anchored::<Head>::read(token, &record_name(&open.ceremony_id))
+                    .map_err(crate::Error::from)?;
+                return Err(CeremonyError::Transcript(format!(
+                    "root token '{}' has another ceremony under way: {}. Nothing was started: \
+                     resume it with its transcript on the output medium, or, if the officers \
+                     decide to abandon it, run `keyrite transcript abandon --profile PROFILE` \
+                     and write that in the paper log",
+                    token.label(),
+                    open.describe(head.as_ref().map(|r| &r.current))
+                )));
+            }
+            let open = OpenCeremony {
+                ceremony_id: ceremony_id.clone(),
+                ceremony: ceremony.clone(),
+                script_sha256: script_sha256.clone(),
+            };
+            let bytes =
+                serde_json::to_vec(&open).map_err(|e| CeremonyError::Transcript(e.to_string()))?;
+            token
+                .write_record(OPEN_CEREMONY, &bytes)
+                .map_err(crate::Error::from)?;
+        }
         let record = keeper.record.get_or_insert_with(|| Anchored {
             current: Head {
                 entries: 0,

@@ -24,6 +24,7 @@ impl Token {
             .session()
             .find_objects(&[
                 Attribute::Class(ObjectClass::DATA),
+                Attribute::Private(true),
                 Attribute::Application(APPLICATION.to_vec()),
                 Attribute::Label(record_label(name).into_bytes()),
             ])
@@ -83,6 +84,18 @@ impl Token {
             self.session()
                 .destroy_object(obj)
                 .map_err(ck("removing an older keyrite record"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Token {
+    /// Removes every generation of the record `name`. Needs a login.
+    pub fn delete_record(&self, name: &str) -> Result<(), TokenError> {
+        for (_, obj, _) in self.record_objects(name)? {
+            self.session()
+                .destroy_object(obj)
+                .map_err(ck("removing a keyrite record"))?;
         }
         Ok(())
     }
