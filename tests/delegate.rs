@@ -1363,6 +1363,11 @@ fn a_subject_held_by_another_key_is_refused_unless_allowed() {
         &out,
     );
     assert!(ok, "{text}");
+    // The override is said, naming the certificate the other key holds.
+    assert!(
+        text.contains("issued although the subject is held by another key's active certificate"),
+        "{text}"
+    );
     assert_eq!(ledger_entries(&ledger).len(), 3);
 }
 

@@ -171,8 +171,19 @@ pub fn issue_delegate(
     let now = DateTime::from_system_time(SystemTime::now())?;
     let subject = display_name(&csr.request.info.subject);
     let key_sha256 = hex::encode(sha256(&csr.request.info.public_key.to_der()?));
-    if !req.allow_shared_subject {
-        check_subject_holders(&ledger, &subject, &key_sha256, now)?;
+    let holders = subject_holders(&ledger, &subject, &key_sha256, now);
+    let mut warnings = warnings;
+    if !holders.is_empty() {
+        if !req.allow_shared_subject {
+            return Err(held_subject(&subject, &holders));
+        }
+        // The override is the officers' decision: it goes into the outcome, and so into the
+        // transcript.
+        warnings.push(format!(
+            "issued although the subject is held by another key's active certificate (serial \
+             {}): the override allows it; both keys now sign as that subject",
+            holders.join(", ")
+        ));
     }
     let serial = loop {
         let candidate: SerialNumber = SerialNumber::generate(&mut UnwrapErr(SysRng));
@@ -257,15 +268,10 @@ fn check_request(req: &DelegateRequest<'_>) -> Result<(), CaError> {
     Ok(())
 }
 
-/// Refuses a subject that another key holds an active certificate for (issued, not revoked,
-/// not expired): every trust policy naming the subject would trust both keys.
-fn check_subject_holders(
-    ledger: &Ledger,
-    subject: &str,
-    key_sha256: &str,
-    now: DateTime,
-) -> Result<(), CaError> {
-    let holders: Vec<&str> = ledger
+/// The serials of the active certificates (issued, not revoked, not expired) that another key
+/// holds for `subject`: every trust policy naming the subject would trust both keys.
+fn subject_holders(ledger: &Ledger, subject: &str, key_sha256: &str, now: DateTime) -> Vec<String> {
+    ledger
         .issued()
         .iter()
         .filter(|i| i.subject == subject && i.key_sha256 != key_sha256)
@@ -276,12 +282,13 @@ fn check_subject_holders(
                 .parse::<DateTime>()
                 .map_or(true, |t| t.unix_duration() > now.unix_duration())
         })
-        .map(|i| i.serial.as_str())
-        .collect();
-    if holders.is_empty() {
-        return Ok(());
-    }
-    Err(CaError::Refused(format!(
+        .map(|i| i.serial.clone())
+        .collect()
+}
+
+/// The refusal of a subject `holders` (serials) hold.
+fn held_subject(subject: &str, holders: &[String]) -> CaError {
+    CaError::Refused(format!(
         "the subject {} is held by another key, with active certificate serial {}: every trust \
          policy naming the subject would trust both keys. Revoke that certificate first, or, \
          when both keys must sign for a while (a key rollover), pass \
@@ -289,7 +296,7 @@ fn check_subject_holders(
          ceremony step)",
         ascii_escaped(subject),
         holders.join(", ")
-    )))
+    ))
 }
 
 /// The name the certificate files take: the CSR file's stem, when it is a safe file name.
