@@ -31,27 +31,36 @@ impl Fingerprint {
     }
 
     /// Reads a fingerprint as a witness would type it: 64 hex digits (colons and spaces
-    /// allowed) or the 32 PGP words, in either case.
+    /// allowed) or the 32 PGP words, in either case; or a `root.fingerprint` file's text, whose
+    /// `sha256:` line it takes. A wrong word is named with its position.
     pub fn parse(text: &str) -> Result<Self, String> {
+        if let Some(line) = text.lines().find_map(|l| l.trim().strip_prefix("sha256:")) {
+            return Self::parse(line);
+        }
         let compact: String = text
             .chars()
             .filter(|c| !c.is_whitespace() && *c != ':')
             .collect();
-        let bytes = if compact.len() == 64 && compact.chars().all(|c| c.is_ascii_hexdigit()) {
-            hex::decode(&compact).ok()
-        } else {
-            let words: Vec<String> = text
-                .split_whitespace()
-                .map(str::to_ascii_lowercase)
-                .collect();
-            pgp_words::to_bytes(&words)
-        };
-        bytes
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .map(Self)
-            .ok_or_else(|| {
-                "a fingerprint is 64 hex digits or the 32 words printed at the ceremony (one or more words are wrong or missing)".to_owned()
-            })
+        if compact.len() == 64 && compact.chars().all(|c| c.is_ascii_hexdigit()) {
+            let mut bytes = [0u8; 32];
+            hex::decode_to_slice(&compact, &mut bytes).map_err(|e| e.to_string())?;
+            return Ok(Self(bytes));
+        }
+        if compact.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(format!(
+                "{} hex digits: a fingerprint is 64 hex digits, or the 32 words printed at the ceremony",
+                compact.len()
+            ));
+        }
+        let words: Vec<String> = text
+            .split_whitespace()
+            .map(str::to_ascii_lowercase)
+            .collect();
+        if let Some(bytes) = pgp_words::to_bytes(&words).and_then(|b| <[u8; 32]>::try_from(b).ok())
+        {
+            return Ok(Self(bytes));
+        }
+        Err(word_problem(&words))
     }
 
     /// The words in four lines of eight, for reading aloud.
@@ -62,6 +71,39 @@ impl Fingerprint {
             .collect::<Vec<_>>()
             .join("\n")
     }
+}
+
+/// What is wrong with `words` as a fingerprint: the first word that is not a PGP word or
+/// stands at the wrong position (the two lists alternate, so a dropped or repeated word shows
+/// there), else the count.
+fn word_problem(words: &[String]) -> String {
+    let even = |w: &str| pgp_words::to_bytes(&[w]).is_some();
+    let odd = |w: &str| pgp_words::to_bytes(&["aardvark", w]).is_some_and(|b| b.len() == 2);
+    for (i, w) in words.iter().enumerate() {
+        let (fits, other) = if i % 2 == 0 {
+            (even(w), odd(w))
+        } else {
+            (odd(w), even(w))
+        };
+        if !fits {
+            return if other {
+                format!(
+                    "word {} '{w}' belongs at the other position of a pair: a word before it was \
+                     dropped, repeated or swapped; read the fingerprint again from the ceremony's record",
+                    i + 1
+                )
+            } else {
+                format!(
+                    "word {} '{w}' is not a fingerprint word: check its spelling against the ceremony's record",
+                    i + 1
+                )
+            };
+        }
+    }
+    format!(
+        "{} words: a fingerprint is the 32 words printed at the ceremony (or 64 hex digits)",
+        words.len()
+    )
 }
 
 impl fmt::Display for Fingerprint {
@@ -93,7 +135,28 @@ mod tests {
         assert_eq!(Fingerprint::parse(&fp.words_block()).unwrap(), fp);
         let mut words = fp.words();
         words.swap(0, 1);
-        assert!(Fingerprint::parse(&words.join(" ")).is_err());
-        assert!(Fingerprint::parse(&fp.hex()[..62]).is_err());
+        let err = Fingerprint::parse(&words.join(" ")).unwrap_err();
+        assert!(
+            err.starts_with("word 1 ") && err.contains("other position"),
+            "{err}"
+        );
+        let mut typo = fp.words();
+        typo[4] = "aardvarx".into();
+        let err = Fingerprint::parse(&typo.join(" ")).unwrap_err();
+        assert!(
+            err.starts_with("word 5 'aardvarx' is not a fingerprint word"),
+            "{err}"
+        );
+        let err = Fingerprint::parse(&fp.words()[..31].join(" ")).unwrap_err();
+        assert!(err.starts_with("31 words"), "{err}");
+        let err = Fingerprint::parse(&fp.hex()[..62]).unwrap_err();
+        assert!(err.starts_with("62 hex digits"), "{err}");
+        // root.fingerprint's own text: its sha256 line, never its key-sha256 line.
+        let file = format!(
+            "# SHA-256 of root.crt (DER)\nsha256: {}\nwords: x\nkey-sha256: {}\n",
+            fp.hex(),
+            "ab".repeat(32)
+        );
+        assert_eq!(Fingerprint::parse(&file).unwrap(), fp);
     }
 }

@@ -126,25 +126,51 @@ fn first_contact(bundle: &Bundle, signers: &[Vec<u8>], pins: &[Pin]) -> Result<(
     let Some(pin) = pins.iter().find(|pin| pin.lineage == p.lineage) else {
         let pinned: Vec<&str> = pins.iter().map(|p| p.lineage.as_str()).collect();
         return Err(refused(format!(
-            "lineage {} is not pinned on this host (pinned: {}): compare the fingerprints with the ones read at the lineage's latest ceremony, then run `keyrite-import pin <root fingerprint> --lineage {} --scope <registries>`",
+            "lineage {} is not pinned on this host (pinned: {}){}: compare the fingerprints with the ones read at the lineage's latest ceremony, then run `keyrite-import pin --file root.fingerprint --scope <registries>` (add --lineage {} for a successor root)",
             p.lineage,
             if pinned.is_empty() {
                 "none".into()
             } else {
                 pinned.join(", ")
             },
+            key_pinned(pins, signers),
             p.lineage
         )));
     };
     if !signers.iter().any(|d| Fingerprint::of(d).hex() == pin.root) {
         return Err(refused(format!(
-            "lineage {} is pinned to open with root {}, but the bundle is signed by {}: pin the root read at the lineage's latest ceremony",
+            "lineage {} is pinned to open with root {}, but the bundle is signed by {}{}: pin the root read at the lineage's latest ceremony",
             p.lineage,
             pin.root,
-            fps(signers)
+            fps(signers),
+            key_pinned(pins, signers)
         )));
     }
     Ok(())
+}
+
+/// When a pin holds the SHA-256 of a signer's *key* (root.fingerprint's `key-sha256` line, as
+/// share cards show it) rather than of its certificate, says so.
+fn key_pinned(pins: &[Pin], signers: &[Vec<u8>]) -> String {
+    use der::{Decode, Encode};
+    let keys: Vec<String> = signers
+        .iter()
+        .filter_map(|d| x509_cert::Certificate::from_der(d).ok())
+        .filter_map(|c| c.tbs_certificate().subject_public_key_info().to_der().ok())
+        .map(|spki| Fingerprint::of(&spki).hex())
+        .collect();
+    match pins
+        .iter()
+        .find(|p| keys.contains(&p.root) || keys.contains(&p.lineage))
+    {
+        Some(p) => format!(
+            "; the pin {} is the SHA-256 of the signing root's key (root.fingerprint's \
+             key-sha256 line), not of its certificate (its sha256 line): remove it with \
+             `keyrite-import unpin {}` and pin the certificate's",
+            p.lineage, p.lineage
+        ),
+        None => String::new(),
+    }
 }
 
 /// Refuses a trust bundle whose statements claim a registry the site did not grant the

@@ -87,6 +87,27 @@ pub fn overlap(a: &str, b: &str) -> bool {
 }
 
 impl Pin {
+    /// What the pin binds, as `pin`, `pins` and `status` show it: lineage, root (hex and
+    /// words), scopes and the expiry rule, one per line.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = vec![format!("lineage   {}", self.lineage)];
+        lines.push(format!("root      {}", self.root));
+        if let Ok(fp) = Fingerprint::parse(&self.root) {
+            lines.extend(fp.words_block().lines().map(|l| format!("          {l}")));
+        }
+        lines.push(format!("scopes    {}", self.scopes.join(", ")));
+        lines.push(format!(
+            "on expiry {}",
+            match self.on_expiry {
+                OnExpiry::Enforce => {
+                    "enforce (keyrite-import enforce refuses the lineage's signatures)"
+                }
+                OnExpiry::Warn => "warn",
+            }
+        ));
+        lines
+    }
+
     /// The scope of `scopes` (a statement's) that this pin does not grant, if any.
     pub fn ungranted<'a>(&self, scopes: &'a [String]) -> Option<&'a String> {
         scopes
@@ -184,6 +205,55 @@ impl Importer {
             "scopes": pin.scopes, "on_expiry": pin.on_expiry,
         }))?;
         Ok(done)
+    }
+
+    /// Removes the pin of a lineage (named by its lineage or its pinned root). A lineage with
+    /// bundles installed under the pin is in use: refused unless `force`, and then what is
+    /// installed stays until a later bundle or the site removes it. Recorded in the log.
+    pub fn unpin(&self, fingerprint: &Fingerprint, force: bool) -> Result<Pin, ImportError> {
+        if self.site.config_pins.is_some() {
+            return Err(ImportError::Site(
+                "this site's pins come from its site config (--config): change them there".into(),
+            ));
+        }
+        let mut pins = self.state.pins()?;
+        let hex = fingerprint.hex();
+        let i = pins
+            .iter()
+            .position(|p| p.lineage == hex || p.root == hex)
+            .ok_or_else(|| {
+                ImportError::Input(format!(
+                    "{hex} is not pinned here (pinned: {}): `keyrite-import pins` lists the pins",
+                    if pins.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        pins.iter()
+                            .map(|p| p.lineage.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ))
+            })?;
+        let installed = self.state.installed(&self.site.targets)?;
+        let in_use = installed
+            .lineages
+            .get(&pins[i].lineage)
+            .is_some_and(|l| l.trust.is_some() || l.revocation.is_some());
+        if in_use && !force {
+            return Err(ImportError::Input(format!(
+                "lineage {} has bundles installed under this pin, which notation uses: unpinning \
+                 it leaves them in place and refuses its later bundles. Pass --force if that is \
+                 what the site decided",
+                pins[i].lineage
+            )));
+        }
+        let removed = pins.remove(i);
+        self.state.write_pins(&pins)?;
+        self.log(json!({
+            "event": "unpin", "lineage": removed.lineage, "root": removed.root,
+            "scopes": removed.scopes, "forced": in_use,
+        }))?;
+        Ok(removed)
     }
 
     /// The site's pins: from its site config, else from the state.

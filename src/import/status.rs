@@ -90,7 +90,11 @@ impl Importer {
             problems.extend(stray_files(&installed, target));
             problems.extend(policy_files_differ(target));
         }
-        Ok(Status { lineages, problems })
+        Ok(Status {
+            pins,
+            lineages,
+            problems,
+        })
     }
 }
 
@@ -282,6 +286,8 @@ fn stray_files(installed: &Installed, target: &Target) -> Vec<String> {
 /// The installed state as `status` reports it.
 #[derive(Debug, Serialize)]
 pub struct Status {
+    /// The site's pins.
+    pub pins: Vec<super::Pin>,
     /// Per lineage.
     pub lineages: Vec<LineageStatus>,
     /// Everything expiring within the threshold or changed by hand.

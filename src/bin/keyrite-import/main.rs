@@ -55,6 +55,10 @@ enum Locked {
     /// Pin a lineage: the root that may open it on this host, and the registries it may speak
     /// for.
     Pin(pin::PinArgs),
+    /// List the pins: each lineage, the root that may open it, its registries.
+    Pins,
+    /// Remove a lineage's pin (refused while its bundles are installed, unless --force).
+    Unpin(pin::UnpinArgs),
     /// Show what is installed; exit 2 when something expires soon or was changed by hand.
     Status(status::StatusArgs),
     /// Judge a signing chain (PEM, leaf first) against what is installed, offline.
@@ -94,6 +98,8 @@ fn run(cli: Cli) -> Result<ExitCode, ImportError> {
     let importer = Importer::open(site)?;
     match command {
         Locked::Pin(args) => pin::run(args, &importer),
+        Locked::Pins => pin::list(&importer),
+        Locked::Unpin(args) => pin::unpin(args, &importer),
         Locked::Status(args) => status::run(args, &importer),
         Locked::Check(args) => check::run(args, &importer),
         Locked::Enforce(args) => enforce::run(args, &importer),

@@ -36,6 +36,15 @@ pub(crate) fn run(args: StatusArgs, importer: &Importer) -> Result<ExitCode, Imp
 }
 
 fn print_status(status: &Status) {
+    if status.pins.is_empty() {
+        println!("No pins: `keyrite-import pin --file root.fingerprint --scope …` pins a lineage.");
+    }
+    for pin in &status.pins {
+        println!("Pin");
+        for line in pin.describe() {
+            println!("  {line}");
+        }
+    }
     if status.lineages.is_empty() {
         println!("Nothing installed.");
     }

@@ -1,0 +1,138 @@
+//! A site's pins can be seen, made from the ceremony's own file, and undone: `pin --file`,
+//! `pins`, `unpin`, pins in `status`, and the mistakes a newcomer makes (a root's key SHA-256
+//! pinned for its certificate's, a mistyped word) named for what they are.
+
+mod common;
+
+use std::fs;
+
+use common::ceremony::{Ceremony, Site};
+use common::*;
+
+#[test]
+fn a_pin_is_made_from_root_fingerprint_seen_in_pins_and_status_and_undone() {
+    let pki = Ceremony::new("pins-file");
+    let site = Site::new();
+    let fp_file = pki.root.with_file_name("root.fingerprint");
+    assert!(
+        fp_file.is_file(),
+        "root create writes {}",
+        fp_file.display()
+    );
+    let text = fs::read_to_string(&fp_file).unwrap();
+    let hex = pki.root_fingerprint();
+
+    // The ceremony's file, by --file and as `"$(cat root.fingerprint)"`.
+    let (ok, out) = run(site
+        .import()
+        .args(["pin", "--scope", "registry.example/team/", "--file"])
+        .arg(&fp_file));
+    assert!(ok && out.contains("Pinned:") && out.contains(&hex), "{out}");
+    let (ok, out) = run(site
+        .import()
+        .args(["pin", &text, "--scope", "registry.example/team/"]));
+    assert!(ok && out.contains("Already pinned:"), "{out}");
+
+    // Listed with its words and what it binds, and in status (text and JSON).
+    let (ok, out) = run(site.import().arg("pins"));
+    assert!(ok, "{out}");
+    let words = keyrite::fingerprint::Fingerprint::parse(&hex)
+        .unwrap()
+        .words();
+    assert!(
+        out.contains(&hex)
+            && out.contains(&words[..8].join(" "))
+            && out.contains("registry.example/team/"),
+        "{out}"
+    );
+    let (_, out) = site.status(&[]);
+    assert!(out.contains("Pin") && out.contains(&hex), "{out}");
+    let (_, out) = site.status(&["--json"]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["pins"][0]["root"], hex, "{json}");
+
+    // Unpinned while nothing is installed; then there is nothing to unpin.
+    let (ok, out) = run(site.import().args(["unpin", &hex]));
+    assert!(ok && out.contains("Unpinned:"), "{out}");
+    let (ok, out) = run(site.import().args(["unpin", &hex]));
+    assert!(
+        !ok && out.contains("is not pinned here (pinned: none)"),
+        "{out}"
+    );
+    assert!(site.log().iter().any(|l| l.contains("\"event\":\"unpin\"")));
+}
+
+#[test]
+fn a_lineage_in_use_is_unpinned_only_with_force() {
+    let pki = Ceremony::new("pins-force");
+    let site = Site::new();
+    site.pin(&pki.root_fingerprint());
+    let (ok, text, bundle) = pki.trust_bundle("trust.bundle", 1, &[]);
+    assert!(ok, "{text}");
+    let (ok, text) = site.install(&bundle);
+    assert!(ok, "{text}");
+    let before = site.snapshot();
+    let (ok, out) = run(site.import().args(["unpin", &pki.root_fingerprint()]));
+    assert!(
+        !ok && out.contains("has bundles installed under this pin") && out.contains("--force"),
+        "{out}"
+    );
+    assert!(
+        before == site.snapshot(),
+        "a refused unpin changed the site"
+    );
+    let (ok, out) = run(site
+        .import()
+        .args(["unpin", "--force", &pki.root_fingerprint()]));
+    assert!(ok, "{out}");
+    assert!(
+        site.log()
+            .iter()
+            .any(|l| l.contains("\"event\":\"unpin\"") && l.contains("\"forced\":true"))
+    );
+}
+
+#[test]
+fn a_pinned_key_sha256_and_a_mistyped_word_are_named_for_what_they_are() {
+    let pki = Ceremony::new("pins-key");
+    let site = Site::new();
+    let fp_file = pki.root.with_file_name("root.fingerprint");
+    let text = fs::read_to_string(&fp_file).unwrap();
+    let key_sha256 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("key-sha256: "))
+        .unwrap()
+        .to_owned();
+    // The key's SHA-256, as share cards show it, pinned for the certificate's.
+    site.pin(&key_sha256);
+    let (ok, text, bundle) = pki.trust_bundle("trust.bundle", 1, &[]);
+    assert!(ok, "{text}");
+    let before = site.snapshot();
+    let (ok, out) = site.install(&bundle);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("is the SHA-256 of the signing root's key")
+            && out.contains(&format!("keyrite-import unpin {key_sha256}")),
+        "{out}"
+    );
+    assert!(
+        before == site.snapshot(),
+        "a refused install changed the site"
+    );
+
+    // One word mistyped: named with its position; nothing pinned.
+    let mut words = keyrite::fingerprint::Fingerprint::parse(&pki.root_fingerprint())
+        .unwrap()
+        .words();
+    words[6] = format!("{}x", words[6]);
+    let mut args = vec!["pin".to_owned()];
+    args.extend(words.iter().cloned());
+    args.extend(["--scope".into(), "*".into()]);
+    let (ok, out) = run(site.import().args(&args));
+    assert!(
+        !ok && out.contains(&format!("word 7 '{}' is not a fingerprint word", words[6])),
+        "{out}"
+    );
+    let (_, out) = run(site.import().arg("pins"));
+    assert!(!out.contains(&pki.root_fingerprint()), "{out}");
+}
