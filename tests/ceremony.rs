@@ -195,6 +195,27 @@ fn rehearse_batch_end_to_end_then_tampering_is_caught() {
     let dir = rdir(&tmp);
     let m = manifest(&dir);
     assert_eq!(m["rehearsal"], true, "{m:#}");
+    // The round trip: a throwaway site pinned the root by its words, installed both bundles,
+    // and judged publisher A trusted and publisher B revoked for the policy's repository.
+    let site = fs::read_to_string(dir.join("site.md")).unwrap();
+    assert!(
+        site.contains("installed trust bundle version 1")
+            && site.contains("installed revocation bundle version 1"),
+        "{site}"
+    );
+    assert!(
+        site.contains("publisher-a signing for registry.example.internal/releases/app: trusted:"),
+        "{site}"
+    );
+    assert!(
+        site.contains("publisher-b signing for registry.example.internal/releases/app: revoked:"),
+        "{site}"
+    );
+    assert_eq!(
+        m["site"],
+        dir.join("site.md").display().to_string(),
+        "{m:#}"
+    );
 
     // What the manifest lists, and that it all exists.
     let count = |key: &str, n: usize| {
@@ -1309,7 +1330,7 @@ fn a_ceremony_is_never_restarted_replayed_or_left_unsigned_by_what_the_medium_sa
     fs::remove_file(dir.join("out/summary.md")).unwrap();
     let (ok, text) = rehearse(&dir);
     assert!(!ok, "a finished ceremony was taken up again:\n{text}");
-    assert!(text.contains("has no record of"), "{text}");
+    assert!(text.contains("is a finished ceremony"), "{text}");
     assert!(!dir.join("out/summary.md").exists());
 }
 

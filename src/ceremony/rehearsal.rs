@@ -18,13 +18,24 @@ pub const LIFECYCLE_SCRIPT: &str = include_str!("../../ceremony-scripts/rehearsa
 pub const ROOT_CREATION_SCRIPT: &str =
     include_str!("../../ceremony-scripts/root-creation-backed-up.toml");
 
-/// The rehearsal's trust policy, on its input medium.
+/// The rehearsal's trust policy, on its input medium: it trusts the subjects the rehearsal
+/// issues (a rehearsal marks them `REHEARSAL`), so that the site's side finds publisher A
+/// trusted and publisher B revoked, not untrusted.
 const POLICY: &str = r#"[[statement]]
 name = "example-releases"
 registry_scopes = ["registry.example.internal/releases/app"]
 level = "strict"
-trusted_identities = ["x509.subject: C=US, ST=WA, O=Example Publisher, CN=release-signer-a"]
+trusted_identities = [
+  "x509.subject: C=US, ST=WA, O=Example Publisher, CN=REHEARSAL release-signer-a",
+  "x509.subject: C=US, ST=WA, O=Example Publisher, CN=REHEARSAL release-signer-b",
+]
 "#;
+
+/// The repository the rehearsal's policy covers, and the grant its throwaway site pins.
+const SITE_SCOPE: (&str, &str) = (
+    "registry.example.internal/releases/app",
+    "registry.example.internal/releases/",
+);
 
 /// Where SoftHSM2's module is on Debian.
 pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -245,6 +256,7 @@ pub fn write_manifest(dir: &Path, finished: &Finished) -> Result<PathBuf, Ceremo
         "transcript": out(&finished.transcript),
         "transcript_signature": out(&finished.signature),
         "summary": out(&finished.summary),
+        "site": out(&dir.join("site.md")),
     });
     let text =
         serde_json::to_vec_pretty(&manifest).map_err(|e| CeremonyError::Step(e.to_string()))?;
@@ -253,4 +265,118 @@ pub fn write_manifest(dir: &Path, finished: &Finished) -> Result<PathBuf, Ceremo
         &[("manifest.json", &text, crate::sys::output::PUBLIC)],
     )?;
     Ok(dir.join("manifest.json"))
+}
+
+/// The site's side of a finished batch rehearsal, on a throwaway host in `DIR/site`: the root
+/// pinned by its words, both bundles installed, and each publisher's chain judged as notation
+/// would for the policy's repository. Publisher A must be trusted and publisher B revoked;
+/// anything else fails the rehearsal. Returns the lines to show, also written to
+/// `DIR/site.md`.
+pub fn site_round_trip(dir: &Path, finished: &Finished) -> Result<Vec<String>, CeremonyError> {
+    use crate::import::site::{Site, SiteOptions};
+    use crate::import::{Importer, Incoming, OnExpiry, Pin, now};
+    use crate::notation::verdict::Outcome;
+
+    let fail = |e: crate::import::ImportError| {
+        CeremonyError::Step(format!("the rehearsal's site side: {e}"))
+    };
+    let by_role = |role: &str| -> Vec<PathBuf> {
+        finished
+            .artefacts
+            .iter()
+            .filter(|a| a.role == role)
+            .map(|a| dir.join("out").join(&a.path))
+            .collect()
+    };
+    let one = |role: &str| {
+        by_role(role).pop().ok_or_else(|| {
+            CeremonyError::Step(format!("the rehearsal made no {role} for the site's side"))
+        })
+    };
+    let host = dir.join("site");
+    let site = || {
+        Site::resolve(&SiteOptions {
+            config: None,
+            notation_config: Some(host.join("notation-config")),
+            notation_cache: Some(host.join("notation-cache")),
+            state: Some(host.join("state")),
+        })
+        .map_err(fail)
+    };
+    // Pinned as a site does: by the words read at the ceremony.
+    let fingerprint_text = fs::read_to_string(one("root-fingerprint")?)
+        .map_err(|e| CeremonyError::Step(format!("root.fingerprint: {e}")))?;
+    let words = fingerprint_text
+        .lines()
+        .find_map(|l| l.strip_prefix("words: "))
+        .ok_or_else(|| CeremonyError::Step("root.fingerprint has no words line".into()))?;
+    let root = crate::fingerprint::Fingerprint::parse(words).map_err(CeremonyError::Step)?;
+    let mut lines = vec![format!(
+        "The site's side, on a throwaway host in {}:",
+        host.display()
+    )];
+    Importer::open(site()?)
+        .map_err(fail)?
+        .pin(Pin {
+            lineage: root.hex(),
+            root: root.hex(),
+            scopes: vec![SITE_SCOPE.1.to_owned()],
+            on_expiry: OnExpiry::Enforce,
+        })
+        .map_err(fail)?;
+    lines.push(format!(
+        "  pinned the root by its words ({} …) for {}",
+        root.words()[..8].join(" "),
+        SITE_SCOPE.1
+    ));
+    for bundle in [one("trust-bundle")?, one("revocation-bundle")?] {
+        let site = site()?;
+        let incoming = Incoming::read(&bundle, &site).map_err(fail)?;
+        let done = Importer::open(site)
+            .map_err(fail)?
+            .install(incoming, now().map_err(fail)?)
+            .map_err(fail)?;
+        lines.push(format!(
+            "  installed {} bundle version {}",
+            done.kind.name(),
+            done.version
+        ));
+    }
+    let importer = Importer::open(site()?).map_err(fail)?;
+    let chains = by_role("delegate-chain");
+    for (name, want) in [
+        ("publisher-a", Outcome::Trusted),
+        ("publisher-b", Outcome::Revoked),
+    ] {
+        let chain = chains
+            .iter()
+            .find(|c| {
+                c.file_name()
+                    .is_some_and(|f| f.to_string_lossy().starts_with(name))
+            })
+            .ok_or_else(|| CeremonyError::Step(format!("no chain for {name}")))?;
+        let checked = importer
+            .check(chain, now().map_err(fail)?, Some(SITE_SCOPE.0))
+            .map_err(fail)?;
+        let line = format!(
+            "  {name} signing for {}: {}: {}",
+            SITE_SCOPE.0,
+            checked.verdict.outcome.word(),
+            checked.verdict.reason
+        );
+        if checked.verdict.outcome != want {
+            return Err(CeremonyError::Step(format!(
+                "the rehearsal's site side expected {name} {}, and found{}",
+                want.word(),
+                line.trim_start_matches(' ').trim_start_matches(name)
+            )));
+        }
+        lines.push(line);
+    }
+    let text = lines.join("\n") + "\n";
+    crate::sys::output::write_new_files(
+        dir,
+        &[("site.md", text.as_bytes(), crate::sys::output::PUBLIC)],
+    )?;
+    Ok(lines)
 }

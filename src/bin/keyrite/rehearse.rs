@@ -76,6 +76,9 @@ pub(crate) fn run(args: RehearseArgs) -> Result<ExitCode, keyrite::Error> {
         ceremony.script_hash.words_block()
     );
     let finished = ceremony.run(&mut BatchConfirmer)?;
+    for line in rehearsal::site_round_trip(&out, &finished)? {
+        println!("{line}");
+    }
     let manifest = rehearsal::write_manifest(&out, &finished)?;
     println!(
         "Rehearsal finished. Transcript {} (signature {}), summary {}, manifest {}.",

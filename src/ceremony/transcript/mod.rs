@@ -368,9 +368,25 @@ impl Transcript {
             return Ok(None);
         };
         let name = record_name(ceremony_id);
+        let finished = matches!(
+            self.entries.last(),
+            Some(Entry {
+                event: Event::End { .. },
+                ..
+            })
+        );
         let mut record = Anchored::<Head>::read(token, &name)
             .map_err(crate::Error::from)?
             .ok_or_else(|| {
+                if finished && signature_path(&self.path).exists() {
+                    return CeremonyError::Transcript(format!(
+                        "{} is a finished ceremony: its transcript is signed and root token '{}' \
+                         no longer keeps it. It is over; a new ceremony starts on a fresh output \
+                         medium",
+                        self.path.display(),
+                        token.label()
+                    ));
+                }
                 CeremonyError::Transcript(format!(
                     "{} is ceremony {ceremony_id}, which root token '{}' has no record of: this \
                      station did not write it, or it ran on another token. Nothing was done; \
