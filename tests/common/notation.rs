@@ -48,8 +48,15 @@ pub fn find(test: &str) -> Option<Notation> {
     }
 }
 
+impl Notation {
+    /// The binary.
+    pub fn path(&self) -> &Path {
+        &self.bin
+    }
+}
+
 /// Whether `unshare -n` works here (root, or user namespaces allowed).
-fn can_unshare() -> bool {
+pub fn can_unshare() -> bool {
     static CAN: OnceLock<bool> = OnceLock::new();
     *CAN.get_or_init(|| {
         Command::new("unshare")
