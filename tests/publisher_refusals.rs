@@ -535,6 +535,46 @@ fn plugin_refuses_bad_requests_with_notations_error_codes() {
         }
     }
 
+    // Under notation there is no --module flag and no terminal: the messages say what to set
+    // in the plugin's environment, never to pass a flag or type a secret.
+    let mut no_module = envs.clone();
+    no_module.retain(|(k, _)| *k != "KEYRITE_PKCS11_MODULE");
+    let mut no_passphrase = envs.clone();
+    no_passphrase.retain(|(k, _)| *k != "KEYRITE_KEY_PASSPHRASE");
+    for (name, envs, request, says) in [
+        (
+            "no module",
+            no_module,
+            good_token_sig.clone(),
+            "set KEYRITE_PKCS11_MODULE in the environment notation runs in",
+        ),
+        (
+            "no passphrase",
+            no_passphrase,
+            good_file_sig.clone(),
+            "KEYRITE_KEY_PASSPHRASE",
+        ),
+    ] {
+        let answer = notation_keyrite(
+            &["generate-signature"],
+            &request.to_string().into_bytes(),
+            &envs,
+        );
+        let message = assert_refused(
+            name,
+            &answer,
+            if name == "no module" {
+                "ERROR"
+            } else {
+                "ACCESS_DENIED"
+            },
+            &secrets,
+        );
+        if !message.contains(says) || message.contains("--module") || message.contains("typed") {
+            failures.push(format!("{name}: {message}"));
+        }
+    }
+
     // 7. One wrong PIN: ACCESS_DENIED, and the token still opens with the right one after.
     let wrong_pin_file = publisher.dir.path().join("wrong.pin");
     fs::write(&wrong_pin_file, WRONG_PIN).unwrap();

@@ -119,11 +119,8 @@ pub fn read_passphrase(prompt: &str, confirm: bool) -> Result<SecretString, Seal
         return Ok(SecretString::from(p));
     }
     let ask = |prompt: &str| {
-        crate::sys::prompt::secret(prompt).map_err(|e| {
-            SealError::Denied(format!(
-                "no passphrase: {e}; passphrases are typed, never given as arguments"
-            ))
-        })
+        crate::sys::prompt::secret(prompt)
+            .map_err(|e| SealError::Denied(format!("no passphrase: {e}")))
     };
     let first = ask(prompt)?;
     if first.is_empty() {

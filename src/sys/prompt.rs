@@ -25,6 +25,11 @@ pub fn secret(prompt: &str) -> Result<Zeroizing<String>, String> {
         Some(answer) => answer,
         None => rpassword::prompt_password(prompt)
             .map(Zeroizing::new)
-            .map_err(|e| format!("could not read it from the terminal ({e})")),
+            .map_err(|e| {
+                format!(
+                    "could not read it from the terminal ({e}); secrets are typed at a \
+                     terminal, never given as arguments"
+                )
+            }),
     }
 }

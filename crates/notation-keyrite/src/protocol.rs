@@ -114,7 +114,21 @@ impl Classify for PublisherError {
 }
 
 fn classify(e: impl Classify) -> PluginError {
-    PluginError::new(e.code(), e.to_string())
+    PluginError::new(e.code(), under_notation(e.to_string()))
+}
+
+/// A library message reworded for the plugin's place: under notation there is no `--module`
+/// flag, only the plugin's environment and the key id.
+fn under_notation(message: String) -> String {
+    const NO_MODULE: &str = "no PKCS#11 module given";
+    match message.find(NO_MODULE) {
+        Some(at) => format!(
+            "{}{NO_MODULE}: set KEYRITE_PKCS11_MODULE in the environment notation runs in, or \
+             add module-path=PATH to the key id (notation key add --id)",
+            &message[..at]
+        ),
+        None => message,
+    }
 }
 
 #[derive(Deserialize)]
