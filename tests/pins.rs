@@ -136,3 +136,41 @@ fn a_pinned_key_sha256_and_a_mistyped_word_are_named_for_what_they_are() {
     let (_, out) = run(site.import().arg("pins"));
     assert!(!out.contains(&pki.root_fingerprint()), "{out}");
 }
+
+#[test]
+fn check_says_to_pass_the_chain_and_which_scopes_there_are() {
+    let pki = Ceremony::new("check-words");
+    pki.delegate("signer");
+    let site = Site::new();
+    site.pin_with(&pki.root_fingerprint(), &["--scope", "registry.example/"]);
+    let policy = pki.hsm.dir().join("policy.toml");
+    fs::write(
+        &policy,
+        "[[statement]]\nname = \"apps\"\nregistry_scopes = [\"registry.example/app\"]\nlevel = \"strict\"\ntrusted_identities = [\"x509.subject: C=US, ST=WA, O=Publisher, CN=signer\"]\n",
+    )
+    .unwrap();
+    let (ok, text, bundle) =
+        pki.trust_bundle("trust.bundle", 1, &["--policy", policy.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let (ok, text) = site.install(&bundle);
+    assert!(ok, "{text}");
+    // The leaf alone, where the chain belongs.
+    let (code, out) = site.check(&pki.hsm.dir().join("issued/signer.crt"), &[]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("pass the whole chain, leaf then root"),
+        "{out}"
+    );
+    // A scope with a typo lists the scopes there are.
+    let (code, out) = site.check(&pki.chain("signer"), &["--scope", "registry.example/ap"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("no trust policy statement applies to registry.example/ap")
+            && out.contains("the statements' scopes are: registry.example/app"),
+        "{out}"
+    );
+    // The right scope reaches the statement (no CRL is installed here: that is what it says).
+    let (code, out) = site.check(&pki.chain("signer"), &["--scope", "registry.example/app"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("revocation status"), "{out}");
+}

@@ -35,6 +35,14 @@ pub fn integrity(chain: &[Certificate]) -> Result<(), String> {
     for (i, cert) in chain.iter().enumerate() {
         if i == last {
             if let Err(e) = issued_by(cert, cert) {
+                if last == 0 {
+                    return Err(format!(
+                        "the file holds one certificate ({}), which is not a self-signed root: \
+                         pass the whole chain, leaf then root (the NAME.chain.pem the ceremony \
+                         issued), not the leaf alone",
+                        name(cert)
+                    ));
+                }
                 return Err(format!(
                     "the chain does not end in a self-signed root ({}): {e}",
                     name(cert)

@@ -94,12 +94,24 @@ pub fn for_repository(
         );
     }
     let Some(statement) = doc.applicable(repository) else {
-        return verdict(
-            Outcome::Untrusted,
+        return verdict(Outcome::Untrusted, {
+            let mut scopes: Vec<&str> = doc
+                .statements
+                .iter()
+                .flat_map(|s| s.registry_scopes.iter().map(String::as_str))
+                .collect();
+            scopes.sort_unstable();
+            scopes.dedup();
             format!(
-                "no trust policy statement applies to {repository}, so notation verifies nothing there"
-            ),
-        );
+                "no trust policy statement applies to {repository}, so notation verifies \
+                     nothing there; the statements' scopes are: {}",
+                if scopes.is_empty() {
+                    "none".to_owned()
+                } else {
+                    scopes.join(", ")
+                }
+            )
+        });
     };
     let level = match statement.verification_level() {
         Ok(l) => l,
