@@ -174,3 +174,41 @@ fn check_says_to_pass_the_chain_and_which_scopes_there_are() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("revocation status"), "{out}");
 }
+
+#[test]
+fn a_state_serves_the_notation_directories_it_was_bound_to() {
+    let pki = Ceremony::new("state-bound");
+    let site = Site::new();
+    site.pin(&pki.root_fingerprint());
+    let (ok, text, bundle) = pki.trust_bundle("trust.bundle", 1, &[]);
+    assert!(ok, "{text}");
+    let (ok, text) = site.install(&bundle);
+    assert!(ok, "{text}");
+    // A second notation configuration with the same state: refused, naming both, and
+    // nothing there or in the state changes.
+    let other = tempfile::tempdir().unwrap();
+    let before = site.snapshot();
+    let (ok, out) = run(
+        std::process::Command::new(env!("CARGO_BIN_EXE_keyrite-import"))
+            .env_remove("NOTATION_CONFIG")
+            .env_remove("NOTATION_CACHE")
+            .arg("--notation-config")
+            .arg(other.path().join("config"))
+            .arg("--notation-cache")
+            .arg(other.path().join("cache"))
+            .arg("--state")
+            .arg(site.state())
+            .arg("install")
+            .arg(&bundle),
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("serves notation config")
+            && out.contains(&other.path().join("config").display().to_string())
+            && out.contains("--state DIR"),
+        "{out}"
+    );
+    assert!(!out.contains("already installed"), "{out}");
+    assert!(before == site.snapshot());
+    assert!(!other.path().join("config").exists());
+}

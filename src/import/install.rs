@@ -90,6 +90,8 @@ impl Importer {
         let file_sha256 = bundle.file_sha256.hex();
         match self.try_install(bundle, now) {
             Ok(done) => {
+                // From its first install, the state serves these notation directories only.
+                self.state.check_serves(&self.site.targets, true)?;
                 self.log(json!({
                     "event": "install", "file": file, "kind": done.kind, "lineage": done.lineage,
                     "version": done.version, "previous": done.previous,

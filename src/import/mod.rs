@@ -117,6 +117,7 @@ impl Importer {
             journal::check_root(root)?;
         }
         let state = State::open(&site.state)?;
+        state.check_serves(&site.targets, false)?;
         let mut importer = Self {
             site,
             state,

@@ -200,6 +200,7 @@ impl Importer {
             }
         };
         self.state.write_pins(&pins)?;
+        self.state.check_serves(&self.site.targets, true)?;
         self.log(json!({
             "event": "pin", "lineage": pin.lineage, "root": pin.root,
             "scopes": pin.scopes, "on_expiry": pin.on_expiry,

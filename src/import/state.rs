@@ -10,6 +10,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::ImportError;
 use super::pins::{OnExpiry, Pin};
@@ -20,6 +21,8 @@ use crate::sys::input::Links;
 /// The installed record's file name.
 pub const INSTALLED: &str = "installed.json";
 const PINS: &str = "pins.json";
+/// The notation configuration and cache this state serves.
+const SERVES: &str = "serves.json";
 const LOG: &str = "log.jsonl";
 const LOCK: &str = "lock";
 const STATE_VERSION: u32 = 2;
@@ -169,6 +172,33 @@ fn read(path: &Path, max: u64) -> Result<Option<Vec<u8>>, ImportError> {
         .map_err(|e| ImportError::State(format!("{e}: restore it from a backup")))
 }
 
+/// `path` relative to `base`, both absolute, lexically (`../config`); std has no such
+/// function and the rule is three lines.
+fn relative_to(base: &Path, path: &Path) -> String {
+    let (b, p): (Vec<_>, Vec<_>) = (base.components().collect(), path.components().collect());
+    let common = b.iter().zip(&p).take_while(|(x, y)| x == y).count();
+    let mut rel = PathBuf::new();
+    for _ in common..b.len() {
+        rel.push("..");
+    }
+    rel.extend(&p[common..]);
+    rel.display().to_string()
+}
+
+/// `base` joined with `rel`, `..` taken lexically: the inverse of [`relative_to`].
+fn lexical_join(base: &Path, rel: &str) -> PathBuf {
+    let mut out = base.to_path_buf();
+    for c in Path::new(rel).components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// The state directory, locked for the lifetime of this value.
 pub struct State {
     dir: PathBuf,
@@ -243,6 +273,71 @@ impl State {
             }
             None => Ok(Installed::default()),
         }
+    }
+
+    /// Refuses `targets` when this state serves other notation directories: what it records
+    /// as installed or pinned is theirs. A state that serves none yet is bound to `targets`
+    /// when `bind` (a command that writes).
+    pub fn check_serves(&self, targets: &[Target], bind: bool) -> Result<(), ImportError> {
+        let path = self.dir.join(SERVES);
+        // Recorded relative to the state directory: a host restored with its state, config
+        // and cache under another common root is still the host this state serves.
+        let given: Vec<(String, String)> = targets
+            .iter()
+            .map(|t| {
+                (
+                    relative_to(&self.dir, &t.config),
+                    relative_to(&self.dir, &t.cache),
+                )
+            })
+            .collect();
+        let Some(bytes) = read(&path, 64 * 1024)? else {
+            if !bind {
+                return Ok(());
+            }
+            let json = serde_json::to_vec_pretty(&json!({ "version": 1, "serves": given }))
+                .map_err(|e| ImportError::State(e.to_string()))?;
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".serves-")
+                .tempfile_in(&self.dir)
+                .map_err(io(&self.dir))?;
+            tmp.write_all(&json).map_err(io(&path))?;
+            tmp.as_file().sync_all().map_err(io(&path))?;
+            tmp.persist_noclobber(&path)
+                .map_err(|e| io(&path)(e.error))?;
+            return super::journal::sync_dir(&self.dir);
+        };
+        #[derive(serde::Deserialize)]
+        struct Serves {
+            serves: Vec<(String, String)>,
+        }
+        let serves: Serves = serde_json::from_slice(&bytes)
+            .map_err(|e| ImportError::State(format!("{} does not parse ({e})", path.display())))?;
+        if serves.serves == given {
+            return Ok(());
+        }
+        let show = |t: &[(String, String)]| {
+            t.iter()
+                .map(|(c, k)| {
+                    format!(
+                        "notation config {} and cache {}",
+                        lexical_join(&self.dir, c).display(),
+                        lexical_join(&self.dir, k).display()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        Err(ImportError::State(format!(
+            "the state directory {} serves {}, not {}: what it records as installed and pinned \
+             is theirs. Give this notation configuration a state of its own with --state DIR, \
+             or name the directories that state serves; if they moved here, remove {} to bind \
+             the state to the new place",
+            self.dir.display(),
+            show(&serves.serves),
+            show(&given),
+            path.display()
+        )))
     }
 
     /// The pins kept in the state (`keyrite-import pin`). A pin file of format 1 (a list of
