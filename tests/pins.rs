@@ -212,3 +212,88 @@ fn a_state_serves_the_notation_directories_it_was_bound_to() {
     assert!(before == site.snapshot());
     assert!(!other.path().join("config").exists());
 }
+
+#[test]
+fn install_repair_writes_keyrites_files_again_and_says_which() {
+    let pki = Ceremony::new("repair");
+    let site = Site::new();
+    site.pin(&pki.root_fingerprint());
+    let policy = pki.hsm.dir().join("policy.toml");
+    fs::write(
+        &policy,
+        "[[statement]]\nname = \"apps\"\nregistry_scopes = [\"registry.example/app\"]\nlevel = \"strict\"\ntrusted_identities = [\"x509.subject: C=US, ST=WA, O=Publisher, CN=signer\"]\n",
+    )
+    .unwrap();
+    let with_policy = ["--policy", policy.to_str().unwrap()];
+    let (ok, text, v1) = pki.trust_bundle("trust-1.bundle", 1, &with_policy);
+    assert!(ok, "{text}");
+    let (ok, text, v2) = pki.trust_bundle("trust-2.bundle", 2, &with_policy);
+    assert!(ok, "{text}");
+    let (ok, text) = site.install(&v1);
+    assert!(ok, "{text}");
+    let clean = site.snapshot();
+    // Nothing changed: nothing to repair, nothing written.
+    let (ok, out) = run(site.import().args(["install", "--repair"]).arg(&v1));
+    assert!(ok && out.contains("Nothing to repair"), "{out}");
+    assert!(clean == site.snapshot());
+    // A root in the trust store edited by hand: status says how to repair it.
+    let store = site.config().join("truststore/x509/ca");
+    let cert = fs::read_dir(
+        fs::read_dir(&store)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+    )
+    .unwrap()
+    .next()
+    .unwrap()
+    .unwrap()
+    .path();
+    fs::write(&cert, "edited").unwrap();
+    let (code, out) = site.status(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("changed by hand") && out.contains("install --repair"),
+        "{out}"
+    );
+    // A plain reinstall says it is installed and how to repair; --repair with another
+    // version is refused; with the bundle installed, it restores the file, naming it.
+    let (ok, out) = site.install(&v1);
+    assert!(!ok && out.contains("install --repair FILE"), "{out}");
+    let (ok, out) = run(site.import().args(["install", "--repair"]).arg(&v2));
+    assert!(
+        !ok && out.contains("--repair re-applies the trust bundle installed, version 1"),
+        "{out}"
+    );
+    let (ok, out) = run(site.import().args(["install", "--repair"]).arg(&v1));
+    assert!(
+        ok && out.contains(&format!("restored {}", cert.display())),
+        "{out}"
+    );
+    assert!(
+        clean == site.snapshot(),
+        "the repaired site is not what the install made"
+    );
+    let (code, out) = site.status(&[]);
+    assert_eq!(code, 0, "{out}");
+    // keyrite's statement edited in the trust policy: repaired too.
+    let policy = site.config().join("trustpolicy.json");
+    let text = fs::read_to_string(&policy).unwrap();
+    fs::write(&policy, text.replacen("\"strict\"", "\"permissive\"", 1)).unwrap();
+    let (code, out) = site.status(&[]);
+    assert!(
+        code == 2 && out.contains("was changed or removed by hand"),
+        "{out}"
+    );
+    let (ok, out) = run(site.import().args(["install", "--repair"]).arg(&v1));
+    assert!(
+        ok && out.contains(&format!("restored {}", policy.display())),
+        "{out}"
+    );
+    assert!(
+        clean == site.snapshot(),
+        "the repaired policy is not what the install wrote"
+    );
+}

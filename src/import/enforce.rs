@@ -107,7 +107,7 @@ impl Importer {
                     let dir = store_dir(target, kind, &e.lineage);
                     plan.removals.extend(installed_in(&installed, target, &dir));
                 }
-                policy_files::plan_policy(&mut plan, target, &policy, &refusals, mode)?;
+                policy_files::plan_policy(&mut plan, target, &policy, &refusals, mode, false)?;
             }
             if let Some(lineage) = installed.lineages.get_mut(&e.lineage) {
                 if let Some(t) = lineage.trust.as_mut() {

@@ -86,15 +86,32 @@ impl Importer {
     /// Installs a bundle read by [`Incoming::read`], or refuses it and changes nothing. Both
     /// are logged.
     pub fn install(&self, incoming: Incoming, now: DateTime) -> Result<Installation, ImportError> {
+        self.install_as(incoming, now, false)
+    }
+
+    /// Re-applies the bundle installed (the same file, the same version) when keyrite's own
+    /// files were changed by hand: its trust stores, its statements and its CRL cache entries
+    /// are written again. `written` lists the files that differed; nothing else changes.
+    pub fn repair(&self, incoming: Incoming, now: DateTime) -> Result<Installation, ImportError> {
+        self.install_as(incoming, now, true)
+    }
+
+    fn install_as(
+        &self,
+        incoming: Incoming,
+        now: DateTime,
+        repair: bool,
+    ) -> Result<Installation, ImportError> {
         let Incoming { file, bundle } = incoming;
         let file_sha256 = bundle.file_sha256.hex();
-        match self.try_install(bundle, now) {
+        match self.try_install(bundle, now, repair) {
             Ok(done) => {
                 // From its first install, the state serves these notation directories only.
                 self.state.check_serves(&self.site.targets, true)?;
                 self.log(json!({
-                    "event": "install", "file": file, "kind": done.kind, "lineage": done.lineage,
-                    "version": done.version, "previous": done.previous,
+                    "event": if repair { "repair" } else { "install" }, "file": file,
+                    "kind": done.kind, "lineage": done.lineage, "version": done.version,
+                    "previous": done.previous, "written": done.written,
                 }))
                 .map_err(|e| {
                     ImportError::Install(format!(
@@ -123,7 +140,12 @@ impl Importer {
         }
     }
 
-    fn try_install(&self, bundle: Bundle, now: DateTime) -> Result<Installation, ImportError> {
+    fn try_install(
+        &self,
+        bundle: Bundle,
+        now: DateTime,
+        repair: bool,
+    ) -> Result<Installation, ImportError> {
         let p = &bundle.payload;
         let installed = self.state.installed(&self.site.targets)?;
         let old = installed
@@ -138,13 +160,17 @@ impl Importer {
             Kind::Trust => old.trust.as_ref(),
             Kind::Revocation => old.revocation.as_ref(),
         };
-        lineage::check_version(&bundle, previous)?;
+        lineage::check_version(&bundle, previous, repair)?;
         let base = InstalledBundle {
             version: p.version,
             bundle_sha256: bundle.file_sha256.hex(),
             issued_at: p.issued_at.clone(),
             expires_at: p.expires_at.clone(),
-            installed_at: now.to_string(),
+            // A repair re-applies what was installed then.
+            installed_at: match previous {
+                Some(prev) if repair => prev.installed_at.clone(),
+                _ => now.to_string(),
+            },
             roots: Vec::new(),
             tsa_roots: Vec::new(),
             policy: Vec::new(),
@@ -164,13 +190,14 @@ impl Importer {
                     .flat_map(|t| t.policy.iter().cloned())
                     .collect();
                 for target in &self.site.targets {
-                    truststore::plan_stores(&mut plan, &installed, target, &bundle, mode)?;
+                    truststore::plan_stores(&mut plan, &installed, target, &bundle, mode, repair)?;
                     policy_files::plan_policy(
                         &mut plan,
                         target,
                         &old_policy,
                         &record.policy,
                         mode,
+                        repair,
                     )?;
                 }
                 let kept: Vec<&[u8]> = bundle.roots().map(|(_, d, _)| d).collect();
@@ -198,6 +225,23 @@ impl Importer {
             }
         }
         let previous = previous.map(|b| b.version);
+        if repair {
+            // Only what differs from the bundle is said, and nothing is written when nothing does.
+            plan.files.retain(|f| {
+                crate::sys::input::read(&f.path, 64 * 1024 * 1024, crate::sys::input::Links::Refuse)
+                    .map_or(true, |now| now != f.content)
+            });
+            if plan.files.is_empty() && plan.removals.is_empty() {
+                return Ok(Installation {
+                    kind: p.kind,
+                    lineage: p.lineage.clone(),
+                    version: p.version,
+                    previous,
+                    written: Vec::new(),
+                    removed: Vec::new(),
+                });
+            }
+        }
         self.commit(&bundle, installed, new, plan, previous)
     }
 

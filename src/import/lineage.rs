@@ -234,8 +234,32 @@ pub(super) fn newly_retired(lineage: &Lineage, kept: &[&[u8]], version: u64) -> 
 pub(super) fn check_version(
     bundle: &Bundle,
     previous: Option<&InstalledBundle>,
+    repair: bool,
 ) -> Result<(), ImportError> {
     let p = &bundle.payload;
+    if repair {
+        return match previous {
+            Some(prev)
+                if prev.version == p.version && prev.bundle_sha256 == bundle.file_sha256.hex() =>
+            {
+                Ok(())
+            }
+            Some(prev) => Err(refused(format!(
+                "--repair re-applies the {} bundle installed, version {} (SHA-256 {}); this is \
+                 version {}: give that bundle, or install this one without --repair",
+                p.kind.name(),
+                prev.version,
+                prev.bundle_sha256,
+                p.version
+            ))),
+            None => Err(refused(format!(
+                "--repair re-applies an installed bundle, and no {} bundle of lineage {} is \
+                 installed: install it without --repair",
+                p.kind.name(),
+                p.lineage
+            ))),
+        };
+    }
     let Some(prev) = previous else {
         return Ok(());
     };
@@ -250,7 +274,9 @@ pub(super) fn check_version(
     if p.version == prev.version {
         return Err(refused(if prev.bundle_sha256 == bundle.file_sha256.hex() {
             format!(
-                "{} bundle version {} is already installed",
+                "{} bundle version {} is already installed (if `keyrite-import status` says its \
+                 files were changed by hand, `keyrite-import install --repair FILE` writes them \
+                 again)",
                 p.kind.name(),
                 p.version
             )

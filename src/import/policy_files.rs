@@ -24,6 +24,7 @@ pub(super) fn plan_policy(
     old_policy: &[serde_json::Value],
     new_policy: &[serde_json::Value],
     mode: u32,
+    repair: bool,
 ) -> Result<(), ImportError> {
     if new_policy.is_empty() && old_policy.is_empty() {
         return Ok(());
@@ -39,7 +40,7 @@ pub(super) fn plan_policy(
         existing.push((target.config.join(POLICY_FILES[0]), None));
     }
     for (path, current) in existing {
-        let merged = trustpolicy::merge(current.as_deref(), old_policy, new_policy)
+        let merged = trustpolicy::merge_with(current.as_deref(), old_policy, new_policy, repair)
             .map_err(|e| refused(format!("{}: {e}", path.display())))?;
         let Some(merged) = merged else {
             if current.is_some() {

@@ -196,11 +196,11 @@ fn changed_files(installed: &Installed, target: &Target) -> Vec<String> {
         match read(path) {
             Ok(b) if hex::encode(sha256(&b)) == *want => {}
             Ok(_) => problems.push(format!(
-                "{} was changed by hand since it was installed",
+                "{} was changed by hand since it was installed: `keyrite-import install --repair BUNDLE` with the bundle installed writes it again",
                 path.display()
             )),
             Err(_) => problems.push(format!(
-                "{} was removed by hand since it was installed",
+                "{} was removed by hand since it was installed: `keyrite-import install --repair BUNDLE` with the bundle installed writes it again",
                 path.display()
             )),
         }
@@ -228,7 +228,7 @@ fn changed_statements(installed: &Installed, target: &Target) -> Vec<String> {
             if !list.is_some_and(|l| l.contains(s)) {
                 let name = s.get("name").and_then(|n| n.as_str()).unwrap_or_default();
                 problems.push(format!(
-                    "statement '{name}' in {} was changed or removed by hand",
+                    "statement '{name}' in {} was changed or removed by hand: `keyrite-import install --repair BUNDLE` with the trust bundle installed writes it again",
                     path.display()
                 ));
             }

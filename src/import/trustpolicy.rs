@@ -58,6 +58,17 @@ pub fn merge(
     replace: &[Value],
     add: &[Value],
 ) -> Result<Option<Vec<u8>>, String> {
+    merge_with(existing, replace, add, false)
+}
+
+/// [`merge`]; with `repair`, a statement of `replace` edited by hand is replaced too (its
+/// name says it is keyrite's) instead of refused.
+pub fn merge_with(
+    existing: Option<&[u8]>,
+    replace: &[Value],
+    add: &[Value],
+    repair: bool,
+) -> Result<Option<Vec<u8>>, String> {
     let mut doc: Value = match existing {
         Some(bytes) => {
             let doc: Value = serde_json::from_slice(bytes)
@@ -73,16 +84,14 @@ pub fn merge(
         .and_then(Value::as_array_mut)
         .ok_or("\"trustPolicies\" is missing")?;
     let name_of = |s: &Value| s.get("name").and_then(Value::as_str).map(str::to_owned);
-    for s in list.iter() {
-        let edited = replace.iter().any(|r| name_of(r) == name_of(s) && r != s);
-        if edited {
-            return Err(format!(
-                "statement '{}', which keyrite-import installed, was edited by hand: restore it as `keyrite-import status` expects or remove it, then install again",
-                name_of(s).unwrap_or_default()
-            ));
-        }
+    let edited = |s: &Value| replace.iter().any(|r| name_of(r) == name_of(s) && r != s);
+    if !repair && let Some(s) = list.iter().find(|s| edited(s)) {
+        return Err(format!(
+            "statement '{}', which keyrite-import installed, was edited by hand: `keyrite-import install --repair` with the trust bundle installed writes it again (or restore it as `keyrite-import status` expects, or remove it, then install again)",
+            name_of(s).unwrap_or_default()
+        ));
     }
-    list.retain(|s| !replace.contains(s));
+    list.retain(|s| !replace.contains(s) && !edited(s));
     for new in add {
         let name = new.get("name").and_then(Value::as_str).unwrap_or_default();
         let new_scopes = new

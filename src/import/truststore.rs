@@ -64,6 +64,7 @@ pub(super) fn plan_stores(
     target: &Target,
     bundle: &Bundle,
     mode: u32,
+    repair: bool,
 ) -> Result<(), ImportError> {
     for (kind, role) in [("ca", Role::Root), ("tsa", Role::TsaRoot)] {
         let dir = store_dir(target, kind, &bundle.payload.lineage);
@@ -78,7 +79,7 @@ pub(super) fn plan_stores(
                 mode,
             });
         }
-        check_tree(target, &dir, installed)?;
+        check_tree(target, &dir, installed, repair)?;
         for old in installed_in(installed, target, &dir) {
             if !keep.contains(&old) {
                 plan.removals.push(old);
@@ -169,8 +170,14 @@ fn check_installable_root(
 }
 
 /// Refuses to install into a tree where notation would read something keyrite-import did
-/// not put there: a symbolic link on the way to a store, or a stray or altered file in it.
-fn check_tree(target: &Target, store_dir: &Path, installed: &Installed) -> Result<(), ImportError> {
+/// not put there: a symbolic link on the way to a store, or a stray or altered file in it
+/// (an altered one of its own is written again when `repair`).
+fn check_tree(
+    target: &Target,
+    store_dir: &Path,
+    installed: &Installed,
+    repair: bool,
+) -> Result<(), ImportError> {
     let mut path = store_dir.to_owned();
     while path.starts_with(&target.config) {
         if is_symlink(&path) {
@@ -210,9 +217,10 @@ fn check_tree(target: &Target, store_dir: &Path, installed: &Installed) -> Resul
                 let have = crate::sys::input::read(&p, MAX_ROOT_FILE_BYTES, Links::Refuse)
                     .map(|b| hex::encode(sha256(&b)))
                     .unwrap_or_default();
-                if &have != want {
+                if &have != want && !repair {
                     return Err(refused(format!(
-                        "{} was changed since it was installed: restore or remove it",
+                        "{} was changed since it was installed: `keyrite-import install --repair` \
+                         with the bundle installed writes it again",
                         p.display()
                     )));
                 }
