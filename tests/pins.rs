@@ -297,3 +297,69 @@ fn install_repair_writes_keyrites_files_again_and_says_which() {
         "the repaired policy is not what the install wrote"
     );
 }
+
+/// `keyrite-import ARGS` on `site` run as the user nobody (uid 65534), as another user of the
+/// host would run it.
+fn as_nobody(site: &Site, args: &[&str]) -> (bool, String) {
+    let import = site.import();
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(import.get_program())
+        .args(import.get_args())
+        .args(args)
+        .env_remove("NOTATION_CONFIG")
+        .env_remove("NOTATION_CACHE");
+    run(&mut cmd)
+}
+
+#[test]
+fn reading_commands_work_for_any_user_who_can_read_the_files() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!(
+            "reading_commands_work_for_any_user_who_can_read_the_files: SKIPPED: needs root to run as another user"
+        );
+        return;
+    }
+    let pki = Ceremony::new("read-only");
+    pki.delegate("reader");
+    let site = Site::new();
+    site.pin(&pki.root_fingerprint());
+    let (ok, text, bundle) = pki.trust_bundle("trust.bundle", 1, &[]);
+    assert!(ok, "{text}");
+    let (ok, text) = site.install(&bundle);
+    assert!(ok, "{text}");
+    // The site shares read access with the host's users; a user brings a chain to check.
+    let top = site.state().parent().unwrap().to_owned();
+    let chain = top.join("reader.chain.pem");
+    fs::copy(pki.chain("reader"), &chain).unwrap();
+    run_ok(
+        std::process::Command::new("chmod")
+            .args(["-R", "a+rX"])
+            .arg(&top),
+    );
+    let before = site.snapshot();
+    for args in [vec!["status"], vec!["pins"], vec!["status", "--json"]] {
+        let (ok, out) = as_nobody(&site, &args);
+        assert!(ok, "{args:?} as another user: {out}");
+        assert!(out.contains(&pki.root_fingerprint()), "{args:?}: {out}");
+    }
+    // No revocation bundle here: check answers with notation's verdict, not an error.
+    let (_, out) = as_nobody(&site, &["check", chain.to_str().unwrap()]);
+    assert!(
+        out.starts_with("untrusted:") && out.contains("revocation status"),
+        "{out}"
+    );
+    assert!(
+        before == site.snapshot(),
+        "a reading command changed the site"
+    );
+    // Writing is for the owner: the refusal says whose it is and what to do.
+    let (ok, out) = as_nobody(&site, &["install", bundle.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("it belongs to uid 0, and keyrite-import runs as uid 65534")
+            && out.contains("Run it as that user"),
+        "{out}"
+    );
+    assert!(before == site.snapshot());
+}

@@ -70,7 +70,7 @@ pub struct NewFile {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
-    move |e| ImportError::Install(format!("{}: {e}", path.display()))
+    move |e| ImportError::Install(super::io_message(path, &e))
 }
 
 /// Syncs a directory so the entries made or removed in it survive a power loss.
@@ -84,6 +84,12 @@ pub fn sync_dir(dir: &Path) -> Result<(), ImportError> {
 /// exists) and its staging directory must be real directories owned by this user and not
 /// writable by others (nor by the group, when running as root).
 pub fn check_root(root: &Path) -> Result<(), ImportError> {
+    check_root_as(root, false)
+}
+
+/// [`check_root`]; `read_only` (a command that writes nothing) skips what matters only for
+/// writing: whose the directory is and who else may write in it.
+pub fn check_root_as(root: &Path, read_only: bool) -> Result<(), ImportError> {
     let euid = rustix::process::geteuid().as_raw();
     for dir in [root.to_owned(), root.join(STAGING)] {
         let meta = match dir.symlink_metadata() {
@@ -92,17 +98,33 @@ pub fn check_root(root: &Path) -> Result<(), ImportError> {
             Err(e) => return Err(io(&dir)(e)),
         };
         let unsafe_mode = if euid == 0 { 0o022 } else { 0o002 };
-        if !meta.is_dir() || meta.uid() != euid || meta.mode() & unsafe_mode != 0 {
-            return Err(ImportError::Site(format!(
-                "{} must be a directory (not a link) owned by uid {euid} and not writable by {}: keyrite-import will not write where another user could redirect it",
-                dir.display(),
+        let why = if !meta.is_dir() {
+            "it is not a directory (a link, or a file): give the directory itself".to_owned()
+        } else if read_only {
+            continue;
+        } else if meta.uid() != euid {
+            format!(
+                "it belongs to uid {}, and keyrite-import runs as uid {euid}: it writes only \
+                 into directories of the user running it, where no one else could redirect its \
+                 writes. Run it as that user (sudo -u '#{}' keyrite-import …), or give \
+                 directories of your own (--notation-config, --notation-cache, --state)",
+                meta.uid(),
+                meta.uid()
+            )
+        } else if meta.mode() & unsafe_mode != 0 {
+            format!(
+                "it is writable by {}, who could redirect keyrite-import's writes: chmod {} it",
                 if euid == 0 {
                     "group or others"
                 } else {
                     "others"
-                }
-            )));
-        }
+                },
+                if euid == 0 { "go-w" } else { "o-w" }
+            )
+        } else {
+            continue;
+        };
+        return Err(ImportError::Site(format!("{}: {why}", dir.display())));
     }
     Ok(())
 }
@@ -256,6 +278,18 @@ fn remove_staging(dir: &Path) -> Result<(), ImportError> {
         let _ = fs::remove_dir(parent);
     }
     Ok(())
+}
+
+/// Whether an interrupted install left something [`recover`] would complete or clear: its
+/// journal, a journal half written, or staging in a destination tree.
+pub fn pending(state_dir: &Path, roots: &[PathBuf]) -> bool {
+    [
+        state_dir.join(JOURNAL),
+        state_dir.join(format!("{JOURNAL}.tmp")),
+    ]
+    .into_iter()
+    .chain(roots.iter().map(|r| r.join(STAGING)))
+    .any(|p| p.symlink_metadata().is_ok())
 }
 
 /// Finishes an install a crash interrupted after its commit point, or clears the staging

@@ -97,6 +97,38 @@ fn is_symlink(path: &Path) -> bool {
         .is_ok_and(|m| m.file_type().is_symlink())
 }
 
+/// `path: error`, and for a permission refused, whose it is and what to do instead of the
+/// bare "Permission denied (os error 13)".
+pub(crate) fn io_message(path: &Path, e: &std::io::Error) -> String {
+    if e.kind() != std::io::ErrorKind::PermissionDenied {
+        return format!("{}: {e}", path.display());
+    }
+    let owner = path
+        .ancestors()
+        .find_map(|p| std::os::unix::fs::MetadataExt::uid(&p.symlink_metadata().ok()?).into());
+    format!(
+        "{}: permission denied to uid {}{}: run keyrite-import as the user whose notation \
+         configuration it is, or give directories of your own (--notation-config, \
+         --notation-cache, --state)",
+        path.display(),
+        rustix::process::geteuid().as_raw(),
+        owner
+            .map(|o: u32| format!(" (it belongs to uid {o})"))
+            .unwrap_or_default()
+    )
+}
+
+/// The trees an install writes in: every target's config and cache, and the state.
+fn site_roots(site: &Site) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = site
+        .targets
+        .iter()
+        .flat_map(|t| [t.config.clone(), t.cache.clone()])
+        .collect();
+    roots.push(site.state.clone());
+    roots
+}
+
 /// A site's installer, holding its state directory's lock. Opening it completes or clears
 /// any install a crash interrupted.
 pub struct Importer {
@@ -130,20 +162,52 @@ impl Importer {
         Ok(importer)
     }
 
+    /// Opens the site to read what is installed and pinned, for any user who can read its
+    /// files: nothing is created or written, the state's lock is shared, and an interrupted
+    /// install is reported, not recovered (that takes the state's owner).
+    pub fn open_read_only(site: Site) -> Result<Self, ImportError> {
+        for root in site
+            .targets
+            .iter()
+            .flat_map(|t| [&t.config, &t.cache])
+            .chain([&site.state])
+        {
+            journal::check_root_as(root, true)?;
+        }
+        if journal::pending(&site.state, &site_roots(&site)) {
+            // The state's owner completes the interrupted install first, as every command that
+            // writes does; anyone else is told to ask the owner.
+            let owner = std::os::unix::fs::MetadataExt::uid(
+                &site
+                    .state
+                    .symlink_metadata()
+                    .map_err(|e| ImportError::State(io_message(&site.state, &e)))?,
+            );
+            if owner == rustix::process::geteuid().as_raw() {
+                return Self::open(site);
+            }
+            return Err(ImportError::State(format!(
+                "an install into {} was interrupted: `keyrite-import recover`, run by the \
+                 state's owner, completes or clears it; then ask again",
+                site.state.display()
+            )));
+        }
+        let state = State::open_read_only(&site.state)?;
+        state.check_serves(&site.targets, false)?;
+        Ok(Self {
+            site,
+            state,
+            recovered: false,
+        })
+    }
+
     /// Whether opening found an interrupted install and completed or cleared it.
     pub fn recovered(&self) -> bool {
         self.recovered
     }
 
     fn roots(&self) -> Vec<PathBuf> {
-        let mut roots: Vec<PathBuf> = self
-            .site
-            .targets
-            .iter()
-            .flat_map(|t| [t.config.clone(), t.cache.clone()])
-            .collect();
-        roots.push(self.site.state.clone());
-        roots
+        site_roots(&self.site)
     }
 
     fn log(&self, mut entry: serde_json::Value) -> Result<(), ImportError> {

@@ -162,7 +162,7 @@ fn migrate(installed: &mut Installed, targets: &[Target]) {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
-    move |e| ImportError::State(format!("{}: {e}", path.display()))
+    move |e| ImportError::State(super::io_message(path, &e))
 }
 
 /// A state file's content, `None` when there is none; never more than `max` bytes read, and
@@ -202,7 +202,9 @@ fn lexical_join(base: &Path, rel: &str) -> PathBuf {
 /// The state directory, locked for the lifetime of this value.
 pub struct State {
     dir: PathBuf,
-    _lock: fs::File,
+    /// Exclusive for a command that writes, shared for one that reads; none for a state not
+    /// made yet.
+    _lock: Option<fs::File>,
 }
 
 impl State {
@@ -234,6 +236,48 @@ impl State {
             .map_err(io(&lock_path))?;
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| ImportError::State(format!("locking {}: {e}", lock_path.display())))?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            _lock: Some(lock),
+        })
+    }
+
+    /// Opens the state to read it, for any user who can: nothing is created, and the lock is
+    /// shared (a command that writes waits for the readers, and they for it).
+    pub fn open_read_only(dir: &Path) -> Result<Self, ImportError> {
+        match dir.symlink_metadata() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Self {
+                    dir: dir.to_owned(),
+                    _lock: None,
+                });
+            }
+            Err(e) => return Err(io(dir)(e)),
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(ImportError::State(format!(
+                    "{} is a symbolic link: give the state directory itself",
+                    dir.display()
+                )));
+            }
+            Ok(_) => {}
+        }
+        let lock_path = dir.join(LOCK);
+        let lock = match fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(
+                (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
+            )
+            .open(&lock_path)
+        {
+            Ok(f) => {
+                rustix::fs::flock(&f, rustix::fs::FlockOperation::LockShared).map_err(|e| {
+                    ImportError::State(format!("locking {}: {e}", lock_path.display()))
+                })?;
+                Some(f)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io(&lock_path)(e)),
+        };
         Ok(Self {
             dir: dir.to_owned(),
             _lock: lock,

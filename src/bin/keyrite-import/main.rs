@@ -95,7 +95,11 @@ fn run(cli: Cli) -> Result<ExitCode, ImportError> {
         Command::Install(args) => return install::run(args, site),
         Command::Locked(command) => command,
     };
-    let importer = Importer::open(site)?;
+    // Reading commands work for any user who can read the files; the others own them.
+    let importer = match command {
+        Locked::Status(_) | Locked::Check(_) | Locked::Pins => Importer::open_read_only(site)?,
+        _ => Importer::open(site)?,
+    };
     match command {
         Locked::Pin(args) => pin::run(args, &importer),
         Locked::Pins => pin::list(&importer),
