@@ -363,3 +363,47 @@ fn reading_commands_work_for_any_user_who_can_read_the_files() {
     );
     assert!(before == site.snapshot());
 }
+
+#[test]
+fn a_policy_clash_names_the_file_it_is_in() {
+    let pki = Ceremony::new("clash-file");
+    let site = Site::new();
+    site.pin(&pki.root_fingerprint());
+    let policy = pki.hsm.dir().join("policy.toml");
+    fs::write(
+        &policy,
+        "[[statement]]\nname = \"apps\"\nregistry_scopes = [\"registry.example/app\"]\nlevel = \"strict\"\ntrusted_identities = [\"x509.subject: C=US, ST=WA, O=Publisher, CN=signer\"]\n",
+    )
+    .unwrap();
+    let (ok, text, bundle) =
+        pki.trust_bundle("trust.bundle", 1, &["--policy", policy.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    // Both policy files exist; only the OCI one has a statement of the site's named "apps".
+    fs::create_dir_all(site.config()).unwrap();
+    let site_statement = |name: &str| {
+        serde_json::json!({"version": "1.0", "trustPolicies": [{
+            "name": name, "registryScopes": ["registry.example/other"],
+            "signatureVerification": {"level": "skip"}, "trustStores": [], "trustedIdentities": []
+        }]})
+        .to_string()
+    };
+    fs::write(
+        site.config().join("trustpolicy.json"),
+        site_statement("mine"),
+    )
+    .unwrap();
+    fs::write(
+        site.config().join("trustpolicy.oci.json"),
+        site_statement("apps"),
+    )
+    .unwrap();
+    let before = site.snapshot();
+    let (ok, out) = site.install(&bundle);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("trustpolicy.oci.json:") && out.contains("'apps'"),
+        "{out}"
+    );
+    assert!(!out.contains("trustpolicy.json:"), "{out}");
+    assert!(before == site.snapshot());
+}
