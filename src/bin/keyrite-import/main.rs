@@ -45,6 +45,18 @@ struct Cli {
 enum Command {
     /// Verify a bundle and install it, or refuse it and change nothing.
     Install(install::InstallArgs),
+    /// Print a shell completion script:
+    /// keyrite-import completions bash > /etc/bash_completion.d/keyrite-import
+    Completions {
+        /// The shell.
+        shell: keyrite::sys::shell::Shell,
+    },
+    /// Write keyrite-import's man pages into DIR, e.g. /usr/local/share/man/man1.
+    Man {
+        /// Where the pages go.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     #[command(flatten)]
     Locked(Locked),
 }
@@ -85,6 +97,26 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, ImportError> {
+    match &cli.command {
+        Command::Completions { shell } => {
+            let script = keyrite::sys::shell::completions(
+                &mut <Cli as clap::CommandFactory>::command(),
+                "keyrite-import",
+                *shell,
+            );
+            std::io::Write::write_all(&mut std::io::stdout(), &script)
+                .map_err(|e| ImportError::Site(format!("writing the script: {e}")))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Man { out } => {
+            let pages =
+                keyrite::sys::shell::man_pages(<Cli as clap::CommandFactory>::command(), out)
+                    .map_err(|e| ImportError::Site(e.to_string()))?;
+            println!("Wrote {} man pages into {}.", pages.len(), out.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let site = Site::resolve(&SiteOptions {
         config: cli.config,
         notation_config: cli.notation_config,
@@ -94,6 +126,7 @@ fn run(cli: Cli) -> Result<ExitCode, ImportError> {
     let command = match cli.command {
         Command::Install(args) => return install::run(args, site),
         Command::Locked(command) => command,
+        Command::Completions { .. } | Command::Man { .. } => return Ok(ExitCode::SUCCESS),
     };
     // Reading commands work for any user who can read the files; the others own them.
     let importer = match command {

@@ -86,6 +86,18 @@ enum Command {
     /// Rehearse on throwaway SoftHSM2 tokens: the root creation ceremony in the terminal UI,
     /// or with --batch the whole lifecycle without a terminal.
     Rehearse(RehearseArgs),
+    /// Print a shell completion script: keyrite completions bash > /etc/bash_completion.d/keyrite
+    Completions {
+        /// The shell.
+        shell: keyrite::sys::shell::Shell,
+    },
+    /// Write keyrite's man pages (keyrite.1 and one per command) into DIR, e.g.
+    /// /usr/local/share/man/man1.
+    Man {
+        /// Where the pages go.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -131,6 +143,17 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
         Command::Publisher(command) => publisher::run(command),
         Command::Bundle(command) => bundle::run(command),
         Command::Transcript(command) => transcript::run(command),
+        Command::Completions { shell } => {
+            let script = keyrite::sys::shell::completions(&mut Cli::command(), "keyrite", shell);
+            std::io::Write::write_all(&mut std::io::stdout(), &script)
+                .map_err(|e| keyrite::Error::Usage(format!("writing the script: {e}")))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { out } => {
+            let pages = keyrite::sys::shell::man_pages(Cli::command(), &out)?;
+            println!("Wrote {} man pages into {}.", pages.len(), out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::MediumHash { path } => {
             let (fp, size) =
                 keyrite::ceremony::media::iso_fingerprint(&path).map_err(keyrite::Error::Usage)?;
