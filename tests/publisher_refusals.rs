@@ -575,6 +575,39 @@ fn plugin_refuses_bad_requests_with_notations_error_codes() {
         }
     }
 
+    // A key whose chain was never recorded: the command to run quotes the key id, whose ';'
+    // and '?' the shell would otherwise take.
+    let unrecorded = format!(
+        "file:{}",
+        publisher.dir.path().join("keys/unrecorded.key").display()
+    );
+    run_ok(
+        publisher
+            .keyrite()
+            .args([
+                "publisher",
+                "keygen",
+                "--key",
+                &unrecorded,
+                "--algorithm",
+                "p256",
+            ])
+            .args(["--subject", "C=US,ST=WA,O=Publisher,CN=unrecorded"])
+            .args(["--scrypt-work-factor", "14", "--out"])
+            .arg(publisher.dir.path().join("unrecorded.csr")),
+    );
+    let answer = notation_keyrite(
+        &["generate-signature"],
+        &signature_request(&unrecorded, "EC-256", "SHA-256", &payload())
+            .to_string()
+            .into_bytes(),
+        &envs,
+    );
+    let message = assert_refused("unrecorded chain", &answer, "ERROR", &secrets);
+    if !message.contains(&format!("install-chain --key '{unrecorded}'")) {
+        failures.push(format!("unrecorded chain: {message}"));
+    }
+
     // 7. One wrong PIN: ACCESS_DENIED, and the token still opens with the right one after.
     let wrong_pin_file = publisher.dir.path().join("wrong.pin");
     fs::write(&wrong_pin_file, WRONG_PIN).unwrap();

@@ -145,7 +145,7 @@ pub fn recorded_chain(
     let pem = std::fs::read(&record).map_err(|e| {
         PublisherError::Refused(format!(
             "no certificate chain is recorded for {key} ({}: {e}): run `keyrite publisher \
-             install-chain --key {key} --chain FILE` with the chain the ceremony issued",
+             install-chain --key '{key}' --chain FILE` with the chain the ceremony issued",
             record.display()
         ))
     })?;

@@ -194,7 +194,7 @@ fn keygen(args: KeygenArgs) -> Result<ExitCode, keyrite::Error> {
         println!("  wrote {}", file.display());
     }
     println!(
-        "Key id (for notation key add --plugin keyrite --id): {}",
+        "Key id (for notation key add NAME --plugin keyrite --id '{}')",
         made.key_id
     );
     println!(
