@@ -341,15 +341,7 @@ impl State {
             }
             let json = serde_json::to_vec_pretty(&json!({ "version": 1, "serves": given }))
                 .map_err(|e| ImportError::State(e.to_string()))?;
-            let mut tmp = tempfile::Builder::new()
-                .prefix(".serves-")
-                .tempfile_in(&self.dir)
-                .map_err(io(&self.dir))?;
-            tmp.write_all(&json).map_err(io(&path))?;
-            tmp.as_file().sync_all().map_err(io(&path))?;
-            tmp.persist_noclobber(&path)
-                .map_err(|e| io(&path)(e.error))?;
-            return super::journal::sync_dir(&self.dir);
+            return self.write_file(SERVES, &json);
         };
         #[derive(serde::Deserialize)]
         struct Serves {
@@ -425,12 +417,17 @@ impl State {
         };
         let json =
             serde_json::to_vec_pretty(&file).map_err(|e| ImportError::State(e.to_string()))?;
-        let path = self.dir.join(PINS);
+        self.write_file(PINS, &json)
+    }
+
+    /// Replaces the state file `name` with `bytes`: a synced temporary file renamed over it.
+    fn write_file(&self, name: &str, bytes: &[u8]) -> Result<(), ImportError> {
+        let path = self.dir.join(name);
         let mut tmp = tempfile::Builder::new()
-            .prefix(".pins-")
+            .prefix(&format!(".{name}-"))
             .tempfile_in(&self.dir)
             .map_err(io(&self.dir))?;
-        tmp.write_all(&json).map_err(io(&path))?;
+        tmp.write_all(bytes).map_err(io(&path))?;
         tmp.as_file().sync_all().map_err(io(&path))?;
         tmp.persist(&path).map_err(|e| io(&path)(e.error))?;
         super::journal::sync_dir(&self.dir)

@@ -1,6 +1,8 @@
-//! A site's pins can be seen, made from the ceremony's own file, and undone: `pin --file`,
-//! `pins`, `unpin`, pins in `status`, and the mistakes a newcomer makes (a root's key SHA-256
-//! pinned for its certificate's, a mistyped word) named for what they are.
+//! A site's first hour with keyrite-import: pins made from the ceremony's own file, seen and
+//! undone (`pin --file`, `pins`, `unpin`, pins in `status`); a state bound to the notation
+//! directories it serves; `install --repair`; reading commands for any user; and each mistake
+//! a newcomer makes (a key SHA-256 pinned for a certificate's, a mistyped word, a leaf for a
+//! chain, a mistyped scope) answered with what is wrong and what to do.
 
 mod common;
 
@@ -8,6 +10,20 @@ use std::fs;
 
 use common::ceremony::{Ceremony, Site};
 use common::*;
+
+/// A trust bundle `name` of `version` whose policy trusts `CN=signer` for registry.example/app.
+fn trust_bundle_with_policy(pki: &Ceremony, name: &str, version: u64) -> std::path::PathBuf {
+    let policy = pki.hsm.dir().join("policy.toml");
+    fs::write(
+        &policy,
+        "[[statement]]\nname = \"apps\"\nregistry_scopes = [\"registry.example/app\"]\nlevel = \"strict\"\ntrusted_identities = [\"x509.subject: C=US, ST=WA, O=Publisher, CN=signer\"]\n",
+    )
+    .unwrap();
+    let (ok, text, bundle) =
+        pki.trust_bundle(name, version, &["--policy", policy.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    bundle
+}
 
 #[test]
 fn a_pin_is_made_from_root_fingerprint_seen_in_pins_and_status_and_undone() {
@@ -143,15 +159,7 @@ fn check_says_to_pass_the_chain_and_which_scopes_there_are() {
     pki.delegate("signer");
     let site = Site::new();
     site.pin_with(&pki.root_fingerprint(), &["--scope", "registry.example/"]);
-    let policy = pki.hsm.dir().join("policy.toml");
-    fs::write(
-        &policy,
-        "[[statement]]\nname = \"apps\"\nregistry_scopes = [\"registry.example/app\"]\nlevel = \"strict\"\ntrusted_identities = [\"x509.subject: C=US, ST=WA, O=Publisher, CN=signer\"]\n",
-    )
-    .unwrap();
-    let (ok, text, bundle) =
-        pki.trust_bundle("trust.bundle", 1, &["--policy", policy.to_str().unwrap()]);
-    assert!(ok, "{text}");
+    let bundle = trust_bundle_with_policy(&pki, "trust.bundle", 1);
     let (ok, text) = site.install(&bundle);
     assert!(ok, "{text}");
     // The leaf alone, where the chain belongs.
@@ -218,17 +226,8 @@ fn install_repair_writes_keyrites_files_again_and_says_which() {
     let pki = Ceremony::new("repair");
     let site = Site::new();
     site.pin(&pki.root_fingerprint());
-    let policy = pki.hsm.dir().join("policy.toml");
-    fs::write(
-        &policy,
-        "[[statement]]\nname = \"apps\"\nregistry_scopes = [\"registry.example/app\"]\nlevel = \"strict\"\ntrusted_identities = [\"x509.subject: C=US, ST=WA, O=Publisher, CN=signer\"]\n",
-    )
-    .unwrap();
-    let with_policy = ["--policy", policy.to_str().unwrap()];
-    let (ok, text, v1) = pki.trust_bundle("trust-1.bundle", 1, &with_policy);
-    assert!(ok, "{text}");
-    let (ok, text, v2) = pki.trust_bundle("trust-2.bundle", 2, &with_policy);
-    assert!(ok, "{text}");
+    let v1 = trust_bundle_with_policy(&pki, "trust-1.bundle", 1);
+    let v2 = trust_bundle_with_policy(&pki, "trust-2.bundle", 2);
     let (ok, text) = site.install(&v1);
     assert!(ok, "{text}");
     let clean = site.snapshot();
@@ -369,15 +368,7 @@ fn a_policy_clash_names_the_file_it_is_in() {
     let pki = Ceremony::new("clash-file");
     let site = Site::new();
     site.pin(&pki.root_fingerprint());
-    let policy = pki.hsm.dir().join("policy.toml");
-    fs::write(
-        &policy,
-        "[[statement]]\nname = \"apps\"\nregistry_scopes = [\"registry.example/app\"]\nlevel = \"strict\"\ntrusted_identities = [\"x509.subject: C=US, ST=WA, O=Publisher, CN=signer\"]\n",
-    )
-    .unwrap();
-    let (ok, text, bundle) =
-        pki.trust_bundle("trust.bundle", 1, &["--policy", policy.to_str().unwrap()]);
-    assert!(ok, "{text}");
+    let bundle = trust_bundle_with_policy(&pki, "trust.bundle", 1);
     // Both policy files exist; only the OCI one has a statement of the site's named "apps".
     fs::create_dir_all(site.config()).unwrap();
     let site_statement = |name: &str| {
