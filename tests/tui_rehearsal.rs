@@ -59,13 +59,13 @@ fn a_rehearsal_walked_in_the_terminal_ends_with_a_verified_transcript() {
     };
     let screen = tmux.wait_for("Script hash");
     assert!(
-        screen.contains("REHEARSAL") && screen.contains("root-creation-backed-up"),
+        screen.contains("REHEARSAL") && screen.contains("lifecycle"),
         "{screen}"
     );
     tmux.keys(&["y"]);
     // The root token keeps the transcript's head: its PIN is typed once, before the first step,
     // and the token stays logged in until the ceremony ends.
-    let (screen, answered) = through_pins("Step 1 of 4: Prepare the room");
+    let (screen, answered) = through_pins("Step 1 of 11: Prepare the room");
     assert_eq!(answered, 1, "{screen}");
     assert!(
         screen.contains("1 [ ] administrator") && screen.contains("2 [ ] witness"),
@@ -73,11 +73,14 @@ fn a_rehearsal_walked_in_the_terminal_ends_with_a_verified_transcript() {
     );
     // Enter before every role confirmed does nothing.
     tmux.keys(&["1", "Enter"]);
-    assert!(tmux.wait_for("1 [x] administrator").contains("Step 1 of 4"));
+    assert!(
+        tmux.wait_for("1 [x] administrator")
+            .contains("Step 1 of 11")
+    );
     tmux.keys(&["2", "Enter"]);
-    tmux.wait_for("Step 1 of 4 done");
+    tmux.wait_for("Step 1 of 11 done");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("Step 2 of 4: Create the root");
+    tmux.wait_for("Step 2 of 11: Create the root");
     tmux.keys(&["?"]);
     tmux.wait_for("Every step lists the roles");
     tmux.keys(&["Escape", "1", "2", "3", "Enter"]);
@@ -97,28 +100,59 @@ fn a_rehearsal_walked_in_the_terminal_ends_with_a_verified_transcript() {
     }
     // The backup token was opened with the typed PIN before the first card.
     assert!(pins >= 1, "{pins} PIN prompts before the cards");
-    let screen = tmux.wait_for("Step 2 of 4 done: Create the root");
+    let screen = tmux.wait_for("Step 2 of 11 done: Create the root");
     assert!(screen.contains("CN=REHEARSAL Example Root"), "{screen}");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("Step 3 of 4: Custody audit");
+    tmux.wait_for("Step 3 of 11: Custody audit");
     tmux.keys(&["1", "2", "Enter"]);
     assert!(
-        tmux.wait_for("Step 3 of 4 done")
+        tmux.wait_for("Step 3 of 11 done")
             .contains("5 share cards verified")
     );
     tmux.keys(&["Enter"]);
     // Keys typed before a step's screen is up are not taken as its confirmations.
-    tmux.wait_for("Step 4 of 4: Prove the backup");
+    tmux.wait_for("Step 4 of 11: Prove the backup");
     tmux.keys(&["1", "2", "Enter"]);
     assert!(
-        tmux.wait_for("Step 4 of 4 done")
+        tmux.wait_for("Step 4 of 11 done")
             .contains("recover the root key")
     );
     tmux.keys(&["Enter"]);
-    // The root signs the transcript on its token, still logged in: no PIN again.
+    // The publishers' side and what the root signs for them, each shown before it is signed.
+    for (n, title, roles) in [
+        (5, "Publisher A's request", 1),
+        (6, "Publisher B's request", 1),
+        (7, "Issue publisher A's certificate", 3),
+        (8, "Issue publisher B's certificate", 3),
+        (9, "Revoke publisher B", 3),
+        (10, "Trust bundle", 3),
+        (11, "Revocation bundle", 3),
+    ] {
+        let screen = tmux.wait_for(&format!("Step {n} of 11: {title}"));
+        if n == 7 {
+            assert!(
+                screen.contains("What the root will sign") && screen.contains("release-signer-a"),
+                "{screen}"
+            );
+        }
+        let keys: Vec<String> = (1..=roles).map(|r| r.to_string()).collect();
+        let mut keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        keys.push("Enter");
+        tmux.keys(&keys);
+        tmux.wait_for(&format!("Step {n} of 11 done"));
+        tmux.keys(&["Enter"]);
+    }
+    // The root signs the transcript on its token, still logged in: no PIN again; then the
+    // rehearsal plays the site and shows what it found on the last screen.
     let (screen, answered) = through_pins("Ceremony finished");
     assert_eq!(answered, 0, "{screen}");
     assert!(screen.contains("transcript.jsonl.p7s"), "{screen}");
+    assert!(
+        screen.contains("The site's side")
+            && screen.contains("trusted:")
+            && screen.contains("revoked:"),
+        "{screen}"
+    );
     tmux.keys(&["q"]);
     // keyrite leaves the terminal and exits 0.
     assert_eq!(tmux.wait_exit(), 0);

@@ -14,9 +14,6 @@ use super::engine::Finished;
 
 /// The lifecycle script, as reviewed in `ceremony-scripts/`.
 pub const LIFECYCLE_SCRIPT: &str = include_str!("../../ceremony-scripts/rehearsal-lifecycle.toml");
-/// The backed-up root creation script, as reviewed in `ceremony-scripts/`.
-pub const ROOT_CREATION_SCRIPT: &str =
-    include_str!("../../ceremony-scripts/root-creation-backed-up.toml");
 
 /// The rehearsal's trust policy, on its input medium: it trusts the subjects the rehearsal
 /// issues (a rehearsal marks them `REHEARSAL`), so that the site's side finds publisher A

@@ -158,28 +158,57 @@ fn key_is_plain(key: &KeyEvent) -> bool {
 /// Runs a ceremony on `ui` to the end, then shows where its records are until `q`.
 pub fn run_ceremony<B: Backend + 'static, K: Keys + 'static>(
     ui: Rc<RefCell<Ui<B, K>>>,
+    ceremony: Ceremony,
+    opening: Option<&str>,
+) -> Result<Finished, CeremonyError> {
+    run_ceremony_then(ui, ceremony, opening, None)
+}
+
+/// What runs after a ceremony finished, before its last screen: its lines are shown there,
+/// and its failure stops the ceremony's run as a failed step would.
+pub type Epilogue<'a> = &'a dyn Fn(&Finished) -> Result<Vec<String>, CeremonyError>;
+
+/// [`run_ceremony`], with `epilogue` run once the ceremony finished (a rehearsal plays the
+/// site's side there) and its lines shown on the last screen.
+pub fn run_ceremony_then<B: Backend + 'static, K: Keys + 'static>(
+    ui: Rc<RefCell<Ui<B, K>>>,
     mut ceremony: Ceremony,
     opening: Option<&str>,
+    epilogue: Option<Epilogue<'_>>,
 ) -> Result<Finished, CeremonyError> {
     let mut confirmer = TuiConfirmer::new(Rc::clone(&ui), &ceremony);
     if let Some(text) = opening {
         confirmer.notice(text);
     }
-    let result = ceremony.run(&mut confirmer);
+    let mut result = ceremony.run(&mut confirmer);
+    let mut after = Vec::new();
+    if let (Ok(done), Some(epilogue)) = (&result, epilogue) {
+        match epilogue(done) {
+            Ok(lines) => after = lines,
+            Err(e) => result = Err(e),
+        }
+    }
     let title = if result.is_ok() {
         "Ceremony finished"
     } else {
         "Ceremony stopped"
     };
     let mut lines = match &result {
-        Ok(done) => vec![
-            format!("Transcript: {}", done.transcript.display()),
-            format!("Signature:  {}", done.signature.display()),
-            format!("Summary:    {}", done.summary.display()),
-            String::new(),
-            "Verify anywhere with: keyrite transcript verify <transcript> --root-cert <root.crt>"
-                .into(),
-        ],
+        Ok(done) => {
+            let mut lines = vec![
+                format!("Transcript: {}", done.transcript.display()),
+                format!("Signature:  {}", done.signature.display()),
+                format!("Summary:    {}", done.summary.display()),
+                String::new(),
+                "Verify anywhere with: keyrite transcript verify <transcript> --root-cert <root.crt>"
+                    .into(),
+            ];
+            if !after.is_empty() {
+                lines.push(String::new());
+                lines.append(&mut after);
+            }
+            lines
+        }
         Err(e) => vec![
             format!("The ceremony stopped: {e}"),
             String::new(),

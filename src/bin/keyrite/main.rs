@@ -83,8 +83,8 @@ enum Command {
         /// The ISO file or the boot device (/dev/sr0, /dev/sdb).
         path: PathBuf,
     },
-    /// Rehearse on throwaway SoftHSM2 tokens: the root creation ceremony in the terminal UI,
-    /// or with --batch the whole lifecycle without a terminal.
+    /// Rehearse on throwaway SoftHSM2 tokens: the whole lifecycle, in the terminal UI or with
+    /// --batch without a terminal, then the site's side on a throwaway host.
     Rehearse(RehearseArgs),
     /// Print a shell completion script: keyrite completions bash > /etc/bash_completion.d/keyrite
     Completions {

@@ -36,11 +36,7 @@ pub(crate) fn run(args: RehearseArgs) -> Result<ExitCode, keyrite::Error> {
             .map_err(|e| keyrite::Error::Usage(format!("cannot make a temporary directory: {e}")))?
             .keep(),
     };
-    let script = if args.batch {
-        rehearsal::LIFECYCLE_SCRIPT
-    } else {
-        rehearsal::ROOT_CREATION_SCRIPT
-    };
+    let script = rehearsal::LIFECYCLE_SCRIPT;
     let pins = if args.batch {
         rehearsal::PinEntry::FromFile
     } else {
@@ -62,8 +58,15 @@ pub(crate) fn run(args: RehearseArgs) -> Result<ExitCode, keyrite::Error> {
             "A rehearsal on throwaway SoftHSM2 tokens. Their PIN is {}: type it whenever a step asks for a token PIN, as an officer would at a real ceremony.",
             pin.trim()
         ));
-        run_tui(ceremony, Some(&opening))?;
-        println!("Rehearsal records are in {}.", out.display());
+        let site_side =
+            |done: &keyrite::ceremony::engine::Finished| rehearsal::site_round_trip(&out, done);
+        let finished = run_tui(ceremony, Some(&opening), Some(&site_side))?;
+        let manifest = rehearsal::write_manifest(&out, &finished)?;
+        println!(
+            "Rehearsal records are in {}; the manifest is {}.",
+            out.display(),
+            manifest.display()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if ceremony.is_resumed() {

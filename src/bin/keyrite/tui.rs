@@ -5,17 +5,22 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use keyrite::ceremony::engine::Ceremony;
+use keyrite::ceremony::engine::{Ceremony, Finished};
 use keyrite::tui::{TerminalKeys, Ui};
 
-/// Runs `ceremony` in the terminal UI on the real terminal, restoring it afterwards.
-pub(crate) fn run_tui(ceremony: Ceremony, opening: Option<&str>) -> Result<(), keyrite::Error> {
+/// Runs `ceremony` in the terminal UI on the real terminal, then `epilogue` before its last
+/// screen, restoring the terminal afterwards.
+pub(crate) fn run_tui(
+    ceremony: Ceremony,
+    opening: Option<&str>,
+    epilogue: Option<keyrite::tui::Epilogue<'_>>,
+) -> Result<Finished, keyrite::Error> {
     let terminal = ratatui::try_init()
         .map_err(|e| keyrite::Error::Usage(format!("the terminal UI needs a terminal: {e}")))?;
     let ui = Rc::new(RefCell::new(Ui::new(terminal, TerminalKeys)));
-    let result = keyrite::tui::run_ceremony(ui, ceremony, opening);
+    let result = keyrite::tui::run_ceremony_then(ui, ceremony, opening, epilogue);
     ratatui::restore();
-    result.map(drop).map_err(keyrite::Error::from)
+    result.map_err(keyrite::Error::from)
 }
 
 /// The `*.toml` files in the first of `dirs` that has any.
