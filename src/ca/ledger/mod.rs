@@ -17,80 +17,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys::token::{Anchored, Token, TokenError};
 
+mod adopt;
+mod record;
+
+pub use adopt::{AdoptRequest, Adopted, adopt_ledger};
+pub use record::start_record;
+use record::{Facts, record_name, token_error};
+
 /// The ledger's file name in its directory.
 pub const LEDGER_FILE: &str = "ledger.json";
 const LOCK_FILE: &str = "ledger.lock";
 const LEDGER_VERSION: u32 = 1;
 /// The largest ledger read (a million revocations fit).
 const MAX_LEDGER: u64 = 512 * 1024 * 1024;
-
-/// What the root token records of a ledger.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Facts {
-    /// SHA-256 of ledger.json, hex.
-    sha256: String,
-    crl_number: u64,
-    issued: usize,
-    revoked: usize,
-}
-
-impl Facts {
-    /// The facts of no ledger file at all: a root's ledger before its first issuance.
-    fn none() -> Self {
-        Self {
-            sha256: String::new(),
-            crl_number: 0,
-            issued: 0,
-            revoked: 0,
-        }
-    }
-
-    fn of(bytes: &[u8], data: &Data) -> Self {
-        Self {
-            sha256: hex::encode(crate::keys::sha256(bytes)),
-            crl_number: data.crl_number,
-            issued: data.issued.len(),
-            revoked: data.revoked.len(),
-        }
-    }
-
-    /// What differs between the ledger `self` describes and the one `kept` does.
-    fn differences(&self, kept: &Self) -> String {
-        if self.sha256.is_empty() {
-            return format!(
-                "there is no ledger.json, and the token records one with CRL number {}, {} \
-                 issued certificates and {} revocations",
-                kept.crl_number, kept.issued, kept.revoked
-            );
-        }
-        if kept.sha256.is_empty() {
-            return "the token records that this root has issued nothing yet".into();
-        }
-        let mut what = Vec::new();
-        if self.crl_number != kept.crl_number {
-            what.push(format!(
-                "its CRL number is {}, the token's record says {}",
-                self.crl_number, kept.crl_number
-            ));
-        }
-        if self.revoked != kept.revoked {
-            what.push(format!(
-                "it lists {} revocations, the record {}",
-                self.revoked, kept.revoked
-            ));
-        }
-        if self.issued != kept.issued {
-            what.push(format!(
-                "it lists {} issued certificates, the record {}",
-                self.issued, kept.issued
-            ));
-        }
-        if what.is_empty() {
-            what.push("its contents changed".into());
-        }
-        what.join("; ")
-    }
-}
 
 /// One issued certificate.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -136,39 +75,6 @@ struct Data {
     crl_number: u64,
     issued: Vec<Issued>,
     revoked: Vec<Revoked>,
-}
-
-/// The name of the record of a root's ledger on its token: by the root's key, since a
-/// certificate's bytes do not name a key (an ECDSA signature has two valid forms).
-fn record_name(root_key: &crate::keys::PublicKey) -> Result<String, LedgerError> {
-    use der::Encode;
-    let spki = root_key
-        .to_spki()
-        .ok()
-        .and_then(|s| s.to_der().ok())
-        .ok_or_else(|| LedgerError::Token(Box::new(TokenError::Encoding("the root key".into()))))?;
-    Ok(format!(
-        "ledger-{}",
-        hex::encode(crate::keys::sha256(&spki))
-    ))
-}
-
-/// Records on a new root's token that its ledger is empty: from now on a ledger for that root
-/// is one the token recorded, and a missing record means an older root (see [`Ledger::adopt`]).
-pub fn start_record(token: &Token, root_key: &crate::keys::PublicKey) -> Result<(), LedgerError> {
-    let name = record_name(root_key)?;
-    if Anchored::<Facts>::read(token, &name)
-        .map_err(token_error)?
-        .is_some()
-    {
-        return Ok(());
-    }
-    Anchored {
-        current: Facts::none(),
-        pending: None,
-    }
-    .write(token, &name)
-    .map_err(token_error)
 }
 
 /// Why the ledger could not be used.
@@ -358,119 +264,6 @@ impl<'t> Ledger<'t> {
         Ok((ledger, facts))
     }
 
-    /// Records on the root token a ledger the token has no record of (kept before ledgers were
-    /// recorded, or after the token was replaced), once what it must hold is re-derived from
-    /// what the officers read in the paper log and what the root signed: the last CRL number
-    /// is `last_number` (from the paper log, not the medium), and the CRL of that number, which
-    /// must verify under the root, lists exactly the ledger's revoked serials. With
-    /// `last_number` 0 the ledger must list no revocations. Returns the ledger, now recorded.
-    pub fn adopt(
-        dir: &Path,
-        root_path: &Path,
-        root: &x509_cert::Certificate,
-        last_number: u64,
-        last_crl: Option<&x509_cert::crl::CertificateList>,
-        token: &'t Token,
-    ) -> Result<Self, LedgerError> {
-        use der::Encode;
-        let root_der = root.to_der().map_err(|e| LedgerError::Io {
-            path: root_path.to_owned(),
-            reason: e.to_string(),
-        })?;
-        let path = dir.join(LEDGER_FILE);
-        let refused = |reason: String| LedgerError::Io {
-            path: path.clone(),
-            reason,
-        };
-        if !path.exists() {
-            return Err(LedgerError::Missing(dir.to_owned()));
-        }
-        let (mut ledger, on_disk) = Self::load(dir, root_path, &root_der, token)?;
-        if ledger.record.is_some() {
-            return Err(refused(format!(
-                "root token '{}' already records a ledger for this root: nothing to adopt",
-                token.label()
-            )));
-        }
-        let facts = on_disk.ok_or_else(|| LedgerError::Missing(dir.to_owned()))?;
-        let listed: std::collections::BTreeSet<&str> = ledger
-            .data
-            .revoked
-            .iter()
-            .map(|r| r.serial.as_str())
-            .collect();
-        if ledger.data.crl_number != last_number {
-            return Err(refused(format!(
-                "it says the last CRL is number {}, the paper log {last_number}: restore the \
-                 ledger the last ceremony wrote",
-                ledger.data.crl_number
-            )));
-        }
-        match last_crl {
-            None if last_number == 0 && listed.is_empty() => {}
-            None if last_number == 0 => {
-                return Err(refused(format!(
-                    "it lists {} revocations but no CRL was ever issued",
-                    listed.len()
-                )));
-            }
-            None => {
-                return Err(refused(format!(
-                    "give CRL {last_number} with --last-crl, so the ledger is checked against \
-                     what the root signed"
-                )));
-            }
-            Some(_) if last_number == 0 => {
-                return Err(refused(
-                    "a CRL is given, but the paper log says none was issued".into(),
-                ));
-            }
-            Some(crl) => {
-                crate::pki::verify::crl_issued_by(crl, root)
-                    .map_err(|e| refused(format!("the CRL given is not the root's: {e}")))?;
-                let number = crate::pki::crl::number(crl);
-                if number != Some(ledger.data.crl_number) {
-                    return Err(refused(format!(
-                        "it says the last CRL is number {}, the CRL given is number {}: give \
-                         the last CRL, or the ledger written with it",
-                        ledger.data.crl_number,
-                        number.map_or("(none)".into(), |n| n.to_string())
-                    )));
-                }
-                let signed: std::collections::BTreeSet<String> = crl
-                    .tbs_cert_list
-                    .revoked_certificates
-                    .iter()
-                    .flatten()
-                    .map(|r| crate::pki::serial_hex(&r.serial_number))
-                    .collect();
-                let signed: std::collections::BTreeSet<&str> =
-                    signed.iter().map(String::as_str).collect();
-                if signed != listed {
-                    let dropped: Vec<&str> = signed.difference(&listed).copied().collect();
-                    let added: Vec<&str> = listed.difference(&signed).copied().collect();
-                    return Err(refused(format!(
-                        "its revocations are not the CRL's: the CRL lists {} it does not \
-                         ({}); it lists {} the CRL does not ({})",
-                        dropped.len(),
-                        dropped.join(", "),
-                        added.len(),
-                        added.join(", ")
-                    )));
-                }
-            }
-        }
-        let record = Anchored {
-            current: facts,
-            pending: None,
-        };
-        record
-            .write(token, &ledger.record_name)
-            .map_err(token_error)?;
-        ledger.record = Some(record);
-        Ok(ledger)
-    }
-
     /// Whether a certificate with `serial` (hex) was issued.
     pub fn knows_serial(&self, serial: &str) -> bool {
         self.data.issued.iter().any(|i| i.serial == serial)
@@ -549,75 +342,4 @@ impl<'t> Ledger<'t> {
             .commit(self.token, &self.record_name)
             .map_err(token_error)
     }
-}
-
-fn token_error(e: TokenError) -> LedgerError {
-    LedgerError::Token(Box::new(e))
-}
-
-/// What `keyrite ledger adopt` needs.
-pub struct AdoptRequest<'a> {
-    /// The root key's token and object.
-    pub token: &'a crate::keys::token::Pkcs11Uri,
-    /// `--module`, when given.
-    pub module: Option<&'a Path>,
-    /// The root certificate.
-    pub root_cert: &'a Path,
-    /// The ledger directory.
-    pub ledger: &'a Path,
-    /// The last CRL number, as the paper log of the last ceremony records it (0: none).
-    pub last_number: u64,
-    /// The last CRL the root issued (DER or PEM), when it issued any.
-    pub last_crl: Option<&'a Path>,
-}
-
-/// What a ledger adopted holds.
-pub struct Adopted {
-    /// The last CRL number.
-    pub crl_number: u64,
-    /// Certificates issued.
-    pub issued: usize,
-    /// Revocations.
-    pub revoked: usize,
-}
-
-/// Opens the root on its token (the certificate checked to be the root) and adopts the
-/// ledger: see [`Ledger::adopt`].
-pub fn adopt_ledger(req: &AdoptRequest<'_>) -> Result<Adopted, super::CaError> {
-    let root = crate::pki::read_certificate(req.root_cert)?;
-    let last_crl = req
-        .last_crl
-        .map(|path| {
-            let bytes =
-                crate::sys::input::read(path, 64 * 1024 * 1024, crate::sys::input::Links::Refuse)
-                    .map_err(|e| super::CaError::Refused(e.to_string()))?;
-            let der = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
-                der::pem::decode_vec(&bytes)
-                    .map(|(_, der)| der)
-                    .map_err(|e| {
-                        super::CaError::Refused(format!("{}: not a PEM CRL ({e})", path.display()))
-                    })?
-            } else {
-                bytes
-            };
-            crate::pki::crl::parse_crl(&der).map_err(|e| {
-                super::CaError::Refused(format!("{}: not a CRL ({e})", path.display()))
-            })
-        })
-        .transpose()?;
-    let token = crate::keys::token::Token::open(req.token, req.module)?;
-    crate::ca::issuer::open_root_signer(&token, req.token, &root)?;
-    let ledger = Ledger::adopt(
-        req.ledger,
-        req.root_cert,
-        &root,
-        req.last_number,
-        last_crl.as_ref(),
-        &token,
-    )?;
-    Ok(Adopted {
-        crl_number: ledger.crl_number(),
-        issued: ledger.issued().len(),
-        revoked: ledger.revoked().len(),
-    })
 }
