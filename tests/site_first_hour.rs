@@ -398,3 +398,57 @@ fn a_policy_clash_names_the_file_it_is_in() {
     assert!(!out.contains("trustpolicy.json:"), "{out}");
     assert!(before == site.snapshot());
 }
+
+#[test]
+fn a_write_the_user_may_not_make_says_whose_directory_it_is() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!(
+            "a_write_the_user_may_not_make_says_whose_directory_it_is: SKIPPED: needs root to run as another user"
+        );
+        return;
+    }
+    let pki = Ceremony::new("denied");
+    let site = Site::new();
+    let top = site.state().parent().unwrap().to_owned();
+    run_ok(std::process::Command::new("chmod").args(["755"]).arg(&top));
+    // The site is nobody's own; only its CRL cache directory was made by root.
+    for dir in [site.config(), site.cache(), site.state()] {
+        fs::create_dir_all(&dir).unwrap();
+        run_ok(
+            std::process::Command::new("chown")
+                .arg("65534:65534")
+                .arg(&dir),
+        );
+    }
+    fs::create_dir_all(site.cache().join("crl")).unwrap();
+    let (ok, text, trust) = pki.trust_bundle("trust.bundle", 1, &[]);
+    assert!(ok, "{text}");
+    let crl = pki.crl("root.crl", &[]);
+    let revocation = pki.revocation_bundle("revocation.bundle", &crl, 1);
+    let (trust_copy, revocation_copy) = (top.join("trust.bundle"), top.join("revocation.bundle"));
+    fs::copy(&trust, &trust_copy).unwrap();
+    fs::copy(&revocation, &revocation_copy).unwrap();
+    run_ok(
+        std::process::Command::new("chmod")
+            .arg("644")
+            .arg(&trust_copy)
+            .arg(&revocation_copy),
+    );
+    let (ok, out) = as_nobody(&site, &["pin", &pki.root_fingerprint(), "--scope", "*"]);
+    assert!(ok, "{out}");
+    let (ok, out) = as_nobody(&site, &["install", trust_copy.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let before = site.snapshot();
+    let (ok, out) = as_nobody(&site, &["install", revocation_copy.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("permission denied to uid 65534 (it belongs to uid 0)")
+            && out.contains("--notation-cache"),
+        "{out}"
+    );
+    assert!(!out.contains("(os error 13)"), "{out}");
+    assert!(
+        before == site.snapshot(),
+        "a refused install changed the site"
+    );
+}

@@ -40,7 +40,8 @@ impl Located<'_, '_> {
 }
 
 fn failed(path: &Path, what: &str, e: Errno) -> ImportError {
-    ImportError::Install(format!("{}: cannot {what}: {e}", path.display()))
+    let e = std::io::Error::from_raw_os_error(e.raw_os_error());
+    ImportError::Install(format!("cannot {what}: {}", super::io_message(path, &e)))
 }
 
 impl<'a> Trees<'a> {
@@ -163,7 +164,7 @@ fn make_root(dir: &Path) -> Result<(), ImportError> {
     match std::fs::DirBuilder::new().mode(0o755).create(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
-        Err(e) => return Err(ImportError::Install(format!("{}: {e}", dir.display()))),
+        Err(e) => return Err(ImportError::Install(super::io_message(dir, &e))),
     }
     match dir.parent() {
         Some(parent) => super::journal::sync_dir(parent),

@@ -277,7 +277,8 @@ impl Importer {
         mut plan: Plan,
     ) -> Result<(), ImportError> {
         // A step after the commit point must not fail: every destination is absent or a
-        // plain file now, or the install is refused here.
+        // plain file now, and its directory (or the nearest one there is) one this user may
+        // write in, or the install is refused here.
         for path in plan.files.iter().map(|f| &f.path).chain(&plan.removals) {
             if let Ok(meta) = path.symlink_metadata()
                 && !meta.file_type().is_file()
@@ -286,6 +287,12 @@ impl Importer {
                     "{} is not a plain file: remove what was put there, then install again",
                     path.display()
                 )));
+            }
+            if let Some(dir) = path.ancestors().skip(1).find(|d| d.exists())
+                && let Err(e) = rustix::fs::access(dir, rustix::fs::Access::WRITE_OK)
+            {
+                let e = std::io::Error::from_raw_os_error(e.raw_os_error());
+                return Err(refused(super::io_message(dir, &e)));
             }
         }
         let key = |p: &Path| self.site.targets.iter().find_map(|t| t.key(p));
