@@ -55,9 +55,7 @@ pub(super) fn plan_issue(
             .map_err(Error::from)?
             .to_der()
             .map_err(Error::from)?;
-        let uri = uri(&ctx.profile.root_token)?;
-        let token = crate::keys::token::Token::open(&uri, ctx.module()).map_err(Error::from)?;
-        token.login(&uri).map_err(Error::from)?;
+        let (token, _) = super::root_token(ctx.profile)?;
         let ledger = crate::ca::ledger::Ledger::open(
             &ctx.profile.ledger_dir(),
             &root,

@@ -15,7 +15,7 @@ use super::transcript::Artefact;
 use crate::bundle::make::{RevocationPlan, TrustPlan};
 use crate::ca::delegate::DelegatePlan;
 use crate::keys::sha256;
-use crate::keys::token::Pkcs11Uri;
+use crate::keys::token::{Pkcs11Uri, Token};
 use crate::sys::input::InputFile;
 
 /// What a step did.
@@ -198,6 +198,14 @@ pub fn check_pinned_root(
         )));
     }
     Ok(have)
+}
+
+/// The profile's root token, logged in, and its URI.
+pub(crate) fn root_token(profile: &Profile) -> Result<(Token, Pkcs11Uri), CeremonyError> {
+    let uri = uri(&profile.root_token)?;
+    let token = Token::open(&uri, Some(&profile.module)).map_err(crate::Error::from)?;
+    token.login(&uri).map_err(crate::Error::from)?;
+    Ok((token, uri))
 }
 
 fn uri(text: &str) -> Result<Pkcs11Uri, CeremonyError> {

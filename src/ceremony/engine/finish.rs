@@ -86,13 +86,7 @@ impl Ceremony {
         let path = self.transcript.path();
         let root_path = self.context(artefacts).root_cert()?;
         let root = crate::pki::read_certificate(&root_path).map_err(crate::Error::from)?;
-        let uri: crate::keys::token::Pkcs11Uri = self
-            .profile
-            .root_token
-            .parse()
-            .map_err(|e: crate::keys::token::UriError| CeremonyError::Profile(e.to_string()))?;
-        let token = crate::keys::token::Token::open(&uri, Some(&self.profile.module))
-            .map_err(crate::Error::from)?;
+        let (token, uri) = crate::ceremony::actions::root_token(&self.profile)?;
         let signer = crate::ca::issuer::open_root_signer(&token, &uri, &root)?;
         // The root signs only the transcript this engine wrote: the file must hold exactly the
         // entries in memory, ending in the same line.

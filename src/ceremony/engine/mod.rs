@@ -14,7 +14,7 @@ use super::actions::{self, Context, StepOutcome};
 use super::script::{Action, Profile, Script, Step, load_profile, load_script};
 use super::transcript::{Artefact, Event, OpenCeremony, Transcript};
 use crate::fingerprint::Fingerprint;
-use crate::keys::token::{Pkcs11Uri, Token};
+use crate::keys::token::Token;
 
 /// The transcript's file name in the output directory.
 pub const TRANSCRIPT: &str = "transcript.jsonl";
@@ -79,13 +79,7 @@ impl Confirmer for BatchConfirmer {
 
 /// The profile's root token, logged in: it keeps the transcript's head.
 fn root_token(profile: &Profile) -> Result<Token, CeremonyError> {
-    let uri: Pkcs11Uri = profile
-        .root_token
-        .parse()
-        .map_err(|e: crate::keys::token::UriError| CeremonyError::Profile(e.to_string()))?;
-    let token = Token::open(&uri, Some(&profile.module)).map_err(crate::Error::from)?;
-    token.login(&uri).map_err(crate::Error::from)?;
-    Ok(token)
+    actions::root_token(profile).map(|(token, _)| token)
 }
 
 /// Abandons the ceremony the profile's root token has under way, when the officers decide so
