@@ -30,6 +30,11 @@ impl Fingerprint {
             .collect()
     }
 
+    /// The first eight words, for a line that names the fingerprint without spelling it all.
+    pub fn short_words(&self) -> String {
+        self.words()[..8].join(" ")
+    }
+
     /// Reads a fingerprint as a witness would type it: 64 hex digits (colons and spaces
     /// allowed) or the 32 PGP words, in either case; or a `root.fingerprint` file's text, whose
     /// `sha256:` line it takes. A wrong word is named with its position.

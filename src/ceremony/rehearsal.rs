@@ -323,7 +323,7 @@ pub fn site_round_trip(dir: &Path, finished: &Finished) -> Result<Vec<String>, C
         .map_err(fail)?;
     lines.push(format!(
         "  pinned the root by its words ({} …) for {}",
-        root.words()[..8].join(" "),
+        root.short_words(),
         SITE_SCOPE.1
     ));
     for bundle in [one("trust-bundle")?, one("revocation-bundle")?] {

@@ -140,13 +140,8 @@ pub struct Importer {
 impl Importer {
     /// Locks the state and recovers from an interrupted install.
     pub fn open(site: Site) -> Result<Self, ImportError> {
-        for root in site
-            .targets
-            .iter()
-            .flat_map(|t| [&t.config, &t.cache])
-            .chain([&site.state])
-        {
-            journal::check_root(root)?;
+        for root in site_roots(&site) {
+            journal::check_root(&root)?;
         }
         let state = State::open(&site.state)?;
         state.check_serves(&site.targets, false)?;
@@ -166,13 +161,8 @@ impl Importer {
     /// files: nothing is created or written, the state's lock is shared, and an interrupted
     /// install is reported, not recovered (that takes the state's owner).
     pub fn open_read_only(site: Site) -> Result<Self, ImportError> {
-        for root in site
-            .targets
-            .iter()
-            .flat_map(|t| [&t.config, &t.cache])
-            .chain([&site.state])
-        {
-            journal::check_root_as(root, true)?;
+        for root in site_roots(&site) {
+            journal::check_root_as(&root, true)?;
         }
         if journal::pending(&site.state, &site_roots(&site)) {
             // The state's owner completes the interrupted install first, as every command that

@@ -422,15 +422,8 @@ impl State {
 
     /// Replaces the state file `name` with `bytes`: a synced temporary file renamed over it.
     fn write_file(&self, name: &str, bytes: &[u8]) -> Result<(), ImportError> {
-        let path = self.dir.join(name);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}-"))
-            .tempfile_in(&self.dir)
-            .map_err(io(&self.dir))?;
-        tmp.write_all(bytes).map_err(io(&path))?;
-        tmp.as_file().sync_all().map_err(io(&path))?;
-        tmp.persist(&path).map_err(|e| io(&path)(e.error))?;
-        super::journal::sync_dir(&self.dir)
+        crate::sys::output::replace_file(&self.dir, name, bytes, crate::sys::output::PRIVATE)
+            .map_err(|e| ImportError::State(e.to_string()))
     }
 
     /// Appends one line to the log and syncs it.

@@ -115,8 +115,7 @@ pub(super) fn installed_in<'a>(
 }
 
 fn pem(der: &[u8]) -> Result<String, ImportError> {
-    der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der)
-        .map_err(|e| ImportError::Install(format!("PEM encoding: {e}")))
+    crate::pki::pem("CERTIFICATE", der).map_err(|e| ImportError::Install(e.to_string()))
 }
 
 fn installed_cert(der: &[u8], cert: &Certificate) -> InstalledCert {

@@ -159,16 +159,7 @@ pub fn adopt_ledger(req: &AdoptRequest<'_>) -> Result<Adopted, CaError> {
             let bytes =
                 crate::sys::input::read(path, 64 * 1024 * 1024, crate::sys::input::Links::Refuse)
                     .map_err(|e| CaError::Refused(e.to_string()))?;
-            let der = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
-                der::pem::decode_vec(&bytes)
-                    .map(|(_, der)| der)
-                    .map_err(|e| {
-                        CaError::Refused(format!("{}: not a PEM CRL ({e})", path.display()))
-                    })?
-            } else {
-                bytes
-            };
-            crate::pki::crl::parse_crl(&der)
+            crate::pki::crl::parse_crl(&bytes)
                 .map_err(|e| CaError::Refused(format!("{}: not a CRL ({e})", path.display())))
         })
         .transpose()?;

@@ -9,7 +9,6 @@
 //! the token recorded (edited, or an older copy) is refused, naming what differs.
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -321,23 +320,21 @@ impl<'t> Ledger<'t> {
         };
         let json = serde_json::to_vec_pretty(&self.data).map_err(|e| fail(&e))?;
         let next = Facts::of(&json, &self.data);
-        let record = self.record.get_or_insert_with(|| Anchored {
-            current: next.clone(),
-            pending: None,
-        });
+        // `open` and `adopt` hand out only a ledger the token has a record of.
+        let record = self
+            .record
+            .as_mut()
+            .ok_or_else(|| fail(&"the root token has no record of this ledger"))?;
         record
             .begin(self.token, &self.record_name, next)
             .map_err(token_error)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".ledger-")
-            .tempfile_in(&self.dir)
-            .map_err(|e| fail(&e))?;
-        tmp.write_all(&json).map_err(|e| fail(&e))?;
-        tmp.as_file().sync_all().map_err(|e| fail(&e))?;
-        tmp.persist(&path).map_err(|e| fail(&e.error))?;
-        fs::File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| fail(&e))?;
+        crate::sys::output::replace_file(
+            &self.dir,
+            LEDGER_FILE,
+            &json,
+            crate::sys::output::PRIVATE,
+        )
+        .map_err(|e| fail(&e))?;
         record
             .commit(self.token, &self.record_name)
             .map_err(token_error)

@@ -193,7 +193,7 @@ pub fn check_pinned_root(
              root_sha256 says {}. Nothing was signed: give the root.crt the root ceremony wrote",
             path.display(),
             have.hex(),
-            have.words()[..8].join(" "),
+            have.short_words(),
             pinned.unwrap_or("nothing"),
         )));
     }

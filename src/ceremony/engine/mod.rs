@@ -185,9 +185,7 @@ impl Ceremony {
     /// words, so a resumed ceremony can tell it was not cut short in between.
     fn head_text(&self) -> String {
         let (count, last) = self.transcript.head();
-        let words = Fingerprint::parse(last)
-            .map(|f| f.words()[..8].join(" "))
-            .unwrap_or_default();
+        let words = super::transcript::head_words(last);
         format!("The transcript has {count} entries; its last line's SHA-256 begins: {words}.")
     }
 

@@ -207,9 +207,10 @@ impl OpenCeremony {
     }
 }
 
-fn head_words(last: &str) -> String {
+/// The first words of a head's SHA-256, for the paper log.
+pub fn head_words(last: &str) -> String {
     crate::fingerprint::Fingerprint::parse(last)
-        .map(|f| f.words()[..8].join(" "))
+        .map(|f| f.short_words())
         .unwrap_or_else(|_| "(none)".into())
 }
 
@@ -399,6 +400,7 @@ impl Transcript {
             entries: self.entries.len() as u64,
             last: self.last_hash.clone(),
         };
+        let as_read = record.clone();
         if !record.matches(&disk) {
             let kept = &record.current;
             let how = if disk.entries > kept.entries {
@@ -431,7 +433,10 @@ impl Transcript {
                 head_words(&disk.last),
             )));
         }
-        record.write(token, &name).map_err(crate::Error::from)?;
+        if record != as_read {
+            // A pending state the file turned out to hold was promoted: record it.
+            record.write(token, &name).map_err(crate::Error::from)?;
+        }
         Ok(Some(record))
     }
 

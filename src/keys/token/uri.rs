@@ -188,7 +188,13 @@ impl FromStr for Pkcs11Uri {
                         "'module-name' is not supported: give the module's full path with module-path=",
                     ));
                 }
-                other => return Err(err(format!("unknown query attribute '{other}'"))),
+                // Not even its name: in `pin-value=ab&cd=ef` the "name" `cd` is part of a PIN.
+                _ => {
+                    return Err(err(
+                        "unknown query attribute: keyrite reads pin-source, pin-value and \
+                         module-path (write '&' inside a value as %26)",
+                    ));
+                }
             }
         }
         if uri.pin_source.is_some() && uri.pin_value.is_some() {
