@@ -128,6 +128,7 @@ impl Context {
             lineage: None,
             crls: &crls,
             crl_issuers: &[],
+            third_party_crls: &[],
             version: 1,
             out: &self.fresh_dir().join("revocation.bundle"),
         })
@@ -155,6 +156,7 @@ impl Context {
             tsa_roots: &[],
             policy: Some(path),
             crl_urls: &[CRL_URL.into()],
+            third_parties: &[],
             version: 1,
             expires: "1y".parse().unwrap(),
             out: &self.fresh_dir().join("trust.bundle"),

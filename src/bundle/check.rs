@@ -3,7 +3,7 @@
 
 use super::{
     BundleError, Entry, Kind, MAX_ITEMS, MAX_TEXT, MAX_VERSION, Payload, Role, Statement,
-    parse_time,
+    ThirdParty, parse_time,
 };
 use crate::notation::{dn, scope};
 
@@ -44,8 +44,8 @@ pub fn check_payload(p: &Payload) -> Result<(), BundleError> {
         }
         names.push(&e.name);
         let allowed = match p.kind {
-            Kind::Trust => matches!(e.role, Role::Root | Role::TsaRoot),
-            Kind::Revocation => e.role == Role::Crl,
+            Kind::Trust => !e.role.is_crl(),
+            Kind::Revocation => e.role.is_crl(),
         };
         if !allowed {
             return bad(format!(
@@ -54,7 +54,7 @@ pub fn check_payload(p: &Payload) -> Result<(), BundleError> {
                 e.name
             ));
         }
-        if e.role == Role::Crl {
+        if e.role.is_crl() {
             if e.urls.is_empty() {
                 return bad(format!("CRL entry '{}' answers for no CDP URL", e.name));
             }
@@ -87,14 +87,28 @@ pub fn check_payload(p: &Payload) -> Result<(), BundleError> {
                     .into(),
             );
         }
+        Kind::Revocation if !p.third_parties.is_empty() => {
+            return bad(
+                "a revocation bundle cannot declare third parties: its lineage's trust bundle does"
+                    .into(),
+            );
+        }
         _ => {}
     }
-    let mut declared: Vec<&str> = p.crl_urls.iter().map(String::as_str).collect();
+    let mut declared: Vec<&str> = p
+        .crl_urls
+        .iter()
+        .chain(p.third_parties.iter().flat_map(|t| &t.crl_urls))
+        .map(String::as_str)
+        .collect();
     declared.sort_unstable();
     if let Some(w) = declared.windows(2).find(|w| w[0] == w[1]) {
-        return bad(format!("CRL URL {} is declared twice", w[0]));
+        return bad(format!(
+            "CRL URL {} is declared twice (one URL answers for the lineage or one third party)",
+            w[0]
+        ));
     }
-    if let Some(u) = p.crl_urls.iter().find(|u| !valid_cdp_url(u)) {
+    if let Some(u) = declared.iter().find(|u| !valid_cdp_url(u)) {
         return bad(format!("declared CRL URL '{u}' is not an http:// URL"));
     }
     let has_tsa = p.entries.iter().any(|e| e.role == Role::TsaRoot);
@@ -103,6 +117,71 @@ pub fn check_payload(p: &Payload) -> Result<(), BundleError> {
             .map_err(|m| BundleError::Content(format!("policy statement '{}': {m}", s.name)))?;
         if p.policy[..i].iter().any(|o| o.name == s.name) {
             return bad(format!("policy statement '{}' appears twice", s.name));
+        }
+    }
+    check_third_parties(p)
+}
+
+/// Whether `name` may name a third party: 1 to 32 lowercase letters, digits and '-', not
+/// starting with '-'. It becomes part of a trust store's name and of file names on every
+/// host, so nothing that a file system or notation could read differently is allowed.
+pub fn valid_third_party_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Each third party once, with a safe name, exactly one root and at most one TSA root among
+/// the entries, a statement notation accepts, and no scope another statement of the bundle
+/// covers (notation allows one statement per scope); and no third-party entry for a third
+/// party the payload does not declare.
+fn check_third_parties(p: &Payload) -> Result<(), BundleError> {
+    let bad = |m: String| Err(BundleError::Content(m));
+    for e in p.entries.iter().filter(|e| e.role.is_third_party()) {
+        let name = e.third_party().unwrap_or_default();
+        if p.kind == Kind::Trust && !p.third_parties.iter().any(|t| t.name == name) {
+            return bad(format!(
+                "entry '{}' belongs to third party '{name}', which the bundle does not declare",
+                e.name
+            ));
+        }
+    }
+    for (i, t) in p.third_parties.iter().enumerate() {
+        let what = format!("third party '{}'", t.name.escape_debug());
+        if !valid_third_party_name(&t.name) {
+            return bad(format!(
+                "{what}: a third party's name is 1 to 32 lowercase letters, digits and '-' (it names files and a trust store)"
+            ));
+        }
+        if p.third_parties[..i].iter().any(|o| o.name == t.name) {
+            return bad(format!("{what} appears twice"));
+        }
+        if p.third_party_entry(&t.name, Role::ThirdPartyRoot).is_none() {
+            return bad(format!("{what} has no root entry"));
+        }
+        let has_tsa = p
+            .third_party_entry(&t.name, Role::ThirdPartyTsaRoot)
+            .is_some();
+        let statement = t.statement(&p.lineage, has_tsa);
+        check_statement(&statement, has_tsa)
+            .map_err(|m| BundleError::Content(format!("{what}: {m}")))?;
+        let others = p
+            .policy
+            .iter()
+            .map(|s| (s.name.as_str(), &s.registry_scopes))
+            .chain(
+                p.third_parties[..i]
+                    .iter()
+                    .map(|o: &ThirdParty| (o.name.as_str(), &o.registry_scopes)),
+            );
+        for (other, scopes) in others {
+            if let Some(scope) = t.registry_scopes.iter().find(|s| scopes.contains(s)) {
+                return bad(format!(
+                    "{what} is given scope {scope}, which '{other}' covers too: notation allows one statement per scope"
+                ));
+            }
         }
     }
     Ok(())
@@ -125,6 +204,7 @@ fn check_sizes(p: &Payload) -> Result<(), BundleError> {
         ("entries", p.entries.len()),
         ("policy statements", p.policy.len()),
         ("declared CRL URLs", p.crl_urls.len()),
+        ("third parties", p.third_parties.len()),
     ] {
         if n > MAX_ITEMS {
             return too_many(what, n);
@@ -157,6 +237,24 @@ fn check_sizes(p: &Payload) -> Result<(), BundleError> {
             return too_long("a statement's name, scope or identity");
         }
     }
+    for t in &p.third_parties {
+        for (what, n) in [
+            ("scopes of one third party", t.registry_scopes.len()),
+            ("identities of one third party", t.trusted_identities.len()),
+            ("CRL URLs of one third party", t.crl_urls.len()),
+        ] {
+            if n > MAX_ITEMS {
+                return too_many(what, n);
+            }
+        }
+        let texts = std::iter::once(&t.name)
+            .chain(&t.registry_scopes)
+            .chain(&t.trusted_identities)
+            .chain(&t.crl_urls);
+        if texts.into_iter().any(|t| t.len() > MAX_TEXT) {
+            return too_long("a third party's name, scope, identity or URL");
+        }
+    }
     if p.crl_urls.iter().any(|u| u.len() > MAX_TEXT) {
         return too_long("a declared CRL URL");
     }
@@ -181,7 +279,20 @@ fn check_entry_name(e: &Entry) -> Result<(), BundleError> {
         ))
     };
     let (dir, file) = e.name.split_once('/').ok_or_else(bad)?;
-    let suffix = if e.role == Role::Crl { ".crl" } else { ".crt" };
+    let suffix = if e.role.is_crl() { ".crl" } else { ".crt" };
+    if e.role.is_third_party() {
+        let named = file
+            .strip_suffix(suffix)
+            .is_some_and(valid_third_party_name);
+        if dir != e.role.directory() || !named {
+            return Err(BundleError::Content(format!(
+                "entry name '{}' is not {}/<third party>{suffix}, the third party's name being 1 to 32 lowercase letters, digits and '-'",
+                e.name.escape_debug(),
+                e.role.directory()
+            )));
+        }
+        return Ok(());
+    }
     let plain = file.len() <= 100
         && file.ends_with(suffix)
         && !file.starts_with('.')

@@ -10,7 +10,7 @@ mod check;
 pub mod make;
 mod read;
 
-pub use check::{check_payload, check_statement, valid_cdp_url};
+pub use check::{check_payload, check_statement, valid_cdp_url, valid_third_party_name};
 pub use read::{Bundle, Item};
 
 use std::str::FromStr;
@@ -18,9 +18,14 @@ use std::str::FromStr;
 use der::DateTime;
 use serde::{Deserialize, Serialize};
 
-/// The payload format this keyrite writes and reads. Format 2 added the trust bundle's
-/// declared CRL URLs; a format 1 bundle is refused, since it declares none.
-pub const FORMAT: u32 = 2;
+/// The newest payload format this keyrite writes and reads. Format 2 added the trust bundle's
+/// declared CRL URLs (a format 1 bundle is refused, since it declares none); format 3 added
+/// third parties' roots and CRLs, and is written only by a bundle that carries them, so that
+/// hosts not yet updated keep reading every other bundle.
+pub const FORMAT: u32 = 3;
+
+/// The oldest payload format this keyrite reads.
+pub const MIN_FORMAT: u32 = 2;
 
 /// Bundles larger than this are refused before they are read.
 pub const MAX_BUNDLE_BYTES: u64 = 8 * 1024 * 1024;
@@ -66,6 +71,13 @@ pub enum Role {
     TsaRoot,
     /// A CRL, with the CDP URLs it answers for.
     Crl,
+    /// A third party's root the site vouches for: `third-party-ca/<name>.crt`. It never
+    /// speaks for the lineage.
+    ThirdPartyRoot,
+    /// A third party's timestamping root: `third-party-tsa/<name>.crt`.
+    ThirdPartyTsaRoot,
+    /// A third party's own CRL, as it published it: `third-party-crl/<name>.crl`.
+    ThirdPartyCrl,
 }
 
 impl Role {
@@ -74,7 +86,29 @@ impl Role {
             Role::Root => "ca",
             Role::TsaRoot => "tsa",
             Role::Crl => "crl",
+            Role::ThirdPartyRoot => "third-party-ca",
+            Role::ThirdPartyTsaRoot => "third-party-tsa",
+            Role::ThirdPartyCrl => "third-party-crl",
         }
+    }
+
+    /// Whether the entry is a CRL (the lineage's or a third party's).
+    pub fn is_crl(self) -> bool {
+        matches!(self, Role::Crl | Role::ThirdPartyCrl)
+    }
+
+    /// Whether the entry belongs to a third party.
+    pub fn is_third_party(self) -> bool {
+        matches!(
+            self,
+            Role::ThirdPartyRoot | Role::ThirdPartyTsaRoot | Role::ThirdPartyCrl
+        )
+    }
+
+    /// The entry name of third party `name`'s item of this role.
+    pub fn third_party_entry(self, name: &str) -> String {
+        let suffix = if self.is_crl() { "crl" } else { "crt" };
+        format!("{}/{name}.{suffix}", self.directory())
     }
 }
 
@@ -93,6 +127,56 @@ pub struct Entry {
     /// For a CRL: the exact CDP URLs it answers for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub urls: Vec<String>,
+}
+
+impl Entry {
+    /// The third party a third-party entry belongs to: its file name's stem.
+    pub fn third_party(&self) -> Option<&str> {
+        if !self.role.is_third_party() {
+            return None;
+        }
+        let file = self.name.split_once('/')?.1;
+        file.rsplit_once('.').map(|(stem, _)| stem)
+    }
+}
+
+/// A third party's root the site vouches for in a trust bundle: a vendor, a base-image
+/// publisher, a supplier with its own notation root. The site's root signs for it; the
+/// third party never cosigns, never speaks for the lineage, and is trusted only inside its
+/// own scopes (which the site must have granted the lineage). Its root is the entry
+/// `third-party-ca/<name>.crt`, its TSA root, when it has one, `third-party-tsa/<name>.crt`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThirdParty {
+    /// A short lowercase name, part of its trust store's and statement's names.
+    pub name: String,
+    /// The repositories its signatures are trusted for.
+    pub registry_scopes: Vec<String>,
+    /// `*` or `x509.subject: <DN>` entries its signing certificates must match.
+    pub trusted_identities: Vec<String>,
+    /// The CDP URLs its certificates carry: what its CRLs in revocation bundles may fill.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crl_urls: Vec<String>,
+}
+
+impl ThirdParty {
+    /// The statement that trusts it: its scopes and identities, level strict, with its TSA
+    /// root when it has one. Named for the lineage too, as two lineages may vouch for one
+    /// vendor under the same name.
+    pub fn statement(&self, lineage: &str, has_tsa: bool) -> Statement {
+        Statement {
+            name: format!(
+                "third-party.{}.{}",
+                self.name,
+                lineage.get(..16).unwrap_or(lineage)
+            ),
+            registry_scopes: self.registry_scopes.clone(),
+            level: "strict".into(),
+            trusted_identities: self.trusted_identities.clone(),
+            revocation: None,
+            timestamps: has_tsa,
+        }
+    }
 }
 
 /// One trust policy statement a trust bundle installs. The importer adds the lineage's trust
@@ -141,9 +225,28 @@ pub struct Payload {
     /// bundles may fill notation's CRL cache for these and no other.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub crl_urls: Vec<String>,
+    /// Third parties' roots the site vouches for (trust bundles only, format 3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub third_parties: Vec<ThirdParty>,
 }
 
 impl Payload {
+    /// The format a payload with these entries and third parties is written in: 3 when it
+    /// carries anything of a third party, else 2, which every importer since format 2 reads.
+    pub fn format_for(entries: &[Entry], third_parties: &[ThirdParty]) -> u32 {
+        if third_parties.is_empty() && !entries.iter().any(|e| e.role.is_third_party()) {
+            MIN_FORMAT
+        } else {
+            FORMAT
+        }
+    }
+
+    /// The third party `name`'s entry of `role`, when the payload carries one.
+    pub fn third_party_entry(&self, name: &str, role: Role) -> Option<&Entry> {
+        let want = role.third_party_entry(name);
+        self.entries.iter().find(|e| e.name == want)
+    }
+
     /// The `keyrite-import pin` command a host meeting this trust bundle's lineage for the
     /// first time runs: the newest root the bundle carries (every root it carries signed it),
     /// the lineage, and the statements' scopes (a placeholder without statements).
@@ -197,12 +300,12 @@ pub enum BundleError {
     Signature(String),
     /// The payload was written by a newer keyrite.
     #[error(
-        "the bundle's format is {0}, but this keyrite-import reads format {FORMAT}: update keyrite-import"
+        "the bundle's format is {0}, but this keyrite-import reads formats {MIN_FORMAT} to {FORMAT}: update keyrite-import"
     )]
     UnknownFormat(u64),
     /// The payload was written by an older keyrite, in a format that declares no CRL URLs.
     #[error(
-        "the bundle's format is {0}, made by an older keyrite: format {FORMAT} bundles declare the CRL URLs a lineage answers for, which keyrite-import now requires; have the lineage's next ceremony make its bundles again"
+        "the bundle's format is {0}, made by an older keyrite: format {MIN_FORMAT} and later bundles declare the CRL URLs a lineage answers for, which keyrite-import now requires; have the lineage's next ceremony make its bundles again"
     )]
     OldFormat(u64),
     /// The payload breaks the format.

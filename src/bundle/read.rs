@@ -9,7 +9,9 @@ use serde::Deserialize;
 use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
 
-use super::{BundleError, Entry, FORMAT, MAX_BUNDLE_BYTES, Payload, Role, check_payload};
+use super::{
+    BundleError, Entry, FORMAT, MAX_BUNDLE_BYTES, MIN_FORMAT, Payload, Role, check_payload,
+};
 use crate::fingerprint::Fingerprint;
 use crate::keys::sha256;
 use crate::sys::input::{InputError, Links};
@@ -78,6 +80,13 @@ impl Bundle {
         self.certificates(Role::TsaRoot)
     }
 
+    /// A third party's root (`ThirdPartyRoot`) or TSA root (`ThirdPartyTsaRoot`), by name.
+    pub fn third_party_cert(&self, name: &str, role: Role) -> Option<(&[u8], &Certificate)> {
+        self.certificates(role)
+            .find(|(e, _, _)| e.third_party() == Some(name))
+            .map(|(_, der, cert)| (der, cert))
+    }
+
     fn certificates(&self, role: Role) -> impl Iterator<Item = (&Entry, &[u8], &Certificate)> {
         self.items
             .iter()
@@ -114,14 +123,20 @@ fn parse_payload(json: &[u8]) -> Result<Payload, BundleError> {
     }
     let head: Head = serde_json::from_slice(json)
         .map_err(|e| BundleError::Content(format!("the payload is not a keyrite bundle ({e})")))?;
-    if head.format < u64::from(FORMAT) {
+    if head.format < u64::from(MIN_FORMAT) {
         return Err(BundleError::OldFormat(head.format));
     }
-    if head.format != u64::from(FORMAT) {
+    if head.format > u64::from(FORMAT) {
         return Err(BundleError::UnknownFormat(head.format));
     }
     let payload: Payload = serde_json::from_slice(json)
         .map_err(|e| BundleError::Content(format!("the payload does not parse ({e})")))?;
+    if payload.format != Payload::format_for(&payload.entries, &payload.third_parties) {
+        return Err(BundleError::Content(format!(
+            "format {} does not match its content: format {FORMAT} is written exactly when a bundle carries a third party's root or CRL",
+            payload.format
+        )));
+    }
     check_payload(&payload)?;
     Ok(payload)
 }
@@ -137,13 +152,14 @@ fn decode_entries(p: &Payload) -> Result<Vec<(Entry, Vec<u8>, Item)>, BundleErro
             if hex::encode(sha256(&der)) != e.sha256 {
                 return Err(bad("its SHA-256 does not match its content"));
             }
-            let item = match e.role {
-                Role::Root | Role::TsaRoot => Item::Certificate(Box::new(
-                    Certificate::from_der(&der).map_err(|_| bad("not a DER certificate"))?,
-                )),
-                Role::Crl => Item::Crl(Box::new(
+            let item = if e.role.is_crl() {
+                Item::Crl(Box::new(
                     CertificateList::from_der(&der).map_err(|_| bad("not a DER CRL"))?,
-                )),
+                ))
+            } else {
+                Item::Certificate(Box::new(
+                    Certificate::from_der(&der).map_err(|_| bad("not a DER certificate"))?,
+                ))
             };
             Ok((e.clone(), der, item))
         })

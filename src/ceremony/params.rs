@@ -117,6 +117,43 @@ pub struct BundleTrust {
     /// The CDP URL the lineage's delegates carry, declared so that its revocation bundles
     /// may fill it (the script's own `crl_url` when the step names none).
     pub crl_url: Option<String>,
+    /// Third parties' roots the site vouches for, their files on the input medium.
+    #[serde(default)]
+    pub third_parties: Vec<ThirdParty>,
+}
+
+/// A third party in a `bundle-trust` step.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThirdParty {
+    /// Its name: 1 to 32 lowercase letters, digits and '-'.
+    pub name: String,
+    /// Its root certificate, on the input medium.
+    pub root: String,
+    /// The repositories it is trusted for.
+    pub scopes: Vec<String>,
+    /// The identities its signing certificates must match (`*` when none).
+    #[serde(default)]
+    pub identities: Vec<String>,
+    /// Its TSA root, on the input medium.
+    pub tsa_root: Option<String>,
+    /// The CDP URLs its certificates carry.
+    #[serde(default)]
+    pub crl_urls: Vec<String>,
+}
+
+/// A third party's CRL in a `bundle-revocation` step.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThirdPartyCrl {
+    /// The third party's name, as the trust bundle declares it.
+    pub name: String,
+    /// Its CRL, on the input medium.
+    pub crl: String,
+    /// Its root certificate, on the input medium: the CRL must verify under it.
+    pub root: String,
+    /// The CDP URLs the CRL answers for.
+    pub urls: Vec<String>,
 }
 
 /// `bundle-revocation`.
@@ -126,6 +163,9 @@ pub struct BundleRevocation {
     pub revocation_version: u64,
     /// The CRL distribution point URL.
     pub crl_url: String,
+    /// Third parties' own CRLs, their files on the input medium.
+    #[serde(default)]
+    pub third_party_crls: Vec<ThirdPartyCrl>,
 }
 
 /// A step's parameters, checked when the script is loaded, before any step runs.
@@ -259,6 +299,22 @@ impl Check for BundleTrust {
         }
         period("trust_expires", &self.trust_expires)?;
         self.crl_url.iter().try_for_each(|u| url(u))?;
+        for t in &self.third_parties {
+            if !crate::bundle::valid_third_party_name(&t.name) {
+                return Err(format!(
+                    "third party name '{}' is not 1 to 32 lowercase letters, digits and '-'",
+                    t.name.escape_debug()
+                ));
+            }
+            if t.scopes.is_empty() {
+                return Err(format!("third party '{}' has no scopes", t.name));
+            }
+            file("third party root", &t.root)?;
+            t.tsa_root
+                .iter()
+                .try_for_each(|f| file("third party TSA root", f))?;
+            t.crl_urls.iter().try_for_each(|u| url(u))?;
+        }
         self.policy.iter().try_for_each(|f| file("policy", f))
     }
 }
@@ -267,6 +323,14 @@ impl Check for BundleRevocation {
     fn check(&self) -> Result<(), String> {
         if self.revocation_version == 0 {
             return Err("revocation_version starts at 1".into());
+        }
+        for t in &self.third_party_crls {
+            file("third party CRL", &t.crl)?;
+            file("third party root", &t.root)?;
+            if t.urls.is_empty() {
+                return Err(format!("third party '{}''s CRL answers for no URL", t.name));
+            }
+            t.urls.iter().try_for_each(|u| url(u))?;
         }
         url(&self.crl_url)
     }

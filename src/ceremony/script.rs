@@ -125,8 +125,9 @@ impl Step {
                 "add_successor",
                 "retire_signing_root",
                 "crl_url",
+                "third_parties",
             ],
-            Action::BundleRevocation => &["revocation_version", "crl_url"],
+            Action::BundleRevocation => &["revocation_version", "crl_url", "third_party_crls"],
         }
     }
 

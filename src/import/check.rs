@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::enforce::trust_expired;
 use super::state::{Installed, InstalledCert};
 use super::status::policy_files_differ;
-use super::truststore::store_name;
+use super::truststore::{store_name, third_party_store_name};
 use super::{ImportError, Importer, short};
 use crate::notation::verdict::{self, Host, Outcome, Verdict};
 use crate::notation::{scope, store};
@@ -28,8 +28,33 @@ pub struct Checked {
     /// notation's verdict.
     #[serde(flatten)]
     pub verdict: Verdict,
+    /// The third party whose root the chain ends in, when it is one a lineage vouches for.
+    pub third_party: Option<ThirdPartyAnchor>,
     /// Why a trusted verdict should not be relied on.
     pub attention: Vec<String>,
+}
+
+/// A third party's installed root that a chain ends in.
+#[derive(Debug, Serialize)]
+pub struct ThirdPartyAnchor {
+    /// The third party's name.
+    pub name: String,
+    /// The lineage that vouches for it.
+    pub lineage: String,
+    /// The repositories it is trusted for.
+    pub scopes: Vec<String>,
+}
+
+impl ThirdPartyAnchor {
+    /// A sentence for `check`'s output.
+    pub fn describe(&self) -> String {
+        format!(
+            "the chain ends in third party '{}''s root, vouched for by lineage {} and trusted only for {}",
+            self.name,
+            short(&self.lineage),
+            self.scopes.join(", ")
+        )
+    }
 }
 
 impl Importer {
@@ -60,11 +85,33 @@ impl Importer {
                 verdict::for_repository(host, &certs, at, repository)
             }
             None => {
-                let stores: Vec<String> =
-                    installed.lineages.keys().map(|id| store_name(id)).collect();
+                let stores: Vec<String> = installed
+                    .lineages
+                    .iter()
+                    .flat_map(|(id, l)| {
+                        std::iter::once(store_name(id)).chain(
+                            l.trust
+                                .iter()
+                                .flat_map(|t| &t.third_parties)
+                                .map(|t| third_party_store_name(id, &t.name)),
+                        )
+                    })
+                    .collect();
                 verdict::against_stores(host, &certs, at, &stores)
             }
         };
+        let third_party = installed.lineages.iter().find_map(|(id, l)| {
+            let t = l
+                .trust
+                .iter()
+                .flat_map(|t| &t.third_parties)
+                .find(|t| anchors(&t.root, &certs))?;
+            Some(ThirdPartyAnchor {
+                name: t.name.clone(),
+                lineage: id.clone(),
+                scopes: t.registry_scopes.clone(),
+            })
+        });
         let mut attention = Vec::new();
         if matches!(
             verdict.outcome,
@@ -73,7 +120,11 @@ impl Importer {
             attention.extend(expired_trust(&installed, &certs, at));
             attention.extend(policy_files_differ(target));
         }
-        Ok(Checked { verdict, attention })
+        Ok(Checked {
+            verdict,
+            third_party,
+            attention,
+        })
     }
 }
 

@@ -18,9 +18,9 @@ use crate::keys::sha256;
 use crate::pki::verify::crl_issued_by;
 
 /// The record of a revocation bundle: each CRL issued by a root installed for the lineage
-/// (`current`), in a form notation uses, fresh for as long as the bundle, answering only for
-/// URLs its lineage's trust bundle declared, and the only CRL answering for each of them on
-/// this host.
+/// (`current`), or for a third party's CRL by that third party's installed root, in a form
+/// notation uses, fresh for as long as the bundle, answering only for URLs the lineage's trust
+/// bundle declared for its issuer, and the only CRL answering for each of them on this host.
 pub(super) fn revocation_record(
     bundle: &Bundle,
     mut record: InstalledBundle,
@@ -31,18 +31,54 @@ pub(super) fn revocation_record(
     expires: DateTime,
 ) -> Result<InstalledBundle, ImportError> {
     let lineage = &bundle.payload.lineage;
+    let trust = lineage_state.trust.as_ref();
     for (e, der, crl) in bundle.crls() {
-        let issuer = current
-            .iter()
-            .filter_map(|d| Certificate::from_der(d).ok().map(|c| (d, c)))
-            .find(|(_, c)| crl_issued_by(crl, c).is_ok())
-            .ok_or_else(|| {
-                refused(format!(
-                    "CRL {} was not issued by a root installed for the lineage",
-                    e.name
-                ))
-            })?;
-        crate::pki::crl::check_crl_form(crl, &issuer.1)
+        let (issuer_der, issuer, declared, whose) = match e.third_party() {
+            None => {
+                let (d, c) = current
+                    .iter()
+                    .filter_map(|d| Certificate::from_der(d).ok().map(|c| (d.clone(), c)))
+                    .find(|(_, c)| crl_issued_by(crl, c).is_ok())
+                    .ok_or_else(|| {
+                        refused(format!(
+                            "CRL {} was not issued by a root installed for the lineage",
+                            e.name
+                        ))
+                    })?;
+                let declared = trust.map_or(&[][..], |t| t.crl_urls.as_slice());
+                (d, c, declared, format!("lineage {lineage}'s trust bundle"))
+            }
+            Some(name) => {
+                let third = trust
+                    .and_then(|t| t.third_parties.iter().find(|t| t.name == name))
+                    .ok_or_else(|| {
+                        refused(format!(
+                            "CRL {} is third party '{name}''s, but lineage {lineage}'s trust bundle vouches for no third party of that name: install a trust bundle that carries it first",
+                            e.name
+                        ))
+                    })?;
+                let d = BASE64
+                    .decode(third.root.der.as_bytes())
+                    .map_err(|_| ImportError::State("a third party's root is not base64".into()))?;
+                let c = Certificate::from_der(&d).map_err(|_| {
+                    ImportError::State("a third party's root does not parse".into())
+                })?;
+                crl_issued_by(crl, &c).map_err(|why| {
+                    refused(format!(
+                        "CRL {} was not signed by third party '{name}''s root ({}): {why}; a third party's CRL is carried as it published it, signed by its own root",
+                        e.name,
+                        crate::import::short(&third.root.sha256)
+                    ))
+                })?;
+                (
+                    d,
+                    c,
+                    third.crl_urls.as_slice(),
+                    format!("third party '{name}' in lineage {lineage}'s trust bundle"),
+                )
+            }
+        };
+        crate::pki::crl::check_crl_form(crl, &issuer)
             .map_err(|why| refused(format!("CRL {}: {why}", e.name)))?;
         let next = crl
             .tbs_cert_list
@@ -61,14 +97,10 @@ pub(super) fn revocation_record(
                 e.name
             )));
         }
-        let declared: &[String] = lineage_state
-            .trust
-            .as_ref()
-            .map_or(&[], |t| t.crl_urls.as_slice());
         for url in &e.urls {
             if !declared.contains(url) {
                 return Err(refused(format!(
-                    "CRL {} answers for {url}, which lineage {lineage}'s trust bundle does not declare (declared: {}): a revocation bundle fills only its own lineage's URLs",
+                    "CRL {} answers for {url}, which {whose} does not declare (declared: {}): a revocation bundle fills only the URLs declared for the CRL's issuer",
                     e.name,
                     if declared.is_empty() {
                         "none".into()
@@ -80,10 +112,11 @@ pub(super) fn revocation_record(
             check_url_unanswered(url, lineage, installed, &record.crls)?;
         }
         record.crls.push(InstalledCrl {
-            issuer: Fingerprint::of(issuer.0).hex(),
+            issuer: Fingerprint::of(&issuer_der).hex(),
             sha256: hex::encode(sha256(der)),
             next_update: next.to_string(),
             urls: e.urls.clone(),
+            third_party: e.third_party().map(str::to_owned),
         });
     }
     Ok(record)

@@ -176,6 +176,7 @@ impl Importer {
             policy: Vec::new(),
             crls: Vec::new(),
             crl_urls: Vec::new(),
+            third_parties: Vec::new(),
         };
         let mut plan = Plan::default();
         let mut new = old.clone();

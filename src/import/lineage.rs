@@ -173,48 +173,67 @@ fn key_pinned(pins: &[Pin], signers: &[Vec<u8>]) -> String {
     }
 }
 
-/// Refuses a trust bundle whose statements claim a registry the site did not grant the
-/// lineage, or that declares a CRL URL another lineage declared.
+/// Refuses a trust bundle whose statements or third parties claim a registry the site did
+/// not grant the lineage, or that declares a CRL URL (its own or a third party's) another
+/// lineage declared.
 pub(super) fn check_claims(
     bundle: &Bundle,
     pins: &[Pin],
     installed: &Installed,
 ) -> Result<(), ImportError> {
     let p = &bundle.payload;
-    if !p.policy.is_empty() {
+    let claims = p
+        .policy
+        .iter()
+        .map(|s| (format!("statement '{}'", s.name), &s.registry_scopes))
+        .chain(
+            p.third_parties
+                .iter()
+                .map(|t| (format!("third party '{}'", t.name), &t.registry_scopes)),
+        );
+    for (what, scopes) in claims {
         let pin = pins.iter().find(|pin| pin.lineage == p.lineage).ok_or_else(|| {
             refused(format!(
-                "lineage {} has no pin on this host, so it is granted no registry: pin it with --scope before installing its statements",
+                "lineage {} has no pin on this host, so it is granted no registry: pin it with --scope before installing its statements and third parties",
                 p.lineage
             ))
         })?;
-        for s in &p.policy {
-            if let Some(scope) = pin.ungranted(&s.registry_scopes) {
-                return Err(refused(format!(
-                    "statement '{}' claims {scope}, which the site did not grant lineage {} (granted: {}): re-pin with a --scope that covers it, or have the ceremony drop it",
-                    s.name,
-                    p.lineage,
-                    if pin.scopes.is_empty() {
-                        "nothing".into()
-                    } else {
-                        pin.scopes.join(", ")
-                    }
-                )));
-            }
+        if let Some(scope) = pin.ungranted(scopes) {
+            return Err(refused(format!(
+                "{what} claims {scope}, which the site did not grant lineage {} (granted: {}): re-pin with a --scope that covers it, or have the ceremony drop it",
+                p.lineage,
+                if pin.scopes.is_empty() {
+                    "nothing".into()
+                } else {
+                    pin.scopes.join(", ")
+                }
+            )));
         }
     }
-    for url in &p.crl_urls {
+    let ours = p
+        .crl_urls
+        .iter()
+        .chain(p.third_parties.iter().flat_map(|t| &t.crl_urls));
+    for url in ours {
         let other = installed.lineages.iter().find(|(id, l)| {
-            id.as_str() != p.lineage && l.trust.iter().any(|t| t.crl_urls.iter().any(|u| u == url))
+            id.as_str() != p.lineage && l.trust.iter().any(|t| declared_urls(t).any(|u| u == url))
         });
         if let Some((id, _)) = other {
             return Err(refused(format!(
-                "lineage {} declares CRL URL {url}, which lineage {id} declared first: one URL answers for one lineage; the ceremonies must give their delegates distinct CRL URLs",
+                "lineage {} declares CRL URL {url}, which lineage {id} declared first: one URL answers for one lineage or third party; the ceremonies must give distinct CRL URLs",
                 p.lineage
             )));
         }
     }
     Ok(())
+}
+
+/// Every CRL URL a trust bundle declared: the lineage's and its third parties'.
+pub(super) fn declared_urls(trust: &InstalledBundle) -> impl Iterator<Item = &String> {
+    trust
+        .crl_urls
+        .iter()
+        .chain(trust.third_parties.iter().flat_map(|t| &t.crl_urls))
 }
 
 /// The roots `lineage` drops when trust bundle `version` carrying `kept` (DER) installs.

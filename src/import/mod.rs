@@ -29,12 +29,14 @@ use crate::bundle::BundleError;
 use site::Site;
 use state::State;
 
-pub use check::Checked;
+pub use check::{Checked, ThirdPartyAnchor};
 pub use enforce::{EnforceAction, Enforcement};
 pub use install::{Incoming, Installation};
 pub use pins::{OnExpiry, Pin, Pinned};
-pub use status::{CrlStatus, LineageStatus, RevocationStatus, RootStatus, Status, TrustStatus};
-pub use truststore::store_name;
+pub use status::{
+    CrlStatus, LineageStatus, RevocationStatus, RootStatus, Status, ThirdPartyStatus, TrustStatus,
+};
+pub use truststore::{store_name, third_party_store_name};
 
 /// How far in the future a bundle's issued_at may be, for clocks that disagree a little.
 pub const CLOCK_SKEW: Duration = Duration::from_secs(10 * 60);

@@ -61,6 +61,30 @@ pub struct InstalledCrl {
     pub next_update: String,
     /// The CDP URLs it answers for.
     pub urls: Vec<String>,
+    /// The third party whose CRL it is, when it is not the lineage's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub third_party: Option<String>,
+}
+
+/// A third party's root a lineage's trust bundle vouches for, as installed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstalledThirdParty {
+    /// Its name.
+    pub name: String,
+    /// Its root.
+    pub root: InstalledCert,
+    /// Its timestamping root, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsa_root: Option<InstalledCert>,
+    /// The repositories it is trusted for.
+    pub registry_scopes: Vec<String>,
+    /// The identities its signing certificates must match.
+    pub trusted_identities: Vec<String>,
+    /// The CDP URLs its CRLs may fill.
+    #[serde(default)]
+    pub crl_urls: Vec<String>,
+    /// The name of the trust policy statement that trusts it.
+    pub statement: String,
 }
 
 /// One installed bundle.
@@ -92,6 +116,9 @@ pub struct InstalledBundle {
     /// bundles may fill.
     #[serde(default)]
     pub crl_urls: Vec<String>,
+    /// The third parties it vouches for (trust bundles).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub third_parties: Vec<InstalledThirdParty>,
 }
 
 /// A root a trust bundle dropped from its lineage: it never speaks for the lineage again.

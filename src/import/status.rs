@@ -10,7 +10,7 @@ use super::pins::OnExpiry;
 use super::site::Target;
 use super::state::{Installed, Lineage};
 use super::trustpolicy::POLICY_FILES;
-use super::truststore::store_dir;
+use super::truststore::{store_dir, third_party_store_dir};
 use super::{ImportError, Importer, is_symlink, short};
 use crate::bundle::parse_time;
 use crate::fingerprint::Fingerprint;
@@ -145,6 +145,31 @@ fn lineage_status(
             .iter()
             .filter_map(|s| s.get("name").and_then(|n| n.as_str()).map(str::to_owned))
             .collect(),
+        third_parties: t
+            .third_parties
+            .iter()
+            .map(|tp| ThirdPartyStatus {
+                name: tp.name.clone(),
+                sha256: tp.root.sha256.clone(),
+                words: Fingerprint::parse(&tp.root.sha256)
+                    .map(|f| f.words().join(" "))
+                    .unwrap_or_default(),
+                not_after: tp.root.not_after.clone(),
+                days_left: attention.days(
+                    format!(
+                        "third party '{}''s root {}",
+                        tp.name,
+                        short(&tp.root.sha256)
+                    ),
+                    &tp.root.not_after,
+                ),
+                tsa_root: tp.tsa_root.as_ref().map(|r| r.sha256.clone()),
+                scopes: tp.registry_scopes.clone(),
+                identities: tp.trusted_identities.clone(),
+                crl_urls: tp.crl_urls.clone(),
+                statement: tp.statement.clone(),
+            })
+            .collect(),
     });
     let revocation = l.revocation.as_ref().map(|r| RevocationStatus {
         version: r.version,
@@ -160,10 +185,14 @@ fn lineage_status(
                 issuer: c.issuer.clone(),
                 next_update: c.next_update.clone(),
                 days_left: attention.days(
-                    format!("the CRL of root {}", short(&c.issuer)),
+                    match &c.third_party {
+                        Some(name) => format!("third party '{name}''s CRL"),
+                        None => format!("the CRL of root {}", short(&c.issuer)),
+                    },
                     &c.next_update,
                 ),
                 urls: c.urls.clone(),
+                third_party: c.third_party.clone(),
             })
             .collect(),
     });
@@ -264,9 +293,16 @@ pub(super) fn policy_files_differ(target: &Target) -> Option<String> {
 /// Files in keyrite's trust stores under `config` that keyrite-import did not put there.
 fn stray_files(installed: &Installed, target: &Target) -> Vec<String> {
     let mut problems = Vec::new();
-    for id in installed.lineages.keys() {
-        for kind in ["ca", "tsa"] {
-            let dir = store_dir(target, kind, id);
+    for (id, l) in &installed.lineages {
+        let third_parties = l.trust.iter().flat_map(|t| &t.third_parties);
+        let dirs = ["ca", "tsa"].into_iter().flat_map(|kind| {
+            std::iter::once(store_dir(target, kind, id)).chain(
+                third_parties
+                    .clone()
+                    .map(move |t| third_party_store_dir(target, kind, id, &t.name)),
+            )
+        });
+        for dir in dirs {
             for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
                 let known = target
                     .key(&entry.path())
@@ -323,6 +359,33 @@ pub struct TrustStatus {
     pub roots: Vec<RootStatus>,
     /// Policy statement names.
     pub policy: Vec<String>,
+    /// The third parties the lineage vouches for.
+    pub third_parties: Vec<ThirdPartyStatus>,
+}
+
+/// A third party's root a lineage vouches for.
+#[derive(Debug, Serialize)]
+pub struct ThirdPartyStatus {
+    /// Its name.
+    pub name: String,
+    /// Its root's fingerprint, hex.
+    pub sha256: String,
+    /// Its root's fingerprint, words.
+    pub words: String,
+    /// Its root's notAfter.
+    pub not_after: String,
+    /// Whole days until then.
+    pub days_left: i64,
+    /// Its TSA root's fingerprint, when it has one.
+    pub tsa_root: Option<String>,
+    /// The repositories it is trusted for.
+    pub scopes: Vec<String>,
+    /// The identities its signing certificates must match.
+    pub identities: Vec<String>,
+    /// The CDP URLs its CRLs may fill.
+    pub crl_urls: Vec<String>,
+    /// The trust policy statement that trusts it.
+    pub statement: String,
 }
 
 /// An installed root.
@@ -362,4 +425,6 @@ pub struct CrlStatus {
     pub days_left: i64,
     /// The CDP URLs.
     pub urls: Vec<String>,
+    /// The third party whose CRL it is, when not the lineage's.
+    pub third_party: Option<String>,
 }

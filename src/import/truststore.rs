@@ -1,5 +1,6 @@
 //! notation's trust stores as keyrite-import fills them: one `ca` and one `tsa` store per
-//! lineage, holding exactly the roots of the lineage's trust bundle in force.
+//! lineage, holding exactly the roots of the lineage's trust bundle in force, and one pair per
+//! third party the lineage vouches for (`keyrite-<lineage>.<name>`), holding its root alone.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -7,18 +8,16 @@ use std::path::{Path, PathBuf};
 use data_encoding::BASE64;
 use der::DateTime;
 use x509_cert::Certificate;
-use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
 
 use super::install::Plan;
 use super::journal::NewFile;
 use super::site::Target;
-use super::state::{Installed, InstalledBundle, InstalledCert};
+use super::state::{Installed, InstalledBundle, InstalledCert, InstalledThirdParty};
 use super::trustpolicy::notation_statement;
 use super::{ImportError, is_symlink, refused};
 use crate::bundle::{Bundle, Role};
 use crate::keys::sha256;
-use crate::pki::name::display_name;
-use crate::pki::verify::issued_by;
+use crate::notation::anchor;
 use crate::sys::input::Links;
 
 /// A root's PEM file as keyrite-import writes it is a few kilobytes.
@@ -30,6 +29,12 @@ pub fn store_name(lineage: &str) -> String {
     format!("keyrite-{lineage}")
 }
 
+/// The trust store name of third party `name` vouched for by `lineage`: the lineage's store
+/// name, a dot, and the name (which holds no dot, so no two pairs share a store).
+pub fn third_party_store_name(lineage: &str, name: &str) -> String {
+    format!("{}.{name}", store_name(lineage))
+}
+
 /// The record of a trust bundle: its roots and TSA roots, each checked to be a root notation
 /// would use, and its policy statements in notation's form naming the lineage's store.
 pub(super) fn trust_record(
@@ -37,13 +42,14 @@ pub(super) fn trust_record(
     mut record: InstalledBundle,
     now: DateTime,
 ) -> Result<InstalledBundle, ImportError> {
-    let store = store_name(&bundle.payload.lineage);
+    let lineage = &bundle.payload.lineage;
+    let store = store_name(lineage);
     for (e, der, cert) in bundle.roots() {
-        check_installable_root(e.name.as_str(), cert, now, true)?;
+        check_installable_root(e.name.as_str(), cert, now, anchor::Store::Ca)?;
         record.roots.push(installed_cert(der, cert));
     }
     for (e, der, cert) in bundle.tsa_roots() {
-        check_installable_root(e.name.as_str(), cert, now, false)?;
+        check_installable_root(e.name.as_str(), cert, now, anchor::Store::Tsa)?;
         record.tsa_roots.push(installed_cert(der, cert));
     }
     record.crl_urls = bundle.payload.crl_urls.clone();
@@ -53,11 +59,57 @@ pub(super) fn trust_record(
         .iter()
         .map(|s| notation_statement(s, &store))
         .collect();
+    for t in &bundle.payload.third_parties {
+        let what = format!("third party '{}'", t.name);
+        let (der, cert) = bundle
+            .third_party_cert(&t.name, Role::ThirdPartyRoot)
+            .ok_or_else(|| refused(format!("{what} has no root")))?;
+        check_installable_root(&what, cert, now, anchor::Store::Ca)?;
+        let lineage_root = record
+            .roots
+            .iter()
+            .find(|r| r.sha256 == hex::encode(sha256(der)));
+        if lineage_root.is_some() {
+            return Err(refused(format!(
+                "{what}'s root is a root of the lineage itself: a lineage root is not vouched for as a third party"
+            )));
+        }
+        let tsa_root = match bundle.third_party_cert(&t.name, Role::ThirdPartyTsaRoot) {
+            Some((tsa_der, tsa)) => {
+                check_installable_root(
+                    &format!("{what}'s TSA root"),
+                    tsa,
+                    now,
+                    anchor::Store::Tsa,
+                )?;
+                Some(installed_cert(tsa_der, tsa))
+            }
+            None => None,
+        };
+        let statement = t.statement(lineage, tsa_root.is_some());
+        record.policy.push(notation_statement(
+            &statement,
+            &third_party_store_name(lineage, &t.name),
+        ));
+        record.third_parties.push(InstalledThirdParty {
+            name: t.name.clone(),
+            root: installed_cert(der, cert),
+            tsa_root,
+            registry_scopes: t.registry_scopes.clone(),
+            trusted_identities: t.trusted_identities.clone(),
+            crl_urls: t.crl_urls.clone(),
+            statement: statement.name,
+        });
+    }
     Ok(record)
 }
 
-/// Plans the lineage's `ca` and `tsa` stores in `target`: every root of the bundle written,
-/// every file keyrite-import installed there before and the bundle no longer carries removed.
+/// A certificate a store holds: its file name and its DER.
+type Held<'a> = (&'a str, &'a [u8]);
+
+/// Plans the lineage's `ca` and `tsa` stores in `target`, and each third party's beside them:
+/// every root of the bundle written, every file keyrite-import installed there before and the
+/// bundle no longer carries removed (all of a third party's when the bundle drops it).
 pub(super) fn plan_stores(
     plan: &mut Plan,
     installed: &Installed,
@@ -66,11 +118,57 @@ pub(super) fn plan_stores(
     mode: u32,
     repair: bool,
 ) -> Result<(), ImportError> {
+    let lineage = &bundle.payload.lineage;
+    let mut stores: Vec<(PathBuf, Vec<Held<'_>>)> = Vec::new();
+    let entries = |role: Role, third_party: Option<&str>| -> Vec<Held<'_>> {
+        bundle
+            .items
+            .iter()
+            .filter(|(e, _, _)| e.role == role && e.third_party() == third_party)
+            .map(|(e, der, _)| {
+                (
+                    e.name.rsplit('/').next().unwrap_or_default(),
+                    der.as_slice(),
+                )
+            })
+            .collect()
+    };
     for (kind, role) in [("ca", Role::Root), ("tsa", Role::TsaRoot)] {
-        let dir = store_dir(target, kind, &bundle.payload.lineage);
+        stores.push((store_dir(target, kind, lineage), entries(role, None)));
+    }
+    for t in &bundle.payload.third_parties {
+        for (kind, role) in [
+            ("ca", Role::ThirdPartyRoot),
+            ("tsa", Role::ThirdPartyTsaRoot),
+        ] {
+            stores.push((
+                third_party_store_dir(target, kind, lineage, &t.name),
+                entries(role, Some(&t.name)),
+            ));
+        }
+    }
+    // A third party the lineage vouched for before and no longer does: its stores emptied.
+    let before = installed
+        .lineages
+        .get(lineage)
+        .and_then(|l| l.trust.as_ref());
+    for gone in before.iter().flat_map(|t| &t.third_parties).filter(|old| {
+        !bundle
+            .payload
+            .third_parties
+            .iter()
+            .any(|t| t.name == old.name)
+    }) {
+        for kind in ["ca", "tsa"] {
+            stores.push((
+                third_party_store_dir(target, kind, lineage, &gone.name),
+                Vec::new(),
+            ));
+        }
+    }
+    for (dir, ders) in stores {
         let mut keep = Vec::new();
-        for (e, der, _) in bundle.items.iter().filter(|(e, _, _)| e.role == role) {
-            let file = e.name.rsplit('/').next().unwrap_or_default();
+        for (file, der) in ders {
             let path = dir.join(file);
             keep.push(path.clone());
             plan.files.push(NewFile {
@@ -99,6 +197,20 @@ pub(super) fn store_dir(target: &Target, kind: &str, lineage: &str) -> PathBuf {
         .join("truststore/x509")
         .join(kind)
         .join(store_name(lineage))
+}
+
+/// The directory of third party `name`'s `kind` store, vouched for by `lineage`, in `target`.
+pub(super) fn third_party_store_dir(
+    target: &Target,
+    kind: &str,
+    lineage: &str,
+    name: &str,
+) -> PathBuf {
+    target
+        .config
+        .join("truststore/x509")
+        .join(kind)
+        .join(third_party_store_name(lineage, name))
 }
 
 /// The files keyrite-import installed in the directory `dir` of `target`.
@@ -135,37 +247,9 @@ fn check_installable_root(
     name: &str,
     cert: &Certificate,
     now: DateTime,
-    ca: bool,
+    kind: anchor::Store,
 ) -> Result<(), ImportError> {
-    let who = display_name(cert.tbs_certificate().subject());
-    issued_by(cert, cert)
-        .map_err(|e| refused(format!("{name} ({who}) is not a self-signed root: {e}")))?;
-    let tbs = cert.tbs_certificate();
-    let is_ca = tbs
-        .get_extension::<BasicConstraints>()
-        .ok()
-        .flatten()
-        .is_some_and(|(critical, b)| critical && b.ca)
-        && tbs
-            .get_extension::<KeyUsage>()
-            .ok()
-            .flatten()
-            .is_some_and(|(critical, k)| critical && k.0.contains(KeyUsages::KeyCertSign));
-    if ca && !is_ca {
-        return Err(refused(format!(
-            "{name} ({who}) is not a CA certificate (critical cA basicConstraints and keyCertSign keyUsage), which notation's ca stores require"
-        )));
-    }
-    let v = tbs.validity();
-    if now.unix_duration() > v.not_after.to_unix_duration()
-        || now.unix_duration() < v.not_before.to_unix_duration()
-    {
-        return Err(refused(format!(
-            "{name} ({who}) is not valid now ({} to {})",
-            v.not_before, v.not_after
-        )));
-    }
-    Ok(())
+    anchor::check_root(cert, now, kind).map_err(|e| refused(format!("{name}: {e}")))
 }
 
 /// Refuses to install into a tree where notation would read something keyrite-import did

@@ -5,6 +5,7 @@
 //! the ceremony refuse to write what it would reject. Nothing here writes a file or reaches a
 //! network.
 
+pub mod anchor;
 mod chain;
 pub mod crl_cache;
 pub mod dn;

@@ -43,20 +43,34 @@ pub fn pem(label: &str, der: &[u8]) -> Result<String, PkiError> {
         .map_err(|e| PkiError::Build(format!("PEM encoding: {e}")))
 }
 
+/// The most a certificate file may hold: a root.crt is a few hundred bytes.
+pub const MAX_CERTIFICATE_BYTES: u64 = 1024 * 1024;
+
 /// Reads a certificate from a PEM or DER file.
 pub fn read_certificate(path: &std::path::Path) -> Result<x509_cert::Certificate, PkiError> {
+    let bytes = crate::sys::input::read(
+        path,
+        MAX_CERTIFICATE_BYTES,
+        crate::sys::input::Links::Follow,
+    )
+    .map_err(|e| PkiError::Input(format!("the certificate: {e}")))?;
+    parse_certificate(&bytes, path)
+}
+
+/// Parses a certificate in PEM or DER read from `path`.
+pub fn parse_certificate(
+    bytes: &[u8],
+    path: &std::path::Path,
+) -> Result<x509_cert::Certificate, PkiError> {
     use der::{Decode, DecodePem};
-    // Certificates are small; a root.crt is a few hundred bytes.
-    let bytes = crate::sys::input::read(path, 1024 * 1024, crate::sys::input::Links::Follow)
-        .map_err(|e| PkiError::Input(format!("the certificate: {e}")))?;
     let parsed = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
-        x509_cert::Certificate::from_pem(&bytes)
+        x509_cert::Certificate::from_pem(bytes)
     } else {
-        x509_cert::Certificate::from_der(&bytes)
+        x509_cert::Certificate::from_der(bytes)
     };
     parsed.map_err(|e| {
         PkiError::Input(format!(
-            "{} is not a certificate in PEM or DER ({e}): give the root.crt the ceremony wrote",
+            "{} is not a certificate in PEM or DER ({e})",
             path.display()
         ))
     })

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use der::{DateTime, Encode};
-use keyrite::bundle::{Entry, FORMAT, Kind, Payload, Role, Statement};
+use keyrite::bundle::{Entry, Kind, MIN_FORMAT, Payload, Role, Statement};
 use keyrite::fingerprint::Fingerprint;
 use keyrite::keys::memory::MemoryKey;
 use keyrite::keys::{KeyAlgorithm, KeySigner};
@@ -52,16 +52,36 @@ impl MemoryRoot {
 
     /// A one-year P-256 root with common name `cn`.
     pub fn named(cn: &str) -> MemoryRoot {
+        let validity = keyrite::pki::validity::Period::Years(1)
+            .validity_from_now()
+            .unwrap();
+        Self::valid(cn, validity)
+    }
+
+    /// A P-256 root with common name `cn` valid in 2020 only: long expired.
+    pub fn expired(cn: &str) -> MemoryRoot {
+        use x509_cert::time::{Time, Validity};
+        let at = |y: u16| Time::from(DateTime::new(y, 1, 1, 0, 0, 0).unwrap());
+        Self::valid(cn, Validity::new(at(2020), at(2021)))
+    }
+
+    /// The root's certificate as a PEM file `dir/name`.
+    pub fn write_pem(&self, dir: &Path, name: &str) -> PathBuf {
+        let path = dir.join(name);
+        fs::write(&path, keyrite::pki::pem("CERTIFICATE", &self.der).unwrap()).unwrap();
+        path
+    }
+
+    /// A P-256 root with common name `cn` and `validity`.
+    fn valid(cn: &str, validity: x509_cert::time::Validity) -> MemoryRoot {
         use keyrite::pki::check::CertProfile;
         use keyrite::pki::issue::issue;
         use keyrite::pki::profile::RootProfile;
-        use keyrite::pki::validity::Period;
         use x509_cert::serial_number::SerialNumber;
 
         let key = MemoryKey::generate(KeyAlgorithm::P256).unwrap();
         let subject =
             keyrite::pki::name::parse_subject(&format!("C=US,ST=WA,O=Example,CN={cn}")).unwrap();
-        let validity = Period::Years(1).validity_from_now().unwrap();
         let der = issue(
             RootProfile { subject },
             CertProfile::Root,
@@ -138,7 +158,7 @@ impl MemoryRoot {
         .to_der()
         .unwrap();
         Payload {
-            format: FORMAT,
+            format: MIN_FORMAT,
             kind: Kind::Revocation,
             lineage: lineage.into(),
             version,
@@ -153,6 +173,7 @@ impl MemoryRoot {
             }],
             policy: Vec::new(),
             crl_urls: Vec::new(),
+            third_parties: Vec::new(),
         }
     }
 
@@ -167,7 +188,7 @@ impl MemoryRoot {
 pub fn trust_payload(lineage: &str, version: u64, roots: &[&MemoryRoot]) -> Payload {
     let now = keyrite::import::now().unwrap();
     Payload {
-        format: FORMAT,
+        format: MIN_FORMAT,
         kind: Kind::Trust,
         lineage: lineage.into(),
         version,
@@ -176,6 +197,7 @@ pub fn trust_payload(lineage: &str, version: u64, roots: &[&MemoryRoot]) -> Payl
         entries: roots.iter().map(|r| r.entry()).collect(),
         policy: Vec::new(),
         crl_urls: vec![CRL_URL.into()],
+        third_parties: Vec::new(),
     }
 }
 

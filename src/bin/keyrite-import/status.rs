@@ -65,6 +65,28 @@ fn print_status(status: &Status) {
             for p in &t.policy {
                 println!("    policy statement {p}");
             }
+            for tp in &t.third_parties {
+                println!(
+                    "    third party '{}': root {} valid until {} ({} days)\n      {}\n      trusted for {} as {}{}{} (statement {})",
+                    tp.name,
+                    tp.sha256,
+                    tp.not_after,
+                    tp.days_left,
+                    tp.words,
+                    tp.scopes.join(", "),
+                    tp.identities.join("; "),
+                    tp.tsa_root
+                        .as_deref()
+                        .map(|r| format!("; TSA root {}", short(r)))
+                        .unwrap_or_default(),
+                    if tp.crl_urls.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; CRLs for {}", tp.crl_urls.join(", "))
+                    },
+                    tp.statement
+                );
+            }
         }
         if let Some(at) = &l.enforced_at {
             println!(
@@ -78,8 +100,11 @@ fn print_status(status: &Status) {
             );
             for c in &r.crls {
                 println!(
-                    "    CRL of root {} next update {} ({} days) for {}",
-                    short(&c.issuer),
+                    "    CRL of {} next update {} ({} days) for {}",
+                    match &c.third_party {
+                        Some(name) => format!("third party '{name}' (root {})", short(&c.issuer)),
+                        None => format!("root {}", short(&c.issuer)),
+                    },
                     c.next_update,
                     c.days_left,
                     c.urls.join(", ")

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use keyrite::bundle::make::{
-    CrlSource, Made, RevocationRequest, TrustRequest, make_revocation, make_trust,
+    CrlSource, Made, RevocationRequest, ThirdPartyCrlSource, ThirdPartySource, TrustRequest,
+    make_revocation, make_trust,
 };
 use keyrite::fingerprint::Fingerprint;
 use keyrite::keys::token::Pkcs11Uri;
@@ -43,6 +44,25 @@ pub(crate) enum BundleCommand {
         /// the lineage's revocation bundles fill notation's CRL cache for these URLs only.
         #[arg(long = "crl-url", value_name = "URL")]
         crl_urls: Vec<String>,
+        /// A third party's root the site vouches for (a vendor with its own notation root),
+        /// as NAME=CERT: the site's root signs for it, the third party never cosigns.
+        #[arg(long = "third-party", value_name = "NAME=CERT")]
+        third_party: Vec<String>,
+        /// A repository third party NAME is trusted for (repeatable; at least one each):
+        /// inside the scopes sites grant this lineage.
+        #[arg(long = "third-party-scope", value_name = "NAME=REGISTRY/REPO")]
+        third_party_scope: Vec<String>,
+        /// An identity third party NAME's signing certificates must match
+        /// ('x509.subject: C=…, O=…, CN=…'); any certificate its root issued without one.
+        #[arg(long = "third-party-identity", value_name = "NAME=IDENTITY")]
+        third_party_identity: Vec<String>,
+        /// Third party NAME's timestamping root.
+        #[arg(long = "third-party-tsa", value_name = "NAME=CERT")]
+        third_party_tsa: Vec<String>,
+        /// A CRL distribution point URL third party NAME's certificates carry: its CRLs in
+        /// revocation bundles may fill notation's CRL cache for it.
+        #[arg(long = "third-party-crl-url", value_name = "NAME=URL")]
+        third_party_crl_url: Vec<String>,
         /// The lineage's fingerprint, when the signing root is a successor.
         #[arg(long, value_name = "FINGERPRINT")]
         lineage: Option<String>,
@@ -81,6 +101,15 @@ pub(crate) enum BundleCommand {
         /// Each --crl with its --crl-url values, paired from their order on the command line.
         #[arg(skip)]
         crl_sources: Vec<CrlSource>,
+        /// A third party's own CRL, as NAME=FILE, carried as it published it.
+        #[arg(long = "third-party-crl", value_name = "NAME=FILE")]
+        third_party_crl: Vec<String>,
+        /// Third party NAME's root (NAME=CERT), which must have signed its CRL.
+        #[arg(long = "third-party", value_name = "NAME=CERT")]
+        third_party: Vec<String>,
+        /// A CRL distribution point URL third party NAME's CRL answers for.
+        #[arg(long = "third-party-crl-url", value_name = "NAME=URL")]
+        third_party_crl_url: Vec<String>,
         /// The lineage's fingerprint, when the signing root is a successor.
         #[arg(long, value_name = "FINGERPRINT")]
         lineage: Option<String>,
@@ -108,12 +137,46 @@ pub(crate) fn run(command: BundleCommand) -> Result<ExitCode, keyrite::Error> {
             tsa_roots,
             policy,
             crl_urls,
+            third_party,
+            third_party_scope,
+            third_party_identity,
+            third_party_tsa,
+            third_party_crl_url,
             lineage,
             version,
             expires,
             out,
             module,
         } => {
+            let mut third_parties: Vec<ThirdPartySource> = named("--third-party", &third_party)?
+                .into_iter()
+                .map(|(name, root)| ThirdPartySource {
+                    name,
+                    root: root.into(),
+                    ..Default::default()
+                })
+                .collect();
+            for (flag, values) in [
+                ("--third-party-scope", &third_party_scope),
+                ("--third-party-identity", &third_party_identity),
+                ("--third-party-tsa", &third_party_tsa),
+                ("--third-party-crl-url", &third_party_crl_url),
+            ] {
+                for (name, value) in named(flag, values)? {
+                    let t = of(&mut third_parties, flag, &name, |t| &t.name)?;
+                    match flag {
+                        "--third-party-scope" => t.scopes.push(value),
+                        "--third-party-identity" => t.identities.push(value),
+                        "--third-party-crl-url" => t.crl_urls.push(value),
+                        _ if t.tsa_root.is_some() => {
+                            return Err(keyrite::Error::Usage(format!(
+                                "--third-party-tsa {name}= is given twice: a third party has one TSA root"
+                            )));
+                        }
+                        _ => t.tsa_root = Some(value.into()),
+                    }
+                }
+            }
             let token: Pkcs11Uri = token.parse()?;
             let cosign = cosign
                 .iter()
@@ -130,6 +193,7 @@ pub(crate) fn run(command: BundleCommand) -> Result<ExitCode, keyrite::Error> {
                 tsa_roots: &tsa_roots,
                 policy: policy.as_deref(),
                 crl_urls: &crl_urls,
+                third_parties: &third_parties,
                 version,
                 expires: expires.parse()?,
                 out: &out,
@@ -142,6 +206,9 @@ pub(crate) fn run(command: BundleCommand) -> Result<ExitCode, keyrite::Error> {
             root_cert,
             crl_issuer,
             crl_sources,
+            third_party_crl,
+            third_party,
+            third_party_crl_url,
             lineage,
             version,
             out,
@@ -149,6 +216,35 @@ pub(crate) fn run(command: BundleCommand) -> Result<ExitCode, keyrite::Error> {
             ..
         } => {
             let token: Pkcs11Uri = token.parse()?;
+            let mut third_party_crls: Vec<ThirdPartyCrlSource> =
+                named("--third-party-crl", &third_party_crl)?
+                    .into_iter()
+                    .map(|(name, crl)| ThirdPartyCrlSource {
+                        name,
+                        crl: crl.into(),
+                        ..Default::default()
+                    })
+                    .collect();
+            for (name, root) in named("--third-party", &third_party)? {
+                let t = of(&mut third_party_crls, "--third-party", &name, |t| &t.name)?;
+                t.root = root.into();
+            }
+            for (name, url) in named("--third-party-crl-url", &third_party_crl_url)? {
+                of(&mut third_party_crls, "--third-party-crl-url", &name, |t| {
+                    &t.name
+                })?
+                .urls
+                .push(url);
+            }
+            if let Some(t) = third_party_crls
+                .iter()
+                .find(|t| t.root.as_os_str().is_empty())
+            {
+                return Err(keyrite::Error::Usage(format!(
+                    "--third-party-crl {}=… needs --third-party {}=CERT, the third party's root its CRL must verify under",
+                    t.name, t.name
+                )));
+            }
             let made = make_revocation(&RevocationRequest {
                 token: &token,
                 module: module.as_deref(),
@@ -156,6 +252,7 @@ pub(crate) fn run(command: BundleCommand) -> Result<ExitCode, keyrite::Error> {
                 lineage: parse_lineage(lineage.as_deref())?,
                 crls: &crl_sources,
                 crl_issuers: &crl_issuer,
+                third_party_crls: &third_party_crls,
                 version,
                 out: &out,
             })?;
@@ -163,6 +260,45 @@ pub(crate) fn run(command: BundleCommand) -> Result<ExitCode, keyrite::Error> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Splits each `NAME=VALUE` of `flag`.
+fn named(flag: &str, values: &[String]) -> Result<Vec<(String, String)>, keyrite::Error> {
+    values
+        .iter()
+        .map(|v| match v.split_once('=') {
+            Some((name, value)) if !name.is_empty() && !value.is_empty() => {
+                Ok((name.to_owned(), value.to_owned()))
+            }
+            _ => Err(keyrite::Error::Usage(format!(
+                "{flag} '{}' is not NAME=VALUE: give the third party's name, '=', then the value",
+                keyrite::pki::name::ascii_escaped(v)
+            ))),
+        })
+        .collect()
+}
+
+/// The third party `name` among `all` (named by `name_of`), for `flag`.
+fn of<'a, T>(
+    all: &'a mut [T],
+    flag: &str,
+    name: &str,
+    name_of: impl Fn(&T) -> &String,
+) -> Result<&'a mut T, keyrite::Error> {
+    let known: Vec<String> = all.iter().map(|t| name_of(t).clone()).collect();
+    all.iter_mut().find(|t| name_of(t) == name).ok_or_else(|| {
+        keyrite::Error::Usage(format!(
+            "{flag} names third party '{}', which this command does not give (given: {}): \
+             name each third party first with --third-party NAME=CERT (for a revocation \
+             bundle, --third-party-crl NAME=FILE)",
+            keyrite::pki::name::ascii_escaped(name),
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        ))
+    })
 }
 
 fn parse_lineage(text: Option<&str>) -> Result<Option<Fingerprint>, keyrite::Error> {
@@ -184,12 +320,24 @@ fn print_bundle(made: &Made, out: &std::path::Path) {
     println!("  valid:    {} to {}", p.issued_at, p.expires_at);
     for e in &p.entries {
         println!("  entry:    {} ({})", e.name, e.sha256);
+        if e.role == keyrite::bundle::Role::ThirdPartyRoot
+            && let Ok(fp) = Fingerprint::parse(&e.sha256)
+        {
+            println!("            {}", fp.words().join(" "));
+        }
     }
     for u in &p.crl_urls {
         println!("  CRL URL:  {u}");
     }
     for s in &p.policy {
         println!("  policy:   {} ({})", s.name, s.registry_scopes.join(", "));
+    }
+    for t in &p.third_parties {
+        println!(
+            "  third party: {} ({})",
+            t.name,
+            t.registry_scopes.join(", ")
+        );
     }
     println!("  bundle SHA-256: {}", made.fingerprint);
     println!("{}", made.fingerprint.words_block());

@@ -12,9 +12,10 @@ use serde::Deserialize;
 use x509_cert::Certificate;
 
 pub use revocation::{
-    CrlSource, RevocationPlan, RevocationRequest, make_revocation, plan_revocation, seal_revocation,
+    CrlSource, RevocationPlan, RevocationRequest, ThirdPartyCrlSource, make_revocation,
+    plan_revocation, seal_revocation,
 };
-pub use trust::{TrustPlan, TrustRequest, make_trust, plan_trust, seal_trust};
+pub use trust::{ThirdPartySource, TrustPlan, TrustRequest, make_trust, plan_trust, seal_trust};
 
 use super::{Entry, Kind, Payload, Role, Statement, check_payload};
 use crate::fingerprint::Fingerprint;
@@ -105,28 +106,32 @@ pub fn describe_payload(payload: &Payload) -> Vec<String> {
         format!("valid:   {} to {}", payload.issued_at, payload.expires_at),
     ];
     for entry in &payload.entries {
-        match entry.role {
-            Role::Root | Role::TsaRoot => {
+        let what = match (entry.role, entry.third_party()) {
+            (Role::Root, _) => "root".to_owned(),
+            (Role::TsaRoot, _) => "timestamping root".to_owned(),
+            (Role::ThirdPartyRoot, Some(t)) => format!("third party '{t}' root"),
+            (Role::ThirdPartyTsaRoot, Some(t)) => format!("third party '{t}' timestamping root"),
+            (_, t) => {
                 lines.push(format!(
-                    "{} {}, SHA-256:",
-                    if entry.role == Role::Root {
-                        "root"
-                    } else {
-                        "timestamping root"
-                    },
-                    entry.name
+                    "{}CRL number {} ({}), for {}",
+                    t.map(|t| format!("third party '{t}' ")).unwrap_or_default(),
+                    crl_number(&entry.der).unwrap_or_else(|| "unreadable".into()),
+                    entry.name,
+                    entry.urls.join(", ")
                 ));
-                lines.push(format!("  {}", entry.sha256));
-                if let Ok(fp) = Fingerprint::parse(&entry.sha256) {
-                    lines.extend(fp.words_block().lines().map(|l| format!("  {l}")));
-                }
+                continue;
             }
-            Role::Crl => lines.push(format!(
-                "CRL number {} ({}), for {}",
-                crl_number(&entry.der).unwrap_or_else(|| "unreadable".into()),
-                entry.name,
-                entry.urls.join(", ")
-            )),
+        };
+        lines.push(format!(
+            "{what} {}{}, SHA-256:",
+            entry.name,
+            subject_of(&entry.der)
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default()
+        ));
+        lines.push(format!("  {}", entry.sha256));
+        if let Ok(fp) = Fingerprint::parse(&entry.sha256) {
+            lines.extend(fp.words_block().lines().map(|l| format!("  {l}")));
         }
     }
     for s in &payload.policy {
@@ -154,6 +159,33 @@ pub fn describe_payload(payload: &Payload) -> Vec<String> {
                 .join("; ")
         ));
     }
+    for t in &payload.third_parties {
+        lines.push(format!(
+            "third party '{}': vouched for by this root, never cosigning; level strict",
+            t.name
+        ));
+        lines.push(format!("  scopes:     {}", t.registry_scopes.join(", ")));
+        lines.push(format!(
+            "  identities: {}",
+            t.trusted_identities
+                .iter()
+                .map(|i| if i == "*" {
+                    "* (any certificate its root issued)".to_owned()
+                } else {
+                    ascii_escaped(i)
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+        lines.push(format!(
+            "  CRL URLs:   {}",
+            if t.crl_urls.is_empty() {
+                "none".to_owned()
+            } else {
+                t.crl_urls.join(", ")
+            }
+        ));
+    }
     if payload.kind == Kind::Trust {
         lines.push(format!(
             "CRL URLs: {}",
@@ -165,6 +197,16 @@ pub fn describe_payload(payload: &Payload) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// The subject of the certificate whose DER `der` holds (base64), escaped to ASCII.
+fn subject_of(der: &str) -> Option<String> {
+    use der::Decode;
+    let der = BASE64.decode(der.as_bytes()).ok()?;
+    let cert = Certificate::from_der(&der).ok()?;
+    Some(ascii_escaped(&crate::pki::name::display_name(
+        cert.tbs_certificate().subject(),
+    )))
 }
 
 /// The cRLNumber of the CRL whose DER `der` holds (base64), in decimal.

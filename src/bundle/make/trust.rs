@@ -2,19 +2,26 @@
 
 use std::path::{Path, PathBuf};
 
+use data_encoding::BASE64;
+use der::Encode;
 use x509_cert::Certificate;
 
 use super::{
     Made, MakeError, cert_entry, check_out, describe_payload, now, parse_policy, read_policy, seal,
     self_signed_root,
 };
-use crate::bundle::{FORMAT, Kind, Payload, Role, check_payload};
+use crate::bundle::{
+    Entry, Kind, Payload, Role, ThirdParty, check_payload, valid_third_party_name,
+};
 use crate::ca::issuer::open_root_signer;
 use crate::fingerprint::Fingerprint;
 use crate::keys::KeySigner;
 use crate::keys::token::{Pkcs11Uri, Token, TokenSigner};
+use crate::notation::anchor::{Store, check_root};
+use crate::pki::name::ascii_escaped;
 use crate::pki::validity::Period;
-use crate::sys::input::InputFile;
+use crate::pki::{MAX_CERTIFICATE_BYTES, parse_certificate};
+use crate::sys::input::{InputFile, Links};
 
 /// What a trust bundle needs.
 pub struct TrustRequest<'a> {
@@ -38,6 +45,8 @@ pub struct TrustRequest<'a> {
     pub policy: Option<&'a Path>,
     /// The CDP URLs the lineage's delegates carry: what its revocation bundles may fill.
     pub crl_urls: &'a [String],
+    /// Third parties' roots the site vouches for.
+    pub third_parties: &'a [ThirdPartySource],
     /// The bundle's version.
     pub version: u64,
     /// How long the bundle is valid.
@@ -46,11 +55,29 @@ pub struct TrustRequest<'a> {
     pub out: &'a Path,
 }
 
+/// A third party's root as the officers give it for a trust bundle.
+#[derive(Clone, Debug, Default)]
+pub struct ThirdPartySource {
+    /// Its name: 1 to 32 lowercase letters, digits and '-'.
+    pub name: String,
+    /// Its root certificate (PEM or DER), as it published it.
+    pub root: PathBuf,
+    /// The repositories its signatures are trusted for (inside the lineage's grant).
+    pub scopes: Vec<String>,
+    /// The identities its signing certificates must match; `*` when none is given.
+    pub identities: Vec<String>,
+    /// Its timestamping root.
+    pub tsa_root: Option<PathBuf>,
+    /// The CDP URLs its certificates carry, which its CRLs may fill.
+    pub crl_urls: Vec<String>,
+}
+
 /// A trust bundle's payload, built and checked, before anything is signed: what
 /// [`seal_trust`] signs, and the lines officers read before they confirm.
 pub struct TrustPlan {
     root: Certificate,
     policy_file: Option<InputFile>,
+    third_party_files: Vec<InputFile>,
     added: Vec<(Certificate, Vec<u8>)>,
     payload: Payload,
     dir: PathBuf,
@@ -67,6 +94,11 @@ impl TrustPlan {
     /// The policy file as it was read, once: what the statements come from.
     pub fn policy_file(&self) -> Option<&InputFile> {
         self.policy_file.as_ref()
+    }
+
+    /// The third parties' root and TSA root files as they were read, once.
+    pub fn third_party_files(&self) -> &[InputFile] {
+        &self.third_party_files
     }
 }
 
@@ -117,6 +149,13 @@ pub fn plan_trust(req: &TrustRequest<'_>) -> Result<TrustPlan, MakeError> {
         }
         entries.push(entry);
     }
+    let mut third_parties = Vec::new();
+    let mut third_party_files = Vec::new();
+    for source in req.third_parties {
+        let (third, files) = third_party(source, &mut entries)?;
+        third_parties.push(third);
+        third_party_files.extend(files);
+    }
     let policy_file = req.policy.map(read_policy).transpose()?;
     let policy = policy_file
         .as_ref()
@@ -126,7 +165,7 @@ pub fn plan_trust(req: &TrustRequest<'_>) -> Result<TrustPlan, MakeError> {
     let issued = now()?;
     let expires = req.expires.end_from(issued)?;
     let payload = Payload {
-        format: FORMAT,
+        format: Payload::format_for(&entries, &third_parties),
         kind: Kind::Trust,
         lineage: lineage.hex(),
         version: req.version,
@@ -135,18 +174,104 @@ pub fn plan_trust(req: &TrustRequest<'_>) -> Result<TrustPlan, MakeError> {
         entries,
         policy,
         crl_urls: req.crl_urls.to_vec(),
+        third_parties,
     };
     check_payload(&payload).map_err(|e| MakeError::Refused(e.to_string()))?;
     let lines = describe_payload(&payload);
     Ok(TrustPlan {
         root,
         policy_file,
+        third_party_files,
         added,
         payload,
         dir,
         name,
         lines,
     })
+}
+
+/// A third party's entry in the payload, its root (and TSA root) added to `entries` after
+/// checking each is a root notation would use now; and the files read.
+fn third_party(
+    source: &ThirdPartySource,
+    entries: &mut Vec<Entry>,
+) -> Result<(ThirdParty, Vec<InputFile>), MakeError> {
+    let name = &source.name;
+    if !valid_third_party_name(name) {
+        return Err(MakeError::Refused(format!(
+            "third party name '{}' is not 1 to 32 lowercase letters, digits and '-': it names a trust store and files on every host, so give a plain name such as 'acme' or 'base-images'",
+            ascii_escaped(name)
+        )));
+    }
+    if entries.iter().any(|e| e.third_party() == Some(name)) {
+        return Err(MakeError::Refused(format!(
+            "third party '{name}' is given twice"
+        )));
+    }
+    if source.scopes.is_empty() {
+        return Err(MakeError::Refused(format!(
+            "third party '{name}' has no scope: give --third-party-scope {name}=REGISTRY/REPOSITORY for each repository its signatures are trusted for"
+        )));
+    }
+    let now = now()?;
+    let mut files = Vec::new();
+    for (role, path, kind) in [
+        (Role::ThirdPartyRoot, Some(&source.root), Store::Ca),
+        (
+            Role::ThirdPartyTsaRoot,
+            source.tsa_root.as_ref(),
+            Store::Tsa,
+        ),
+    ] {
+        let Some(path) = path else { continue };
+        let file = InputFile::read(path, MAX_CERTIFICATE_BYTES, Links::Follow)
+            .map_err(|e| MakeError::Refused(format!("third party '{name}': {e}")))?;
+        let cert = parse_certificate(&file.bytes, path)?;
+        check_root(&cert, now, kind).map_err(|why| {
+            MakeError::Refused(format!(
+                "third party '{name}' {} {}: {why}; notation would not use it as a root",
+                if kind == Store::Ca {
+                    "root"
+                } else {
+                    "TSA root"
+                },
+                path.display()
+            ))
+        })?;
+        let der = cert.to_der()?;
+        if let Some(e) = entries
+            .iter()
+            .find(|e| e.sha256 == Fingerprint::of(&der).hex())
+        {
+            return Err(MakeError::Refused(format!(
+                "{} is already in the bundle as {}: a certificate is carried once, for one purpose",
+                path.display(),
+                e.name
+            )));
+        }
+        entries.push(Entry {
+            name: role.third_party_entry(name),
+            role,
+            sha256: Fingerprint::of(&der).hex(),
+            der: BASE64.encode(&der),
+            urls: Vec::new(),
+        });
+        files.push(file);
+    }
+    let identities = if source.identities.is_empty() {
+        vec!["*".to_owned()]
+    } else {
+        source.identities.clone()
+    };
+    Ok((
+        ThirdParty {
+            name: name.clone(),
+            registry_scopes: source.scopes.clone(),
+            trusted_identities: identities,
+            crl_urls: source.crl_urls.clone(),
+        },
+        files,
+    ))
 }
 
 /// Signs the payload `plan` holds with the signing root and every cosigning successor, and

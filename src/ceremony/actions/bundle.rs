@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use super::{CeremonyError, Context, Recorded, uri};
 use crate::Error;
 use crate::bundle::make::{
-    CrlSource, MakeError, RevocationPlan, RevocationRequest, TrustPlan, TrustRequest,
-    plan_revocation, plan_trust, seal_revocation, seal_trust,
+    CrlSource, MakeError, RevocationPlan, RevocationRequest, ThirdPartyCrlSource, ThirdPartySource,
+    TrustPlan, TrustRequest, plan_revocation, plan_trust, seal_revocation, seal_trust,
 };
 use crate::ceremony::params;
 
@@ -29,6 +29,9 @@ pub(super) fn bundle_trust(
 ) -> Result<String, CeremonyError> {
     if let Some(policy) = plan.policy_file() {
         io.inputs.push(ctx.input_artefact("policy", policy));
+    }
+    for file in plan.third_party_files() {
+        io.inputs.push(ctx.input_artefact("third-party-root", file));
     }
     let made = with_trust_request(ctx, p, dir, |req| seal_trust(req, plan))?;
     io.outputs
@@ -69,6 +72,21 @@ fn with_trust_request<T>(
     } else {
         (Vec::new(), Vec::new())
     };
+    let input = |f: &str| ctx.input().map(|dir| dir.join(f));
+    let third_parties = p
+        .third_parties
+        .iter()
+        .map(|t| {
+            Ok(ThirdPartySource {
+                name: t.name.clone(),
+                root: input(&t.root)?,
+                scopes: t.scopes.clone(),
+                identities: t.identities.clone(),
+                tsa_root: t.tsa_root.as_deref().map(input).transpose()?,
+                crl_urls: t.crl_urls.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>, CeremonyError>>()?;
     Ok(f(&TrustRequest {
         token: &uri(&ctx.profile.root_token)?,
         module: ctx.module(),
@@ -80,6 +98,7 @@ fn with_trust_request<T>(
         tsa_roots: &[],
         policy: policy.as_deref(),
         crl_urls: &p.crl_url.iter().cloned().collect::<Vec<_>>(),
+        third_parties: &third_parties,
         version: p.trust_version,
         expires: p.trust_expires.parse().map_err(Error::from)?,
         out: &trust_out(p, dir),
@@ -129,6 +148,18 @@ fn with_revocation_request<T>(
     let crl = ctx.latest("crl").ok_or_else(|| {
         CeremonyError::Step("no CRL yet: a crl-issue step must come first".into())
     })?;
+    let third_party_crls = p
+        .third_party_crls
+        .iter()
+        .map(|t| {
+            Ok(ThirdPartyCrlSource {
+                name: t.name.clone(),
+                crl: ctx.input()?.join(&t.crl),
+                root: ctx.input()?.join(&t.root),
+                urls: t.urls.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>, CeremonyError>>()?;
     Ok(f(&RevocationRequest {
         token: &uri(&ctx.profile.root_token)?,
         module: ctx.module(),
@@ -139,6 +170,7 @@ fn with_revocation_request<T>(
             urls: vec![p.crl_url.clone()],
         }],
         crl_issuers: &[],
+        third_party_crls: &third_party_crls,
         version: p.revocation_version,
         out: &revocation_out(p, dir),
     })?)

@@ -1,0 +1,70 @@
+//! The certificates notation uses as trust anchors: what a `ca` or `tsa` store may hold for a
+//! chain to end in it. keyrite-import installs only such roots, and the ceremony refuses to
+//! carry a third party's root notation would not use, each with the rule it breaks.
+
+use der::DateTime;
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
+
+use crate::keys::PublicKey;
+use crate::pki::csr::check_leaf_key;
+use crate::pki::name::display_name;
+use crate::pki::verify::issued_by;
+
+/// Signature algorithms whose certificates Go (and so notation) no longer verifies, by OID:
+/// MD5 and SHA-1 with RSA, ECDSA with SHA-1.
+const BROKEN_SIGNATURES: [(&str, &str); 3] = [
+    ("1.2.840.113549.1.1.4", "MD5 with RSA"),
+    ("1.2.840.113549.1.1.5", "SHA-1 with RSA"),
+    ("1.2.840.10045.4.1", "ECDSA with SHA-1"),
+];
+
+/// Which store a root is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// A `ca` store: the root of signing certificates.
+    Ca,
+    /// A `tsa` store: the root of timestamping certificates.
+    Tsa,
+}
+
+/// Why notation would not use `cert` as a root of a `kind` store at `now`: signed with a
+/// broken hash, not a CA (for a `ca` store: a leaf), not self-signed, not valid at `now`, or
+/// a key notation does not accept. The message names the certificate and the rule.
+pub fn check_root(cert: &Certificate, now: DateTime, kind: Store) -> Result<(), String> {
+    let tbs = cert.tbs_certificate();
+    let who = display_name(tbs.subject());
+    let alg = cert.signature_algorithm().oid.to_string();
+    if let Some((_, broken)) = BROKEN_SIGNATURES.iter().find(|(oid, _)| *oid == alg) {
+        return Err(format!(
+            "{who} is signed with {broken}, which notation refuses: ask its issuer for a root signed with SHA-256 or stronger"
+        ));
+    }
+    let basic = tbs.get_extension::<BasicConstraints>().ok().flatten();
+    let usage = tbs.get_extension::<KeyUsage>().ok().flatten();
+    let is_ca = basic
+        .as_ref()
+        .is_some_and(|(critical, b)| *critical && b.ca)
+        && usage.is_some_and(|(critical, k)| critical && k.0.contains(KeyUsages::KeyCertSign));
+    if kind == Store::Ca && !is_ca {
+        return Err(format!(
+            "{who} is not a CA certificate (critical cA basicConstraints and keyCertSign keyUsage), which notation's ca stores require{}",
+            if !basic.is_some_and(|(_, b)| b.ca) {
+                ": it is a leaf, not a root"
+            } else {
+                ""
+            }
+        ));
+    }
+    issued_by(cert, cert).map_err(|e| format!("{who} is not a self-signed root: {e}"))?;
+    let v = tbs.validity();
+    if now.unix_duration() > v.not_after.to_unix_duration() {
+        return Err(format!("{who} expired on {}", v.not_after));
+    }
+    if now.unix_duration() < v.not_before.to_unix_duration() {
+        return Err(format!("{who} is not valid before {}", v.not_before));
+    }
+    let key = PublicKey::from_spki(tbs.subject_public_key_info())
+        .map_err(|e| format!("{who}: its key cannot be used: {e}"))?;
+    check_leaf_key(&key).map_err(|e| format!("{who}: {e}"))
+}
