@@ -289,12 +289,12 @@ fn crafted_payloads_signed_by_the_pinned_root_are_refused() {
         ),
     ));
 
-    let mut format3 = json(&root.payload(2));
-    format3["format"] = 3.into();
+    let mut format4 = json(&root.payload(2));
+    format4["format"] = 4.into();
     cases.push((
-        "format-3",
-        format3,
-        "the bundle's format is 3, but this keyrite-import reads format 2".into(),
+        "format-4",
+        format4,
+        "the bundle's format is 4, but this keyrite-import reads formats 2 to 3".into(),
     ));
     let mut format1 = json(&root.payload(2));
     format1["format"] = 1.into();

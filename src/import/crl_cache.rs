@@ -100,7 +100,7 @@ pub(super) fn revocation_record(
         for url in &e.urls {
             if !declared.contains(url) {
                 return Err(refused(format!(
-                    "CRL {} answers for {url}, which {whose} does not declare (declared: {}): a revocation bundle fills only the URLs declared for the CRL's issuer",
+                    "CRL {} answers for {url}, which {whose} does not declare (declared: {}): a revocation bundle fills only its own lineage's URLs (and its third parties', each with its own CRL)",
                     e.name,
                     if declared.is_empty() {
                         "none".into()

@@ -227,7 +227,7 @@ fn check_dates(
     }
     if next_update <= issued {
         return Err(MakeError::Refused(format!(
-            "{path} expired on {next_update}: issue (or, for a third party, obtain) a fresh CRL first"
+            "{path} expired on {next_update}: issue a fresh CRL first (for a third party's, obtain its current one)"
         )));
     }
     Ok(next_update)
