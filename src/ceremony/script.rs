@@ -111,6 +111,7 @@ impl Step {
                 "shares",
                 "custodians",
                 "successor",
+                "below_minimum",
             ],
             Action::SharesVerify => &["cards"],
             Action::RecoverVerify => &["shares", "cards"],
@@ -194,6 +195,13 @@ pub fn parse_script(bytes: &[u8]) -> Result<Script, String> {
         return Err(format!(
             "[parameters] sets '{key}', which no step reads: a typo?"
         ));
+    }
+    if script.parameters.contains_key("below_minimum") {
+        return Err(
+            "[parameters] sets below_minimum: set it in the `with` of the root-create step it \
+             excuses, so that the override names one step"
+                .into(),
+        );
     }
     for (i, step) in script.steps.iter().enumerate() {
         let n = i + 1;
