@@ -104,6 +104,10 @@ pub struct DelegateIssue {
     /// rollover where both keys must sign for a while).
     #[serde(default)]
     pub allow_subject_held_by_another_key: bool,
+    /// Issue even when the CSR's key holds an active certificate for another subject (one key
+    /// shared by two publishers or build systems).
+    #[serde(default)]
+    pub allow_key_certified_for_another_subject: bool,
 }
 
 fn signing() -> String {

@@ -117,7 +117,14 @@ impl Step {
             Action::RecoverVerify => &["shares", "cards"],
             Action::RootRecover => &["cards"],
             Action::PublisherKey => &["name", "publisher_subject"],
-            Action::DelegateIssue => &["name", "profile", "delegate_validity", "crl_url"],
+            Action::DelegateIssue => &[
+                "name",
+                "profile",
+                "delegate_validity",
+                "crl_url",
+                "allow_subject_held_by_another_key",
+                "allow_key_certified_for_another_subject",
+            ],
             Action::CrlIssue => &["revoke", "crl_next_update"],
             Action::BundleTrust => &[
                 "trust_version",
