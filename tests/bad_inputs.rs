@@ -84,6 +84,7 @@ impl Context {
             ledger: &dir.join("ledger"),
             out_dir: &dir,
             allow_shared_subject: false,
+            allow_shared_key: false,
         })
         .map(drop)
         .map_err(|e| e.to_string())

@@ -836,7 +836,7 @@ title = "Create the root"
 instruction = "Make the root on the token."
 action = "root-create"
 confirm = ["administrator", "witness"]
-with = { subject = "C=US,ST=WA,O=Example,CN=Refusal Root", validity = "1y" }
+with = { subject = "C=US,ST=WA,O=Example,CN=Refusal Root", validity = "1y", below_minimum = "a test root, thrown away" }
 "#;
 
 /// A script and a profile (module `module`) in a temporary directory; the profile's output

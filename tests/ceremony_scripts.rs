@@ -1,7 +1,8 @@
 //! Every reviewed script in ceremony-scripts/, run by the engine against SoftHSM2 tokens in
 //! the order a root's life needs them, each transcript verified, and the bundles they export
-//! installed by keyrite-import; the root made inside one token, with no backup; and the
-//! printable summary a ceremony leaves.
+//! installed by keyrite-import; the root made inside one token, with no backup; a backup below
+//! the minimum, refused unless the site gives its reason, which the transcript records; and
+//! the printable summary a ceremony leaves.
 
 mod common;
 
@@ -71,9 +72,9 @@ impl Env {
         )
     }
 
-    /// Writes a profile for ceremony `name` (input `name/in`, output `name/out`) and runs
-    /// `script` to the end; returns the output directory.
-    fn run(&self, name: &str, script_file: &str, extra: &str, input: &[(&str, &[u8])]) -> PathBuf {
+    /// Writes a profile for ceremony `name` (input `name/in` holding `input`, output
+    /// `name/out`, the root on token `primary`) and returns its path.
+    fn profile(&self, name: &str, extra: &str, input: &[(&str, &[u8])]) -> PathBuf {
         let dir = self.hsm.dir().join(name);
         fs::create_dir_all(dir.join("in")).unwrap();
         for (file, bytes) in input {
@@ -91,11 +92,30 @@ impl Env {
             ),
         )
         .unwrap();
-        let mut ceremony = Ceremony::open(&script(script_file), &profile).unwrap();
+        profile
+    }
+
+    /// Runs the shipped script `script_file` as ceremony `name` to the end; returns the
+    /// output directory.
+    fn run(&self, name: &str, script_file: &str, extra: &str, input: &[(&str, &[u8])]) -> PathBuf {
+        self.run_script(name, &script(script_file), extra, input)
+    }
+
+    /// Runs `script` as ceremony `name` (see [`Env::profile`]) to the end; returns the output
+    /// directory.
+    fn run_script(
+        &self,
+        name: &str,
+        script: &Path,
+        extra: &str,
+        input: &[(&str, &[u8])],
+    ) -> PathBuf {
+        let profile = self.profile(name, extra, input);
+        let mut ceremony = Ceremony::open(script, &profile).unwrap();
         let finished = ceremony
             .run(&mut EveryoneConfirms)
-            .unwrap_or_else(|e| panic!("{script_file}: {e}"));
-        let out = dir.join("out");
+            .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+        let out = self.hsm.dir().join(name).join("out");
         assert_eq!(finished.transcript, out.join(TRANSCRIPT));
         out
     }
@@ -345,6 +365,15 @@ fn the_token_only_script_makes_a_root_key_that_never_leaves_its_token() {
         assert_eq!(report[attr], want, "{attr}: {report:#}");
     }
 
+    // The script is below the minimum backup: the reason it gives was shown and recorded.
+    let (shipped, _) = load_script(&script("root-creation-token-only.toml")).unwrap();
+    let reason = shipped.steps[1].with["below_minimum"].as_str().unwrap();
+    assert_below_minimum_recorded(
+        &out,
+        "no backup: the root key would live on one token",
+        reason,
+    );
+
     // No share card: none recorded, none written; the step wrote the root's files alone.
     let steps = step_entries(&out);
     let roles: Vec<&Value> = step_field(&steps, "outputs")
@@ -369,6 +398,187 @@ fn the_token_only_script_makes_a_root_key_that_never_leaves_its_token() {
         .arg("--root-cert")
         .args([&root, &out.join("02-root-create/root.fingerprint")]));
     assert!(ok && text.contains("Transcript verified"), "{text}");
+}
+
+/// Asserts that the root-create step of the ceremony in `out` ran below the minimum backup
+/// (`lacks`) for the site's `reason`: shown to the roles before they confirmed, in the step's
+/// transcript entry and in the printed summary.
+fn assert_below_minimum_recorded(out: &Path, lacks: &str, reason: &str) {
+    let steps = step_entries(out);
+    let root = steps
+        .iter()
+        .find(|s| s["action"] == "root-create")
+        .unwrap_or_else(|| panic!("no root-create step: {steps:#?}"));
+    let line = format!("BELOW THE MINIMUM BACKUP: {lacks}");
+    let summary = root["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&line) && summary.contains(&format!("the site's reason: {reason}")),
+        "{root:#}"
+    );
+    let shown = root["shown"].as_array().unwrap();
+    assert_eq!(shown.len(), 1, "{root:#}");
+    let shown = shown[0].as_str().unwrap();
+    assert!(
+        shown.starts_with(&line) && shown.ends_with(reason),
+        "{root:#}"
+    );
+    let printed = fs::read_to_string(out.join(SUMMARY)).unwrap();
+    assert!(printed.contains(shown), "{printed}");
+}
+
+/// The shipped script `file` as text, with each `(from, to)` replaced; each `from` must be
+/// there.
+fn edited(file: &str, edits: &[(&str, &str)]) -> String {
+    edits.iter().fold(
+        fs::read_to_string(script(file)).unwrap(),
+        |text, (from, to)| {
+            assert!(text.contains(from), "{file} has no {from:?}");
+            text.replacen(from, to, 1)
+        },
+    )
+}
+
+/// The backed-up script's root creation, where an override goes.
+const BACKED_UP_ROOT_STEP: &str =
+    "action = \"root-create\"\nconfirm = [\"administrator\", \"witness\", \"officer\"]\n";
+
+/// The backed-up script with its shares lowered to `shares` (custodians alice, bob, …) and,
+/// when given, the site's reason to go below the minimum.
+fn backed_up_with(shares: &str, custodians: &[&str], reason: Option<&str>) -> String {
+    let override_line = reason
+        .map(|r| format!("{BACKED_UP_ROOT_STEP}with = {{ below_minimum = \"{r}\" }}\n"))
+        .unwrap_or_else(|| BACKED_UP_ROOT_STEP.to_owned());
+    edited(
+        "root-creation-backed-up.toml",
+        &[
+            ("shares = \"3-of-5\"", &format!("shares = \"{shares}\"")),
+            (
+                "custodians = [\"alice\", \"bob\", \"carol\", \"dave\", \"erin\"]",
+                &format!("custodians = {custodians:?}"),
+            ),
+            (BACKED_UP_ROOT_STEP, &override_line),
+        ],
+    )
+}
+
+#[test]
+fn a_backup_below_the_minimum_is_refused_at_load_with_nothing_written_and_no_key_made() {
+    let env = Env::new(&[]);
+    let _in_process = env.enter();
+    let token_only = fs::read_to_string(script("root-creation-token-only.toml")).unwrap();
+    let without_reason: String = token_only
+        .lines()
+        .filter(|l| !l.starts_with("with = { below_minimum"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let rule = "the minimum is a Shamir backup, shares = \"T-of-N\" with T >= 2 (no card alone \
+                is the key) and N >= T+1 (one card may be lost)";
+    let override_named = "sets below_minimum = \"<the site's reason>\" in this step's `with`";
+    let t1 = "bad --shares '1-of-2': with T = 1 every card alone would be the root key: give \
+              T-of-N with 2 <= T <= N <= 16";
+    let cases = [
+        (
+            "no-shares",
+            without_reason,
+            vec![
+                "no backup: the root key would live on one token, and losing that token means \
+                 a new root that every site pins again. Refused: ",
+                rule,
+                override_named,
+            ],
+        ),
+        (
+            "1-of-2",
+            backed_up_with("1-of-2", &["alice", "bob"], None),
+            vec![t1],
+        ),
+        // No override lowers T below 2: keyrite never makes such a split.
+        (
+            "1-of-2-overridden",
+            backed_up_with("1-of-2", &["alice", "bob"], Some("one card per site")),
+            vec![t1],
+        ),
+        (
+            "2-of-2",
+            backed_up_with("2-of-2", &["alice", "bob"], None),
+            vec![
+                "shares 2-of-2 leave no spare card: losing any one card, or its custodian, \
+                 loses the backup. Refused: ",
+                rule,
+                override_named,
+            ],
+        ),
+    ];
+    for (name, text, phrases) in cases {
+        let file = env.hsm.dir().join(format!("{name}.toml"));
+        fs::write(&file, text).unwrap();
+        let profile = env.profile(name, "", &[]);
+        let err = Ceremony::open(&file, &profile)
+            .err()
+            .unwrap_or_else(|| panic!("{name}: the script loaded"))
+            .to_string();
+        assert!(
+            err.contains("step 2 ('Create the root', root-create): "),
+            "{name}: {err}"
+        );
+        for phrase in phrases {
+            assert!(err.contains(phrase), "{name}: no {phrase:?} in:\n{err}");
+        }
+        let out = env.hsm.dir().join(name).join("out");
+        assert!(!out.exists(), "{name}: {} was made", out.display());
+    }
+    assert_eq!(count_objects(&env.hsm), 0, "a key was made on the token");
+}
+
+#[test]
+fn a_backup_below_the_minimum_runs_with_the_sites_reason_and_the_transcript_records_it() {
+    let env = Env::new(&[]);
+    let _in_process = env.enter();
+    let reason = "two custodians only, both on site; a third joins at the next audit";
+    let file = env.hsm.dir().join("two-of-two.toml");
+    fs::write(
+        &file,
+        backed_up_with("2-of-2", &["alice", "bob"], Some(reason)),
+    )
+    .unwrap();
+    let out = env.run_script("two-of-two", &file, "", &[]);
+    verify(&out, &out.join("02-root-create/root.crt"));
+    assert_below_minimum_recorded(&out, "shares 2-of-2 leave no spare card", reason);
+    assert_eq!(cards(&out).len(), 2);
+
+    // An override is for one step that needs it, with a reason in one line.
+    let refused = [
+        (
+            backed_up_with(
+                "3-of-5",
+                &["alice", "bob", "carol", "dave", "erin"],
+                Some("habit"),
+            ),
+            "below_minimum is set, but the backup meets the minimum: remove it",
+        ),
+        (
+            backed_up_with("2-of-2", &["alice", "bob"], Some(" ")),
+            "below_minimum must give the site's reason, in one line of text",
+        ),
+        (
+            backed_up_with("2-of-2", &["alice", "bob"], Some("one\\nand two")),
+            "below_minimum must give the site's reason, in one line of text",
+        ),
+        (
+            edited(
+                "root-creation-token-only.toml",
+                &[("[parameters]\n", "[parameters]\nbelow_minimum = \"x\"\n")],
+            ),
+            "[parameters] sets below_minimum: set it in the `with` of the root-create step it \
+             excuses",
+        ),
+    ];
+    for (n, (text, phrase)) in refused.into_iter().enumerate() {
+        let file = env.hsm.dir().join(format!("refused-{n}.toml"));
+        fs::write(&file, text).unwrap();
+        let err = load_script(&file).err().unwrap().to_string();
+        assert!(err.contains(phrase), "{n}: {err}");
+    }
 }
 
 /// The SHA-256 of a certificate file's DER, as root.fingerprint gives it.

@@ -122,6 +122,19 @@ fn typos_and_bad_values_are_refused_at_load() {
         ),
         ""
     );
+    // A delegate step may carry the overrides the README names for it.
+    assert_eq!(
+        load(
+            dir.path(),
+            &step(
+                "delegate-issue",
+                "name = \"p\", delegate_validity = \"1y\", crl_url = \"http://c/r.crl\", \
+                 allow_subject_held_by_another_key = true, \
+                 allow_key_certified_for_another_subject = true"
+            )
+        ),
+        ""
+    );
 }
 
 struct Stop;

@@ -1371,6 +1371,66 @@ fn a_subject_held_by_another_key_is_refused_unless_allowed() {
     assert_eq!(ledger_entries(&ledger).len(), 3);
 }
 
+#[test]
+fn a_key_certified_for_another_subject_is_refused_unless_allowed() {
+    let root = Root::new("deleg-shared-key", "20y");
+    let work = root.work();
+    let ledger = work.join("ledger");
+    let first = make_csr(&work, "team-a", &ec("P-256"), &publisher("team-a"));
+    let (ok, text) = root.issue(&first, "signing", "1y", &[], &ledger, &work.join("a-out"));
+    assert!(ok, "{text}");
+    let serial = ledger_entries(&ledger)[0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ledger_before = fs::read(ledger.join("ledger.json")).unwrap();
+
+    // Team B's CSR made with team A's key: one delegate key for two publishers.
+    let shared = work.join("team-b.csr");
+    run_ok(
+        Command::new("openssl")
+            .args(["req", "-new", "-key"])
+            .arg(work.join("team-a.key"))
+            .args(["-subj", &publisher("team-b"), "-out"])
+            .arg(&shared),
+    );
+    let out = work.join("b-out");
+    let (ok, text) = root.issue(&shared, "signing", "1y", &[], &ledger, &out);
+    assert!(!ok, "{text}");
+    for want in [
+        format!(
+            "the CSR's key holds an active certificate for another subject (serial {serial} \
+             for C=US, ST=WA, O=Publisher, CN=team-a): one delegate key per publisher or build \
+             system"
+        ),
+        "--allow-key-certified-for-another-subject".to_owned(),
+    ] {
+        assert!(text.contains(&want), "no {want:?} in:\n{text}");
+    }
+    assert!(files_in(&out).is_empty());
+    assert_eq!(fs::read(ledger.join("ledger.json")).unwrap(), ledger_before);
+
+    // The override issues it, says so before the root signs, and warns after.
+    let (ok, text) = root.issue(
+        &shared,
+        "signing",
+        "1y",
+        &["--allow-key-certified-for-another-subject"],
+        &ledger,
+        &out,
+    );
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("override: a key certified for another subject is issued")
+            && text.contains(&format!(
+                "issued although the key holds an active certificate for another subject \
+                 (serial {serial} for C=US, ST=WA, O=Publisher, CN=team-a)"
+            )),
+        "{text}"
+    );
+    assert_eq!(ledger_entries(&ledger).len(), 2);
+}
+
 /// `keyrite csr show FILE` and its output and success.
 fn csr_show(csr: &Path) -> (bool, String) {
     run(Command::new(env!("CARGO_BIN_EXE_keyrite"))

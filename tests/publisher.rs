@@ -1,7 +1,8 @@
 //! A publisher's key in each store (age-sealed file, SoftHSM2, SoftHSM2 behind p11-kit
 //! server) and of each key type: keygen, CSR, delegate issuance, install-chain, then
 //! notation-keyrite answering the requests notation sends. openssl verifies each signature
-//! against the leaf, and the chain against the root.
+//! against the leaf, and the chain against the root. A CSR that openssl signed through its
+//! PKCS#11 engine, as a KMS's own tooling would, is issued like keyrite's own.
 
 mod common;
 
@@ -327,6 +328,95 @@ fn softhsm_keys_of_every_type_sign_for_notation() {
     let objects = pkcs11_tool_list_objects(&token);
     assert_eq!(objects.matches("never extractable").count(), 6, "{objects}");
     assert!(!objects.contains("decrypt"), "{objects}");
+}
+
+/// `openssl` with its PKCS#11 engine pointed at SoftHSM2 and `token`'s tokens.
+fn openssl_through_pkcs11(token: &SoftHsm) -> Command {
+    let engine = openssl_pkcs11_engine();
+    assert!(
+        engine.is_file(),
+        "{} is missing: install libengine-pkcs11-openssl (scripts/test does)",
+        engine.display()
+    );
+    let mut cmd = Command::new("openssl");
+    cmd.envs(token.envs())
+        .env("PKCS11_MODULE_PATH", SOFTHSM_MODULE);
+    cmd
+}
+
+/// A delegate key in a cloud KMS may come to the ceremony as a CSR the KMS signed, not
+/// keyrite: here openssl signs the CSR through its PKCS#11 engine with a P-384 key that
+/// pkcs11-tool generated on a SoftHSM2 token, and `csr show` and `delegate issue` take it.
+#[test]
+fn a_csr_signed_outside_keyrite_through_openssls_pkcs11_engine_is_issued() {
+    let pki = Ceremony::new("kms-root");
+    let token = SoftHsm::new("kms");
+    run_ok(token.pkcs11_tool().args([
+        "--login",
+        "--pin",
+        token.pin(),
+        "--keypairgen",
+        "--key-type",
+        "EC:secp384r1",
+        "--label",
+        "kms-signer",
+        "--id",
+        "6b6d73",
+    ]));
+    let key = |kind: &str| {
+        format!(
+            "pkcs11:token=kms;object=kms-signer;type={kind}?pin-source=file:{}",
+            token.pin_file().display()
+        )
+    };
+    let work = token.dir().join("work");
+    fs::create_dir(&work).unwrap();
+    let csr = work.join("kms-signer.csr");
+    run_ok(
+        openssl_through_pkcs11(&token)
+            .args([
+                "req", "-new", "-engine", "pkcs11", "-keyform", "engine", "-key",
+            ])
+            .arg(key("private"))
+            .args(["-subj", "/C=US/ST=WA/O=Publisher/CN=kms-signer", "-sha384"])
+            .arg("-out")
+            .arg(&csr),
+    );
+
+    let (ok, shown) = run(Command::new(env!("CARGO_BIN_EXE_keyrite"))
+        .args(["csr", "show"])
+        .arg(&csr));
+    assert!(
+        ok && shown.contains("subject:  C=US, ST=WA, O=Publisher, CN=kms-signer")
+            && shown.contains("EC P-384")
+            && !shown.contains("refused:"),
+        "{shown}"
+    );
+    pki.issue(&csr, &work);
+    let cert = work.join("kms-signer.crt");
+    run_ok(
+        Command::new("openssl")
+            .args(["verify", "-x509_strict", "-CAfile"])
+            .arg(&pki.root)
+            .arg(&cert),
+    );
+    // The certificate is for the key on the token, as the engine reads it there.
+    let on_token = run_ok(
+        openssl_through_pkcs11(&token)
+            .args([
+                "pkey", "-engine", "pkcs11", "-inform", "engine", "-pubin", "-pubout", "-in",
+            ])
+            .arg(key("public")),
+    );
+    let certified = run_ok(
+        Command::new("openssl")
+            .args(["x509", "-pubkey", "-noout", "-in"])
+            .arg(&cert),
+    );
+    assert!(
+        on_token.contains(certified.trim()),
+        "{on_token}\n{certified}"
+    );
 }
 
 #[test]

@@ -355,6 +355,7 @@ fn a_delegate_step_shows_the_escaped_subject_and_the_key_words_before_it_is_conf
         ledger: &dir.path().join("ledger"),
         out_dir: &dir.path().join("issued"),
         allow_shared_subject: false,
+        allow_shared_key: false,
     })
     .unwrap();
     let key = Fingerprint::of(&publisher.public_key().to_spki().unwrap().to_der().unwrap());

@@ -52,6 +52,10 @@ pub struct DelegateRequest<'a> {
     /// Issue even when another key holds an active certificate for the same subject (a key
     /// rollover where both keys must sign for a while).
     pub allow_shared_subject: bool,
+    /// Issue even when the CSR's key holds an active certificate for another subject (one key
+    /// shared by two publishers or build systems, or a publisher renamed before its old
+    /// certificate is revoked).
+    pub allow_shared_key: bool,
 }
 
 /// What a delegate issuance made.
@@ -136,6 +140,21 @@ pub fn plan_delegate(req: &DelegateRequest<'_>) -> Result<DelegatePlan, CaError>
         "CRL distribution point: {}",
         req.crl_url.unwrap_or("none")
     ));
+    for (allowed, what) in [
+        (
+            req.allow_shared_subject,
+            "a subject another key holds is issued (--allow-subject-held-by-another-key)",
+        ),
+        (
+            req.allow_shared_key,
+            "a key certified for another subject is issued \
+             (--allow-key-certified-for-another-subject)",
+        ),
+    ] {
+        if allowed {
+            lines.push(format!("override: {what}"));
+        }
+    }
     Ok(DelegatePlan {
         root,
         issuer,
@@ -173,16 +192,27 @@ pub fn issue_delegate(
     let key_sha256 = hex::encode(sha256(&csr.request.info.public_key.to_der()?));
     let holders = subject_holders(&ledger, &subject, &key_sha256, now);
     let mut warnings = warnings;
+    // Each override is the officers' decision: it goes into the outcome, and so into the
+    // transcript.
     if !holders.is_empty() {
         if !req.allow_shared_subject {
             return Err(held_subject(&subject, &holders));
         }
-        // The override is the officers' decision: it goes into the outcome, and so into the
-        // transcript.
         warnings.push(format!(
             "issued although the subject is held by another key's active certificate (serial \
              {}): the override allows it; both keys now sign as that subject",
             holders.join(", ")
+        ));
+    }
+    let others = key_holders(&ledger, &subject, &key_sha256, now);
+    if !others.is_empty() {
+        if !req.allow_shared_key {
+            return Err(shared_key(&others));
+        }
+        warnings.push(format!(
+            "issued although the key holds an active certificate for another subject ({}): \
+             the override allows it; the key now signs as each subject",
+            others.join("; ")
         ));
     }
     let serial = loop {
@@ -268,21 +298,36 @@ fn check_request(req: &DelegateRequest<'_>) -> Result<(), CaError> {
     Ok(())
 }
 
-/// The serials of the active certificates (issued, not revoked, not expired) that another key
-/// holds for `subject`: every trust policy naming the subject would trust both keys.
-fn subject_holders(ledger: &Ledger, subject: &str, key_sha256: &str, now: DateTime) -> Vec<String> {
+/// The active certificates in the ledger: issued, not revoked, not expired.
+fn active<'l>(ledger: &'l Ledger<'_>, now: DateTime) -> impl Iterator<Item = &'l Issued> {
     ledger
         .issued()
         .iter()
-        .filter(|i| i.subject == subject && i.key_sha256 != key_sha256)
         .filter(|i| !ledger.revoked().iter().any(|r| r.serial == i.serial))
         // A date the ledger cannot read counts as unexpired.
-        .filter(|i| {
+        .filter(move |i| {
             i.not_after
                 .parse::<DateTime>()
                 .map_or(true, |t| t.unix_duration() > now.unix_duration())
         })
+}
+
+/// The serials of the active certificates that another key holds for `subject`: every trust
+/// policy naming the subject would trust both keys.
+fn subject_holders(ledger: &Ledger, subject: &str, key_sha256: &str, now: DateTime) -> Vec<String> {
+    active(ledger, now)
+        .filter(|i| i.subject == subject && i.key_sha256 != key_sha256)
         .map(|i| i.serial.clone())
+        .collect()
+}
+
+/// The active certificates (`serial <s> for <subject>`) the key `key_sha256` holds for
+/// another subject than `subject`: one key shared between publishers, so a leak of it, or a
+/// revocation, is every one of theirs.
+fn key_holders(ledger: &Ledger, subject: &str, key_sha256: &str, now: DateTime) -> Vec<String> {
+    active(ledger, now)
+        .filter(|i| i.key_sha256 == key_sha256 && i.subject != subject)
+        .map(|i| format!("serial {} for {}", i.serial, ascii_escaped(&i.subject)))
         .collect()
 }
 
@@ -296,6 +341,19 @@ fn held_subject(subject: &str, holders: &[String]) -> CaError {
          ceremony step)",
         ascii_escaped(subject),
         holders.join(", ")
+    ))
+}
+
+/// The refusal of a key that already holds certificates (`holders`) for other subjects.
+fn shared_key(holders: &[String]) -> CaError {
+    CaError::Refused(format!(
+        "the CSR's key holds an active certificate for another subject ({}): one delegate key \
+         per publisher or build system, so that a leak or a revocation touches one of them. \
+         Have the publisher make a new key for this subject, or revoke the other certificate \
+         first; when the site decides to share the key, pass \
+         --allow-key-certified-for-another-subject (allow_key_certified_for_another_subject = \
+         true in a ceremony step)",
+        holders.join("; ")
     ))
 }
 

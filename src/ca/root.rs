@@ -65,6 +65,28 @@ pub struct Backup {
     pub custodians: Vec<Custodian>,
 }
 
+/// The minimum backup a root should have, as a ceremony script states it.
+pub const MINIMUM_BACKUP: &str = "the minimum is a Shamir backup, shares = \"T-of-N\" with \
+    T >= 2 (no card alone is the key) and N >= T+1 (one card may be lost); see docs/keys.md";
+
+/// What a root with the backup `threshold` (`None`: no backup) lacks against
+/// [`MINIMUM_BACKUP`], or `None` when it meets it. A threshold below 2 never parses.
+pub fn below_minimum_backup(threshold: Option<Threshold>) -> Option<String> {
+    match threshold {
+        None => Some(
+            "no backup: the root key would live on one token, and losing that token means a \
+             new root that every site pins again"
+                .into(),
+        ),
+        Some(t) if t.n <= t.t => Some(format!(
+            "shares {}-of-{} leave no spare card: losing any one card, or its custodian, loses \
+             the backup",
+            t.t, t.n
+        )),
+        Some(_) => None,
+    }
+}
+
 /// A key placed on a token.
 pub struct PlacedKey {
     /// A URI naming it (no PIN).

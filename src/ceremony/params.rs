@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use crate::ca::root::{MINIMUM_BACKUP, below_minimum_backup};
 use crate::keys::KeyAlgorithm;
 use crate::pki::name::parse_subject;
 use crate::pki::validity::Period;
@@ -26,6 +27,26 @@ pub struct RootCreate {
     /// Make the successor root on the profile's `successor_token` (a rotation).
     #[serde(default)]
     pub successor: bool,
+    /// The site's reason for a backup below [`MINIMUM_BACKUP`]: required then, refused
+    /// otherwise, and recorded in the transcript.
+    pub below_minimum: Option<String>,
+}
+
+impl RootCreate {
+    /// The backup's threshold; `None` for a root without one.
+    pub fn threshold(&self) -> Result<Option<Threshold>, ThresholdError> {
+        self.shares.as_deref().map(str::parse).transpose()
+    }
+
+    /// For a root made below the minimum backup: what it lacks and the site's reason, as the
+    /// officers are shown it and the transcript records it.
+    pub fn below_minimum_record(&self) -> Option<String> {
+        let reason = self.below_minimum.as_deref()?;
+        let lacks = below_minimum_backup(self.threshold().ok()?)?;
+        Some(format!(
+            "BELOW THE MINIMUM BACKUP: {lacks}; the site's reason: {reason}"
+        ))
+    }
 }
 
 /// `shares-verify`.
@@ -83,6 +104,10 @@ pub struct DelegateIssue {
     /// rollover where both keys must sign for a while).
     #[serde(default)]
     pub allow_subject_held_by_another_key: bool,
+    /// Issue even when the CSR's key holds an active certificate for another subject (one key
+    /// shared by two publishers or build systems).
+    #[serde(default)]
+    pub allow_key_certified_for_another_subject: bool,
 }
 
 fn signing() -> String {
@@ -230,9 +255,9 @@ impl Check for RootCreate {
             .parse::<KeyAlgorithm>()
             .map_err(|e| e.to_string())?;
         algorithm.check_ca_key()?;
-        match &self.shares {
+        let threshold = self.threshold().map_err(|e| e.to_string())?;
+        match threshold {
             Some(t) => {
-                let t: Threshold = t.parse().map_err(|e: ThresholdError| e.to_string())?;
                 if self.custodians.len() != usize::from(t.n) {
                     return Err(format!(
                         "shares {}-of-{} needs {} custodians, {} given",
@@ -246,13 +271,36 @@ impl Check for RootCreate {
                     .map_err(|e| e.to_string())?;
                 // The same checks `root create` makes, so the ceremony stops before it starts.
                 crate::shares::check_custodians(&self.custodians, t).map_err(|e| e.to_string())?;
-                Ok(())
             }
-            None if !self.custodians.is_empty() => Err(
-                "custodians are given without shares: say shares = \"T-of-N\" for a backed-up root"
+            None if !self.custodians.is_empty() => {
+                return Err(
+                    "custodians are given without shares: say shares = \"T-of-N\" for a backed-up root"
+                        .into(),
+                );
+            }
+            None => {}
+        }
+        match (
+            below_minimum_backup(threshold),
+            self.below_minimum.as_deref(),
+        ) {
+            (None, None) => Ok(()),
+            (Some(lacks), None) => Err(format!(
+                "{lacks}. Refused: {MINIMUM_BACKUP}. A site with a reason to go below it sets \
+                 below_minimum = \"<the site's reason>\" in this step's `with`, and the \
+                 transcript records the reason"
+            )),
+            (Some(_), Some(reason))
+                if reason.trim().is_empty() || reason.chars().any(char::is_control) =>
+            {
+                Err("below_minimum must give the site's reason, in one line of text".into())
+            }
+            (Some(_), Some(_)) => Ok(()),
+            (None, Some(_)) => Err(
+                "below_minimum is set, but the backup meets the minimum: remove it, so that the \
+                 transcript records no override that was not needed"
                     .into(),
             ),
-            None => Ok(()),
         }
     }
 }

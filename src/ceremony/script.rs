@@ -111,12 +111,20 @@ impl Step {
                 "shares",
                 "custodians",
                 "successor",
+                "below_minimum",
             ],
             Action::SharesVerify => &["cards"],
             Action::RecoverVerify => &["shares", "cards"],
             Action::RootRecover => &["cards"],
             Action::PublisherKey => &["name", "publisher_subject"],
-            Action::DelegateIssue => &["name", "profile", "delegate_validity", "crl_url"],
+            Action::DelegateIssue => &[
+                "name",
+                "profile",
+                "delegate_validity",
+                "crl_url",
+                "allow_subject_held_by_another_key",
+                "allow_key_certified_for_another_subject",
+            ],
             Action::CrlIssue => &["revoke", "crl_next_update"],
             Action::BundleTrust => &[
                 "trust_version",
@@ -195,6 +203,13 @@ pub fn parse_script(bytes: &[u8]) -> Result<Script, String> {
         return Err(format!(
             "[parameters] sets '{key}', which no step reads: a typo?"
         ));
+    }
+    if script.parameters.contains_key("below_minimum") {
+        return Err(
+            "[parameters] sets below_minimum: set it in the `with` of the root-create step it \
+             excuses, so that the override names one step"
+                .into(),
+        );
     }
     for (i, step) in script.steps.iter().enumerate() {
         let n = i + 1;

@@ -36,20 +36,31 @@ pub struct Threshold {
 
 /// A threshold that does not parse or is out of range.
 #[derive(Debug, thiserror::Error)]
-#[error("bad --shares '{0}': give T-of-N with 2 <= T <= N <= {MAX_SHARES}, e.g. 3-of-5")]
-pub struct ThresholdError(pub String);
+#[error("bad --shares '{given}': {why}give T-of-N with 2 <= T <= N <= {MAX_SHARES}, e.g. 3-of-5")]
+pub struct ThresholdError {
+    given: String,
+    why: &'static str,
+}
 
 impl FromStr for Threshold {
     type Err = ThresholdError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || ThresholdError(s.to_owned());
-        let (t, n) = s.split_once("-of-").ok_or_else(bad)?;
-        let (t, n): (u8, u8) = (t.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
-        if 2 <= t && t <= n && n <= MAX_SHARES {
+        let bad = |why| ThresholdError {
+            given: s.to_owned(),
+            why,
+        };
+        let (t, n) = s.split_once("-of-").ok_or_else(|| bad(""))?;
+        let (t, n): (u8, u8) = (
+            t.parse().map_err(|_| bad(""))?,
+            n.parse().map_err(|_| bad(""))?,
+        );
+        if t == 1 {
+            Err(bad("with T = 1 every card alone would be the root key: "))
+        } else if 2 <= t && t <= n && n <= MAX_SHARES {
             Ok(Self { t, n })
         } else {
-            Err(bad())
+            Err(bad(""))
         }
     }
 }

@@ -79,6 +79,11 @@ pub fn tpm2_pkcs11_module() -> PathBuf {
     multiarch_lib("pkcs11/libtpm2_pkcs11.so")
 }
 
+/// OpenSSL's PKCS#11 engine (libp11), which lets `openssl` sign with a key on a token.
+pub fn openssl_pkcs11_engine() -> PathBuf {
+    multiarch_lib("engines-3/pkcs11.so")
+}
+
 /// Runs `cmd` and returns whether it exited 0, with stdout and stderr together.
 pub fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd

@@ -47,6 +47,11 @@ pub(crate) enum DelegateCommand {
         /// (a key rollover where both keys must sign for a while).
         #[arg(long)]
         allow_subject_held_by_another_key: bool,
+        /// Issue even when the CSR's key holds an active certificate for another subject (one
+        /// key shared by two publishers, or a publisher renamed before its old certificate is
+        /// revoked).
+        #[arg(long)]
+        allow_key_certified_for_another_subject: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -84,6 +89,7 @@ pub(crate) fn run(command: DelegateCommand) -> Result<ExitCode, keyrite::Error> 
             out,
             module,
             allow_subject_held_by_another_key,
+            allow_key_certified_for_another_subject,
             json,
         } => {
             let token: Pkcs11Uri = token.parse()?;
@@ -98,6 +104,7 @@ pub(crate) fn run(command: DelegateCommand) -> Result<ExitCode, keyrite::Error> 
                 ledger: &ledger,
                 out_dir: &out,
                 allow_shared_subject: allow_subject_held_by_another_key,
+                allow_shared_key: allow_key_certified_for_another_subject,
             };
             let plan = plan_delegate(&request)?;
             print_preview(plan.lines());

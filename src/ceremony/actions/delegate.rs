@@ -124,6 +124,7 @@ fn with_request<T>(
         ledger: &ctx.profile.ledger_dir(),
         out_dir: dir,
         allow_shared_subject: p.allow_subject_held_by_another_key,
+        allow_shared_key: p.allow_key_certified_for_another_subject,
     })?)
 }
 

@@ -242,8 +242,9 @@ pub struct Recorded {
 /// What a step will do, worked out before its roles confirm it: the lines they read, and
 /// what the step then signs, exactly, with its inputs held as they were read.
 pub struct Preview {
-    /// What the root will sign, a line each; empty for a step that has the root sign nothing
-    /// made from its inputs (a note, a root's creation, share checks).
+    /// What the root will sign, a line each; for a root's creation only the site's reason
+    /// when it is below the minimum backup; empty for a step that has the root sign nothing
+    /// made from its inputs (a note, share checks).
     pub lines: Vec<String>,
     plan: Plan,
 }
@@ -280,6 +281,13 @@ pub fn preview(ctx: &Context<'_>, step: &Step, dir: &Path) -> Result<Preview, Ce
         _ => Plan::Nothing,
     };
     let lines = match &plan {
+        // A root made below the minimum backup: the officers read the site's reason first.
+        Plan::Nothing if step.action == Action::RootCreate => {
+            params::<super::params::RootCreate>(step, ctx.script)?
+                .below_minimum_record()
+                .into_iter()
+                .collect()
+        }
         Plan::Nothing => Vec::new(),
         Plan::Delegate(p) => p.lines().to_vec(),
         Plan::Crl(p) => p.plan.lines().to_vec(),

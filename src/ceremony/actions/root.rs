@@ -59,9 +59,8 @@ pub(super) fn root_create(
         algorithm: p.algorithm.parse::<KeyAlgorithm>().map_err(Error::from)?,
         out_dir: dir,
     };
-    let made = match &p.shares {
-        Some(shares) => {
-            let threshold: Threshold = shares.parse().map_err(Error::from)?;
+    let made = match p.threshold().map_err(Error::from)? {
+        Some(threshold) => {
             let backup = Backup {
                 threshold,
                 custodians: parse_custodians(&p.custodians, threshold)?,
@@ -89,6 +88,9 @@ pub(super) fn root_create(
     );
     for r in removed {
         summary.push_str(&format!("; first removed {r}"));
+    }
+    if let Some(record) = p.below_minimum_record() {
+        summary.push_str(&format!("; {record}"));
     }
     Ok(summary)
 }
