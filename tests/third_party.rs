@@ -17,6 +17,7 @@ use keyrite::bundle::{Entry, MIN_FORMAT, Payload, Role, ThirdParty};
 
 const VENDOR_URL: &str = "http://crl.vendor.example/root.crl";
 const VENDOR_SCOPE: &str = "registry.example/vendor/app";
+const OTHER_URL: &str = "http://crl.other.example/b.crl";
 
 /// The `--third-party…` arguments that vouch for `root` as `acme`, trusted for
 /// [`VENDOR_SCOPE`], its CRLs answering for [`VENDOR_URL`].
@@ -175,6 +176,22 @@ fn a_vendor_root_is_trusted_in_its_scope_revoked_by_its_own_crl_and_gone_when_dr
     judge(VENDOR_SCOPE, "untrusted");
 }
 
+/// A self-signed CA `dir/NAME.pem` made by openssl with key `key` (`rsa:1024`) and digest
+/// `digest` (`-sha1`).
+fn openssl_root(dir: &Path, name: &str, key: &str, digest: &str) -> PathBuf {
+    let out = dir.join(format!("{name}.pem"));
+    run_ok(
+        std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", key, "-nodes", digest, "-keyout"])
+            .arg(dir.join(format!("{name}.key")))
+            .args(["-subj", &format!("/O=Vendor/CN={name}"), "-days", "30"])
+            .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+            .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out"])
+            .arg(&out),
+    );
+    out
+}
+
 /// A vendor's roots keyrite must refuse, each made as a vendor would make it.
 #[test]
 fn the_ceremony_refuses_a_vendor_root_notation_would_not_use() {
@@ -187,21 +204,8 @@ fn the_ceremony_refuses_a_vendor_root_notation_would_not_use() {
     );
     vendor.leaf("app", "/C=US/ST=WA/O=Vendor/CN=Vendor App");
     let leaf = dir.path().join("vendor/app.crt");
-    let openssl_root = |name: &str, key: &str, digest: &str| -> PathBuf {
-        let out = dir.path().join(format!("{name}.pem"));
-        run_ok(
-            std::process::Command::new("openssl")
-                .args(["req", "-x509", "-newkey", key, "-nodes", digest, "-keyout"])
-                .arg(dir.path().join(format!("{name}.key")))
-                .args(["-subj", &format!("/O=Vendor/CN={name}"), "-days", "30"])
-                .args(["-addext", "basicConstraints=critical,CA:TRUE"])
-                .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out"])
-                .arg(&out),
-        );
-        out
-    };
-    let rsa_1024 = openssl_root("Weak Key Root", "rsa:1024", "-sha256");
-    let sha1 = openssl_root("SHA-1 Root", "rsa:2048", "-sha1");
+    let rsa_1024 = openssl_root(dir.path(), "Weak Key Root", "rsa:1024", "-sha256");
+    let sha1 = openssl_root(dir.path(), "SHA-1 Root", "rsa:2048", "-sha1");
     let expired = MemoryRoot::expired("Expired Vendor Root").write_pem(dir.path(), "expired.pem");
     let cases: [(&str, Vec<String>, &str); 7] = [
         ("a leaf", vouch(&leaf), "it is a leaf, not a root"),
@@ -307,8 +311,20 @@ impl Crafted {
     /// A trust payload of `version` vouching for the vendor as `name` for `scopes`, its CRLs
     /// answering for `urls`.
     fn trust(&self, version: u64, name: &str, scopes: &[&str], urls: &[&str]) -> Payload {
+        self.trust_with(&self.vendor.root, version, name, scopes, urls)
+    }
+
+    /// [`Crafted::trust`] with the certificate `root` as the vendor's root.
+    fn trust_with(
+        &self,
+        root: &Path,
+        version: u64,
+        name: &str,
+        scopes: &[&str],
+        urls: &[&str],
+    ) -> Payload {
         let mut p = trust_payload(&self.root.lineage(), version, &[&self.root]);
-        let der = pem_der(&self.vendor.root);
+        let der = pem_der(root);
         p.entries.push(Entry {
             name: format!("third-party-ca/{name}.crt"),
             role: Role::ThirdPartyRoot,
@@ -365,6 +381,53 @@ fn the_host_refuses_a_vendor_outside_the_grant_a_foreign_crl_a_claimed_url_and_a
     let file = t.seal(&old, "old-format.bundle");
     t.site.assert_refused(&file, "does not match its content");
 
+    // Roots notation would not use, signed into a bundle by the lineage's own root: refused
+    // on the host too.
+    t.vendor.leaf("app", "/C=US/ST=WA/O=Vendor/CN=Vendor App");
+    let unusable = [
+        (
+            t.dir.path().join("vendor/app.crt"),
+            "it is a leaf, not a root",
+        ),
+        (
+            MemoryRoot::expired("Expired Vendor Root").write_pem(t.dir.path(), "expired.pem"),
+            "expired on 2021-01-01",
+        ),
+        (
+            openssl_root(t.dir.path(), "Weak Key Root", "rsa:1024", "-sha256"),
+            "its key is RSA-1024",
+        ),
+        (
+            openssl_root(t.dir.path(), "SHA-1 Root", "rsa:2048", "-sha1"),
+            "signed with SHA-1 with RSA",
+        ),
+    ];
+    for (cert, phrase) in &unusable {
+        let p = t.trust_with(cert, 1, "acme", &["registry.example/a/app"], &[]);
+        let file = t.seal(&p, "unusable.bundle");
+        t.site.assert_refused(&file, phrase);
+        fs::remove_file(file).unwrap();
+    }
+
+    // A vendor URL another lineage declared first.
+    let b = MemoryRoot::named("Second Lineage");
+    t.site
+        .pin_with(&b.lineage(), &["--scope", "registry.example/b/"]);
+    let mut first = trust_payload(&b.lineage(), 1, &[&b]);
+    first.crl_urls = vec![OTHER_URL.into()];
+    let file = b.seal(
+        &serde_json::to_value(&first).unwrap(),
+        t.dir.path(),
+        "b-first.bundle",
+    );
+    let (ok, text) = t.site.install(&file);
+    assert!(ok, "{text}");
+    let squat = t.seal(
+        &t.trust(1, "acme", &["registry.example/a/app"], &[OTHER_URL]),
+        "squat.bundle",
+    );
+    t.site.assert_refused(&squat, "which lineage");
+
     let good = t.seal(
         &t.trust(1, "acme", &["registry.example/a/app"], &[VENDOR_URL]),
         "good.bundle",
@@ -396,12 +459,9 @@ fn the_host_refuses_a_vendor_outside_the_grant_a_foreign_crl_a_claimed_url_and_a
     t.site
         .assert_refused(&file, "was not signed by third party 'acme''s root");
 
-    // A second lineage may not declare the vendor URL the first declared for its vendor.
-    let b = MemoryRoot::named("Second Lineage");
-    t.site
-        .pin_with(&b.lineage(), &["--scope", "registry.example/b/"]);
-    let mut claim = trust_payload(&b.lineage(), 1, &[&b]);
-    claim.crl_urls = vec![VENDOR_URL.into()];
+    // The other lineage may not declare the URL this one declared for its vendor.
+    let mut claim = trust_payload(&b.lineage(), 2, &[&b]);
+    claim.crl_urls = vec![OTHER_URL.into(), VENDOR_URL.into()];
     let file = b.seal(
         &serde_json::to_value(&claim).unwrap(),
         t.dir.path(),
