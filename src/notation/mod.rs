@@ -1,15 +1,16 @@
 //! What notation v1.3.2 accepts and how it decides, reproduced from its code and checked
 //! against the real binary by the tests: trust policy documents, trusted identities,
-//! registry scopes, trust stores, its CRL cache, the integrity and revocation of a chain, and
-//! the verdict on a signature by it. keyrite-import judges with it, and both the importer and
-//! the ceremony refuse to write what it would reject. Nothing here writes a file or reaches a
-//! network.
+//! registry scopes, trust stores, its CRL cache, the integrity and revocation of a chain, the
+//! verdict on a signature by it, and what it asks a signing plugin to sign. keyrite-import
+//! judges with it, and both the importer and the ceremony refuse to write what it would
+//! reject. Nothing here writes a file or reaches a network.
 
 pub mod anchor;
 mod chain;
 pub mod crl_cache;
 pub mod dn;
 pub mod go;
+pub mod payload;
 pub mod policy;
 mod revocation;
 pub mod scope;
