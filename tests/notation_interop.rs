@@ -8,7 +8,6 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use common::ceremony::{CRL_URL, Ceremony, Site};
 use common::notation::{self, Dirs, Notation, build_machine, sign_local};
@@ -88,8 +87,8 @@ fn notation_verifies_keyrite_delegates_and_refuses_a_revoked_one() {
     );
 }
 
-/// keygen → CSR → issue → install-chain for key `key_id`, then `notation key add --plugin
-/// keyrite`, and a signature in each format verified on the site.
+/// A publisher key `key_id` certified by the ceremony (see [`Ceremony::publisher_key`]), then
+/// `notation key add --plugin keyrite`, and a signature in each format verified on the site.
 fn sign_through_plugin(
     n: &Notation,
     c: &Ceremony,
@@ -98,39 +97,7 @@ fn sign_through_plugin(
     algorithm: &str,
     envs: &[(&str, String)],
 ) {
-    let work = c.hsm.dir().join(format!("plugin-{algorithm}"));
-    fs::create_dir_all(&work).unwrap();
-    let csr = work.join(format!("{algorithm}.csr"));
-    let mut keygen = Command::new(env!("CARGO_BIN_EXE_keyrite"));
-    keygen
-        .env_remove("KEYRITE_PIN")
-        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-        .args([
-            "publisher",
-            "keygen",
-            "--key",
-            key_id,
-            "--algorithm",
-            algorithm,
-        ])
-        .args([
-            "--subject",
-            &format!("C=US,ST=WA,O=Publisher,CN=plugin-{algorithm}"),
-        ])
-        .arg("--out")
-        .arg(&csr);
-    if key_id.starts_with("file:") {
-        keygen.args(["--scrypt-work-factor", "14"]);
-    }
-    run_ok(&mut keygen);
-    c.issue(&csr, &work);
-    run_ok(
-        Command::new(env!("CARGO_BIN_EXE_keyrite"))
-            .env_remove("KEYRITE_PIN")
-            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-            .args(["publisher", "install-chain", "--key", key_id, "--chain"])
-            .arg(work.join(format!("{algorithm}.chain.pem"))),
-    );
+    c.publisher_key(key_id, algorithm, envs);
     let b = build_machine(algorithm);
     let plugin_dir = b.dirs.libexec.join("plugins/keyrite");
     fs::create_dir_all(&plugin_dir).unwrap();

@@ -33,10 +33,23 @@ pub const GO_ATTRIBUTE_NAMES: [(&str, &str); 9] = [
     ("2.5.4.5", "SERIALNUMBER"),
 ];
 
-/// notation's `ParseDistinguishedName`: no `=#` anywhere, RFC 4514 syntax as go-ldap reads
-/// it, one attribute per RDN, `S` read as `ST`, no type twice (unless its first value is
-/// empty), and C, ST and O present and not empty.
+/// notation's `ParseDistinguishedName`: [`parse_name`], and C, ST and O present and not empty.
 pub fn parse(text: &str) -> Result<Dn, String> {
+    let dn = parse_name(text)?;
+    for field in ["C", "ST", "O"] {
+        if dn.get(field.as_bytes()).is_none_or(|v| v.is_empty()) {
+            return Err(format!(
+                "'{text}' has no {field}: notation requires C, ST (or S) and O"
+            ));
+        }
+    }
+    Ok(dn)
+}
+
+/// A distinguished name under notation's syntax rules, whatever attributes it has: no `=#`
+/// anywhere, RFC 4514 syntax as go-ldap reads it, one attribute per RDN, `S` read as `ST`, no
+/// type twice (unless its first value is empty).
+pub fn parse_name(text: &str) -> Result<Dn, String> {
     if text.contains("=#") {
         return Err(format!(
             "'{text}' contains \"=#\", which notation does not support in x509.subject identities"
@@ -60,13 +73,6 @@ pub fn parse(text: &str) -> Result<Dn, String> {
                 return Err(format!("'{text}' has {} twice", show(&kind)));
             }
             dn.insert(kind, value);
-        }
-    }
-    for field in ["C", "ST", "O"] {
-        if dn.get(field.as_bytes()).is_none_or(|v| v.is_empty()) {
-            return Err(format!(
-                "'{text}' has no {field}: notation requires C, ST (or S) and O"
-            ));
         }
     }
     Ok(dn)
@@ -119,6 +125,13 @@ pub fn unmatchable_types(dn: &Dn) -> Vec<String> {
 pub fn subject(name: &Name) -> Result<Dn, String> {
     let rendered = go_name_string(name)?;
     parse(&rendered).map_err(|e| format!("the subject as notation renders it: {e}"))
+}
+
+/// A certificate subject as Go renders it, read with [`parse_name`]: for matching a name
+/// that is not a signing identity (a TLS client's), where notation's required C, ST and O do
+/// not apply.
+pub fn subject_name(name: &Name) -> Result<Dn, String> {
+    parse_name(&go_name_string(name)?)
 }
 
 /// Go's `pkix.Name.String()` of a name as its certificate parser fills it: the attributes it

@@ -7,6 +7,7 @@
 pub mod chain;
 pub mod keygen;
 pub mod plugin;
+pub mod sign;
 
 use std::path::{Path, PathBuf};
 

@@ -157,6 +157,49 @@ impl Ceremony {
         );
     }
 
+    /// A publisher key at `key_id` made by `keyrite publisher keygen` (`algorithm` `p384`,
+    /// `rsa3072`, …; a key file sealed to `KEYRITE_KEY_PASSPHRASE` from `envs` with a light
+    /// work factor), certified by this ceremony with subject `C=US,ST=WA,O=Publisher,
+    /// CN=plugin-ALGORITHM`, and its chain recorded by `publisher install-chain`; returns the
+    /// chain file.
+    pub fn publisher_key(&self, key_id: &str, algorithm: &str, envs: &[(&str, String)]) -> PathBuf {
+        let work = self.hsm.dir().join(format!("plugin-{algorithm}"));
+        fs::create_dir_all(&work).unwrap();
+        let csr = work.join(format!("{algorithm}.csr"));
+        let mut keygen = Command::new(env!("CARGO_BIN_EXE_keyrite"));
+        keygen
+            .env_remove("KEYRITE_PIN")
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .args([
+                "publisher",
+                "keygen",
+                "--key",
+                key_id,
+                "--algorithm",
+                algorithm,
+            ])
+            .args([
+                "--subject",
+                &format!("C=US,ST=WA,O=Publisher,CN=plugin-{algorithm}"),
+            ])
+            .arg("--out")
+            .arg(&csr);
+        if key_id.starts_with("file:") {
+            keygen.args(["--scrypt-work-factor", "14"]);
+        }
+        run_ok(&mut keygen);
+        self.issue(&csr, &work);
+        let chain = work.join(format!("{algorithm}.chain.pem"));
+        run_ok(
+            Command::new(env!("CARGO_BIN_EXE_keyrite"))
+                .env_remove("KEYRITE_PIN")
+                .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+                .args(["publisher", "install-chain", "--key", key_id, "--chain"])
+                .arg(&chain),
+        );
+        chain
+    }
+
     /// The ceremony's root as an [`Issuer`].
     pub fn root_issuer(&self) -> Issuer {
         Issuer {

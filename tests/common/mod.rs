@@ -38,6 +38,7 @@ pub mod memory_root;
 pub mod notation;
 pub mod odd_ca;
 pub mod openssl_ca;
+pub mod signd;
 
 use std::fs;
 use std::io::Write;
@@ -665,6 +666,17 @@ impl Tmux {
 /// keyrite (`cargo test` builds the whole workspace).
 pub fn plugin_binary() -> PathBuf {
     let path = Path::new(env!("CARGO_BIN_EXE_keyrite")).with_file_name("notation-keyrite");
+    assert!(
+        path.is_file(),
+        "{} is not built: run the tests with `cargo test --workspace` (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// The `keyrite-signd` binary built beside `keyrite` (a binary of another workspace package).
+pub fn signd_binary() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_keyrite")).with_file_name("keyrite-signd");
     assert!(
         path.is_file(),
         "{} is not built: run the tests with `cargo test --workspace` (scripts/test does)",

@@ -66,6 +66,17 @@ pub fn can_unshare() -> bool {
     })
 }
 
+/// The network a notation command runs on.
+#[derive(Clone, Debug)]
+pub enum Net {
+    /// None at all where `unshare -n` works: a test that must not reach anything.
+    Offline,
+    /// A network namespace (`ip netns`), e.g. a build host that reaches a signing host.
+    Namespace(String),
+    /// This machine's own, for a service on loopback.
+    Loopback,
+}
+
 /// A host's notation directories: config (trust store, policy, keys), cache (CRLs) and
 /// libexec (plugins).
 #[derive(Clone)]
@@ -103,14 +114,27 @@ impl Notation {
     /// `notation ARGS` for `dirs`, hermetic and offline, with `envs` added (a plugin's
     /// secrets and module).
     pub fn command(&self, dirs: &Dirs, envs: &[(&str, String)]) -> Command {
-        let mut cmd = if can_unshare() {
-            let mut c = Command::new("unshare");
-            c.args(["-n", "timeout", "-k", "5", TIMEOUT_SECS]);
-            c
-        } else {
-            let mut c = Command::new("timeout");
-            c.args(["-k", "5", TIMEOUT_SECS]);
-            c
+        self.command_on(&Net::Offline, dirs, envs)
+    }
+
+    /// `notation ARGS` for `dirs`, hermetic, on the network `net`.
+    pub fn command_on(&self, net: &Net, dirs: &Dirs, envs: &[(&str, String)]) -> Command {
+        let mut cmd = match net {
+            Net::Offline if can_unshare() => {
+                let mut c = Command::new("unshare");
+                c.args(["-n", "timeout", "-k", "5", TIMEOUT_SECS]);
+                c
+            }
+            Net::Namespace(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "timeout", "-k", "5", TIMEOUT_SECS]);
+                c
+            }
+            Net::Offline | Net::Loopback => {
+                let mut c = Command::new("timeout");
+                c.args(["-k", "5", TIMEOUT_SECS]);
+                c
+            }
         };
         cmd.arg(&self.bin)
             .env_clear()
@@ -131,8 +155,19 @@ impl Notation {
 
     /// Runs notation; (success, stdout and stderr).
     pub fn run(&self, dirs: &Dirs, envs: &[(&str, String)], args: &[&str]) -> (bool, String) {
+        self.run_on(&Net::Offline, dirs, envs, args)
+    }
+
+    /// Runs notation on the network `net`; (success, stdout and stderr).
+    pub fn run_on(
+        &self,
+        net: &Net,
+        dirs: &Dirs,
+        envs: &[(&str, String)],
+        args: &[&str],
+    ) -> (bool, String) {
         let out: Output = self
-            .command(dirs, envs)
+            .command_on(net, dirs, envs)
             .args(args)
             .output()
             .expect("run notation");

@@ -72,6 +72,19 @@ impl OpensslCa {
     /// Issues leaf `name` with `subject`; its key is `DIR/NAME.key`, its certificate
     /// `DIR/NAME.crt`; returns its chain (leaf, root) `DIR/NAME.chain.pem`.
     pub fn leaf(&self, name: &str, subject: &str) -> PathBuf {
+        self.issue(name, subject, None, &[])
+    }
+
+    /// Issues `name` as [`OpensslCa::leaf`] does, with the extensions `extensions` (lines of an
+    /// openssl extension section) instead of a code-signing leaf's, and `openssl ca` date
+    /// arguments (`-startdate 250101000000Z`, `-enddate …`, `-days N`).
+    pub fn issue(
+        &self,
+        name: &str,
+        subject: &str,
+        extensions: Option<&str>,
+        dates: &[&str],
+    ) -> PathBuf {
         let csr = self.dir.join(format!("{name}.csr"));
         let cert = self.dir.join(format!("{name}.crt"));
         run_ok(
@@ -82,9 +95,20 @@ impl OpensslCa {
                 .args(["-subj", subject, "-out"])
                 .arg(&csr),
         );
+        let mut ca = self.ca();
+        match extensions {
+            Some(lines) => {
+                let ext = self.dir.join(format!("{name}.ext"));
+                fs::write(&ext, format!("[ext]\n{lines}\n")).unwrap();
+                ca.arg("-extfile").arg(ext).args(["-extensions", "ext"]);
+            }
+            None => {
+                ca.args(["-extensions", "leaf"]);
+            }
+        }
         run_ok(
-            self.ca()
-                .args(["-extensions", "leaf", "-notext", "-in"])
+            ca.args(dates)
+                .args(["-notext", "-in"])
                 .arg(&csr)
                 .arg("-out")
                 .arg(&cert),

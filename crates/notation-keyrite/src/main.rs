@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 mod modules;
 mod protocol;
+mod remote;
 
 use protocol::{ErrorCode, PluginError};
 

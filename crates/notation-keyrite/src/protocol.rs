@@ -6,16 +6,20 @@
 //! pin-source, `KEYRITE_PIN`, `KEYRITE_KEY_PASSPHRASE` or the identity file named by
 //! `KEYRITE_AGE_IDENTITY`, never from a prompt, and no error message carries one.
 
+use std::collections::BTreeMap;
+
 use data_encoding::BASE64;
-use der::Encode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::remote::{self, RemoteKey};
+
+use keyrite::keys::KeyError;
 use keyrite::keys::open::{KeyRef, OpenKey};
 use keyrite::keys::seal::{Openers, SealError, read_identities};
 use keyrite::keys::token::TokenError;
-use keyrite::keys::{HashAlgorithm, KeyAlgorithm, KeyError, PublicKey, SignatureScheme};
+use keyrite::publisher::sign::{NotationKey, SignError, chain_base64};
 use keyrite::publisher::{
     AGE_IDENTITY_ENV, KEY_PASSPHRASE_ENV, PublisherError, public_key_of, recorded_chain,
 };
@@ -103,6 +107,16 @@ impl Classify for KeyError {
     }
 }
 
+impl Classify for SignError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            SignError::Mismatch(_) => ErrorCode::Validation,
+            SignError::Key(k) => k.code(),
+            SignError::Failed(_) => ErrorCode::Error,
+        }
+    }
+}
+
 impl Classify for PublisherError {
     fn code(&self) -> ErrorCode {
         match self {
@@ -136,6 +150,8 @@ fn under_notation(message: String) -> String {
 struct DescribeKeyRequest {
     contract_version: String,
     key_id: String,
+    #[serde(default)]
+    plugin_config: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -146,6 +162,8 @@ struct GenerateSignatureRequest {
     key_spec: String,
     hash_algorithm: String,
     payload: String,
+    #[serde(default)]
+    plugin_config: BTreeMap<String, String>,
 }
 
 /// Answers one plugin command with its JSON request.
@@ -159,13 +177,23 @@ pub fn handle(command: &str, request: &[u8]) -> Result<Value, PluginError> {
         "describe-key" => {
             let req: DescribeKeyRequest = parse(request)?;
             check_version(&req.contract_version)?;
+            if remote::is_remote(&req.key_id) {
+                let spec = RemoteKey::new(&req.key_id, &req.plugin_config)?.key_spec()?;
+                return Ok(json!({"keyId": req.key_id, "keySpec": spec}));
+            }
             let key = key_ref(&req.key_id)?;
             let public = public_key_of(&key, None).map_err(|e| unknown_key(&key, e))?;
-            Ok(json!({"keyId": req.key_id, "keySpec": key_spec(&public)?.0}))
+            Ok(
+                json!({"keyId": req.key_id, "keySpec": NotationKey::of(&public).map_err(classify)?.spec}),
+            )
         }
         "generate-signature" => {
             let req: GenerateSignatureRequest = parse(request)?;
             check_version(&req.contract_version)?;
+            if remote::is_remote(&req.key_id) {
+                let key = RemoteKey::new(&req.key_id, &req.plugin_config)?;
+                return key.sign(&req.key_id, req.payload, req.hash_algorithm, req.key_spec);
+            }
             generate_signature(&req)
         }
         other => Err(PluginError::new(
@@ -236,48 +264,8 @@ fn unknown_key(key: &KeyRef, e: impl Classify) -> PluginError {
     }
 }
 
-/// notation's keySpec for `key`, and the scheme notation signs with for it.
-fn key_spec(key: &PublicKey) -> Result<(&'static str, SignatureScheme), PluginError> {
-    let alg = key.algorithm().ok_or_else(|| {
-        PluginError::new(
-            ErrorCode::Validation,
-            format!(
-                "the key is {}, which notation does not sign with",
-                key.describe()
-            ),
-        )
-    })?;
-    let spec = match alg {
-        KeyAlgorithm::P256 => "EC-256",
-        KeyAlgorithm::P384 => "EC-384",
-        KeyAlgorithm::P521 => "EC-521",
-        KeyAlgorithm::Rsa2048 => "RSA-2048",
-        KeyAlgorithm::Rsa3072 => "RSA-3072",
-        KeyAlgorithm::Rsa4096 => "RSA-4096",
-    };
-    Ok((spec, alg.notation_scheme()))
-}
-
-fn hash_name(hash: HashAlgorithm) -> &'static str {
-    match hash {
-        HashAlgorithm::Sha256 => "SHA-256",
-        HashAlgorithm::Sha384 => "SHA-384",
-        HashAlgorithm::Sha512 => "SHA-512",
-    }
-}
-
-/// notation's name for a signing algorithm: `ECDSA-SHA-256`, `RSASSA-PSS-SHA-384`, ….
-fn signing_algorithm(scheme: SignatureScheme) -> String {
-    let family = if scheme.is_ecdsa() {
-        "ECDSA"
-    } else {
-        "RSASSA-PSS"
-    };
-    format!("{family}-{}", hash_name(scheme.hash()))
-}
-
 /// Secrets for a key file, from the environment only.
-fn openers() -> Result<Openers, PluginError> {
+pub(crate) fn openers() -> Result<Openers, PluginError> {
     let identities = match std::env::var_os(AGE_IDENTITY_ENV) {
         Some(path) => read_identities(std::path::Path::new(&path)).map_err(|e| {
             PluginError::new(ErrorCode::AccessDenied, format!("{AGE_IDENTITY_ENV}: {e}"))
@@ -305,27 +293,10 @@ fn generate_signature(req: &GenerateSignatureRequest) -> Result<Value, PluginErr
         Some(opened) => opened.public_key().clone(),
         None => public_key_of(&key, None).map_err(|e| unknown_key(&key, e))?,
     };
-    let (spec, scheme) = key_spec(&public)?;
-    let hash = scheme.hash();
-    if req.key_spec != spec {
-        return Err(PluginError::new(
-            ErrorCode::Validation,
-            format!(
-                "keySpec '{}' does not match the key, which is {spec}",
-                req.key_spec
-            ),
-        ));
-    }
-    if req.hash_algorithm != hash_name(hash) {
-        return Err(PluginError::new(
-            ErrorCode::Validation,
-            format!(
-                "hashAlgorithm '{}' does not go with {spec}: notation pairs it with {}",
-                req.hash_algorithm,
-                hash_name(hash)
-            ),
-        ));
-    }
+    let notation_key = NotationKey::of(&public).map_err(classify)?;
+    notation_key
+        .check_request(&req.key_spec, &req.hash_algorithm)
+        .map_err(classify)?;
     let payload = BASE64.decode(req.payload.as_bytes()).map_err(|e| {
         PluginError::new(ErrorCode::Validation, format!("payload is not base64: {e}"))
     })?;
@@ -337,35 +308,13 @@ fn generate_signature(req: &GenerateSignatureRequest) -> Result<Value, PluginErr
         Some(opened) => opened,
         None => OpenKey::open(&key, None, &openers()?).map_err(classify)?,
     };
-    let signature = opened.sign(scheme, &payload).map_err(classify)?;
-    // Checked against the certificate notation will put in the envelope, not only the key.
-    let leaf_key = keyrite::pki::verify::subject_key(&chain[0])
-        .map_err(|e| PluginError::new(ErrorCode::Error, e))?;
-    leaf_key.verify(scheme, &payload, &signature).map_err(|e| {
-        PluginError::new(
-            ErrorCode::Error,
-            format!("the signature does not verify against the recorded leaf certificate: {e}"),
-        )
-    })?;
-    let raw = if scheme.is_ecdsa() {
-        public.ecdsa_der_to_raw(&signature).ok_or_else(|| {
-            PluginError::new(
-                ErrorCode::Error,
-                "the ECDSA signature does not convert to r || s",
-            )
-        })?
-    } else {
-        signature
-    };
-    let certificate_chain = chain
-        .iter()
-        .map(|c| c.to_der().map(|der| BASE64.encode(&der)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| PluginError::new(ErrorCode::Error, format!("encoding the chain: {e}")))?;
+    let signature = notation_key
+        .sign(&opened, &payload, &chain[0])
+        .map_err(classify)?;
     Ok(json!({
         "keyId": req.key_id,
-        "signature": BASE64.encode(&raw),
-        "signingAlgorithm": signing_algorithm(scheme),
-        "certificateChain": certificate_chain,
+        "signature": BASE64.encode(&signature),
+        "signingAlgorithm": notation_key.signing_algorithm(),
+        "certificateChain": chain_base64(&chain).map_err(classify)?,
     }))
 }
