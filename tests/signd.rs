@@ -1066,3 +1066,54 @@ fn the_ceremony_station_and_importer_link_no_network_code() {
         assert!(signd.iter().any(|n| n == name), "{signd:?}");
     }
 }
+
+/// A `subject` identity is a certificate's whole subject: a certificate from the same CA whose
+/// subject holds a client's attributes and one more `CN` (which notation's rendering of a
+/// subject hides, keeping the last) is not that client.
+#[test]
+fn a_certificate_with_more_in_its_subject_than_a_client_is_not_that_client() {
+    let mut w = World::new("signd-subject");
+    w.pki.client_ca.issue(
+        "two-cns",
+        "/O=Example/CN=admin/CN=build-1",
+        Some(
+            "basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n\
+             extendedKeyUsage = clientAuth",
+        ),
+        &[],
+    );
+    let key = w.pki.client_ca.key("two-cns");
+    let cert = key.with_extension("crt");
+    let subject = run_ok(
+        Command::new("openssl")
+            .args(["x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in"])
+            .arg(&cert),
+    );
+    assert!(
+        subject.contains("CN=build-1,CN=admin,O=Example"),
+        "{subject}"
+    );
+    w.clients.insert("two-cns", ClientCert { cert, key });
+    let signd = w.start("subject", "");
+    let body = sign_body(&fixture("jws-ec384.b64"), "EC-384", "SHA-384");
+    let (_, status, answer, _) = w.curl(
+        &signd.addr,
+        Some("two-cns"),
+        "POST",
+        "/v1/keys/p384/sign",
+        Some(&body),
+    );
+    assert_eq!(status, 403, "{answer}");
+    assert!(
+        answer.contains("not one a [[client]] entry names"),
+        "{answer}"
+    );
+    let (_, status, answer, _) = w.curl(
+        &signd.addr,
+        Some("build-1"),
+        "POST",
+        "/v1/keys/p384/sign",
+        Some(&body),
+    );
+    assert_eq!(status, 200, "{answer}");
+}

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use keyrite::notation::dn;
 use keyrite::sys::input;
 use serde::Deserialize;
 
@@ -240,8 +241,24 @@ impl Config {
             }
             match (&client.subject, &client.spki_sha256) {
                 (Some(s), None) => {
-                    keyrite::notation::dn::parse_name(s)
-                        .map_err(|e| format!("{what}: subject '{s}': {e}"))?;
+                    let subject =
+                        dn::parse_name(s).map_err(|e| format!("{what}: subject '{s}': {e}"))?;
+                    if let Some((kind, _)) = subject.iter().find(|(_, v)| v.is_empty()) {
+                        return Err(format!(
+                            "{what}: subject '{s}' gives {} no value: name each attribute of \
+                             the certificate's subject, with its value, and no other",
+                            dn::show(kind)
+                        ));
+                    }
+                    let unmatchable = dn::unmatchable_types(&subject);
+                    if !unmatchable.is_empty() {
+                        return Err(format!(
+                            "{what}: subject '{s}' names {}, which no certificate's subject is \
+                             read as: write C, ST, L, STREET, POSTALCODE, O, OU, CN and \
+                             SERIALNUMBER so, and any other type as its dotted OID",
+                            unmatchable.join(", ")
+                        ));
+                    }
                 }
                 (None, Some(h)) => {
                     if h.len() != 64 || hex::decode(h).is_err() {
@@ -351,6 +368,17 @@ mod tests {
                     "subject = \"CN=x\"\nspki_sha256 = \"5c2b",
                 ),
                 "exactly one of subject and spki_sha256",
+            ),
+            (
+                example.replace(
+                    "CN=ci-runner-1, O=Example",
+                    "CN=ci-runner-1, O=Example, OU=",
+                ),
+                "gives OU no value",
+            ),
+            (
+                example.replace("CN=ci-runner-1, O=Example", "cn=ci-runner-1, O=Example"),
+                "names cn, which no certificate's subject is read as",
             ),
             (
                 example.replace("rate_per_minute = 600", "rate_per_minute = 0"),

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use data_encoding::BASE64;
+use der::asn1::ObjectIdentifier;
 use der::{Decode, Encode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
@@ -24,8 +25,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 use x509_cert::Certificate;
+use x509_cert::name::Name;
 
-use keyrite::notation::dn::{self, Dn};
+use keyrite::notation::dn::{self, Dn, GO_ATTRIBUTE_NAMES};
+use keyrite::notation::go::x509::{self as gox509, STRING_TAGS};
 use keyrite::notation::payload;
 use keyrite::pki::name::display_name;
 use keyrite_signd_api::{ErrorBody, Health, KeyInfo, KeyList, PREFIX, SignRequest, SignResponse};
@@ -36,7 +39,7 @@ use crate::keys::SigningKey;
 
 /// How a `[[client]]` recognises its certificate.
 enum Identity {
-    /// All of the subject, in any order.
+    /// All of the subject, in any order: equal to [`exact_subject`] of the certificate.
     Subject(Dn),
     /// The SHA-256 of its SubjectPublicKeyInfo.
     Spki([u8; 32]),
@@ -185,12 +188,10 @@ impl Service {
             .to_der()
             .map(|der| Sha256::digest(der).into())
             .unwrap_or_default();
-        let subject = dn::subject_name(tbs.subject()).ok();
+        let subject = exact_subject(tbs.subject());
         let client = self.clients.iter().position(|c| match &c.identity {
             Identity::Spki(h) => *h == spki,
-            Identity::Subject(want) => subject
-                .as_ref()
-                .is_some_and(|s| dn::is_subset(want, s) && dn::is_subset(s, want)),
+            Identity::Subject(want) => subject.as_ref() == Some(want),
         });
         let named = client.map_or_else(String::new, |i| {
             format!("client={}; ", self.clients[i].name)
@@ -547,6 +548,45 @@ impl Service {
     }
 }
 
+/// A client certificate's subject as a `subject` identity names it, every attribute kept: a
+/// type Go names by that name (`CN`, `O`, …), any other by its dotted OID, each value a string.
+/// `None` when the subject cannot be named exactly so (a multi-valued RDN, a type twice, an
+/// empty value, a value that is not a string), and then no `subject` identity matches it.
+///
+/// Not notation's rendering (Go's `pkix.Name.String`), which keeps only the last CN and drops
+/// values that are not strings, and reads a missing type as empty: compared through it,
+/// `CN=build-1, O=Example` would match a certificate whose subject also holds `CN=admin`.
+fn exact_subject(name: &Name) -> Option<Dn> {
+    let der = name.to_der().ok()?;
+    let mut input = der.as_slice();
+    let sequence = gox509::read_any(&mut input).ok()?;
+    let mut subject = Dn::new();
+    for rdn in gox509::name_attributes(sequence.value).ok()? {
+        let [attribute] = rdn.as_slice() else {
+            return None;
+        };
+        if !STRING_TAGS.contains(&attribute.value.tag) {
+            return None;
+        }
+        let value = gox509::name_string(attribute.value.tag, attribute.value.value).ok()?;
+        let oid = ObjectIdentifier::from_bytes(attribute.oid)
+            .ok()?
+            .to_string();
+        let kind = GO_ATTRIBUTE_NAMES
+            .iter()
+            .find(|(o, _)| *o == oid)
+            .map_or(oid.clone(), |(_, name)| (*name).to_owned());
+        if value.is_empty()
+            || subject
+                .insert(kind.into_bytes(), value.into_bytes())
+                .is_some()
+        {
+            return None;
+        }
+    }
+    Some(subject)
+}
+
 /// Appends to the log; the error as one line for the service's own output.
 fn append(audit: &Mutex<AuditLog>, record: Record) -> Result<u64, String> {
     let time = keyrite::sys::clock::now()
@@ -591,4 +631,43 @@ fn json(
             .insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn matches(identity: &str, certificate: &str) -> bool {
+        let want = dn::parse_name(identity).expect("identity");
+        let name = Name::from_str(certificate).expect("certificate subject");
+        exact_subject(&name).as_ref() == Some(&want)
+    }
+
+    /// A `subject` identity is the certificate's whole subject: an extra attribute, a second CN
+    /// (which Go's rendering hides, keeping the last) or a multi-valued RDN is another client.
+    #[test]
+    fn a_subject_identity_matches_exactly_that_subject() {
+        let identity = "CN=build-1, O=Example";
+        assert!(matches(identity, "CN=build-1,O=Example"));
+        assert!(matches(identity, "O=Example,CN=build-1"));
+        assert!(matches("O=Example, CN=build-1", "CN=build-1,O=Example"));
+        for other in [
+            "CN=build-1,CN=admin,O=Example",
+            "CN=admin,CN=build-1,O=Example",
+            "CN=build-1,OU=Other,O=Example",
+            "CN=build-1+OU=Other,O=Example",
+            "CN=build-1,O=Example,1.2.840.113549.1.9.1=a@example.com",
+            "CN=build-1",
+            "CN=build-1,O=Example,OU=",
+            "CN=build-2,O=Example",
+        ] {
+            assert!(!matches(identity, other), "{identity} matched {other}");
+        }
+        assert!(matches(
+            "CN=build-1, O=Example, 1.2.840.113549.1.9.1=a@example.com",
+            "CN=build-1,O=Example,1.2.840.113549.1.9.1=a@example.com"
+        ));
+    }
 }
