@@ -1117,3 +1117,53 @@ fn a_certificate_with_more_in_its_subject_than_a_client_is_not_that_client() {
     );
     assert_eq!(status, 200, "{answer}");
 }
+
+/// The audit log is one service's and always verifies: a second instance on it does not
+/// start, a refusal quoting a key name as long as a request head allows is still an entry
+/// `audit verify` reads, and once the log is deleted no signature leaves the service.
+#[test]
+fn the_audit_log_is_the_services_own_and_a_lost_log_withholds_signatures() {
+    let w = World::new("signd-audit");
+    let mut signd = w.start("audit", "");
+    let addr = signd.addr.clone();
+    let log = w.audit_log("audit");
+    let second = w.config("audit-second", "", "");
+    let text = fs::read_to_string(&second)
+        .unwrap()
+        .replace("audit-second.audit.jsonl", "audit.audit.jsonl");
+    fs::write(&second, text).unwrap();
+    let said = Signd::start(&w.hosts, &second, &w.envs)
+        .err()
+        .expect("a second instance started on the same audit log");
+    assert!(said.contains("a log of its own"), "{said}");
+
+    let body = sign_body(&fixture("jws-ec384.b64"), "EC-384", "SHA-384");
+    let long = format!("/v1/keys/{}/sign", "k".repeat(60_000));
+    let (_, status, answer, stderr) = w.curl(&addr, Some("build-1"), "POST", &long, Some(&body));
+    assert_eq!(status, 403, "{stderr}");
+    assert!(answer.contains("not one this client may use"));
+    let (ok, text) = audit_verify(&log);
+    assert!(ok, "a long key name broke the log: {text}");
+
+    let sign_path = "/v1/keys/p384/sign";
+    let (_, status, answer, _) = w.curl(&addr, Some("build-1"), "POST", sign_path, Some(&body));
+    assert_eq!(status, 200, "{answer}");
+    fs::remove_file(&log).unwrap();
+    for _ in 0..2 {
+        let (_, status, answer, _) = w.curl(&addr, Some("build-1"), "POST", sign_path, Some(&body));
+        assert_eq!(status, 500, "signed with the audit log deleted: {answer}");
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["code"], "error", "{answer}");
+        assert!(answer.get("signature").is_none(), "{answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains("audit log"),
+            "{answer}"
+        );
+    }
+    assert!(signd.stop(), "{}", signd.output());
+    assert!(
+        signd.output().contains("no longer names the open log"),
+        "{}",
+        signd.output()
+    );
+}

@@ -5,7 +5,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,10 @@ const GENESIS: &str = "000000000000000000000000000000000000000000000000000000000
 
 /// Audit lines longer than this are not entries keyrite-signd wrote.
 const MAX_LINE: usize = 64 * 1024;
+
+/// The most bytes of a client's description, a key name, a media type or a reason an entry
+/// holds; longer ones are cut, so that no entry is longer than [`MAX_LINE`].
+const MAX_FIELD: usize = 4096;
 
 /// What became of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +90,14 @@ pub enum AuditError {
         /// What failed.
         source: std::io::Error,
     },
+    /// The log cannot be written as the one log of this service.
+    #[error("audit log {path}: {reason}")]
+    Unusable {
+        /// The log.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// The chain breaks at a line.
     #[error("audit log {path}: line {line}: {reason}")]
     Broken {
@@ -107,6 +119,8 @@ pub struct Summary {
     pub signed: u64,
     /// The SHA-256 of the last line (the genesis value for an empty log).
     pub head: String,
+    /// The log's length in bytes.
+    pub bytes: u64,
 }
 
 /// Reads and checks every line of the log at `path`: each a well-formed entry numbered one
@@ -125,6 +139,7 @@ fn verify_from(mut reader: impl BufRead, path: &Path) -> Result<Summary, AuditEr
         entries: 0,
         signed: 0,
         head: GENESIS.to_owned(),
+        bytes: 0,
     };
     let mut line = Vec::new();
     loop {
@@ -176,20 +191,23 @@ fn verify_from(mut reader: impl BufRead, path: &Path) -> Result<Summary, AuditEr
         summary.entries = number;
         summary.signed += u64::from(entry.verdict == Verdict::Signed);
         summary.head = hex::encode(Sha256::digest(body));
+        summary.bytes += n as u64;
     }
 }
 
-/// The log, open for appending; one writer per file.
+/// The log, open for appending; one writer per file, which holds an exclusive `flock` on it.
 pub struct AuditLog {
     path: PathBuf,
     file: File,
     next_id: u64,
     head: String,
+    /// The file's length after the last entry this writer wrote.
+    len: u64,
 }
 
 impl AuditLog {
     /// Opens the log at `path` (made, mode 0600, when missing) after verifying all of it: a
-    /// log that does not verify is not appended to.
+    /// log that does not verify is not appended to, nor one another writer holds locked.
     pub fn open(path: &Path) -> Result<Self, AuditError> {
         let io = |source| AuditError::Io {
             path: path.to_owned(),
@@ -202,30 +220,75 @@ impl AuditLog {
             .mode(0o600)
             .open(path)
             .map_err(io)?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+            |e| AuditError::Unusable {
+                path: path.to_owned(),
+                reason: format!(
+                    "another process holds it locked ({e}): each keyrite-signd needs a log of \
+                     its own"
+                ),
+            },
+        )?;
         let summary = verify_from(BufReader::new(&file), path)?;
         Ok(Self {
             path: path.to_owned(),
             file,
             next_id: summary.entries + 1,
             head: summary.head,
+            len: summary.bytes,
         })
     }
 
+    /// Refuses to append unless the path still names the file this writer opened and the file
+    /// ends where its last entry did: an entry written to a deleted or replaced log, or after
+    /// another writer's line (or a torn write of its own), would be one nobody can verify.
+    fn check_still_written_here(&self) -> Result<(), AuditError> {
+        let unusable = |reason: String| AuditError::Unusable {
+            path: self.path.clone(),
+            reason: format!(
+                "{reason}; no signature is returned until keyrite-signd is restarted on a log \
+                 that verifies"
+            ),
+        };
+        let open = self
+            .file
+            .metadata()
+            .map_err(|e| unusable(format!("cannot read the open log's metadata: {e}")))?;
+        let named = std::fs::metadata(&self.path)
+            .map_err(|e| unusable(format!("the path no longer names the open log ({e})")))?;
+        if (open.dev(), open.ino()) != (named.dev(), named.ino()) {
+            return Err(unusable(
+                "the path names another file than the log this service opened".into(),
+            ));
+        }
+        if open.len() != self.len {
+            return Err(unusable(format!(
+                "it is {} bytes where this service's last entry left {}: something else wrote \
+                 to it, or a write was cut short",
+                open.len(),
+                self.len
+            )));
+        }
+        Ok(())
+    }
+
     /// Appends `record` as the next entry, written in one write and fsynced; returns its id.
+    /// A field longer than [`MAX_FIELD`] bytes is cut there, so every entry verifies.
     pub fn append(&mut self, time: &str, record: Record) -> Result<u64, AuditError> {
+        self.check_still_written_here()?;
         let (verdict, reason) = match record.refusal {
             None => (Verdict::Signed, None),
-            Some(r) => (Verdict::Refused, Some(r)),
+            Some(r) => (Verdict::Refused, Some(clip(r))),
         };
         let entry = Entry {
             id: self.next_id,
             prev: self.head.clone(),
-            time: time.to_owned(),
-            client: record.client,
-            key: record.key,
-            payload_sha256: record.payload_sha256,
-            artifact_digest: record.artifact_digest,
-            artifact_media_type: record.artifact_media_type,
+            time: clip(time.to_owned()),
+            client: clip(record.client),
+            key: record.key.map(clip),
+            payload_sha256: record.payload_sha256.map(clip),
+            artifact_digest: record.artifact_digest.map(clip),
+            artifact_media_type: record.artifact_media_type.map(clip),
             verdict,
             reason,
         };
@@ -244,8 +307,23 @@ impl AuditLog {
             })?;
         self.head = head;
         self.next_id += 1;
+        self.len += line.len() as u64;
         Ok(entry.id)
     }
+}
+
+/// `text` cut to at most [`MAX_FIELD`] bytes, at a character boundary, marked as cut.
+fn clip(mut text: String) -> String {
+    const CUT: &str = "…(cut)";
+    if text.len() > MAX_FIELD {
+        let mut end = MAX_FIELD - CUT.len();
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str(CUT);
+    }
+    text
 }
 
 #[cfg(test)]
@@ -364,5 +442,78 @@ mod tests {
         let (line, reason) = broken_at(&path);
         assert_eq!(line, 2);
         assert!(reason.contains("without a reason"), "{reason}");
+    }
+
+    /// A request naming a key of 100 000 characters (its URL path), or a refusal quoting as
+    /// much, would make a line `verify` refuses, and the service would not start again.
+    #[test]
+    fn an_entry_with_huge_fields_is_cut_and_the_log_still_verifies() {
+        let (_dir, path) = written(1);
+        let mut log = AuditLog::open(&path).expect("open");
+        let huge = "é".repeat(50_000);
+        let mut long = record(Some(&huge));
+        long.key = Some(huge.clone());
+        long.client = huge.clone();
+        long.artifact_media_type = Some(huge.clone());
+        assert_eq!(log.append("t", long).expect("append"), 2);
+        drop(log);
+        let summary = verify(&path).expect("a log with a long entry verifies");
+        assert_eq!(summary.entries, 2);
+        let entry: Entry = serde_json::from_str(&lines(&path)[1]).expect("entry");
+        let key = entry.key.expect("key");
+        assert!(key.len() <= MAX_FIELD && key.ends_with("(cut)"), "{key}");
+        assert!(AuditLog::open(&path).is_ok());
+    }
+
+    #[test]
+    fn a_second_writer_is_refused() {
+        let (_dir, path) = written(1);
+        let _first = AuditLog::open(&path).expect("open");
+        match AuditLog::open(&path) {
+            Err(AuditError::Unusable { reason, .. }) => {
+                assert!(reason.contains("a log of its own"), "{reason}")
+            }
+            other => panic!("a second writer opened the log: {:?}", other.map(|_| ())),
+        }
+    }
+
+    /// Once the log is deleted, replaced, or written by something else, no entry is
+    /// acknowledged: a signature whose entry is in no verifiable log is never returned.
+    #[test]
+    fn a_deleted_replaced_or_shared_log_is_not_appended_to() {
+        type Damage = fn(&Path);
+        let cases: [(&str, Damage); 4] = [
+            ("no longer names", |p| std::fs::remove_file(p).expect("rm")),
+            ("another file", |p| {
+                let other = p.with_extension("new");
+                std::fs::write(&other, b"").expect("write");
+                std::fs::rename(&other, p).expect("rename");
+            }),
+            ("something else wrote", |p| {
+                let mut f = OpenOptions::new().append(true).open(p).expect("open");
+                f.write_all(b"{}\n").expect("write");
+            }),
+            ("something else wrote", |p| {
+                OpenOptions::new()
+                    .write(true)
+                    .open(p)
+                    .and_then(|f| f.set_len(0))
+                    .expect("truncate")
+            }),
+        ];
+        for (expected, damage) in cases {
+            let (_dir, path) = written(2);
+            let mut log = AuditLog::open(&path).expect("open");
+            log.append("t", record(None)).expect("append");
+            damage(&path);
+            for _ in 0..2 {
+                match log.append("t", record(None)) {
+                    Err(AuditError::Unusable { reason, .. }) => {
+                        assert!(reason.contains(expected), "{expected}: {reason}")
+                    }
+                    other => panic!("{expected}: appended: {other:?}"),
+                }
+            }
+        }
     }
 }
