@@ -756,6 +756,33 @@ fn each_refusal_gives_its_reason_signs_nothing_and_is_recorded_where_it_got_that
         );
     }
 
+    // A refusal's response may quote what was wrong; its audit entry names only the rule.
+    let header = r#"{"alg":"ES384","cty":"text/plain; marker=PAYLOADBYTES","crit":["io.cncf.notary.signingScheme"],"io.cncf.notary.signingScheme":"notary.x509","io.cncf.notary.signingTime":"2026-12-07T00:00:00Z"}"#;
+    let jws = format!(
+        "{}.{}",
+        data_encoding::BASE64URL_NOPAD.encode(header.as_bytes()),
+        data_encoding::BASE64URL_NOPAD.encode(b"{}")
+    );
+    let (_, status, answer, _) = w.curl(
+        &addr,
+        Some("build-1"),
+        "POST",
+        sign_path,
+        Some(&sign_body(jws.as_bytes(), "EC-384", "SHA-384")),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("PAYLOADBYTES"), "{answer}");
+    let entry = audit_entries(&log).pop().unwrap();
+    assert_eq!(entry["verdict"], "refused");
+    assert!(!entry.to_string().contains("PAYLOADBYTES"), "{entry}");
+    assert!(
+        entry["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a notation payload: "),
+        "{entry}"
+    );
+
     // build-2 may sign twice a minute: the third is refused with Retry-After.
     for _ in 0..2 {
         let (_, status, answer, _) = w.curl(
@@ -786,7 +813,7 @@ fn each_refusal_gives_its_reason_signs_nothing_and_is_recorded_where_it_got_that
         .filter(|e| e["verdict"] == "signed")
         .collect();
     assert_eq!(signed.len(), 2, "{entries:?}");
-    assert_eq!(entries.len(), cases.len() + 3);
+    assert_eq!(entries.len(), cases.len() + 4);
     for e in &entries {
         let line = e.to_string();
         assert!(
@@ -802,15 +829,30 @@ fn a_silent_connection_does_not_delay_other_clients_and_is_cut_off() {
     let signd = w.start("silent", "request_timeout_secs = 3");
     let addr = signd.addr.clone();
     // Raw TCP connections from the build host that never speak.
+    // Connections from the build host that never speak: eight before the TLS handshake, and
+    // eight that finish it (with build-1's certificate) and then send no request.
+    let client = &w.clients["build-1"];
+    let script = "import socket,ssl,sys,time\n\
+        host,port=sys.argv[1].rsplit(':',1)\n\
+        s=socket.create_connection((host,int(port)))\n\
+        if sys.argv[2]=='tls':\n\
+        \x20c=ssl.create_default_context(cafile=sys.argv[3])\n\
+        \x20c.load_cert_chain(sys.argv[4],sys.argv[5])\n\
+        \x20s=c.wrap_socket(s,server_hostname=host)\n\
+        t=time.time()\n\
+        try:\n\
+        \x20s.recv(1)\n\
+        except (ConnectionError,ssl.SSLError):\n\
+        \x20pass\n\
+        print('closed after %.1f s' % (time.time()-t))";
     let mut silent: Vec<std::process::Child> = (0..16)
-        .map(|_| {
+        .map(|i| {
             w.hosts
                 .on_build_host(Path::new("/usr/bin/python3"))
-                .args([
-                    "-c",
-                    "import socket,sys,time\nhost,port=sys.argv[1].rsplit(':',1)\ns=socket.create_connection((host,int(port)))\nt=time.time()\nd=s.recv(1)\nprint('closed after %.1f s' % (time.time()-t))",
-                    &addr,
-                ])
+                .args(["-c", script, &addr, if i % 2 == 0 { "tcp" } else { "tls" }])
+                .arg(&w.pki.server_ca.root)
+                .arg(&client.cert)
+                .arg(&client.key)
                 .stdout(Stdio::piped())
                 .spawn()
                 .unwrap()
@@ -914,7 +956,8 @@ fn kill_9_under_load_leaves_a_log_that_verifies_and_holds_every_signature_return
         .into_iter()
         .flat_map(|h| h.join().unwrap())
         .collect();
-    assert!(received.len() >= 12, "{}", received.len());
+    // Up to one answer per client may have been on its way when the service died.
+    assert!(received.len() >= 8, "{}", received.len());
     let log = w.audit_log("kill");
     let (ok, text) = audit_verify(&log);
     assert!(ok, "{text}");
@@ -1166,4 +1209,31 @@ fn the_audit_log_is_the_services_own_and_a_lost_log_withholds_signatures() {
         "{}",
         signd.output()
     );
+}
+
+#[test]
+fn the_contrib_unit_passes_systemd_analyze() {
+    let contrib = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib");
+    let dir = tempfile::tempdir().unwrap();
+    // The unit as installed, with ExecStart naming the binary built here.
+    let text = fs::read_to_string(contrib.join("keyrite-signd.service"))
+        .unwrap()
+        .replace(
+            "/usr/local/bin/keyrite-signd",
+            signd_binary().to_str().unwrap(),
+        );
+    for sandboxing in [
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+        "SystemCallFilter=@system-service",
+        "LoadCredential=",
+    ] {
+        assert!(text.contains(sandboxing), "the unit lacks {sandboxing}");
+    }
+    let unit = dir.path().join("keyrite-signd.service");
+    fs::write(&unit, text).unwrap();
+    let (ok, text) = run(Command::new("systemd-analyze").arg("verify").arg(&unit));
+    assert!(ok && text.trim().is_empty(), "{text}");
 }

@@ -127,6 +127,25 @@ pub enum PayloadError {
     Payload(String),
 }
 
+impl PayloadError {
+    /// Which rule the input broke, in words that quote nothing of the input: for a record that
+    /// must hold no payload bytes (the detailed message may quote a header value).
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Self::Empty => "an empty payload",
+            Self::TooLarge { .. } => "a payload larger than a notation signing input",
+            Self::Der => "DER (an X.509 structure?), not a notation signing input",
+            Self::Unrecognized => "neither a JWS signing input nor a COSE Sig_structure",
+            Self::Jws(_) => "a JWS signing input that is not notation's",
+            Self::Cose(_) | Self::TrailingBytes { .. } => {
+                "a COSE Sig_structure that is not notation's"
+            }
+            Self::ContentType { .. } => "a content type other than notation's payload",
+            Self::Payload(_) => "a signed payload that is not notation's {\"targetArtifact\": …}",
+        }
+    }
+}
+
 /// Recognises `input` as what notation v1.3.2 asks a `SIGNATURE_GENERATOR.RAW` plugin to sign,
 /// or says why it is not. Never panics; reads nothing beyond `input`.
 pub fn recognize(input: &[u8]) -> Result<SigningInput, PayloadError> {

@@ -110,6 +110,8 @@ struct Refusal {
     code: &'static str,
     message: String,
     retry_after: Option<u64>,
+    /// What the audit log records instead of `message`, when that quotes the payload.
+    recorded: Option<String>,
 }
 
 impl Refusal {
@@ -119,6 +121,7 @@ impl Refusal {
             code,
             message: message.into(),
             retry_after: None,
+            recorded: None,
         }
     }
 
@@ -270,7 +273,12 @@ impl Service {
         match outcome {
             Ok(response) => response,
             Err(refusal) => {
-                record.refusal = Some(refusal.message.clone());
+                record.refusal = Some(
+                    refusal
+                        .recorded
+                        .clone()
+                        .unwrap_or_else(|| refusal.message.clone()),
+                );
                 let id = self.record(record).await;
                 refused(refusal, id)
             }
@@ -333,8 +341,11 @@ impl Service {
                 )
             })?;
         let body = self.body(req).await?;
-        let request: SignRequest = serde_json::from_slice(&body)
-            .map_err(|e| Refusal::bad_request(format!("the body is not a sign request: {e}")))?;
+        // The log records which rule a refusal broke, never the bytes that broke it.
+        let request: SignRequest = serde_json::from_slice(&body).map_err(|e| Refusal {
+            recorded: Some("the body is not a sign request (its JSON did not read)".into()),
+            ..Refusal::bad_request(format!("the body is not a sign request: {e}"))
+        })?;
         let payload = BASE64
             .decode(request.payload.as_bytes())
             .map_err(|e| Refusal::bad_request(format!("payload is not standard base64: {e}")))?;
@@ -342,8 +353,9 @@ impl Service {
         key.notation
             .check_request(&request.key_spec, &request.hash_algorithm)
             .map_err(|e| Refusal::bad_request(e.to_string()))?;
-        let input = payload::recognize(&payload).map_err(|e| {
-            Refusal::new(
+        let input = payload::recognize(&payload).map_err(|e| Refusal {
+            recorded: Some(format!("not a notation payload: {}", e.rule())),
+            ..Refusal::new(
                 StatusCode::BAD_REQUEST,
                 "not-a-notation-payload",
                 e.to_string(),
