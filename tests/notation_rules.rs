@@ -203,6 +203,78 @@ fn a_tsa_root_on_p384_signed_with_sha256_is_accepted() {
     assert!(ok, "{text}");
 }
 
+/// A TSA certificate notation's tsa store could not end a timestamp's chain in is refused at
+/// the ceremony, naming the rule, and no bundle is written.
+#[test]
+fn a_tsa_root_notation_would_not_use_is_refused_at_the_ceremony() {
+    let c = Ceremony::new("rules-tsa-refused");
+    let dir = c.hsm.dir().join("tsa-refused");
+    fs::create_dir_all(&dir).unwrap();
+    let make = |name: &str, key: &[&str], digest: &str, extensions: &[&str]| {
+        let out = dir.join(format!("{name}.crt"));
+        let mut cmd = Command::new("openssl");
+        cmd.args(["req", "-x509", "-newkey"])
+            .args(key)
+            .args(["-nodes", digest, "-keyout"])
+            .arg(dir.join(format!("{name}.key")))
+            .args([
+                "-subj",
+                &format!("/C=US/O=Example TSA/CN={name}"),
+                "-days",
+                "30",
+            ]);
+        for e in extensions {
+            cmd.args(["-addext", e]);
+        }
+        run_ok(cmd.arg("-out").arg(&out));
+        out
+    };
+    let ca = [
+        "basicConstraints=critical,CA:TRUE",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ];
+    let cases = [
+        (
+            make(
+                "tsa-signer",
+                &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+                "-sha256",
+                &[
+                    "basicConstraints=critical,CA:FALSE",
+                    "keyUsage=critical,digitalSignature",
+                    "extendedKeyUsage=critical,timeStamping",
+                ],
+            ),
+            "it is a TSA's timestamping certificate, not its root",
+        ),
+        (
+            make(
+                "no-key-usage",
+                &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+                "-sha256",
+                &["basicConstraints=critical,CA:TRUE"],
+            ),
+            "is not a CA certificate",
+        ),
+        (make("rsa-1024", &["rsa:1024"], "-sha256", &ca), "1024"),
+        (make("sha1", &["rsa:2048"], "-sha1", &ca), "SHA-1 with RSA"),
+    ];
+    for (cert, says) in &cases {
+        let (ok, text, bundle) = c.trust_bundle(
+            "trust-tsa.bundle",
+            1,
+            &["--tsa-root", cert.to_str().unwrap()],
+        );
+        assert!(!ok, "{}: {text}", cert.display());
+        assert!(
+            text.contains(says) && text.contains("tsa store"),
+            "{}: {text}",
+            cert.display()
+        );
+        assert!(!bundle.exists(), "{}: a bundle was written", cert.display());
+    }
+}
+
 #[test]
 fn a_host_restored_under_other_paths_keeps_working() {
     let c = Ceremony::new("rules-restore");

@@ -4,7 +4,7 @@
 
 use der::DateTime;
 use x509_cert::Certificate;
-use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
 
 use crate::keys::PublicKey;
 use crate::pki::csr::check_leaf_key;
@@ -28,9 +28,15 @@ pub enum Store {
     Tsa,
 }
 
+/// The OID of the timeStamping extended key usage.
+const TIME_STAMPING: &str = "1.3.6.1.5.5.7.3.8";
+
 /// Why notation would not use `cert` as a root of a `kind` store at `now`: signed with a
-/// broken hash, not a CA (for a `ca` store: a leaf), not self-signed, not valid at `now`, or
-/// a key notation does not accept. The message names the certificate and the rule.
+/// broken hash, not a CA (a leaf; for a `tsa` store, the TSA's own timestamping certificate
+/// rather than the root that issued it), not self-signed, not valid at `now`, or a key
+/// notation does not accept. Both stores need a CA root: notation verifies a timestamp's
+/// chain up to a self-signed root with cA and keyCertSign. The message names the certificate
+/// and the rule.
 pub fn check_root(cert: &Certificate, now: DateTime, kind: Store) -> Result<(), String> {
     let tbs = cert.tbs_certificate();
     let who = display_name(tbs.subject());
@@ -46,10 +52,21 @@ pub fn check_root(cert: &Certificate, now: DateTime, kind: Store) -> Result<(), 
         .as_ref()
         .is_some_and(|(critical, b)| *critical && b.ca)
         && usage.is_some_and(|(critical, k)| critical && k.0.contains(KeyUsages::KeyCertSign));
-    if kind == Store::Ca && !is_ca {
+    if !is_ca {
+        let time_stamping = tbs
+            .get_extension::<ExtendedKeyUsage>()
+            .ok()
+            .flatten()
+            .is_some_and(|(_, eku)| eku.0.iter().any(|o| o.to_string() == TIME_STAMPING));
+        let store = match kind {
+            Store::Ca => "ca",
+            Store::Tsa => "tsa",
+        };
         return Err(format!(
-            "{who} is not a CA certificate (critical cA basicConstraints and keyCertSign keyUsage), which notation's ca stores require{}",
-            if !basic.is_some_and(|(_, b)| b.ca) {
+            "{who} is not a CA certificate (critical cA basicConstraints and keyCertSign keyUsage), which notation's {store} stores require{}",
+            if kind == Store::Tsa && time_stamping {
+                ": it is a TSA's timestamping certificate, not its root; give the self-signed root that issued it"
+            } else if !basic.is_some_and(|(_, b)| b.ca) {
                 ": it is a leaf, not a root"
             } else {
                 ""

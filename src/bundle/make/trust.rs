@@ -20,7 +20,7 @@ use crate::keys::token::{Pkcs11Uri, Token, TokenSigner};
 use crate::notation::anchor::{Store, check_root};
 use crate::pki::name::ascii_escaped;
 use crate::pki::validity::Period;
-use crate::pki::{MAX_CERTIFICATE_BYTES, parse_certificate};
+use crate::pki::{MAX_CERTIFICATE_BYTES, parse_certificate, read_certificate};
 use crate::sys::input::{InputFile, Links};
 
 /// What a trust bundle needs.
@@ -138,8 +138,16 @@ pub fn plan_trust(req: &TrustRequest<'_>) -> Result<TrustPlan, MakeError> {
             "--retire-signing-root leaves the bundle with no root: add the successor with --add-root".into(),
         ));
     }
+    let checked_at = now()?;
     for path in req.tsa_roots {
-        let (_, der) = self_signed_root(path)?;
+        let cert = read_certificate(path)?;
+        check_root(&cert, checked_at, Store::Tsa).map_err(|why| {
+            MakeError::Refused(format!(
+                "TSA root {}: {why}; notation would not use it as a root of a tsa store",
+                path.display()
+            ))
+        })?;
+        let der = cert.to_der()?;
         let entry = cert_entry(Role::TsaRoot, "tsa", &der);
         if entries.iter().any(|e| e.name == entry.name) {
             return Err(MakeError::Refused(format!(
