@@ -39,6 +39,7 @@ pub mod notation;
 pub mod odd_ca;
 pub mod openssl_ca;
 pub mod signd;
+pub mod tsa;
 
 use std::fs;
 use std::io::Write;
