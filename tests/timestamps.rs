@@ -11,9 +11,9 @@ use std::path::Path;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use common::Token;
 use common::ceremony::{Ceremony, Site};
 use common::notation::{self, Dirs, Net, Notation, build_machine};
-use common::Token;
 use common::tsa::Tsa;
 
 /// The repository the statements cover.

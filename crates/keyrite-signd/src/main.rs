@@ -16,6 +16,7 @@ use keyrite::keys::open::{KeyRef, OpenKey};
 use keyrite_signd_api::tls;
 
 mod audit;
+mod clients;
 mod config;
 mod keys;
 mod server;
