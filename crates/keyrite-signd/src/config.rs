@@ -313,15 +313,19 @@ fn check_name(name: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    /// The example in docs/signd-api.md is a configuration the service accepts.
-    #[test]
-    fn the_documented_example_parses() {
-        let doc = include_str!("../../../docs/signd-api.md");
-        let example = doc
+    /// The configuration example in docs/signd-api.md.
+    fn documented_example() -> &'static str {
+        include_str!("../../../docs/signd-api.md")
             .split("```toml\n")
             .nth(1)
             .and_then(|rest| rest.split("```").next())
-            .expect("a toml block in docs/signd-api.md");
+            .expect("a toml block in docs/signd-api.md")
+    }
+
+    /// The example in docs/signd-api.md is a configuration the service accepts.
+    #[test]
+    fn the_documented_example_parses() {
+        let example = documented_example();
         let config = Config::parse(example, Some("/run/credentials/keyrite-signd.service"))
             .expect("the documented configuration");
         assert_eq!(config.keys.len(), 2);
@@ -338,12 +342,7 @@ mod tests {
 
     #[test]
     fn misspelt_and_inconsistent_settings_are_refused() {
-        let doc = include_str!("../../../docs/signd-api.md");
-        let example = doc
-            .split("```toml\n")
-            .nth(1)
-            .and_then(|rest| rest.split("```").next())
-            .expect("a toml block");
+        let example = documented_example();
         let creds = Some("/run/credentials/x");
         for (edit, expected) in [
             (
