@@ -484,7 +484,6 @@ registry_scopes = ["registry.example/prod/app"]
 level = "strict"
 trusted_identities = ["x509.subject: C=US, ST=WA, O=Publisher, CN=a"]
 revocation = "enforce"
-timestamps = true
 "#,
     )
     .unwrap();
@@ -531,6 +530,11 @@ timestamps = true
         ours["signatureVerification"]["override"]["revocation"],
         "enforce"
     );
+    // A statement that names no rule trusts the bundle's TSA roots under afterCertExpiry.
+    assert_eq!(
+        ours["signatureVerification"]["verifyTimestamp"],
+        "afterCertExpiry"
+    );
     let out = site.import().args(["status", "--json"]).output().unwrap();
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -543,7 +547,7 @@ timestamps = true
     );
     assert_eq!(
         status["lineages"][0]["trust"]["policy"],
-        serde_json::json!(["prod"])
+        serde_json::json!([{"name": "prod", "verify_timestamp": "afterCertExpiry"}])
     );
     assert_eq!(status["problems"], serde_json::json!([]));
 }

@@ -334,6 +334,7 @@ fn crafted_payloads_signed_by_the_pinned_root_are_refused() {
         trusted_identities: ids.iter().map(|i| (*i).to_owned()).collect(),
         revocation: None,
         timestamps: false,
+        verify_timestamp: None,
     };
     for (name, st, phrase) in [
         (

@@ -2,7 +2,7 @@
 //! policy statements notation accepts.
 
 use super::{
-    BundleError, Entry, Kind, MAX_ITEMS, MAX_TEXT, MAX_VERSION, Payload, Role, Statement,
+    BundleError, Entry, FORMAT, Kind, MAX_ITEMS, MAX_TEXT, MAX_VERSION, Payload, Role, Statement,
     ThirdParty, parse_time,
 };
 use crate::notation::{dn, scope};
@@ -113,6 +113,12 @@ pub fn check_payload(p: &Payload) -> Result<(), BundleError> {
     }
     let has_tsa = p.entries.iter().any(|e| e.role == Role::TsaRoot);
     for (i, s) in p.policy.iter().enumerate() {
+        if s.timestamps && p.format >= FORMAT {
+            return bad(format!(
+                "policy statement '{}' says timestamps = true, which only formats 2 and 3 say: format {FORMAT} names the rule in verify_timestamp",
+                s.name
+            ));
+        }
         check_statement(s, has_tsa)
             .map_err(|m| BundleError::Content(format!("policy statement '{}': {m}", s.name)))?;
         if p.policy[..i].iter().any(|o| o.name == s.name) {
@@ -164,6 +170,11 @@ fn check_third_parties(p: &Payload) -> Result<(), BundleError> {
         let has_tsa = p
             .third_party_entry(&t.name, Role::ThirdPartyTsaRoot)
             .is_some();
+        if has_tsa && t.verify_timestamp.is_none() && p.format >= FORMAT {
+            return bad(format!(
+                "{what} has a TSA root but names no verify_timestamp rule (always or afterCertExpiry), which format {FORMAT} requires"
+            ));
+        }
         let statement = t.statement(&p.lineage, has_tsa);
         check_statement(&statement, has_tsa)
             .map_err(|m| BundleError::Content(format!("{what}: {m}")))?;
@@ -344,8 +355,16 @@ pub fn check_statement(s: &Statement, has_tsa: bool) -> Result<(), String> {
         }
     }
     check_identities(&s.trusted_identities)?;
-    if s.timestamps && !has_tsa {
-        return Err("timestamps = true, but the bundle carries no TSA root".into());
+    if let Some(rule) = s.timestamp_rule()
+        && !has_tsa
+    {
+        return Err(match s.verify_timestamp {
+            Some(_) => format!(
+                "verify_timestamp = \"{}\", but the bundle carries no TSA root to check timestamps against",
+                rule.name()
+            ),
+            None => "timestamps = true, but the bundle carries no TSA root".into(),
+        });
     }
     Ok(())
 }

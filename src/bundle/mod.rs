@@ -20,9 +20,13 @@ use serde::{Deserialize, Serialize};
 
 /// The newest payload format this keyrite writes and reads. Format 2 added the trust bundle's
 /// declared CRL URLs (a format 1 bundle is refused, since it declares none); format 3 added
-/// third parties' roots and CRLs, and is written only by a bundle that carries them, so that
-/// hosts not yet updated keep reading every other bundle.
-pub const FORMAT: u32 = 3;
+/// third parties' roots and CRLs; format 4 names the timestamp rule of every statement that
+/// trusts TSA roots ([`VerifyTimestamp`]). A bundle is written in the oldest format its
+/// content needs, so that hosts not yet updated keep reading every other bundle.
+pub const FORMAT: u32 = 4;
+
+/// The format that added third parties.
+const THIRD_PARTY_FORMAT: u32 = 3;
 
 /// The oldest payload format this keyrite reads.
 pub const MIN_FORMAT: u32 = 2;
@@ -157,6 +161,9 @@ pub struct ThirdParty {
     /// The CDP URLs its certificates carry: what its CRLs in revocation bundles may fill.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub crl_urls: Vec<String>,
+    /// The rule its TSA root is used under (format 4); present exactly when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_timestamp: Option<VerifyTimestamp>,
 }
 
 impl ThirdParty {
@@ -164,6 +171,9 @@ impl ThirdParty {
     /// root when it has one. Named for the lineage too, as two lineages may vouch for one
     /// vendor under the same name.
     pub fn statement(&self, lineage: &str, has_tsa: bool) -> Statement {
+        // A format 3 payload names no rule: its TSA root was installed under notation's
+        // default, `always`.
+        let legacy = has_tsa && self.verify_timestamp.is_none();
         Statement {
             name: format!(
                 "third-party.{}.{}",
@@ -174,7 +184,8 @@ impl ThirdParty {
             level: "strict".into(),
             trusted_identities: self.trusted_identities.clone(),
             revocation: None,
-            timestamps: has_tsa,
+            timestamps: legacy,
+            verify_timestamp: self.verify_timestamp,
         }
     }
 }
@@ -195,9 +206,60 @@ pub struct Statement {
     /// The revocation override (`enforce`, `log` or `skip`), when not the level's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation: Option<String>,
-    /// Whether signatures must carry a timestamp checked against the bundle's TSA roots.
-    #[serde(default)]
+    /// Formats 2 and 3 only: `true` put the bundle's TSA roots in the statement under
+    /// notation's default rule, `always`. Read, never written: format 4 says
+    /// [`Statement::verify_timestamp`] instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub timestamps: bool,
+    /// The rule the statement trusts the bundle's TSA roots under (format 4); absent, it does
+    /// not trust them, and every certificate of a signing chain must be valid when notation
+    /// verifies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_timestamp: Option<VerifyTimestamp>,
+}
+
+impl Statement {
+    /// The rule the statement trusts the bundle's TSA roots under, whichever format said it.
+    pub fn timestamp_rule(&self) -> Option<VerifyTimestamp> {
+        self.verify_timestamp
+            .or(self.timestamps.then_some(VerifyTimestamp::Always))
+    }
+}
+
+/// When notation requires a signature to carry a timestamp from a TSA a statement trusts
+/// (its `verifyTimestamp`). keyrite's default is [`VerifyTimestamp::AfterCertExpiry`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VerifyTimestamp {
+    /// Every signature must carry one, even while its certificates are valid: a signature
+    /// without a timestamp is refused.
+    #[serde(rename = "always")]
+    Always,
+    /// Only once a certificate of the signing chain has expired: until then a signature
+    /// without a timestamp verifies, and a timestamp is not checked.
+    #[serde(rename = "afterCertExpiry")]
+    AfterCertExpiry,
+}
+
+impl VerifyTimestamp {
+    /// The value as notation's trust policy writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Always => "always",
+            Self::AfterCertExpiry => "afterCertExpiry",
+        }
+    }
+
+    /// What the rule asks of a signature, in a sentence officers and sites read.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::Always => {
+                "every signature must carry a timestamp from a trusted TSA, even while its certificates are valid"
+            }
+            Self::AfterCertExpiry => {
+                "a signature needs a timestamp from a trusted TSA only once a certificate of its chain has expired"
+            }
+        }
+    }
 }
 
 /// The signed content of a bundle.
@@ -231,13 +293,22 @@ pub struct Payload {
 }
 
 impl Payload {
-    /// The format a payload with these entries and third parties is written in: 3 when it
-    /// carries anything of a third party, else 2, which every importer since format 2 reads.
-    pub fn format_for(entries: &[Entry], third_parties: &[ThirdParty]) -> u32 {
-        if third_parties.is_empty() && !entries.iter().any(|e| e.role.is_third_party()) {
-            MIN_FORMAT
-        } else {
+    /// The format a payload with this content is written in, the oldest that can say it: 4
+    /// when a statement or third party names a timestamp rule, else 3 when it carries
+    /// anything of a third party, else 2, which every importer since format 2 reads.
+    pub fn format_for(
+        entries: &[Entry],
+        policy: &[Statement],
+        third_parties: &[ThirdParty],
+    ) -> u32 {
+        if policy.iter().any(|s| s.verify_timestamp.is_some())
+            || third_parties.iter().any(|t| t.verify_timestamp.is_some())
+        {
             FORMAT
+        } else if !third_parties.is_empty() || entries.iter().any(|e| e.role.is_third_party()) {
+            THIRD_PARTY_FORMAT
+        } else {
+            MIN_FORMAT
         }
     }
 

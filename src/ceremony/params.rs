@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use crate::bundle::make::TimestampChoice;
 use crate::ca::root::{MINIMUM_BACKUP, below_minimum_backup};
 use crate::keys::KeyAlgorithm;
 use crate::pki::name::parse_subject;
@@ -145,6 +146,10 @@ pub struct BundleTrust {
     /// Third parties' roots the site vouches for, their files on the input medium.
     #[serde(default)]
     pub third_parties: Vec<ThirdParty>,
+    /// The lineage's TSA roots, on the input medium. The policy's statements trust them
+    /// under `afterCertExpiry` unless they name another `verify_timestamp`.
+    #[serde(default)]
+    pub tsa_roots: Vec<String>,
 }
 
 /// A third party in a `bundle-trust` step.
@@ -162,6 +167,8 @@ pub struct ThirdParty {
     pub identities: Vec<String>,
     /// Its TSA root, on the input medium.
     pub tsa_root: Option<String>,
+    /// The rule its TSA root is used under (`afterCertExpiry` when left out).
+    pub verify_timestamp: Option<TimestampChoice>,
     /// The CDP URLs its certificates carry.
     #[serde(default)]
     pub crl_urls: Vec<String>,
@@ -363,6 +370,9 @@ impl Check for BundleTrust {
                 .try_for_each(|f| file("third party TSA root", f))?;
             t.crl_urls.iter().try_for_each(|u| url(u))?;
         }
+        self.tsa_roots
+            .iter()
+            .try_for_each(|f| file("TSA root", f))?;
         self.policy.iter().try_for_each(|f| file("policy", f))
     }
 }

@@ -17,7 +17,10 @@ pub fn notation_statement(s: &Statement, store: &str) -> Value {
         verification.insert("override".into(), json!({ "revocation": r }));
     }
     let mut stores = vec![format!("ca:{store}")];
-    if s.timestamps {
+    if let Some(rule) = s.timestamp_rule() {
+        // Written even for `always`, notation's default: the rule the officers approved is
+        // in the file for anyone reading it.
+        verification.insert("verifyTimestamp".into(), json!(rule.name()));
         stores.push(format!("tsa:{store}"));
     }
     json!({

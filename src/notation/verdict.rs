@@ -55,12 +55,18 @@ pub struct Verdict {
     pub outcome: Outcome,
     /// Why, in a sentence.
     pub reason: String,
+    /// What a signature by the chain needs by way of a timestamp under the statement that
+    /// applies, in a sentence: whether one is required now, only after the chain expires, or
+    /// never checked. `None` when no statement applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
 }
 
 fn verdict(outcome: Outcome, reason: impl Into<String>) -> Verdict {
     Verdict {
         outcome,
         reason: reason.into(),
+        timestamp: None,
     }
 }
 
@@ -132,6 +138,7 @@ pub fn for_repository(
         .map(|s| store::read(host.config, "ca", s))
         .collect::<Result<Vec<_>, _>>()
         .map(|stores| stores.into_iter().flatten().map(|(_, der)| der).collect());
+    let need = timestamp_need(statement, chain, level.authentic_timestamp);
     let judged = Judged {
         chain,
         at,
@@ -139,7 +146,57 @@ pub fn for_repository(
         level,
         statement: Some(statement),
     };
-    judged.judge(trusted)
+    Verdict {
+        timestamp: Some(need),
+        ..judged.judge(trusted)
+    }
+}
+
+/// What a signature by `chain` needs by way of a timestamp under `statement`, whose level
+/// takes `action` on the authentic-timestamp check: notation's rules, as the verdict applies
+/// them, stated for the chain's lifetime rather than for one moment.
+fn timestamp_need(statement: &Statement, chain: &[Certificate], action: Action) -> String {
+    if action == Action::Skip {
+        return format!(
+            "statement '{}''s level checks neither timestamps nor expiry",
+            statement.name
+        );
+    }
+    let first_to_expire = chain
+        .iter()
+        .min_by_key(|c| c.tbs_certificate().validity().not_after.to_unix_duration());
+    let until = first_to_expire.map_or_else(String::new, |c| {
+        format!(
+            "{} ({} expires then)",
+            c.tbs_certificate().validity().not_after,
+            name(c)
+        )
+    });
+    let tsa = statement
+        .stores("tsa")
+        .iter()
+        .map(|t| format!("tsa:{t}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let need = if !statement.has_tsa() {
+        format!(
+            "statement '{}' trusts no TSA root, so notation ignores any timestamp: a signature by this chain verifies only until {until}",
+            statement.name
+        )
+    } else if statement.verify_timestamp == "afterCertExpiry" {
+        format!(
+            "under verifyTimestamp afterCertExpiry a signature by this chain verifies with or without a timestamp until {until}; after that, only one carrying a timestamp from {tsa} made while every certificate was valid"
+        )
+    } else {
+        format!(
+            "under verifyTimestamp always every signature by this chain must carry a timestamp from {tsa} made while every certificate was valid; one without is refused, even before {until}"
+        )
+    };
+    if action == Action::Log {
+        format!("{need} (the statement's level only logs a failure)")
+    } else {
+        need
+    }
 }
 
 /// What notation would conclude if `stores` (`ca` store names) were a strict statement's

@@ -41,6 +41,7 @@ pub fn statement(name: &str, scopes: &[&str]) -> Statement {
         trusted_identities: vec!["*".into()],
         revocation: None,
         timestamps: false,
+        verify_timestamp: None,
     }
 }
 

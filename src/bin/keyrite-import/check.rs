@@ -49,6 +49,9 @@ pub(crate) fn run(args: CheckArgs, importer: &Importer) -> Result<ExitCode, Impo
     } else {
         let verdict = &checked.verdict;
         println!("{}: {}", verdict.outcome.word(), verdict.reason);
+        if let Some(t) = &verdict.timestamp {
+            println!("timestamp: {t}");
+        }
         if let Some(t) = &checked.third_party {
             println!("third party: {}", t.describe());
         }

@@ -63,7 +63,7 @@ fn print_status(status: &Status) {
                 );
             }
             for p in &t.policy {
-                println!("    policy statement {p}");
+                println!("    policy statement {}", p.describe());
             }
             for tp in &t.third_parties {
                 println!(

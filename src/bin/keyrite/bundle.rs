@@ -34,7 +34,8 @@ pub(crate) enum BundleCommand {
         /// Leave the signing root out of the bundle.
         #[arg(long)]
         retire_signing_root: bool,
-        /// A timestamping authority's root.
+        /// A timestamping authority's root. The policy's statements trust it under
+        /// verifyTimestamp afterCertExpiry unless they name another rule.
         #[arg(long = "tsa-root", value_name = "CERT")]
         tsa_roots: Vec<PathBuf>,
         /// Trust policy statements (TOML, see bundles/README.md).
@@ -59,6 +60,10 @@ pub(crate) enum BundleCommand {
         /// Third party NAME's timestamping root.
         #[arg(long = "third-party-tsa", value_name = "NAME=CERT")]
         third_party_tsa: Vec<String>,
+        /// When third party NAME's signatures need a timestamp from its TSA, as NAME=RULE:
+        /// afterCertExpiry (the default: once a certificate has expired) or always.
+        #[arg(long = "third-party-verify-timestamp", value_name = "NAME=RULE")]
+        third_party_verify_timestamp: Vec<String>,
         /// A CRL distribution point URL third party NAME's certificates carry: its CRLs in
         /// revocation bundles may fill notation's CRL cache for it.
         #[arg(long = "third-party-crl-url", value_name = "NAME=URL")]
@@ -141,6 +146,7 @@ pub(crate) fn run(command: BundleCommand) -> Result<ExitCode, keyrite::Error> {
             third_party_scope,
             third_party_identity,
             third_party_tsa,
+            third_party_verify_timestamp,
             third_party_crl_url,
             lineage,
             version,
@@ -160,6 +166,10 @@ pub(crate) fn run(command: BundleCommand) -> Result<ExitCode, keyrite::Error> {
                 ("--third-party-scope", &third_party_scope),
                 ("--third-party-identity", &third_party_identity),
                 ("--third-party-tsa", &third_party_tsa),
+                (
+                    "--third-party-verify-timestamp",
+                    &third_party_verify_timestamp,
+                ),
                 ("--third-party-crl-url", &third_party_crl_url),
             ] {
                 for (name, value) in named(flag, values)? {
@@ -168,6 +178,18 @@ pub(crate) fn run(command: BundleCommand) -> Result<ExitCode, keyrite::Error> {
                         "--third-party-scope" => t.scopes.push(value),
                         "--third-party-identity" => t.identities.push(value),
                         "--third-party-crl-url" => t.crl_urls.push(value),
+                        "--third-party-verify-timestamp" if t.verify_timestamp.is_some() => {
+                            return Err(keyrite::Error::Usage(format!(
+                                "--third-party-verify-timestamp {name}= is given twice: a third party has one timestamp rule"
+                            )));
+                        }
+                        "--third-party-verify-timestamp" => {
+                            t.verify_timestamp = Some(value.parse().map_err(|e| {
+                                keyrite::Error::Usage(format!(
+                                    "--third-party-verify-timestamp {name}=: {e}"
+                                ))
+                            })?);
+                        }
                         _ if t.tsa_root.is_some() => {
                             return Err(keyrite::Error::Usage(format!(
                                 "--third-party-tsa {name}= is given twice: a third party has one TSA root"

@@ -17,7 +17,7 @@ pub use revocation::{
 };
 pub use trust::{ThirdPartySource, TrustPlan, TrustRequest, make_trust, plan_trust, seal_trust};
 
-use super::{Entry, Kind, Payload, Role, Statement, check_payload};
+use super::{Entry, Kind, Payload, Role, Statement, VerifyTimestamp, check_payload};
 use crate::fingerprint::Fingerprint;
 use crate::keys::KeySigner;
 use crate::pki::cms;
@@ -65,7 +65,71 @@ pub struct Made {
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
     #[serde(default, rename = "statement")]
-    statements: Vec<Statement>,
+    statements: Vec<PolicyStatement>,
+}
+
+/// A `[[statement]]` as officers write it: a bundle [`Statement`], with the timestamp rule
+/// given as a choice that has a default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyStatement {
+    name: String,
+    registry_scopes: Vec<String>,
+    level: String,
+    trusted_identities: Vec<String>,
+    #[serde(default)]
+    revocation: Option<String>,
+    #[serde(default)]
+    verify_timestamp: Option<TimestampChoice>,
+    /// What older policy files said instead of `verify_timestamp`: refused with what to
+    /// write, since `true` meant `always`, which is no longer the default.
+    #[serde(default)]
+    timestamps: Option<toml::Value>,
+}
+
+/// A statement's timestamp rule as a policy file names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum TimestampChoice {
+    /// notation's `always`.
+    #[serde(rename = "always")]
+    Always,
+    /// notation's `afterCertExpiry`: the default when the bundle carries TSA roots.
+    #[serde(rename = "afterCertExpiry")]
+    AfterCertExpiry,
+    /// The statement leaves the bundle's TSA roots out: timestamps are ignored, and every
+    /// certificate must be valid when notation verifies.
+    #[serde(rename = "never")]
+    Never,
+}
+
+impl TimestampChoice {
+    /// The rule a statement gets: the choice, or when none is made, `afterCertExpiry` if the
+    /// bundle carries TSA roots. `always` is not the default: it refuses every signature
+    /// without a timestamp, so adding a TSA to a lineage whose publishers do not timestamp
+    /// yet would stop every signature of theirs from verifying.
+    pub fn resolve(choice: Option<Self>, has_tsa: bool) -> Option<VerifyTimestamp> {
+        match choice {
+            Some(Self::Always) => Some(VerifyTimestamp::Always),
+            Some(Self::AfterCertExpiry) => Some(VerifyTimestamp::AfterCertExpiry),
+            Some(Self::Never) => None,
+            None => has_tsa.then_some(VerifyTimestamp::AfterCertExpiry),
+        }
+    }
+}
+
+impl std::str::FromStr for TimestampChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "always" => Ok(Self::Always),
+            "afterCertExpiry" => Ok(Self::AfterCertExpiry),
+            "never" => Ok(Self::Never),
+            _ => Err(format!(
+                "'{s}' is not a timestamp rule: write afterCertExpiry (the default), always or never"
+            )),
+        }
+    }
 }
 
 /// Reads a trust policy file once.
@@ -74,8 +138,8 @@ pub(super) fn read_policy(path: &Path) -> Result<InputFile, MakeError> {
         .map_err(|e| MakeError::Refused(format!("the policy: {e}")))
 }
 
-/// The statements a trust policy file holds.
-pub(super) fn parse_policy(policy: &InputFile) -> Result<Vec<Statement>, MakeError> {
+/// The statements a trust policy file holds, in a bundle that carries TSA roots or not.
+pub(super) fn parse_policy(policy: &InputFile, has_tsa: bool) -> Result<Vec<Statement>, MakeError> {
     let path = &policy.path;
     let text = std::str::from_utf8(&policy.bytes).map_err(|_| {
         MakeError::Refused(format!("the policy {} is not UTF-8 text", path.display()))
@@ -93,7 +157,27 @@ pub(super) fn parse_policy(policy: &InputFile) -> Result<Vec<Statement>, MakeErr
             path.display()
         )));
     }
-    Ok(file.statements)
+    file.statements
+        .into_iter()
+        .map(|s| {
+            if s.timestamps.is_some() {
+                return Err(MakeError::Refused(format!(
+                    "{}: statement '{}' says timestamps, which keyrite no longer reads: write verify_timestamp = \"afterCertExpiry\" (the default when the bundle carries TSA roots: a timestamp is needed once a certificate has expired), \"always\" (what timestamps = true meant: every signature must carry one) or \"never\"",
+                    path.display(),
+                    s.name
+                )));
+            }
+            Ok(Statement {
+                name: s.name,
+                registry_scopes: s.registry_scopes,
+                level: s.level,
+                trusted_identities: s.trusted_identities,
+                revocation: s.revocation,
+                timestamps: false,
+                verify_timestamp: TimestampChoice::resolve(s.verify_timestamp, has_tsa),
+            })
+        })
+        .collect()
 }
 
 /// A payload as officers read it before the root signs it, a line each: its kind, version and
@@ -136,18 +220,17 @@ pub fn describe_payload(payload: &Payload) -> Vec<String> {
     }
     for s in &payload.policy {
         lines.push(format!(
-            "statement '{}': level {}{}{}",
+            "statement '{}': level {}{}",
             s.name,
             s.level,
             s.revocation
                 .as_deref()
                 .map(|r| format!(", revocation {r}"))
                 .unwrap_or_default(),
-            if s.timestamps {
-                ", timestamps required"
-            } else {
-                ""
-            }
+        ));
+        lines.push(format!(
+            "  timestamps: {}",
+            timestamp_line(s.timestamp_rule())
         ));
         lines.push(format!("  scopes:     {}", s.registry_scopes.join(", ")));
         lines.push(format!(
@@ -177,6 +260,11 @@ pub fn describe_payload(payload: &Payload) -> Vec<String> {
                 .collect::<Vec<_>>()
                 .join("; ")
         ));
+        let has_tsa = payload
+            .third_party_entry(&t.name, Role::ThirdPartyTsaRoot)
+            .is_some();
+        let rule = t.statement(&payload.lineage, has_tsa).timestamp_rule();
+        lines.push(format!("  timestamps: {}", timestamp_line(rule)));
         lines.push(format!(
             "  CRL URLs:   {}",
             if t.crl_urls.is_empty() {
@@ -197,6 +285,14 @@ pub fn describe_payload(payload: &Payload) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// A statement's timestamp rule as officers read it before the root signs.
+fn timestamp_line(rule: Option<VerifyTimestamp>) -> String {
+    match rule {
+        Some(r) => format!("verifyTimestamp {}: {}", r.name(), r.meaning()),
+        None => "no TSA root: timestamps are ignored, and a signature verifies only while every certificate of its chain is valid".into(),
+    }
 }
 
 /// The subject of the certificate whose DER `der` holds (base64), escaped to ASCII.

@@ -149,7 +149,7 @@ pub fn plan_revocation(req: &RevocationRequest<'_>) -> Result<RevocationPlan, Ma
     }
     let expires = expires.ok_or_else(|| MakeError::Refused("give at least one --crl".into()))?;
     let payload = Payload {
-        format: Payload::format_for(&entries, &[]),
+        format: Payload::format_for(&entries, &[], &[]),
         kind: Kind::Revocation,
         lineage: lineage.hex(),
         version: req.version,

@@ -7,8 +7,8 @@ use der::Encode;
 use x509_cert::Certificate;
 
 use super::{
-    Made, MakeError, cert_entry, check_out, describe_payload, now, parse_policy, read_policy, seal,
-    self_signed_root,
+    Made, MakeError, TimestampChoice, cert_entry, check_out, describe_payload, now, parse_policy,
+    read_policy, seal, self_signed_root,
 };
 use crate::bundle::{
     Entry, Kind, Payload, Role, ThirdParty, check_payload, valid_third_party_name,
@@ -20,7 +20,7 @@ use crate::keys::token::{Pkcs11Uri, Token, TokenSigner};
 use crate::notation::anchor::{Store, check_root};
 use crate::pki::name::ascii_escaped;
 use crate::pki::validity::Period;
-use crate::pki::{MAX_CERTIFICATE_BYTES, parse_certificate, read_certificate};
+use crate::pki::{MAX_CERTIFICATE_BYTES, parse_certificate};
 use crate::sys::input::{InputFile, Links};
 
 /// What a trust bundle needs.
@@ -70,6 +70,9 @@ pub struct ThirdPartySource {
     pub tsa_root: Option<PathBuf>,
     /// The CDP URLs its certificates carry, which its CRLs may fill.
     pub crl_urls: Vec<String>,
+    /// The rule its TSA root is used under; `afterCertExpiry` when a TSA root is given
+    /// without one.
+    pub verify_timestamp: Option<TimestampChoice>,
 }
 
 /// A trust bundle's payload, built and checked, before anything is signed: what
@@ -77,6 +80,7 @@ pub struct ThirdPartySource {
 pub struct TrustPlan {
     root: Certificate,
     policy_file: Option<InputFile>,
+    tsa_root_files: Vec<InputFile>,
     third_party_files: Vec<InputFile>,
     added: Vec<(Certificate, Vec<u8>)>,
     payload: Payload,
@@ -94,6 +98,11 @@ impl TrustPlan {
     /// The policy file as it was read, once: what the statements come from.
     pub fn policy_file(&self) -> Option<&InputFile> {
         self.policy_file.as_ref()
+    }
+
+    /// The lineage's TSA root files as they were read, once.
+    pub fn tsa_root_files(&self) -> &[InputFile] {
+        &self.tsa_root_files
     }
 
     /// The third parties' root and TSA root files as they were read, once.
@@ -139,8 +148,11 @@ pub fn plan_trust(req: &TrustRequest<'_>) -> Result<TrustPlan, MakeError> {
         ));
     }
     let checked_at = now()?;
+    let mut tsa_root_files = Vec::new();
     for path in req.tsa_roots {
-        let cert = read_certificate(path)?;
+        let file = InputFile::read(path, MAX_CERTIFICATE_BYTES, Links::Follow)
+            .map_err(|e| MakeError::Refused(format!("TSA root: {e}")))?;
+        let cert = parse_certificate(&file.bytes, path)?;
         check_root(&cert, checked_at, Store::Tsa).map_err(|why| {
             MakeError::Refused(format!(
                 "TSA root {}: {why}; notation would not use it as a root of a tsa store",
@@ -156,6 +168,7 @@ pub fn plan_trust(req: &TrustRequest<'_>) -> Result<TrustPlan, MakeError> {
             )));
         }
         entries.push(entry);
+        tsa_root_files.push(file);
     }
     let mut third_parties = Vec::new();
     let mut third_party_files = Vec::new();
@@ -165,15 +178,16 @@ pub fn plan_trust(req: &TrustRequest<'_>) -> Result<TrustPlan, MakeError> {
         third_party_files.extend(files);
     }
     let policy_file = req.policy.map(read_policy).transpose()?;
+    let has_tsa = !req.tsa_roots.is_empty();
     let policy = policy_file
         .as_ref()
-        .map(parse_policy)
+        .map(|f| parse_policy(f, has_tsa))
         .transpose()?
         .unwrap_or_default();
     let issued = now()?;
     let expires = req.expires.end_from(issued)?;
     let payload = Payload {
-        format: Payload::format_for(&entries, &third_parties),
+        format: Payload::format_for(&entries, &policy, &third_parties),
         kind: Kind::Trust,
         lineage: lineage.hex(),
         version: req.version,
@@ -189,6 +203,7 @@ pub fn plan_trust(req: &TrustRequest<'_>) -> Result<TrustPlan, MakeError> {
     Ok(TrustPlan {
         root,
         policy_file,
+        tsa_root_files,
         third_party_files,
         added,
         payload,
@@ -221,6 +236,19 @@ fn third_party(
             "third party '{name}' has no scope: give --third-party-scope {name}=REGISTRY/REPOSITORY for each repository its signatures are trusted for"
         )));
     }
+    let verify_timestamp = match (source.verify_timestamp, &source.tsa_root) {
+        (Some(_), None) => {
+            return Err(MakeError::Refused(format!(
+                "third party '{name}' is given a timestamp rule but no TSA root: give --third-party-tsa {name}=TSA-ROOT.pem, or leave the rule out"
+            )));
+        }
+        (Some(TimestampChoice::Never), Some(_)) => {
+            return Err(MakeError::Refused(format!(
+                "third party '{name}' is given a TSA root and the rule never, which would leave its TSA root unused: leave out one of the two"
+            )));
+        }
+        (choice, tsa) => TimestampChoice::resolve(choice, tsa.is_some()),
+    };
     let now = now()?;
     let mut files = Vec::new();
     for (role, path, kind) in [
@@ -277,6 +305,7 @@ fn third_party(
             registry_scopes: source.scopes.clone(),
             trusted_identities: identities,
             crl_urls: source.crl_urls.clone(),
+            verify_timestamp,
         },
         files,
     ))

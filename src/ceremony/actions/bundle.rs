@@ -30,6 +30,9 @@ pub(super) fn bundle_trust(
     if let Some(policy) = plan.policy_file() {
         io.inputs.push(ctx.input_artefact("policy", policy));
     }
+    for file in plan.tsa_root_files() {
+        io.inputs.push(ctx.input_artefact("tsa-root", file));
+    }
     for file in plan.third_party_files() {
         io.inputs.push(ctx.input_artefact("third-party-root", file));
     }
@@ -84,8 +87,14 @@ fn with_trust_request<T>(
                 identities: t.identities.clone(),
                 tsa_root: t.tsa_root.as_deref().map(input).transpose()?,
                 crl_urls: t.crl_urls.clone(),
+                verify_timestamp: t.verify_timestamp,
             })
         })
+        .collect::<Result<Vec<_>, CeremonyError>>()?;
+    let tsa_roots = p
+        .tsa_roots
+        .iter()
+        .map(|f| input(f))
         .collect::<Result<Vec<_>, CeremonyError>>()?;
     Ok(f(&TrustRequest {
         token: &uri(&ctx.profile.root_token)?,
@@ -95,7 +104,7 @@ fn with_trust_request<T>(
         add_roots: &add_roots,
         cosign: &cosign,
         retire_signing_root: p.retire_signing_root,
-        tsa_roots: &[],
+        tsa_roots: &tsa_roots,
         policy: policy.as_deref(),
         crl_urls: &p.crl_url.iter().cloned().collect::<Vec<_>>(),
         third_parties: &third_parties,
