@@ -1,15 +1,17 @@
 //! RFC 3161 timestamps with the real notation, against trust installed by keyrite-import from
 //! real bundles: a delegate that lives a few seconds signs with and without a timestamp from a
 //! local TSA, and notation verifies each signature while the delegate is valid and again after
-//! it has expired, on a site whose statement trusts the TSA root (notation's default rule,
-//! `verifyTimestamp: always`) and on one whose statement carries no TSA root.
+//! it has expired, on three sites: one whose statement trusts the TSA root under
+//! `verifyTimestamp: always`, one under `afterCertExpiry` (keyrite's default), and one whose
+//! statement trusts no TSA root. `keyrite-import check` says on each what a signature needs.
+//! Revoking the delegate then refuses even its timestamped signature.
 
 mod common;
 
 use std::fs;
 use std::path::Path;
 use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use common::Token;
 use common::ceremony::{Ceremony, Site};
@@ -21,14 +23,16 @@ const SCOPE: &str = "registry.example/prod/app";
 /// How long the short-lived delegate lives.
 const LIFETIME_SECS: u64 = 12;
 
-fn policy(dir: &Path, timestamps: bool) -> String {
-    let path = dir.join(format!("policy-{timestamps}.toml"));
+/// A policy file whose statement names `rule` (`verify_timestamp = …`), or none.
+fn policy(dir: &Path, label: &str, rule: Option<&str>) -> String {
+    let path = dir.join(format!("policy-{label}.toml"));
     fs::write(
         &path,
         format!(
             "[[statement]]\nname = \"prod\"\nregistry_scopes = [\"{SCOPE}\"]\nlevel = \"strict\"\n\
-             trusted_identities = [\"x509.subject: C=US, ST=WA, O=Publisher\"]\n\
-             timestamps = {timestamps}\n"
+             trusted_identities = [\"x509.subject: C=US, ST=WA, O=Publisher\"]\n{}",
+            rule.map(|r| format!("verify_timestamp = \"{r}\"\n"))
+                .unwrap_or_default()
         ),
     )
     .unwrap();
@@ -77,6 +81,13 @@ fn sign(n: &Notation, c: &Ceremony, tsa: Option<&Tsa>) -> notation::Build {
     b
 }
 
+/// `keyrite-import check --scope SCOPE --at AT` of the short delegate's chain on `site`:
+/// (exit code, the verdict line, the timestamp line).
+fn check(site: &Site, c: &Ceremony, at: SystemTime) -> (i32, String) {
+    let at = der::DateTime::from_system_time(at).unwrap().to_string();
+    site.check(&c.chain("short"), &["--scope", SCOPE, "--at", &at])
+}
+
 #[test]
 fn a_timestamped_signature_outlives_its_delegate_and_a_plain_one_does_not() {
     let Some(n) =
@@ -89,20 +100,55 @@ fn a_timestamped_signature_outlives_its_delegate_and_a_plain_one_does_not() {
     let c = Ceremony::new("timestamps");
     let dir = c.hsm.dir().to_owned();
     let tsa_root = tsa.root.display().to_string();
-    let (ok, text, with_tsa) = c.trust_bundle(
-        "trust-tsa.bundle",
-        1,
-        &["--tsa-root", &tsa_root, "--policy", &policy(&dir, true)],
+    let bundle = |label: &str, args: &[&str]| {
+        let (ok, text, bundle) = c.trust_bundle(&format!("trust-{label}.bundle"), 1, args);
+        assert!(ok, "{label}: {text}");
+        (bundle, text)
+    };
+    let (always_bundle, text) = bundle(
+        "always",
+        &[
+            "--tsa-root",
+            &tsa_root,
+            "--policy",
+            &policy(&dir, "always", Some("always")),
+        ],
     );
-    assert!(ok, "{text}");
-    let (ok, text, without_tsa) =
-        c.trust_bundle("trust-plain.bundle", 1, &["--policy", &policy(&dir, false)]);
-    assert!(ok, "{text}");
+    assert!(text.contains("verifyTimestamp always"), "{text}");
+    // A statement that names no rule gets keyrite's default.
+    let (after_bundle, text) = bundle(
+        "after",
+        &[
+            "--tsa-root",
+            &tsa_root,
+            "--policy",
+            &policy(&dir, "after", None),
+        ],
+    );
+    assert!(text.contains("verifyTimestamp afterCertExpiry"), "{text}");
+    let (plain_bundle, text) = bundle("plain", &["--policy", &policy(&dir, "plain", None)]);
+    assert!(text.contains("no TSA root"), "{text}");
     let crl = c.crl("root.crl", &[]);
     let revocation = c.revocation_bundle("revocation-1.bundle", &crl, 1);
-    let (_tsa_site, always) = site(&c, &with_tsa, &revocation);
-    let (_plain_site, plain) = site(&c, &without_tsa, &revocation);
+    let (always_site, always) = site(&c, &always_bundle, &revocation);
+    let (after_site, after) = site(&c, &after_bundle, &revocation);
+    let (plain_site, plain) = site(&c, &plain_bundle, &revocation);
+    for (site, says) in [
+        (
+            &always_site,
+            "prod: trusts the lineage's TSA roots under verifyTimestamp always",
+        ),
+        (
+            &after_site,
+            "prod: trusts the lineage's TSA roots under verifyTimestamp afterCertExpiry",
+        ),
+        (&plain_site, "prod: no TSA roots"),
+    ] {
+        let (code, text) = site.status(&[]);
+        assert!(code == 0 && text.contains(says), "{text}");
+    }
 
+    let issued_at = SystemTime::now();
     c.delegate_with(
         "short",
         "/C=US/ST=WA/O=Publisher/CN=short",
@@ -115,10 +161,27 @@ fn a_timestamped_signature_outlives_its_delegate_and_a_plain_one_does_not() {
     let stamped = sign(&n, &c, Some(&tsa));
     let unstamped = sign(&n, &c, None);
 
-    let judge = |when: &str, expected: [(&str, &notation::Build, &Dirs, &str); 4]| {
-        for (what, b, dirs, word) in expected {
-            let said = n.verify(dirs, &b.layout, &b.digest, SCOPE);
-            assert_eq!(said.word, word, "{when}, {what}: {}", said.text);
+    // notation's verdict in each of the twelve cases (../shared/docs/timestamping.md).
+    let judge = |when: &str, expected: [[&str; 3]; 2]| {
+        for (signature, b, words) in [
+            ("timestamped", &stamped, expected[0]),
+            ("plain", &unstamped, expected[1]),
+        ] {
+            for ((statement, dirs), word) in [
+                ("always", &always),
+                ("afterCertExpiry", &after),
+                ("no TSA root", &plain),
+            ]
+            .into_iter()
+            .zip(words)
+            {
+                let said = n.verify(dirs, &b.layout, &b.digest, SCOPE);
+                assert_eq!(
+                    said.word, word,
+                    "{when}, {signature} signature, statement {statement}: {}",
+                    said.text
+                );
+            }
         }
     };
     assert!(
@@ -128,30 +191,83 @@ fn a_timestamped_signature_outlives_its_delegate_and_a_plain_one_does_not() {
     judge(
         "delegate valid",
         [
-            ("timestamped, TSA statement", &stamped, &always, "trusted"),
-            (
-                "plain, TSA statement",
-                &unstamped,
-                &always,
-                "timestamp-required",
-            ),
-            ("timestamped, no TSA", &stamped, &plain, "trusted"),
-            ("plain, no TSA", &unstamped, &plain, "trusted"),
+            ["trusted", "trusted", "trusted"],
+            ["timestamp-required", "trusted", "trusted"],
         ],
     );
     sleep(Duration::from_secs(LIFETIME_SECS + 2).saturating_sub(issued.elapsed()));
     judge(
         "delegate expired",
         [
-            ("timestamped, TSA statement", &stamped, &always, "trusted"),
-            (
-                "plain, TSA statement",
-                &unstamped,
-                &always,
-                "timestamp-required",
-            ),
-            ("timestamped, no TSA", &stamped, &plain, "expired"),
-            ("plain, no TSA", &unstamped, &plain, "expired"),
+            ["trusted", "trusted", "expired"],
+            ["timestamp-required", "timestamp-required", "expired"],
         ],
     );
+
+    // What check says a signature by the delegate needs, on each site, before and after it
+    // expires: exit 5 is "trusted only with a timestamp", 3 expired, 0 trusted.
+    let valid = issued_at + Duration::from_secs(3);
+    let expired = issued_at + Duration::from_secs(LIFETIME_SECS + 5);
+    for (site, at, code, says) in [
+        (
+            &always_site,
+            valid,
+            5,
+            "under verifyTimestamp always every signature by this chain must carry a timestamp from tsa:keyrite-",
+        ),
+        (
+            &after_site,
+            valid,
+            0,
+            "under verifyTimestamp afterCertExpiry a signature by this chain verifies with or without a timestamp until",
+        ),
+        (
+            &plain_site,
+            valid,
+            0,
+            "statement 'prod' trusts no TSA root, so notation ignores any timestamp: a signature by this chain verifies only until",
+        ),
+        (&always_site, expired, 5, "timestamp-required: "),
+        (
+            &after_site,
+            expired,
+            5,
+            "after that, only one carrying a timestamp from tsa:keyrite-",
+        ),
+        (&plain_site, expired, 3, "expired: "),
+    ] {
+        let (got, text) = check(site, &c, at);
+        assert!(
+            got == code && text.contains(says),
+            "exit {got}, wanted {code} and {says:?}: {text}"
+        );
+    }
+
+    // A revoked delegate stays refused even when its signature is timestamped: the CRL gives
+    // no invalidity date, so notation refuses every signature of that certificate.
+    let crl = c.crl("root-2.crl", &[c.serial("short")]);
+    let revocation = c.revocation_bundle("revocation-2.bundle", &crl, 2);
+    // check gives notation's verdict on a signature without a timestamp: under `always` that
+    // fails before revocation is looked at, so its timestamp line says a timestamp would not
+    // help.
+    for (site, dirs, code, says) in [
+        (
+            &always_site,
+            &always,
+            5,
+            "a timestamp does not help this chain, as notation refuses a timestamped signature too",
+        ),
+        (&after_site, &after, 4, "revoked: "),
+    ] {
+        let (ok, text) = site.install(&revocation);
+        assert!(ok, "{text}");
+        let said = n.verify(dirs, &stamped.layout, &stamped.digest, SCOPE);
+        assert_eq!(said.word, "revoked", "{}", said.text);
+        let (got, text) = check(site, &c, valid);
+        assert!(got == code && text.contains(says), "exit {got}: {text}");
+        assert!(
+            text.contains(&format!("serial {}", c.serial("short").to_lowercase())),
+            "{text}"
+        );
+    }
 }

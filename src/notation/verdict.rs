@@ -138,7 +138,19 @@ pub fn for_repository(
         .map(|s| store::read(host.config, "ca", s))
         .collect::<Result<Vec<_>, _>>()
         .map(|stores| stores.into_iter().flatten().map(|(_, der)| der).collect());
-    let need = timestamp_need(statement, chain, level.authentic_timestamp);
+    let mut need = timestamp_need(statement, chain, level.authentic_timestamp);
+    // The verdict is notation's on a signature without a timestamp, which a statement that
+    // requires one refuses before revocation is looked at; a timestamped one gets that far.
+    if statement.has_tsa() && level.revocation == Action::Enforce {
+        match revocation::status(chain, at, host.cache) {
+            Status::Good => {}
+            Status::Revoked(why) | Status::Unknown(why) => {
+                need.push_str(&format!(
+                    "; a timestamp does not help this chain, as notation refuses a timestamped signature too: {why}"
+                ));
+            }
+        }
+    }
     let judged = Judged {
         chain,
         at,
@@ -252,8 +264,9 @@ impl Judged<'_> {
             return verdict(Outcome::Untrusted, e);
         }
         let mut logged = Vec::new();
-        // notation's order: authenticity, then the authentic timestamp (a missing timestamp
-        // fails here, before revocation is looked at), then revocation.
+        // notation's order: authenticity, then the authentic timestamp (a signature without
+        // a timestamp its statement requires fails here, before revocation is looked at),
+        // then revocation.
         let stages = [
             (self.level.authenticity, self.authenticity(trusted)),
             (self.level.authentic_timestamp, self.authentic_timestamp()),

@@ -352,7 +352,15 @@ fn print_bundle(made: &Made, out: &std::path::Path) {
         println!("  CRL URL:  {u}");
     }
     for s in &p.policy {
-        println!("  policy:   {} ({})", s.name, s.registry_scopes.join(", "));
+        println!(
+            "  policy:   {} ({}); {}",
+            s.name,
+            s.registry_scopes.join(", "),
+            s.timestamp_rule().map_or_else(
+                || "no TSA root".to_owned(),
+                |r| format!("verifyTimestamp {}", r.name())
+            )
+        );
     }
     for t in &p.third_parties {
         println!(
