@@ -337,8 +337,9 @@ impl Crafted {
             registry_scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             trusted_identities: vec!["*".into()],
             crl_urls: urls.iter().map(|s| (*s).to_owned()).collect(),
+            verify_timestamp: None,
         });
-        p.format = Payload::format_for(&p.entries, &p.third_parties);
+        p.format = Payload::format_for(&p.entries, &p.policy, &p.third_parties);
         p
     }
 
@@ -454,7 +455,7 @@ fn the_host_refuses_a_vendor_outside_the_grant_a_foreign_crl_a_claimed_url_and_a
         der: data_encoding::BASE64.encode(&foreign_der),
         urls: vec![VENDOR_URL.into()],
     });
-    revocation.format = Payload::format_for(&revocation.entries, &[]);
+    revocation.format = Payload::format_for(&revocation.entries, &[], &[]);
     let file = t.seal(&revocation, "foreign-crl.bundle");
     t.site
         .assert_refused(&file, "was not signed by third party 'acme''s root");

@@ -74,7 +74,7 @@ enum Command {
     Publisher(PublisherCommand),
     /// Sign trust and revocation bundles for keyrite-import on air-gapped hosts.
     #[command(subcommand)]
-    Bundle(BundleCommand),
+    Bundle(Box<BundleCommand>),
     /// Verify a ceremony transcript.
     #[command(subcommand)]
     Transcript(TranscriptCommand),
@@ -141,7 +141,7 @@ fn run(command: Command) -> Result<ExitCode, keyrite::Error> {
         Command::Crl(command) => crl::run(command),
         Command::Ledger(command) => ledger::run(command),
         Command::Publisher(command) => publisher::run(command),
-        Command::Bundle(command) => bundle::run(command),
+        Command::Bundle(command) => bundle::run(*command),
         Command::Transcript(command) => transcript::run(command),
         Command::Completions { shell } => {
             let script = keyrite::sys::shell::completions(&mut Cli::command(), "keyrite", shell);
