@@ -155,6 +155,7 @@ impl Context {
             cosign: &[],
             retire_signing_root: false,
             tsa_roots: &[],
+            tsa_certs: &[],
             policy: Some(path),
             crl_urls: &[CRL_URL.into()],
             third_parties: &[],

@@ -411,6 +411,99 @@ fn check_identities(ids: &[String]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::check_identities;
+    use crate::bundle::{
+        Entry, Kind, Payload, Role, Statement, ThirdParty, VerifyTimestamp, check_payload,
+    };
+
+    fn entry(name: &str, role: Role) -> Entry {
+        Entry {
+            name: name.into(),
+            role,
+            sha256: "00".repeat(32),
+            der: String::new(),
+            urls: Vec::new(),
+        }
+    }
+
+    /// A trust payload with a root, statement `prod` under `rule`, and third party `acme`
+    /// with a TSA root (when `vendor_tsa`) under `vendor_rule`; in the format its content
+    /// needs.
+    fn payload(
+        rule: Option<VerifyTimestamp>,
+        vendor_tsa: bool,
+        vendor_rule: Option<VerifyTimestamp>,
+    ) -> Payload {
+        let mut entries = vec![
+            entry("ca/root.crt", Role::Root),
+            entry("tsa/tsa.crt", Role::TsaRoot),
+            entry("third-party-ca/acme.crt", Role::ThirdPartyRoot),
+        ];
+        if vendor_tsa {
+            entries.push(entry("third-party-tsa/acme.crt", Role::ThirdPartyTsaRoot));
+        }
+        let policy = vec![Statement {
+            name: "prod".into(),
+            registry_scopes: vec!["registry.example/prod/app".into()],
+            level: "strict".into(),
+            trusted_identities: vec!["*".into()],
+            revocation: None,
+            timestamps: false,
+            verify_timestamp: rule,
+        }];
+        let third_parties = vec![ThirdParty {
+            name: "acme".into(),
+            registry_scopes: vec!["registry.example/vendor/app".into()],
+            trusted_identities: vec!["*".into()],
+            crl_urls: Vec::new(),
+            verify_timestamp: vendor_rule,
+        }];
+        Payload {
+            format: Payload::format_for(&entries, &policy, &third_parties),
+            kind: Kind::Trust,
+            lineage: "ab".repeat(32),
+            version: 1,
+            issued_at: "2026-01-01T00:00:00Z".into(),
+            expires_at: "2099-01-01T00:00:00Z".into(),
+            entries,
+            policy,
+            crl_urls: Vec::new(),
+            third_parties,
+        }
+    }
+
+    #[test]
+    fn format_4_is_written_exactly_when_a_rule_is_named_and_every_tsa_root_has_one() {
+        use VerifyTimestamp::*;
+        // A format 3 bundle's vendor TSA root keeps notation's default rule.
+        let p = payload(None, true, None);
+        assert_eq!(p.format, 3);
+        check_payload(&p).unwrap();
+        assert_eq!(
+            p.third_parties[0]
+                .statement(&p.lineage, true)
+                .timestamp_rule(),
+            Some(Always)
+        );
+        let p = payload(Some(AfterCertExpiry), true, Some(Always));
+        assert_eq!(p.format, 4);
+        check_payload(&p).unwrap();
+        // In format 4, a TSA root without a rule, or a rule without a TSA root, is refused.
+        let err = check_payload(&payload(Some(Always), true, None)).unwrap_err();
+        assert!(
+            err.to_string().contains("names no verify_timestamp rule"),
+            "{err}"
+        );
+        let err = check_payload(&payload(None, false, Some(Always))).unwrap_err();
+        assert!(err.to_string().contains("carries no TSA root"), "{err}");
+        // A format 4 statement cannot say the older timestamps = true.
+        let mut p = payload(Some(Always), true, Some(Always));
+        p.policy[0].timestamps = true;
+        let err = check_payload(&p).unwrap_err();
+        assert!(
+            err.to_string().contains("only formats 2 and 3 say"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn identities_that_go_can_match_are_accepted() {

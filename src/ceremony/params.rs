@@ -150,6 +150,10 @@ pub struct BundleTrust {
     /// under `afterCertExpiry` unless they name another `verify_timestamp`.
     #[serde(default)]
     pub tsa_roots: Vec<String>,
+    /// The TSAs' timestamping certificates, on the input medium: checked against
+    /// notation's rules and the TSA roots before the root signs.
+    #[serde(default)]
+    pub tsa_certs: Vec<String>,
 }
 
 /// A third party in a `bundle-trust` step.
@@ -373,6 +377,9 @@ impl Check for BundleTrust {
         self.tsa_roots
             .iter()
             .try_for_each(|f| file("TSA root", f))?;
+        self.tsa_certs
+            .iter()
+            .try_for_each(|f| file("TSA certificate", f))?;
         self.policy.iter().try_for_each(|f| file("policy", f))
     }
 }

@@ -140,6 +140,45 @@ mod tests {
     }
 
     #[test]
+    fn a_statement_with_tsa_roots_names_its_rule_in_the_trust_policy() {
+        use crate::bundle::VerifyTimestamp;
+        let statement = |timestamps, verify_timestamp| Statement {
+            name: "prod".into(),
+            registry_scopes: vec!["r.example/a".into()],
+            level: "strict".into(),
+            trusted_identities: vec!["*".into()],
+            revocation: None,
+            timestamps,
+            verify_timestamp,
+        };
+        for (s, rule) in [
+            (statement(false, None), None),
+            // What a format 2 or 3 bundle said: notation's default, now written out.
+            (statement(true, None), Some("always")),
+            (
+                statement(false, Some(VerifyTimestamp::AfterCertExpiry)),
+                Some("afterCertExpiry"),
+            ),
+            (
+                statement(false, Some(VerifyTimestamp::Always)),
+                Some("always"),
+            ),
+        ] {
+            let v = notation_statement(&s, "k");
+            assert_eq!(
+                v["signatureVerification"].get("verifyTimestamp"),
+                rule.map(|r| json!(r)).as_ref()
+            );
+            let stores = if rule.is_some() {
+                json!(["ca:k", "tsa:k"])
+            } else {
+                json!(["ca:k"])
+            };
+            assert_eq!(v["trustStores"], stores);
+        }
+    }
+
+    #[test]
     fn keeps_the_users_statements_and_replaces_its_own() {
         let user =
             br#"{"version":"1.0","trustPolicies":[{"name":"mine","registryScopes":["r.example/a"],

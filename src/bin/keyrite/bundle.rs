@@ -38,6 +38,11 @@ pub(crate) enum BundleCommand {
         /// verifyTimestamp afterCertExpiry unless they name another rule.
         #[arg(long = "tsa-root", value_name = "CERT")]
         tsa_roots: Vec<PathBuf>,
+        /// A TSA's timestamping certificate (PEM, its intermediates after it), checked
+        /// against notation's rules and the --tsa-root it chains to before the root signs;
+        /// not carried in the bundle.
+        #[arg(long = "tsa-cert", value_name = "CERT")]
+        tsa_certs: Vec<PathBuf>,
         /// Trust policy statements (TOML, see bundles/README.md).
         #[arg(long, value_name = "POLICY.toml")]
         policy: Option<PathBuf>,
@@ -140,6 +145,7 @@ pub(crate) fn run(command: BundleCommand) -> Result<ExitCode, keyrite::Error> {
             cosign,
             retire_signing_root,
             tsa_roots,
+            tsa_certs,
             policy,
             crl_urls,
             third_party,
@@ -213,6 +219,7 @@ pub(crate) fn run(command: BundleCommand) -> Result<ExitCode, keyrite::Error> {
                 cosign: &cosign,
                 retire_signing_root,
                 tsa_roots: &tsa_roots,
+                tsa_certs: &tsa_certs,
                 policy: policy.as_deref(),
                 crl_urls: &crl_urls,
                 third_parties: &third_parties,

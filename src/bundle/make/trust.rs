@@ -17,10 +17,11 @@ use crate::ca::issuer::open_root_signer;
 use crate::fingerprint::Fingerprint;
 use crate::keys::KeySigner;
 use crate::keys::token::{Pkcs11Uri, Token, TokenSigner};
-use crate::notation::anchor::{Store, check_root};
+use crate::notation::anchor::{Store, check_root, check_tsa_chain};
 use crate::pki::name::ascii_escaped;
+use crate::pki::name::display_name;
 use crate::pki::validity::Period;
-use crate::pki::{MAX_CERTIFICATE_BYTES, parse_certificate};
+use crate::pki::{MAX_CERTIFICATE_BYTES, parse_certificate, parse_certificates};
 use crate::sys::input::{InputFile, Links};
 
 /// What a trust bundle needs.
@@ -41,6 +42,10 @@ pub struct TrustRequest<'a> {
     pub retire_signing_root: bool,
     /// Timestamping roots.
     pub tsa_roots: &'a [PathBuf],
+    /// TSAs' timestamping certificates (each file the certificate, then any intermediates),
+    /// checked against notation's rules and the TSA roots, and not carried: notation finds a
+    /// TSA's certificate in each timestamp.
+    pub tsa_certs: &'a [PathBuf],
     /// The trust policy statements (TOML). [`plan_trust`] reads the file once.
     pub policy: Option<&'a Path>,
     /// The CDP URLs the lineage's delegates carry: what its revocation bundles may fill.
@@ -100,7 +105,7 @@ impl TrustPlan {
         self.policy_file.as_ref()
     }
 
-    /// The lineage's TSA root files as they were read, once.
+    /// The lineage's TSA root and TSA certificate files as they were read, once.
     pub fn tsa_root_files(&self) -> &[InputFile] {
         &self.tsa_root_files
     }
@@ -149,6 +154,7 @@ pub fn plan_trust(req: &TrustRequest<'_>) -> Result<TrustPlan, MakeError> {
     }
     let checked_at = now()?;
     let mut tsa_root_files = Vec::new();
+    let mut tsa_root_certs = Vec::new();
     for path in req.tsa_roots {
         let file = InputFile::read(path, MAX_CERTIFICATE_BYTES, Links::Follow)
             .map_err(|e| MakeError::Refused(format!("TSA root: {e}")))?;
@@ -168,6 +174,26 @@ pub fn plan_trust(req: &TrustRequest<'_>) -> Result<TrustPlan, MakeError> {
             )));
         }
         entries.push(entry);
+        tsa_root_files.push(file);
+        tsa_root_certs.push(cert);
+    }
+    let mut tsa_lines = Vec::new();
+    for path in req.tsa_certs {
+        let file = InputFile::read(path, MAX_CERTIFICATE_BYTES, Links::Follow)
+            .map_err(|e| MakeError::Refused(format!("TSA certificate: {e}")))?;
+        let chain = parse_certificates(&file.bytes, path)?;
+        check_tsa_chain(&chain, &tsa_root_certs, checked_at).map_err(|why| {
+            MakeError::Refused(format!(
+                "TSA certificate {}: {why}; notation would refuse the timestamps it signs",
+                path.display()
+            ))
+        })?;
+        if let Some(signer) = chain.first() {
+            tsa_lines.push(format!(
+                "TSA certificate {} meets notation's rules and chains to a timestamping root above",
+                ascii_escaped(&display_name(signer.tbs_certificate().subject()))
+            ));
+        }
         tsa_root_files.push(file);
     }
     let mut third_parties = Vec::new();
@@ -199,7 +225,8 @@ pub fn plan_trust(req: &TrustRequest<'_>) -> Result<TrustPlan, MakeError> {
         third_parties,
     };
     check_payload(&payload).map_err(|e| MakeError::Refused(e.to_string()))?;
-    let lines = describe_payload(&payload);
+    let mut lines = describe_payload(&payload);
+    lines.extend(tsa_lines);
     Ok(TrustPlan {
         root,
         policy_file,

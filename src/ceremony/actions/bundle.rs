@@ -31,7 +31,7 @@ pub(super) fn bundle_trust(
         io.inputs.push(ctx.input_artefact("policy", policy));
     }
     for file in plan.tsa_root_files() {
-        io.inputs.push(ctx.input_artefact("tsa-root", file));
+        io.inputs.push(ctx.input_artefact("tsa", file));
     }
     for file in plan.third_party_files() {
         io.inputs.push(ctx.input_artefact("third-party-root", file));
@@ -91,11 +91,14 @@ fn with_trust_request<T>(
             })
         })
         .collect::<Result<Vec<_>, CeremonyError>>()?;
-    let tsa_roots = p
-        .tsa_roots
-        .iter()
-        .map(|f| input(f))
-        .collect::<Result<Vec<_>, CeremonyError>>()?;
+    let inputs = |files: &[String]| {
+        files
+            .iter()
+            .map(|f| input(f))
+            .collect::<Result<Vec<_>, CeremonyError>>()
+    };
+    let tsa_roots = inputs(&p.tsa_roots)?;
+    let tsa_certs = inputs(&p.tsa_certs)?;
     Ok(f(&TrustRequest {
         token: &uri(&ctx.profile.root_token)?,
         module: ctx.module(),
@@ -105,6 +108,7 @@ fn with_trust_request<T>(
         cosign: &cosign,
         retire_signing_root: p.retire_signing_root,
         tsa_roots: &tsa_roots,
+        tsa_certs: &tsa_certs,
         policy: policy.as_deref(),
         crl_urls: &p.crl_url.iter().cloned().collect::<Vec<_>>(),
         third_parties: &third_parties,
