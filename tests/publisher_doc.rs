@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::notation;
+use common::tsa::{HANDLER, Tsa};
 
 /// The page's `sh` blocks, in order.
 fn doc_commands() -> String {
@@ -45,7 +46,20 @@ fn the_publishers_path_runs_as_written() {
     let image = tmp.path().join("image");
     let digest = notation::oci_layout(&image, "publisher-doc");
     let keyrite_dir = Path::new(env!("CARGO_BIN_EXE_keyrite")).parent().unwrap();
-    let script = format!("set -euo pipefail\nset -x\n{}", doc_commands());
+    // The TSA section's TSA, started inside the script's network namespace, where only its
+    // loopback exists.
+    let tsa = Tsa::prepare(&tmp.path().join("tsa"));
+    let script = format!(
+        "set -euo pipefail\n\
+         ip link set lo up 2>/dev/null || true\n\
+         python3 -c \"$TSA_HANDLER\" \"$TSA_CONF\" > \"$TSA_PORT\" &\n\
+         TSA_PID=$!\n\
+         trap 'kill $TSA_PID' EXIT\n\
+         for _ in $(seq 100); do [ -s \"$TSA_PORT\" ] && break; sleep 0.1; done\n\
+         export TSA_URL=\"http://127.0.0.1:$(cat \"$TSA_PORT\")/\"\n\
+         set -x\n{}",
+        doc_commands()
+    );
     let mut cmd = if notation::can_unshare() {
         let mut c = Command::new("unshare");
         c.args(["-n", "bash", "-c", &script]);
@@ -64,6 +78,10 @@ fn the_publishers_path_runs_as_written() {
         .env("HOME", &home)
         .env("R", tmp.path().join("rehearsal"))
         .env("IMAGE", format!("{}@{digest}", image.display()))
+        .env("TSA_HANDLER", HANDLER)
+        .env("TSA_CONF", &tsa.conf)
+        .env("TSA_ROOT", &tsa.root)
+        .env("TSA_PORT", tmp.path().join("tsa.port"))
         .env("HTTP_PROXY", "http://127.0.0.1:9")
         .env("HTTPS_PROXY", "http://127.0.0.1:9")
         .output()
@@ -78,7 +96,18 @@ fn the_publishers_path_runs_as_written() {
         "docs/publisher.md as written failed:\n{text}"
     );
     // Each key signed, and the signatures verify offline where the bundles are installed.
-    assert_eq!(text.matches("Successfully signed").count(), 3, "{text}");
+    assert_eq!(text.matches("Successfully signed").count(), 5, "{text}");
     assert!(text.contains("trusted:"), "keyrite-import check:\n{text}");
     assert!(text.contains("Successfully verified signature"), "{text}");
+    // The site trusts the TSA under keyrite's default rule, and says so.
+    assert!(
+        text.contains(
+            "example-builds: trusts the lineage's TSA roots under verifyTimestamp afterCertExpiry"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("timestamp: under verifyTimestamp afterCertExpiry"),
+        "{text}"
+    );
 }

@@ -17,7 +17,7 @@ use super::openssl_ca::OpensslCa;
 
 /// The HTTP handler: one `openssl ts -reply` per POST, one at a time (openssl rewrites its
 /// serial file), the reply as `application/timestamp-reply`.
-const HANDLER: &str = r#"
+pub const HANDLER: &str = r#"
 import http.server, subprocess, sys, tempfile, threading, os
 conf = sys.argv[1]
 lock = threading.Lock()
@@ -55,9 +55,47 @@ pub struct Tsa {
     pub root: PathBuf,
 }
 
+/// A TSA's certificates and `openssl ts` configuration, made but not started: what a shell
+/// in another network namespace starts itself, with `python3 -c "$HANDLER" CONF`, which
+/// prints the port it listens on.
+pub struct Prepared {
+    /// The `openssl ts` configuration the handler takes.
+    pub conf: PathBuf,
+    /// The TSA's root (PEM).
+    pub root: PathBuf,
+}
+
 impl Tsa {
     /// Makes the TSA's certificates under `dir` and starts it.
     pub fn start(dir: &Path) -> Tsa {
+        let prepared = Tsa::prepare(dir);
+        let mut child = Command::new("python3")
+            .args(["-c", HANDLER])
+            .arg(&prepared.conf)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the TSA");
+        let mut port = String::new();
+        let mut out = child.stdout.take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut byte = [0u8; 1];
+        while !port.ends_with('\n') {
+            assert!(Instant::now() < deadline, "the TSA did not start");
+            match std::io::Read::read(&mut out, &mut byte) {
+                Ok(1) => port.push(byte[0] as char),
+                _ => sleep(Duration::from_millis(20)),
+            }
+        }
+        Tsa {
+            child,
+            url: format!("http://127.0.0.1:{}/", port.trim()),
+            root: prepared.root,
+        }
+    }
+
+    /// Makes the TSA's certificates and configuration under `dir`, without starting it.
+    pub fn prepare(dir: &Path) -> Prepared {
         let ca = OpensslCa::new(
             &dir.join("ca"),
             "/C=US/O=Test TSA/CN=Test TSA Root",
@@ -87,27 +125,8 @@ impl Tsa {
         )
         .unwrap();
         fs::write(dir.join("serial"), "01\n").unwrap();
-        let mut child = Command::new("python3")
-            .args(["-c", HANDLER])
-            .arg(&conf)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the TSA");
-        let mut port = String::new();
-        let mut out = child.stdout.take().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let mut byte = [0u8; 1];
-        while !port.ends_with('\n') {
-            assert!(Instant::now() < deadline, "the TSA did not start");
-            match std::io::Read::read(&mut out, &mut byte) {
-                Ok(1) => port.push(byte[0] as char),
-                _ => sleep(Duration::from_millis(20)),
-            }
-        }
-        Tsa {
-            child,
-            url: format!("http://127.0.0.1:{}/", port.trim()),
+        Prepared {
+            conf,
             root: ca.root.clone(),
         }
     }
