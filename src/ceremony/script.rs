@@ -134,6 +134,8 @@ impl Step {
                 "retire_signing_root",
                 "crl_url",
                 "third_parties",
+                "tsa_roots",
+                "tsa_certs",
             ],
             Action::BundleRevocation => &["revocation_version", "crl_url", "third_party_crls"],
         }

@@ -38,6 +38,7 @@ pub mod memory_root;
 pub mod notation;
 pub mod odd_ca;
 pub mod openssl_ca;
+pub mod script_env;
 pub mod signd;
 pub mod tsa;
 

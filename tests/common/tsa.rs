@@ -63,6 +63,8 @@ pub struct Prepared {
     pub conf: PathBuf,
     /// The TSA's root (PEM).
     pub root: PathBuf,
+    /// The TSA's timestamping certificate (PEM), which its root issued.
+    pub signer: PathBuf,
 }
 
 impl Tsa {
@@ -128,6 +130,7 @@ impl Tsa {
         Prepared {
             conf,
             root: ca.root.clone(),
+            signer: dir.join("ca/signer.crt"),
         }
     }
 }
