@@ -1,14 +1,18 @@
-//! Bundle steps of ceremony scripts, run by the engine against SoftHSM2 tokens: a vendor's
-//! root the site vouches for, its fingerprint shown and its CRL carried; and a lineage's TSA
-//! root, its timestamping certificate checked and each statement's timestamp rule shown to the
-//! officers before the root signs, then written into a host's trust policy.
+//! Trust bundles at the ceremony. Ceremony scripts run by the engine against SoftHSM2 tokens:
+//! a vendor's root the site vouches for, its fingerprint shown and its CRL carried; a lineage's
+//! TSA root, its timestamping certificate checked and each statement's timestamp rule shown to
+//! the officers before the root signs, then written into a host's trust policy. And `keyrite
+//! bundle trust` refusing a TSA certificate notation would refuse, or a timestamp rule the
+//! bundle cannot keep, each with nothing written.
 
 mod common;
 
 use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use common::Token;
-use common::ceremony::{Site, openssl_csr};
+use common::ceremony::{Ceremony, Site, openssl_csr};
 use common::script_env::{Env, step_entries, step_field, verify};
 use keyrite::fingerprint::Fingerprint;
 
@@ -184,11 +188,23 @@ with = { trust_version = 1, trust_expires = "90d", policy = "policy.toml", tsa_r
     );
     assert!(shown.contains("timestamping root tsa/"), "{shown}");
     assert!(
-        shown.contains("TSA certificate C=US, O=Test TSA, CN=Test TSA meets notation's rules"),
+        shown.contains("TSA certificate C=US, O=Test TSA, CN=Test TSA, valid until ")
+            && shown.contains(
+                "meets notation's rules and chains to timestamping root C=US, O=Test TSA, CN=Test TSA Root"
+            ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(
+            "statement 'dev' names no verify_timestamp, so it gets keyrite's default, afterCertExpiry"
+        ) && !shown.contains("statement 'prod' names no verify_timestamp"),
         "{shown}"
     );
     let inputs = format!("{:?}", step_field(&steps, "inputs")[1]);
-    assert_eq!(inputs.matches("\"tsa\"").count(), 2, "{inputs}");
+    assert!(
+        inputs.contains("\"tsa-root\"") && inputs.contains("\"tsa-cert\""),
+        "{inputs}"
+    );
 
     let site = Site::new();
     site.pin_with(
@@ -217,4 +233,513 @@ with = { trust_version = 1, trust_expires = "90d", policy = "policy.toml", tsa_r
         [("prod", "always"), ("dev", "afterCertExpiry")],
         "{doc}"
     );
+}
+
+/// The repository the rule tests' statements cover.
+const SCOPE: &str = "registry.example/prod/app";
+
+/// A policy file in `dir` whose one statement names `rule`.
+fn policy(dir: &Path, rule: &str) -> String {
+    let path = dir.join(format!("policy-{rule}.toml"));
+    fs::write(
+        &path,
+        format!(
+            "[[statement]]\nname = \"prod\"\nregistry_scopes = [\"{SCOPE}\"]\nlevel = \"strict\"\n\
+             trusted_identities = [\"*\"]\nverify_timestamp = \"{rule}\"\n"
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+/// A certificate issued by `issuer` (`DIR/NAME.crt` and `.key`) for a new key made with
+/// openssl's `-newkey key`, with the extension lines `ext`; returns its path.
+fn tsa_cert(dir: &Path, issuer: &str, name: &str, key: &str, ext: &str) -> PathBuf {
+    let csr = dir.join(format!("{name}.csr"));
+    let out = dir.join(format!("{name}.crt"));
+    let ext_file = dir.join(format!("{name}.ext"));
+    fs::write(&ext_file, format!("[ext]\n{ext}\n")).unwrap();
+    common::run_ok(
+        Command::new("openssl")
+            .args(["req", "-new", "-newkey", key, "-nodes", "-keyout"])
+            .arg(dir.join(format!("{name}.key")))
+            .args(["-subj", &format!("/C=US/O=Example TSA/CN={name}"), "-out"])
+            .arg(&csr),
+    );
+    common::run_ok(
+        Command::new("openssl")
+            .args(["x509", "-req", "-in"])
+            .arg(&csr)
+            .arg("-CA")
+            .arg(dir.join(format!("{issuer}.crt")))
+            .arg("-CAkey")
+            .arg(dir.join(format!("{issuer}.key")))
+            .args(["-days", "30", "-sha256", "-extfile"])
+            .arg(&ext_file)
+            .args(["-extensions", "ext", "-out"])
+            .arg(&out),
+    );
+    out
+}
+
+/// A self-signed CA root `DIR/NAME.crt` for TSAs.
+fn tsa_root(dir: &Path, name: &str) -> PathBuf {
+    tsa_root_with(dir, name, &["basicConstraints=critical,CA:TRUE"])
+}
+
+/// A self-signed root `DIR/NAME.crt` with keyCertSign and the `-addext` extensions `ext`.
+fn tsa_root_with(dir: &Path, name: &str, ext: &[&str]) -> PathBuf {
+    let out = dir.join(format!("{name}.crt"));
+    common::run_ok(
+        Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args(["ec_paramgen_curve:P-256", "-nodes", "-keyout"])
+            .arg(dir.join(format!("{name}.key")))
+            .args(["-subj", &format!("/C=US/O=Example TSA/CN={name}")])
+            .args([
+                "-days",
+                "60",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ])
+            .args(ext.iter().flat_map(|e| ["-addext", e]))
+            .arg("-out")
+            .arg(&out),
+    );
+    out
+}
+
+#[test]
+fn a_tsa_certificate_notation_would_refuse_is_refused_at_the_ceremony() {
+    let c = Ceremony::new("timestamps-tsa-cert");
+    let dir = c.hsm.dir().join("tsa-certs");
+    fs::create_dir_all(&dir).unwrap();
+    let root = tsa_root(&dir, "tsa-root");
+    tsa_root(&dir, "other-root");
+    let ec = "ec:".to_owned()
+        + &{
+            let params = dir.join("p256.pem");
+            common::run_ok(
+                Command::new("openssl")
+                    .args(["ecparam", "-name", "prime256v1", "-out"])
+                    .arg(&params),
+            );
+            params.display().to_string()
+        };
+    let signer = "basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n\
+                  extendedKeyUsage = critical,timeStamping";
+    let policy = policy(&dir, "afterCertExpiry");
+    let bundle_with = |root: &Path, cert: &Path| {
+        c.trust_bundle(
+            "trust-tsa-cert.bundle",
+            1,
+            &[
+                "--policy",
+                &policy,
+                "--tsa-root",
+                root.to_str().unwrap(),
+                "--tsa-cert",
+                cert.to_str().unwrap(),
+            ],
+        )
+    };
+    // A chain file: the certificates `parts` back to back.
+    let chain = |name: &str, parts: &[&Path]| {
+        let out = dir.join(name);
+        fs::write(
+            &out,
+            parts
+                .iter()
+                .map(|p| fs::read(p).unwrap())
+                .collect::<Vec<_>>()
+                .concat(),
+        )
+        .unwrap();
+        out
+    };
+    let intermediate_ext = "basicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign";
+    let int = tsa_cert(&dir, "tsa-root", "int", &ec, intermediate_ext);
+    let under_int = tsa_cert(&dir, "int", "under-int", &ec, signer);
+    for (label, cert) in [
+        (
+            "a TSA certificate",
+            tsa_cert(&dir, "tsa-root", "good", &ec, signer),
+        ),
+        (
+            "one under an intermediate",
+            chain("good-chain.pem", &[&under_int, &int]),
+        ),
+        (
+            "one with its whole chain",
+            chain("whole-chain.pem", &[&under_int, &int, &root]),
+        ),
+    ] {
+        let (ok, text, bundle) = bundle_with(&root, &cert);
+        assert!(ok && bundle.exists(), "{label}: {text}");
+        fs::remove_file(&bundle).unwrap();
+    }
+
+    // Chains notation refuses above the TSA's certificate: a root whose path length allows
+    // no intermediate, an intermediate or a root restricted to code signing.
+    let short_root = tsa_root_with(
+        &dir,
+        "short-root",
+        &["basicConstraints=critical,CA:TRUE,pathlen:0"],
+    );
+    let short_int = tsa_cert(&dir, "short-root", "short-int", &ec, intermediate_ext);
+    let under_short = tsa_cert(&dir, "short-int", "under-short", &ec, signer);
+    let code_int = tsa_cert(
+        &dir,
+        "tsa-root",
+        "code-int",
+        &ec,
+        &format!("{intermediate_ext}\nextendedKeyUsage = codeSigning"),
+    );
+    let under_code = tsa_cert(&dir, "code-int", "under-code", &ec, signer);
+    for (root, cert, says) in [
+        (
+            &short_root,
+            chain("short.pem", &[&under_short, &short_int]),
+            "allows 0 intermediate(s) below it (pathLenConstraint), but the TSA's chain has 1",
+        ),
+        (
+            &root,
+            chain("code.pem", &[&under_code, &code_int]),
+            "code-int's extendedKeyUsage lists 1.3.6.1.5.5.7.3.3 without timeStamping",
+        ),
+        (
+            &root,
+            chain("root-first.pem", &[&int, &under_int]),
+            "is a CA certificate, not a TSA's timestamping certificate",
+        ),
+    ] {
+        let (ok, text, bundle) = bundle_with(root, &cert);
+        assert!(!ok && text.contains(says), "{}: {text}", cert.display());
+        assert!(!bundle.exists(), "{}: a bundle was written", cert.display());
+    }
+    let code_root = tsa_root_with(
+        &dir,
+        "code-root",
+        &[
+            "basicConstraints=critical,CA:TRUE",
+            "extendedKeyUsage=codeSigning",
+        ],
+    );
+    let (ok, text, bundle) = c.trust_bundle(
+        "trust-code-root.bundle",
+        1,
+        &[
+            "--policy",
+            &policy,
+            "--tsa-root",
+            code_root.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !ok && text.contains("without timeStamping") && text.contains("tsa store"),
+        "{text}"
+    );
+    assert!(!bundle.exists());
+    let good = dir.join("good.crt");
+    let (ok, text, bundle) = c.trust_bundle(
+        "trust-no-root.bundle",
+        1,
+        &["--policy", &policy, "--tsa-cert", good.to_str().unwrap()],
+    );
+    assert!(
+        !ok && text.contains("no TSA root is given to check it against"),
+        "{text}"
+    );
+    assert!(!bundle.exists());
+    let cases = [
+        (
+            tsa_cert(
+                &dir,
+                "tsa-root",
+                "eku-not-critical",
+                &ec,
+                &signer.replace("critical,timeStamping", "timeStamping"),
+            ),
+            "extendedKeyUsage is not marked critical",
+        ),
+        (
+            tsa_cert(
+                &dir,
+                "tsa-root",
+                "eku-two",
+                &ec,
+                &signer.replace("timeStamping", "timeStamping,codeSigning"),
+            ),
+            "extendedKeyUsage lists 1.3.6.1.5.5.7.3.8, 1.3.6.1.5.5.7.3.3: notation requires timeStamping (1.3.6.1.5.5.7.3.8) alone",
+        ),
+        (
+            tsa_cert(
+                &dir,
+                "tsa-root",
+                "eku-missing",
+                &ec,
+                "basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature",
+            ),
+            "has no extendedKeyUsage",
+        ),
+        (
+            tsa_cert(
+                &dir,
+                "tsa-root",
+                "key-usage-missing",
+                &ec,
+                "basicConstraints = critical,CA:FALSE\nextendedKeyUsage = critical,timeStamping",
+            ),
+            "has no keyUsage",
+        ),
+        (
+            tsa_cert(
+                &dir,
+                "tsa-root",
+                "key-usage-encipherment",
+                "rsa:2048",
+                &signer.replace("digitalSignature", "digitalSignature,keyEncipherment"),
+            ),
+            "keyUsage allows keyEncipherment",
+        ),
+        (
+            tsa_cert(
+                &dir,
+                "tsa-root",
+                "ca-true",
+                &ec,
+                &signer.replace("CA:FALSE", "CA:TRUE"),
+            ),
+            "is a CA certificate",
+        ),
+        (
+            tsa_cert(&dir, "tsa-root", "rsa-1024", "rsa:1024", signer),
+            "1024",
+        ),
+        (
+            tsa_cert(&dir, "other-root", "other-root-signer", &ec, signer),
+            "is not issued by any TSA root given",
+        ),
+        (
+            tsa_cert(
+                &dir,
+                "tsa-root",
+                "with-cdp",
+                &ec,
+                &format!("{signer}\ncrlDistributionPoints = URI:http://crl.tsa.example/tsa.crl"),
+            ),
+            "carries a CRL distribution point: notation checks a TSA certificate's revocation",
+        ),
+        (
+            tsa_cert(
+                &dir,
+                "tsa-root",
+                "with-ocsp",
+                &ec,
+                &format!("{signer}\nauthorityInfoAccess = OCSP;URI:http://ocsp.tsa.example"),
+            ),
+            "carries an OCSP URL",
+        ),
+        (
+            tsa_cert(
+                &dir,
+                "tsa-root",
+                "unknown-critical",
+                &ec,
+                &format!("{signer}\n1.2.3.4 = critical,ASN1:NULL"),
+            ),
+            "has a critical extension 1.2.3.4 that Go does not handle",
+        ),
+    ];
+    for (cert, says) in &cases {
+        let (ok, text, bundle) = bundle_with(&root, cert);
+        assert!(!ok, "{}: {text}", cert.display());
+        assert!(
+            text.contains(says) && text.contains("notation would refuse the timestamps it signs"),
+            "{}: {text}",
+            cert.display()
+        );
+        assert!(!bundle.exists(), "{}: a bundle was written", cert.display());
+    }
+
+    // A TSA root must be self-signed: an intermediate CA is not one.
+    let intermediate = tsa_cert(
+        &dir,
+        "tsa-root",
+        "intermediate",
+        &ec,
+        "basicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign",
+    );
+    let (ok, text, bundle) = c.trust_bundle(
+        "trust-intermediate.bundle",
+        1,
+        &["--tsa-root", intermediate.to_str().unwrap()],
+    );
+    assert!(!ok && text.contains("is not a self-signed root"), "{text}");
+    assert!(!bundle.exists());
+}
+
+#[test]
+fn a_timestamp_rule_the_bundle_cannot_keep_is_refused_with_nothing_written() {
+    let c = Ceremony::new("timestamps-rules");
+    let dir = c.hsm.dir().join("rules");
+    fs::create_dir_all(&dir).unwrap();
+    let root = tsa_root(&dir, "tsa-root").display().to_string();
+    let vendor = tsa_root(&dir, "vendor-root").display().to_string();
+    let vendor_tsa = tsa_root(&dir, "vendor-tsa").display().to_string();
+    let legacy = dir.join("legacy.toml");
+    fs::write(
+        &legacy,
+        format!(
+            "[[statement]]\nname = \"prod\"\nregistry_scopes = [\"{SCOPE}\"]\nlevel = \"strict\"\n\
+             trusted_identities = [\"*\"]\ntimestamps = true\n"
+        ),
+    )
+    .unwrap();
+    let vendor_arg = format!("acme={vendor}");
+    let vendor_scope = "acme=registry.example/vendor/app";
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--policy".into(), policy(&dir, "always")],
+            "verify_timestamp = \"always\", but the bundle carries no TSA root",
+        ),
+        (
+            vec!["--tsa-root".into(), root.clone()],
+            "--tsa-root is given, but no statement would trust it",
+        ),
+        (
+            vec![
+                "--tsa-root".into(),
+                root.clone(),
+                "--policy".into(),
+                policy(&dir, "never"),
+            ],
+            "--tsa-root is given, but no statement would trust it",
+        ),
+        (
+            vec![
+                "--tsa-root".into(),
+                root.clone(),
+                "--policy".into(),
+                legacy.display().to_string(),
+            ],
+            "says timestamps, which keyrite no longer reads: write verify_timestamp",
+        ),
+        (
+            vec![
+                "--third-party".into(),
+                vendor_arg.clone(),
+                "--third-party-scope".into(),
+                vendor_scope.into(),
+                "--third-party-verify-timestamp".into(),
+                "acme=always".into(),
+            ],
+            "third party 'acme' is given a timestamp rule but no TSA root",
+        ),
+        (
+            vec![
+                "--third-party".into(),
+                vendor_arg.clone(),
+                "--third-party-scope".into(),
+                vendor_scope.into(),
+                "--third-party-tsa".into(),
+                format!("acme={vendor_tsa}"),
+                "--third-party-verify-timestamp".into(),
+                "acme=never".into(),
+            ],
+            "would leave its TSA root unused",
+        ),
+        (
+            vec![
+                "--third-party".into(),
+                vendor_arg.clone(),
+                "--third-party-scope".into(),
+                vendor_scope.into(),
+                "--third-party-tsa".into(),
+                format!("acme={vendor_tsa}"),
+                "--third-party-verify-timestamp".into(),
+                "acme=sometimes".into(),
+            ],
+            "'sometimes' is not a timestamp rule",
+        ),
+    ];
+    for (args, says) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, text, bundle) = c.trust_bundle("trust-rule.bundle", 1, &args);
+        assert!(!ok && text.contains(says), "{args:?}: {text}");
+        assert!(!bundle.exists(), "{args:?}: a bundle was written");
+    }
+
+    // The vendor's TSA root with no rule named gets afterCertExpiry, in format 4.
+    let (ok, text, bundle) = c.trust_bundle(
+        "trust-vendor.bundle",
+        1,
+        &[
+            "--third-party",
+            &vendor_arg,
+            "--third-party-scope",
+            vendor_scope,
+            "--third-party-tsa",
+            &format!("acme={vendor_tsa}"),
+        ],
+    );
+    assert!(ok, "{text}");
+    let site = Site::new();
+    site.pin_with(
+        &c.root_fingerprint(),
+        &["--scope", "registry.example/vendor/"],
+    );
+    let (ok, text) = site.install(&bundle);
+    assert!(ok, "{text}");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&fs::read(site.config().join("trustpolicy.json")).unwrap()).unwrap();
+    let statement = &doc["trustPolicies"][0];
+    assert_eq!(
+        statement["signatureVerification"]["verifyTimestamp"], "afterCertExpiry",
+        "{doc}"
+    );
+}
+
+#[test]
+fn a_script_whose_tsa_parameters_cannot_work_is_refused_when_it_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    for (with, says) in [
+        (
+            r#"trust_version = 1, trust_expires = "90d", policy = "p.toml", tsa_certs = ["tsa.pem"]"#,
+            "tsa_certs are checked against tsa_roots, and none is given",
+        ),
+        (
+            r#"trust_version = 1, trust_expires = "90d", tsa_roots = ["root.pem"]"#,
+            "tsa_roots are given without a policy",
+        ),
+        (
+            r#"trust_version = 1, trust_expires = "90d", third_parties = [{ name = "acme", root = "a.pem", scopes = ["registry.example/v/app"], verify_timestamp = "always" }]"#,
+            "third party 'acme' names a verify_timestamp rule but no tsa_root",
+        ),
+        (
+            r#"trust_version = 1, trust_expires = "90d", third_parties = [{ name = "acme", root = "a.pem", scopes = ["registry.example/v/app"], tsa_root = "t.pem", verify_timestamp = "never" }]"#,
+            "which would leave it unused",
+        ),
+        (
+            r#"trust_version = 1, trust_expires = "90d", third_parties = [{ name = "acme", root = "a.pem", scopes = ["registry.example/v/app"], tsa_root = "t.pem", verify_timestamp = "sometimes" }]"#,
+            "'sometimes' is not a timestamp rule",
+        ),
+    ] {
+        let file = dir.path().join("script.toml");
+        fs::write(
+            &file,
+            format!(
+                "name = \"tsa\"\ntitle = \"TSA\"\n[roles]\nadministrator = \"Administrator\"\n\
+                 [parameters]\ncrl_url = \"http://crl.example.internal/root.crl\"\n\
+                 [[step]]\ntitle = \"Trust bundle\"\ninstruction = \"Read.\"\n\
+                 action = \"bundle-trust\"\nconfirm = [\"administrator\"]\nwith = {{ {with} }}\n"
+            ),
+        )
+        .unwrap();
+        let err = keyrite::ceremony::script::load_script(&file)
+            .map(drop)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{with}: {err}");
+    }
 }

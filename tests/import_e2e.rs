@@ -547,7 +547,11 @@ revocation = "enforce"
     );
     assert_eq!(
         status["lineages"][0]["trust"]["policy"],
-        serde_json::json!([{"name": "prod", "verify_timestamp": "afterCertExpiry"}])
+        serde_json::json!(["prod"])
+    );
+    assert_eq!(
+        status["lineages"][0]["trust"]["statements"],
+        serde_json::json!([{"name": "prod", "tsa_stores": [format!("tsa:{store}")], "verify_timestamp": "afterCertExpiry"}])
     );
     assert_eq!(status["problems"], serde_json::json!([]));
 }

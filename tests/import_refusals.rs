@@ -294,7 +294,14 @@ fn crafted_payloads_signed_by_the_pinned_root_are_refused() {
     cases.push((
         "format-4",
         format4,
-        "the bundle's format is 4, but this keyrite-import reads formats 2 to 3".into(),
+        "format 4 does not match its content, which is written in format 2".into(),
+    ));
+    let mut format5 = json(&root.payload(2));
+    format5["format"] = 5.into();
+    cases.push((
+        "format-5",
+        format5,
+        "the bundle's format is 5, but this keyrite-import reads formats 2 to 4".into(),
     ));
     let mut format1 = json(&root.payload(2));
     format1["format"] = 1.into();

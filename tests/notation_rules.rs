@@ -194,8 +194,23 @@ fn a_tsa_root_on_p384_signed_with_sha256_is_accepted() {
         text.contains("ecdsa-with-SHA256") && text.contains("P-384"),
         "{text}"
     );
-    let (ok, text, trust) =
-        c.trust_bundle("trust-1.bundle", 1, &["--tsa-root", tsa.to_str().unwrap()]);
+    let policy = c.hsm.dir().join("policy.toml");
+    fs::write(
+        &policy,
+        "[[statement]]\nname = \"prod\"\nregistry_scopes = [\"registry.example/prod/app\"]\n\
+         level = \"strict\"\ntrusted_identities = [\"*\"]\n",
+    )
+    .unwrap();
+    let (ok, text, trust) = c.trust_bundle(
+        "trust-1.bundle",
+        1,
+        &[
+            "--tsa-root",
+            tsa.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
+    );
     assert!(ok, "{text}");
     let site = Site::new();
     site.pin(&c.root_fingerprint());

@@ -10,7 +10,6 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -137,13 +136,13 @@ fn a_timestamped_signature_outlives_its_delegate_and_a_plain_one_does_not() {
     for (site, says) in [
         (
             &always_site,
-            "prod: trusts the lineage's TSA roots under verifyTimestamp always",
+            "under verifyTimestamp always: every signature must carry a timestamp",
         ),
         (
             &after_site,
-            "prod: trusts the lineage's TSA roots under verifyTimestamp afterCertExpiry",
+            "under verifyTimestamp afterCertExpiry: a signature needs a timestamp once",
         ),
-        (&plain_site, "prod: no TSA roots"),
+        (&plain_site, "prod: no TSA root"),
     ] {
         let (code, text) = site.status(&[]);
         assert!(code == 0 && text.contains(says), "{text}");
@@ -273,301 +272,24 @@ fn a_timestamped_signature_outlives_its_delegate_and_a_plain_one_does_not() {
     }
 }
 
-/// A certificate issued by `issuer` (`DIR/NAME.crt` and `.key`) for a new key made with
-/// openssl's `-newkey key`, with the extension lines `ext`; returns its path.
-fn tsa_cert(dir: &Path, issuer: &str, name: &str, key: &str, ext: &str) -> std::path::PathBuf {
-    let csr = dir.join(format!("{name}.csr"));
-    let out = dir.join(format!("{name}.crt"));
-    let ext_file = dir.join(format!("{name}.ext"));
-    fs::write(&ext_file, format!("[ext]\n{ext}\n")).unwrap();
-    common::run_ok(
-        Command::new("openssl")
-            .args(["req", "-new", "-newkey", key, "-nodes", "-keyout"])
-            .arg(dir.join(format!("{name}.key")))
-            .args(["-subj", &format!("/C=US/O=Example TSA/CN={name}"), "-out"])
-            .arg(&csr),
-    );
-    common::run_ok(
-        Command::new("openssl")
-            .args(["x509", "-req", "-in"])
-            .arg(&csr)
-            .arg("-CA")
-            .arg(dir.join(format!("{issuer}.crt")))
-            .arg("-CAkey")
-            .arg(dir.join(format!("{issuer}.key")))
-            .args(["-days", "30", "-sha256", "-extfile"])
-            .arg(&ext_file)
-            .args(["-extensions", "ext", "-out"])
-            .arg(&out),
-    );
-    out
-}
-
-/// A self-signed CA root `DIR/NAME.crt` for TSAs.
-fn tsa_root(dir: &Path, name: &str) -> std::path::PathBuf {
-    let out = dir.join(format!("{name}.crt"));
-    common::run_ok(
-        Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-            .args(["ec_paramgen_curve:P-256", "-nodes", "-keyout"])
-            .arg(dir.join(format!("{name}.key")))
-            .args([
-                "-subj",
-                &format!("/C=US/O=Example TSA/CN={name}"),
-                "-days",
-                "60",
-            ])
-            .args(["-addext", "basicConstraints=critical,CA:TRUE"])
-            .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out"])
-            .arg(&out),
-    );
-    out
-}
-
 #[test]
-fn a_tsa_certificate_notation_would_refuse_is_refused_at_the_ceremony() {
-    let c = Ceremony::new("timestamps-tsa-cert");
-    let dir = c.hsm.dir().join("tsa-certs");
-    fs::create_dir_all(&dir).unwrap();
-    let root = tsa_root(&dir, "tsa-root");
-    tsa_root(&dir, "other-root");
-    let ec = "ec:".to_owned()
-        + &{
-            let params = dir.join("p256.pem");
-            common::run_ok(
-                Command::new("openssl")
-                    .args(["ecparam", "-name", "prime256v1", "-out"])
-                    .arg(&params),
-            );
-            params.display().to_string()
-        };
-    let signer = "basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n\
-                  extendedKeyUsage = critical,timeStamping";
-    let good = tsa_cert(&dir, "tsa-root", "good", &ec, signer);
-    let root_arg = root.display().to_string();
-    let (ok, text, bundle) = c.trust_bundle(
-        "trust-good.bundle",
-        1,
-        &[
-            "--tsa-root",
-            &root_arg,
-            "--tsa-cert",
-            good.to_str().unwrap(),
-        ],
-    );
-    assert!(ok && bundle.exists(), "{text}");
-
-    let cases = [
-        (
-            tsa_cert(
-                &dir,
-                "tsa-root",
-                "eku-not-critical",
-                &ec,
-                &signer.replace("critical,timeStamping", "timeStamping"),
-            ),
-            "extendedKeyUsage is not marked critical",
-        ),
-        (
-            tsa_cert(
-                &dir,
-                "tsa-root",
-                "eku-two",
-                &ec,
-                &signer.replace("timeStamping", "timeStamping,codeSigning"),
-            ),
-            "extendedKeyUsage lists 1.3.6.1.5.5.7.3.8, 1.3.6.1.5.5.7.3.3: notation requires timeStamping (1.3.6.1.5.5.7.3.8) alone",
-        ),
-        (
-            tsa_cert(
-                &dir,
-                "tsa-root",
-                "eku-missing",
-                &ec,
-                "basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature",
-            ),
-            "has no extendedKeyUsage",
-        ),
-        (
-            tsa_cert(
-                &dir,
-                "tsa-root",
-                "key-usage-missing",
-                &ec,
-                "basicConstraints = critical,CA:FALSE\nextendedKeyUsage = critical,timeStamping",
-            ),
-            "has no keyUsage",
-        ),
-        (
-            tsa_cert(
-                &dir,
-                "tsa-root",
-                "key-usage-encipherment",
-                "rsa:2048",
-                &signer.replace("digitalSignature", "digitalSignature,keyEncipherment"),
-            ),
-            "keyUsage allows keyEncipherment",
-        ),
-        (
-            tsa_cert(
-                &dir,
-                "tsa-root",
-                "ca-true",
-                &ec,
-                &signer.replace("CA:FALSE", "CA:TRUE"),
-            ),
-            "is a CA certificate",
-        ),
-        (
-            tsa_cert(&dir, "tsa-root", "rsa-1024", "rsa:1024", signer),
-            "1024",
-        ),
-        (
-            tsa_cert(&dir, "other-root", "other-root-signer", &ec, signer),
-            "is not issued by any TSA root given",
-        ),
-    ];
-    for (cert, says) in &cases {
-        let (ok, text, bundle) = c.trust_bundle(
-            "trust-tsa-cert.bundle",
-            1,
-            &[
-                "--tsa-root",
-                &root_arg,
-                "--tsa-cert",
-                cert.to_str().unwrap(),
-            ],
+fn a_delegate_may_live_an_hour_or_half_an_hour() {
+    let c = Ceremony::new("timestamps-short-lived");
+    for (name, validity, secs) in [("hourly", "1h", 3600), ("half-hourly", "30min", 1800)] {
+        c.delegate_with(
+            name,
+            &format!("/C=US/ST=WA/O=Publisher/CN={name}"),
+            validity,
         );
-        assert!(!ok, "{}: {text}", cert.display());
-        assert!(
-            text.contains(says) && text.contains("notation would refuse the timestamps it signs"),
-            "{}: {text}",
-            cert.display()
+        let cert =
+            keyrite::pki::read_certificate(&c.hsm.dir().join("issued").join(format!("{name}.crt")))
+                .unwrap();
+        let v = cert.tbs_certificate().validity();
+        let lived = v.not_after.to_unix_duration() - v.not_before.to_unix_duration();
+        assert_eq!(
+            lived,
+            Duration::from_secs(secs),
+            "{name}: --validity {validity}"
         );
-        assert!(!bundle.exists(), "{}: a bundle was written", cert.display());
     }
-
-    // A TSA root must be self-signed: an intermediate CA is not one.
-    let intermediate = tsa_cert(
-        &dir,
-        "tsa-root",
-        "intermediate",
-        &ec,
-        "basicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign",
-    );
-    let (ok, text, bundle) = c.trust_bundle(
-        "trust-intermediate.bundle",
-        1,
-        &["--tsa-root", intermediate.to_str().unwrap()],
-    );
-    assert!(!ok && text.contains("is not a self-signed root"), "{text}");
-    assert!(!bundle.exists());
-}
-
-#[test]
-fn a_timestamp_rule_the_bundle_cannot_keep_is_refused_with_nothing_written() {
-    let c = Ceremony::new("timestamps-rules");
-    let dir = c.hsm.dir().join("rules");
-    fs::create_dir_all(&dir).unwrap();
-    let root = tsa_root(&dir, "tsa-root").display().to_string();
-    let vendor = tsa_root(&dir, "vendor-root").display().to_string();
-    let vendor_tsa = tsa_root(&dir, "vendor-tsa").display().to_string();
-    let legacy = dir.join("legacy.toml");
-    fs::write(
-        &legacy,
-        format!(
-            "[[statement]]\nname = \"prod\"\nregistry_scopes = [\"{SCOPE}\"]\nlevel = \"strict\"\n\
-             trusted_identities = [\"*\"]\ntimestamps = true\n"
-        ),
-    )
-    .unwrap();
-    let vendor_arg = format!("acme={vendor}");
-    let vendor_scope = "acme=registry.example/vendor/app";
-    let cases: Vec<(Vec<String>, &str)> = vec![
-        (
-            vec!["--policy".into(), policy(&dir, "always", Some("always"))],
-            "verify_timestamp = \"always\", but the bundle carries no TSA root",
-        ),
-        (
-            vec![
-                "--tsa-root".into(),
-                root.clone(),
-                "--policy".into(),
-                legacy.display().to_string(),
-            ],
-            "says timestamps, which keyrite no longer reads: write verify_timestamp",
-        ),
-        (
-            vec![
-                "--third-party".into(),
-                vendor_arg.clone(),
-                "--third-party-scope".into(),
-                vendor_scope.into(),
-                "--third-party-verify-timestamp".into(),
-                "acme=always".into(),
-            ],
-            "third party 'acme' is given a timestamp rule but no TSA root",
-        ),
-        (
-            vec![
-                "--third-party".into(),
-                vendor_arg.clone(),
-                "--third-party-scope".into(),
-                vendor_scope.into(),
-                "--third-party-tsa".into(),
-                format!("acme={vendor_tsa}"),
-                "--third-party-verify-timestamp".into(),
-                "acme=never".into(),
-            ],
-            "would leave its TSA root unused",
-        ),
-        (
-            vec![
-                "--third-party".into(),
-                vendor_arg.clone(),
-                "--third-party-scope".into(),
-                vendor_scope.into(),
-                "--third-party-tsa".into(),
-                format!("acme={vendor_tsa}"),
-                "--third-party-verify-timestamp".into(),
-                "acme=sometimes".into(),
-            ],
-            "'sometimes' is not a timestamp rule",
-        ),
-    ];
-    for (args, says) in &cases {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (ok, text, bundle) = c.trust_bundle("trust-rule.bundle", 1, &args);
-        assert!(!ok && text.contains(says), "{args:?}: {text}");
-        assert!(!bundle.exists(), "{args:?}: a bundle was written");
-    }
-
-    // The vendor's TSA root with no rule named gets afterCertExpiry, in format 4.
-    let (ok, text, bundle) = c.trust_bundle(
-        "trust-vendor.bundle",
-        1,
-        &[
-            "--third-party",
-            &vendor_arg,
-            "--third-party-scope",
-            vendor_scope,
-            "--third-party-tsa",
-            &format!("acme={vendor_tsa}"),
-        ],
-    );
-    assert!(ok, "{text}");
-    let site = Site::new();
-    site.pin_with(
-        &c.root_fingerprint(),
-        &["--scope", "registry.example/vendor/"],
-    );
-    let (ok, text) = site.install(&bundle);
-    assert!(ok, "{text}");
-    let doc: serde_json::Value =
-        serde_json::from_slice(&fs::read(site.config().join("trustpolicy.json")).unwrap()).unwrap();
-    let statement = &doc["trustPolicies"][0];
-    assert_eq!(
-        statement["signatureVerification"]["verifyTimestamp"], "afterCertExpiry",
-        "{doc}"
-    );
 }

@@ -2,8 +2,8 @@
 //! policy statements notation accepts.
 
 use super::{
-    BundleError, Entry, FORMAT, Kind, MAX_ITEMS, MAX_TEXT, MAX_VERSION, Payload, Role, Statement,
-    ThirdParty, parse_time,
+    BundleError, Entry, Kind, MAX_ITEMS, MAX_TEXT, MAX_VERSION, Payload, Role, Statement,
+    TIMESTAMP_RULE_FORMAT, ThirdParty, parse_time,
 };
 use crate::notation::{dn, scope};
 
@@ -11,6 +11,13 @@ use crate::notation::{dn, scope};
 pub fn check_payload(p: &Payload) -> Result<(), BundleError> {
     let bad = |m: String| Err(BundleError::Content(m));
     check_sizes(p)?;
+    let expected = Payload::format_for(&p.entries, &p.policy, &p.third_parties);
+    if p.format != expected {
+        return bad(format!(
+            "format {} does not match its content, which is written in format {expected}: format {TIMESTAMP_RULE_FORMAT} exactly when a statement or third party names a timestamp rule, else format 3 exactly when a bundle carries a third party's root or CRL",
+            p.format
+        ));
+    }
     if p.lineage.len() != 64
         || !p
             .lineage
@@ -113,9 +120,9 @@ pub fn check_payload(p: &Payload) -> Result<(), BundleError> {
     }
     let has_tsa = p.entries.iter().any(|e| e.role == Role::TsaRoot);
     for (i, s) in p.policy.iter().enumerate() {
-        if s.timestamps && p.format >= FORMAT {
+        if s.timestamps && p.format >= TIMESTAMP_RULE_FORMAT {
             return bad(format!(
-                "policy statement '{}' says timestamps = true, which only formats 2 and 3 say: format {FORMAT} names the rule in verify_timestamp",
+                "policy statement '{}' says timestamps = true, which only formats 2 and 3 say: format {TIMESTAMP_RULE_FORMAT} names the rule in verify_timestamp",
                 s.name
             ));
         }
@@ -140,7 +147,8 @@ pub fn valid_third_party_name(name: &str) -> bool {
 }
 
 /// Each third party once, with a safe name, exactly one root and at most one TSA root among
-/// the entries, a statement notation accepts, and no scope another statement of the bundle
+/// the entries, a timestamp rule exactly when it has a TSA root (format 4), a statement
+/// notation accepts, and no scope another statement of the bundle
 /// covers (notation allows one statement per scope); and no third-party entry for a third
 /// party the payload does not declare.
 fn check_third_parties(p: &Payload) -> Result<(), BundleError> {
@@ -170,9 +178,9 @@ fn check_third_parties(p: &Payload) -> Result<(), BundleError> {
         let has_tsa = p
             .third_party_entry(&t.name, Role::ThirdPartyTsaRoot)
             .is_some();
-        if has_tsa && t.verify_timestamp.is_none() && p.format >= FORMAT {
+        if has_tsa && t.verify_timestamp.is_none() && p.format >= TIMESTAMP_RULE_FORMAT {
             return bad(format!(
-                "{what} has a TSA root but names no verify_timestamp rule (always or afterCertExpiry), which format {FORMAT} requires"
+                "{what} has a TSA root but names no verify_timestamp rule (always or afterCertExpiry), which format {TIMESTAMP_RULE_FORMAT} requires"
             ));
         }
         let statement = t.statement(&p.lineage, has_tsa);

@@ -28,6 +28,9 @@ pub const FORMAT: u32 = 4;
 /// The format that added third parties.
 const THIRD_PARTY_FORMAT: u32 = 3;
 
+/// The format that added statements' and third parties' timestamp rules.
+pub const TIMESTAMP_RULE_FORMAT: u32 = 4;
+
 /// The oldest payload format this keyrite reads.
 pub const MIN_FORMAT: u32 = 2;
 
@@ -211,9 +214,9 @@ pub struct Statement {
     /// [`Statement::verify_timestamp`] instead.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub timestamps: bool,
-    /// The rule the statement trusts the bundle's TSA roots under (format 4); absent, it does
-    /// not trust them, and every certificate of a signing chain must be valid when notation
-    /// verifies.
+    /// The rule the statement trusts the bundle's TSA roots under (format 4). Absent, and
+    /// `timestamps` false, it does not trust them: every certificate of a signing chain must
+    /// be valid when notation verifies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_timestamp: Option<VerifyTimestamp>,
 }
@@ -266,6 +269,7 @@ impl VerifyTimestamp {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Payload {
+    /// The oldest format that can say the content ([`Payload::format_for`]), at most
     /// [`FORMAT`].
     pub format: u32,
     /// Trust or revocation.
@@ -304,7 +308,7 @@ impl Payload {
         if policy.iter().any(|s| s.verify_timestamp.is_some())
             || third_parties.iter().any(|t| t.verify_timestamp.is_some())
         {
-            FORMAT
+            TIMESTAMP_RULE_FORMAT
         } else if !third_parties.is_empty() || entries.iter().any(|e| e.role.is_third_party()) {
             THIRD_PARTY_FORMAT
         } else {

@@ -131,13 +131,6 @@ fn parse_payload(json: &[u8]) -> Result<Payload, BundleError> {
     }
     let payload: Payload = serde_json::from_slice(json)
         .map_err(|e| BundleError::Content(format!("the payload does not parse ({e})")))?;
-    let expected = Payload::format_for(&payload.entries, &payload.policy, &payload.third_parties);
-    if payload.format != expected {
-        return Err(BundleError::Content(format!(
-            "format {} does not match its content, which is written in format {expected}: format 4 exactly when a statement or third party names a timestamp rule, else format 3 exactly when a bundle carries a third party's root or CRL",
-            payload.format
-        )));
-    }
     check_payload(&payload)?;
     Ok(payload)
 }

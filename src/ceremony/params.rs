@@ -372,6 +372,21 @@ impl Check for BundleTrust {
             t.tsa_root
                 .iter()
                 .try_for_each(|f| file("third party TSA root", f))?;
+            match (t.verify_timestamp, &t.tsa_root) {
+                (Some(_), None) => {
+                    return Err(format!(
+                        "third party '{}' names a verify_timestamp rule but no tsa_root",
+                        t.name
+                    ));
+                }
+                (Some(TimestampChoice::Never), Some(_)) => {
+                    return Err(format!(
+                        "third party '{}' has a tsa_root and verify_timestamp = \"never\", which would leave it unused: leave out one of the two",
+                        t.name
+                    ));
+                }
+                _ => {}
+            }
             t.crl_urls.iter().try_for_each(|u| url(u))?;
         }
         self.tsa_roots
@@ -380,6 +395,15 @@ impl Check for BundleTrust {
         self.tsa_certs
             .iter()
             .try_for_each(|f| file("TSA certificate", f))?;
+        if !self.tsa_certs.is_empty() && self.tsa_roots.is_empty() {
+            return Err("tsa_certs are checked against tsa_roots, and none is given".into());
+        }
+        if !self.tsa_roots.is_empty() && self.policy.is_none() {
+            return Err(
+                "tsa_roots are given without a policy, so no statement would trust them: give a policy or leave them out"
+                    .into(),
+            );
+        }
         self.policy.iter().try_for_each(|f| file("policy", f))
     }
 }

@@ -52,10 +52,15 @@ pub(super) fn trust_expired(t: &InstalledBundle, at: DateTime) -> bool {
         .map_or(true, |e| e.unix_duration() <= at.unix_duration())
 }
 
-/// A statement as enforcement leaves it: `strict`, no overrides, everything else kept.
+/// A statement as enforcement leaves it: `strict`, no overrides, its timestamp rule and
+/// everything else kept.
 fn refusing(statement: &Value) -> Value {
     let mut s = statement.clone();
-    s["signatureVerification"] = json!({ "level": "strict" });
+    let mut verification = json!({ "level": "strict" });
+    if let Some(rule) = statement.pointer("/signatureVerification/verifyTimestamp") {
+        verification["verifyTimestamp"] = rule.clone();
+    }
+    s["signatureVerification"] = verification;
     s
 }
 

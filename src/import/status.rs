@@ -140,7 +140,12 @@ fn lineage_status(
                 days_left: attention.days(format!("root {}", short(&r.sha256)), &r.not_after),
             })
             .collect(),
-        policy: t.policy.iter().filter_map(StatementStatus::of).collect(),
+        policy: t
+            .policy
+            .iter()
+            .filter_map(|s| s.get("name").and_then(|n| n.as_str()).map(str::to_owned))
+            .collect(),
+        statements: t.policy.iter().filter_map(StatementStatus::of).collect(),
         third_parties: t
             .third_parties
             .iter()
@@ -353,8 +358,10 @@ pub struct TrustStatus {
     pub days_left: i64,
     /// Roots and TSA roots.
     pub roots: Vec<RootStatus>,
-    /// Policy statements.
-    pub policy: Vec<StatementStatus>,
+    /// Policy statement names.
+    pub policy: Vec<String>,
+    /// Policy statements, with their timestamp rules.
+    pub statements: Vec<StatementStatus>,
     /// The third parties the lineage vouches for.
     pub third_parties: Vec<ThirdPartyStatus>,
 }
@@ -364,6 +371,8 @@ pub struct TrustStatus {
 pub struct StatementStatus {
     /// Its name.
     pub name: String,
+    /// The `tsa:` stores it trusts (the lineage's, or a third party's).
+    pub tsa_stores: Vec<String>,
     /// Its `verifyTimestamp` rule when it trusts TSA roots (notation's default, `always`,
     /// when the statement names none); `None` when it trusts none.
     pub verify_timestamp: Option<String>,
@@ -373,36 +382,39 @@ impl StatementStatus {
     /// The status of a statement as installed in notation's form.
     fn of(statement: &serde_json::Value) -> Option<Self> {
         let name = statement.get("name")?.as_str()?.to_owned();
-        let has_tsa = statement
+        let tsa_stores: Vec<String> = statement
             .get("trustStores")
             .and_then(|s| s.as_array())
-            .is_some_and(|s| {
-                s.iter()
-                    .any(|s| s.as_str().is_some_and(|s| s.starts_with("tsa:")))
-            });
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().filter(|s| s.starts_with("tsa:")))
+            .map(str::to_owned)
+            .collect();
         let rule = statement
             .pointer("/signatureVerification/verifyTimestamp")
             .and_then(|r| r.as_str())
             .unwrap_or("always");
         Some(Self {
+            verify_timestamp: (!tsa_stores.is_empty()).then(|| rule.to_owned()),
             name,
-            verify_timestamp: has_tsa.then(|| rule.to_owned()),
+            tsa_stores,
         })
     }
 
     /// A line for `status`.
     pub fn describe(&self) -> String {
+        let stores = self.tsa_stores.join(", ");
         match self.verify_timestamp.as_deref() {
             Some("afterCertExpiry") => format!(
-                "{}: trusts the lineage's TSA roots under verifyTimestamp afterCertExpiry: a signature needs a timestamp once a certificate of its chain has expired",
+                "{}: trusts {stores} under verifyTimestamp afterCertExpiry: a signature needs a timestamp once a certificate of its chain has expired",
                 self.name
             ),
             Some(rule) => format!(
-                "{}: trusts the lineage's TSA roots under verifyTimestamp {rule}: every signature must carry a timestamp",
+                "{}: trusts {stores} under verifyTimestamp {rule}: every signature must carry a timestamp",
                 self.name
             ),
             None => format!(
-                "{}: no TSA roots: a signature verifies only while its certificates are valid",
+                "{}: no TSA root: a signature verifies only while its certificates are valid",
                 self.name
             ),
         }

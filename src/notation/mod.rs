@@ -15,6 +15,7 @@ pub mod policy;
 mod revocation;
 pub mod scope;
 pub mod store;
+pub mod tsa;
 pub mod verdict;
 
 use std::path::Path;

@@ -170,7 +170,7 @@ pub fn for_repository(
 fn timestamp_need(statement: &Statement, chain: &[Certificate], action: Action) -> String {
     if action == Action::Skip {
         return format!(
-            "statement '{}''s level checks neither timestamps nor expiry",
+            "statement '{}' skips the authentic timestamp check: a signature by this chain needs no timestamp",
             statement.name
         );
     }

@@ -76,22 +76,6 @@ pub fn parse_certificate(
     })
 }
 
-/// Parses the certificates in PEM (one or more, in order) or DER (one) read from `path`.
-pub fn parse_certificates(
-    bytes: &[u8],
-    path: &std::path::Path,
-) -> Result<Vec<x509_cert::Certificate>, PkiError> {
-    if !bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
-        return parse_certificate(bytes, path).map(|c| vec![c]);
-    }
-    x509_cert::Certificate::load_pem_chain(bytes).map_err(|e| {
-        PkiError::Input(format!(
-            "{} is not a chain of PEM certificates ({e})",
-            path.display()
-        ))
-    })
-}
-
 /// A serial number as the ledger and CRLs list it: lowercase hex of the integer's value, without
 /// the leading zero octet DER adds to keep it positive (the form `openssl x509 -serial` shows).
 pub fn serial_hex(serial: &x509_cert::serial_number::SerialNumber) -> String {

@@ -62,7 +62,7 @@ fn print_status(status: &Status) {
                     r.sha256, r.not_after, r.days_left, r.words
                 );
             }
-            for p in &t.policy {
+            for p in &t.statements {
                 println!("    policy statement {}", p.describe());
             }
             for tp in &t.third_parties {

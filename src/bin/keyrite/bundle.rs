@@ -66,7 +66,8 @@ pub(crate) enum BundleCommand {
         #[arg(long = "third-party-tsa", value_name = "NAME=CERT")]
         third_party_tsa: Vec<String>,
         /// When third party NAME's signatures need a timestamp from its TSA, as NAME=RULE:
-        /// afterCertExpiry (the default: once a certificate has expired) or always.
+        /// afterCertExpiry (the default: once a certificate has expired) or always. Only with
+        /// --third-party-tsa NAME=…; never, which would leave the TSA root unused, is refused.
         #[arg(long = "third-party-verify-timestamp", value_name = "NAME=RULE")]
         third_party_verify_timestamp: Vec<String>,
         /// A CRL distribution point URL third party NAME's certificates carry: its CRLs in
@@ -358,22 +359,26 @@ fn print_bundle(made: &Made, out: &std::path::Path) {
     for u in &p.crl_urls {
         println!("  CRL URL:  {u}");
     }
+    let rule = |r: Option<keyrite::bundle::VerifyTimestamp>| {
+        r.map_or_else(
+            || "no TSA root".to_owned(),
+            |r| format!("verifyTimestamp {}", r.name()),
+        )
+    };
     for s in &p.policy {
         println!(
             "  policy:   {} ({}); {}",
             s.name,
             s.registry_scopes.join(", "),
-            s.timestamp_rule().map_or_else(
-                || "no TSA root".to_owned(),
-                |r| format!("verifyTimestamp {}", r.name())
-            )
+            rule(s.timestamp_rule())
         );
     }
     for t in &p.third_parties {
         println!(
-            "  third party: {} ({})",
+            "  third party: {} ({}); {}",
             t.name,
-            t.registry_scopes.join(", ")
+            t.registry_scopes.join(", "),
+            rule(t.verify_timestamp)
         );
     }
     println!("  bundle SHA-256: {}", made.fingerprint);

@@ -87,18 +87,16 @@ struct PolicyStatement {
     timestamps: Option<toml::Value>,
 }
 
-/// A statement's timestamp rule as a policy file names it.
+/// A statement's timestamp rule as a policy file, a script or the command line names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
 pub enum TimestampChoice {
     /// notation's `always`.
-    #[serde(rename = "always")]
     Always,
     /// notation's `afterCertExpiry`: the default when the bundle carries TSA roots.
-    #[serde(rename = "afterCertExpiry")]
     AfterCertExpiry,
     /// The statement leaves the bundle's TSA roots out: timestamps are ignored, and every
     /// certificate must be valid when notation verifies.
-    #[serde(rename = "never")]
     Never,
 }
 
@@ -122,13 +120,22 @@ impl std::str::FromStr for TimestampChoice {
 
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
-            "always" => Ok(Self::Always),
-            "afterCertExpiry" => Ok(Self::AfterCertExpiry),
             "never" => Ok(Self::Never),
+            s if s == VerifyTimestamp::Always.name() => Ok(Self::Always),
+            s if s == VerifyTimestamp::AfterCertExpiry.name() => Ok(Self::AfterCertExpiry),
             _ => Err(format!(
-                "'{s}' is not a timestamp rule: write afterCertExpiry (the default), always or never"
+                "'{}' is not a timestamp rule: write afterCertExpiry (the default), always or never",
+                ascii_escaped(s)
             )),
         }
+    }
+}
+
+impl TryFrom<String> for TimestampChoice {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
     }
 }
 
@@ -138,8 +145,12 @@ pub(super) fn read_policy(path: &Path) -> Result<InputFile, MakeError> {
         .map_err(|e| MakeError::Refused(format!("the policy: {e}")))
 }
 
-/// The statements a trust policy file holds, in a bundle that carries TSA roots or not.
-pub(super) fn parse_policy(policy: &InputFile, has_tsa: bool) -> Result<Vec<Statement>, MakeError> {
+/// The statements a trust policy file holds, in a bundle that carries TSA roots or not, and
+/// the names of those whose timestamp rule is keyrite's default, as the file names none.
+pub(super) fn parse_policy(
+    policy: &InputFile,
+    has_tsa: bool,
+) -> Result<(Vec<Statement>, Vec<String>), MakeError> {
     let path = &policy.path;
     let text = std::str::from_utf8(&policy.bytes).map_err(|_| {
         MakeError::Refused(format!("the policy {} is not UTF-8 text", path.display()))
@@ -157,7 +168,14 @@ pub(super) fn parse_policy(policy: &InputFile, has_tsa: bool) -> Result<Vec<Stat
             path.display()
         )));
     }
-    file.statements
+    let defaulted = file
+        .statements
+        .iter()
+        .filter(|s| has_tsa && s.verify_timestamp.is_none())
+        .map(|s| s.name.clone())
+        .collect();
+    let statements = file
+        .statements
         .into_iter()
         .map(|s| {
             if s.timestamps.is_some() {
@@ -177,12 +195,14 @@ pub(super) fn parse_policy(policy: &InputFile, has_tsa: bool) -> Result<Vec<Stat
                 verify_timestamp: TimestampChoice::resolve(s.verify_timestamp, has_tsa),
             })
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((statements, defaulted))
 }
 
 /// A payload as officers read it before the root signs it, a line each: its kind, version and
 /// lineage; every root's SHA-256 as hex and words; every CRL's number and the URLs it answers
-/// for; every policy statement's scopes and identities; the declared CRL URLs.
+/// for; every policy statement's scopes, identities and timestamp rule, and every third
+/// party's; the declared CRL URLs.
 pub fn describe_payload(payload: &Payload) -> Vec<String> {
     let mut lines = vec![
         format!("{} bundle version {}", payload.kind.name(), payload.version),

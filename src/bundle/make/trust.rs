@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use data_encoding::BASE64;
-use der::Encode;
+use der::{DateTime, Encode};
 use x509_cert::Certificate;
 
 use super::{
@@ -17,11 +17,12 @@ use crate::ca::issuer::open_root_signer;
 use crate::fingerprint::Fingerprint;
 use crate::keys::KeySigner;
 use crate::keys::token::{Pkcs11Uri, Token, TokenSigner};
-use crate::notation::anchor::{Store, check_root, check_tsa_chain};
+use crate::notation::anchor::{Store, check_root};
+use crate::notation::{store, tsa};
 use crate::pki::name::ascii_escaped;
 use crate::pki::name::display_name;
 use crate::pki::validity::Period;
-use crate::pki::{MAX_CERTIFICATE_BYTES, parse_certificate, parse_certificates};
+use crate::pki::{MAX_CERTIFICATE_BYTES, parse_certificate};
 use crate::sys::input::{InputFile, Links};
 
 /// What a trust bundle needs.
@@ -86,6 +87,7 @@ pub struct TrustPlan {
     root: Certificate,
     policy_file: Option<InputFile>,
     tsa_root_files: Vec<InputFile>,
+    tsa_cert_files: Vec<InputFile>,
     third_party_files: Vec<InputFile>,
     added: Vec<(Certificate, Vec<u8>)>,
     payload: Payload,
@@ -105,9 +107,14 @@ impl TrustPlan {
         self.policy_file.as_ref()
     }
 
-    /// The lineage's TSA root and TSA certificate files as they were read, once.
+    /// The lineage's TSA root files as they were read, once.
     pub fn tsa_root_files(&self) -> &[InputFile] {
         &self.tsa_root_files
+    }
+
+    /// The TSA certificate files as they were read, once.
+    pub fn tsa_cert_files(&self) -> &[InputFile] {
+        &self.tsa_cert_files
     }
 
     /// The third parties' root and TSA root files as they were read, once.
@@ -153,8 +160,84 @@ pub fn plan_trust(req: &TrustRequest<'_>) -> Result<TrustPlan, MakeError> {
         ));
     }
     let checked_at = now()?;
-    let mut tsa_root_files = Vec::new();
-    let mut tsa_root_certs = Vec::new();
+    let tsas = read_tsas(req, checked_at, &mut entries)?;
+    let mut third_parties = Vec::new();
+    let mut third_party_files = Vec::new();
+    for source in req.third_parties {
+        let (third, files) = third_party(source, &mut entries)?;
+        third_parties.push(third);
+        third_party_files.extend(files);
+    }
+    let policy_file = req.policy.map(read_policy).transpose()?;
+    let has_tsa = !req.tsa_roots.is_empty();
+    let (policy, defaulted) = policy_file
+        .as_ref()
+        .map(|f| parse_policy(f, has_tsa))
+        .transpose()?
+        .unwrap_or_default();
+    if has_tsa && !policy.iter().any(|s| s.verify_timestamp.is_some()) {
+        return Err(MakeError::Refused(
+            "--tsa-root is given, but no statement would trust it (there is no --policy, or every statement says verify_timestamp = \"never\"): leave the TSA root out, or give a statement that trusts it".into(),
+        ));
+    }
+    let issued = now()?;
+    let expires = req.expires.end_from(issued)?;
+    let payload = Payload {
+        format: Payload::format_for(&entries, &policy, &third_parties),
+        kind: Kind::Trust,
+        lineage: lineage.hex(),
+        version: req.version,
+        issued_at: issued.to_string(),
+        expires_at: expires.to_string(),
+        entries,
+        policy,
+        crl_urls: req.crl_urls.to_vec(),
+        third_parties,
+    };
+    check_payload(&payload).map_err(|e| MakeError::Refused(e.to_string()))?;
+    let mut lines = describe_payload(&payload);
+    lines.extend(defaulted.iter().map(|name| {
+        format!(
+            "statement '{name}' names no verify_timestamp, so it gets keyrite's default, afterCertExpiry"
+        )
+    }));
+    lines.extend(tsas.lines);
+    Ok(TrustPlan {
+        root,
+        policy_file,
+        tsa_root_files: tsas.root_files,
+        tsa_cert_files: tsas.cert_files,
+        third_party_files,
+        added,
+        payload,
+        dir,
+        name,
+        lines,
+    })
+}
+
+/// The lineage's TSA roots and TSAs' certificates, read once and checked: what officers are
+/// told of them, and the files to record.
+struct Tsas {
+    root_files: Vec<InputFile>,
+    cert_files: Vec<InputFile>,
+    lines: Vec<String>,
+}
+
+/// Reads and checks the request's TSA roots, each a root notation would end a timestamp's
+/// chain in, adding their entries to `entries`; then each TSA certificate, against notation's
+/// rules and those roots. A root no certificate was checked against is said so.
+fn read_tsas(
+    req: &TrustRequest<'_>,
+    checked_at: DateTime,
+    entries: &mut Vec<Entry>,
+) -> Result<Tsas, MakeError> {
+    let mut tsas = Tsas {
+        root_files: Vec::new(),
+        cert_files: Vec::new(),
+        lines: Vec::new(),
+    };
+    let mut roots = Vec::new();
     for path in req.tsa_roots {
         let file = InputFile::read(path, MAX_CERTIFICATE_BYTES, Links::Follow)
             .map_err(|e| MakeError::Refused(format!("TSA root: {e}")))?;
@@ -174,70 +257,48 @@ pub fn plan_trust(req: &TrustRequest<'_>) -> Result<TrustPlan, MakeError> {
             )));
         }
         entries.push(entry);
-        tsa_root_files.push(file);
-        tsa_root_certs.push(cert);
+        tsas.root_files.push(file);
+        roots.push(cert);
     }
-    let mut tsa_lines = Vec::new();
+    let mut checked = vec![false; roots.len()];
     for path in req.tsa_certs {
         let file = InputFile::read(path, MAX_CERTIFICATE_BYTES, Links::Follow)
             .map_err(|e| MakeError::Refused(format!("TSA certificate: {e}")))?;
-        let chain = parse_certificates(&file.bytes, path)?;
-        check_tsa_chain(&chain, &tsa_root_certs, checked_at).map_err(|why| {
+        let refused = |why: String| {
             MakeError::Refused(format!(
                 "TSA certificate {}: {why}; notation would refuse the timestamps it signs",
                 path.display()
             ))
-        })?;
-        if let Some(signer) = chain.first() {
-            tsa_lines.push(format!(
-                "TSA certificate {} meets notation's rules and chains to a timestamping root above",
-                ascii_escaped(&display_name(signer.tbs_certificate().subject()))
+        };
+        let chain: Vec<Certificate> = store::parse_certificates(&file.bytes)
+            .map_err(|e| refused(format!("{e} (give it in PEM, its intermediates after it)")))?
+            .into_iter()
+            .map(|(cert, _)| cert)
+            .collect();
+        let root = tsa::check_chain(&chain, &roots, checked_at).map_err(refused)?;
+        if let (Some(signer), Some(i)) = (chain.first(), roots.iter().position(|r| r == root)) {
+            checked[i] = true;
+            tsas.lines.push(format!(
+                "TSA certificate {}, valid until {}, meets notation's rules and chains to timestamping root {}",
+                subject(signer),
+                signer.tbs_certificate().validity().not_after,
+                subject(root)
             ));
         }
-        tsa_root_files.push(file);
+        tsas.cert_files.push(file);
     }
-    let mut third_parties = Vec::new();
-    let mut third_party_files = Vec::new();
-    for source in req.third_parties {
-        let (third, files) = third_party(source, &mut entries)?;
-        third_parties.push(third);
-        third_party_files.extend(files);
+    for (root, _) in roots.iter().zip(checked).filter(|(_, c)| !c) {
+        tsas.lines.push(format!(
+            "timestamping root {}: no TSA certificate was checked against it (--tsa-cert checks the TSA's own certificate against notation's rules)",
+            subject(root)
+        ));
     }
-    let policy_file = req.policy.map(read_policy).transpose()?;
-    let has_tsa = !req.tsa_roots.is_empty();
-    let policy = policy_file
-        .as_ref()
-        .map(|f| parse_policy(f, has_tsa))
-        .transpose()?
-        .unwrap_or_default();
-    let issued = now()?;
-    let expires = req.expires.end_from(issued)?;
-    let payload = Payload {
-        format: Payload::format_for(&entries, &policy, &third_parties),
-        kind: Kind::Trust,
-        lineage: lineage.hex(),
-        version: req.version,
-        issued_at: issued.to_string(),
-        expires_at: expires.to_string(),
-        entries,
-        policy,
-        crl_urls: req.crl_urls.to_vec(),
-        third_parties,
-    };
-    check_payload(&payload).map_err(|e| MakeError::Refused(e.to_string()))?;
-    let mut lines = describe_payload(&payload);
-    lines.extend(tsa_lines);
-    Ok(TrustPlan {
-        root,
-        policy_file,
-        tsa_root_files,
-        third_party_files,
-        added,
-        payload,
-        dir,
-        name,
-        lines,
-    })
+    Ok(tsas)
+}
+
+/// A certificate's subject as officers read it.
+fn subject(cert: &Certificate) -> String {
+    ascii_escaped(&display_name(cert.tbs_certificate().subject()))
 }
 
 /// A third party's entry in the payload, its root (and TSA root) added to `entries` after

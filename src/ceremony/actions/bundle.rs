@@ -31,7 +31,10 @@ pub(super) fn bundle_trust(
         io.inputs.push(ctx.input_artefact("policy", policy));
     }
     for file in plan.tsa_root_files() {
-        io.inputs.push(ctx.input_artefact("tsa", file));
+        io.inputs.push(ctx.input_artefact("tsa-root", file));
+    }
+    for file in plan.tsa_cert_files() {
+        io.inputs.push(ctx.input_artefact("tsa-cert", file));
     }
     for file in plan.third_party_files() {
         io.inputs.push(ctx.input_artefact("third-party-root", file));
