@@ -16,6 +16,25 @@ use common::ceremony::{Ceremony, Site, openssl_csr};
 use common::script_env::{Env, step_entries, step_field, verify};
 use keyrite::fingerprint::Fingerprint;
 
+/// A ceremony script `name` that creates a test root, then runs `steps` (`[[step]]` tables).
+fn script_after_root(name: &str, steps: &str) -> String {
+    format!(
+        r#"name = "{name}"
+title = "A test ceremony"
+[roles]
+administrator = "Ceremony administrator"
+[parameters]
+crl_url = "http://crl.example.internal/root.crl"
+[[step]]
+title = "Create the root"
+instruction = "Read the words."
+action = "root-create"
+confirm = ["administrator"]
+with = {{ subject = "C=US,ST=WA,O=Example,CN={name}", algorithm = "p256", validity = "1y", below_minimum = "a test root" }}
+{steps}"#
+    )
+}
+
 #[test]
 fn a_ceremony_vouches_for_a_vendor_root_showing_its_fingerprint_and_carries_its_crl() {
     use common::openssl_ca::OpensslCa;
@@ -37,20 +56,10 @@ fn a_ceremony_vouches_for_a_vendor_root_showing_its_fingerprint_and_carries_its_
     let file = env.hsm.dir().join("vendor.toml");
     fs::write(
         &file,
-        format!(
-            r#"name = "vendor-roots"
-title = "A vendor's root for the site"
-[roles]
-administrator = "Ceremony administrator"
-[parameters]
-crl_url = "http://crl.example.internal/root.crl"
-[[step]]
-title = "Create the root"
-instruction = "Read the words."
-action = "root-create"
-confirm = ["administrator"]
-with = {{ subject = "C=US,ST=WA,O=Example,CN=Vendor Test Root", algorithm = "p256", validity = "1y", below_minimum = "a test root" }}
-[[step]]
+        script_after_root(
+            "vendor-roots",
+            &format!(
+                r#"[[step]]
 title = "Delegate"
 instruction = "Sign."
 action = "delegate-issue"
@@ -75,6 +84,7 @@ action = "bundle-revocation"
 confirm = ["administrator"]
 with = {{ revocation_version = 1, third_party_crls = [{{ name = "acme", crl = "acme.crl", root = "acme.pem", urls = ["{VENDOR_URL}"] }}] }}
 "#
+            ),
         ),
     )
     .unwrap();
@@ -129,25 +139,16 @@ fn a_ceremony_shows_each_statements_timestamp_rule_and_checks_the_tsa_before_the
     let file = env.hsm.dir().join("tsa.toml");
     fs::write(
         &file,
-        r#"name = "tsa-roots"
-title = "A TSA for the lineage"
-[roles]
-administrator = "Ceremony administrator"
-[parameters]
-crl_url = "http://crl.example.internal/root.crl"
-[[step]]
-title = "Create the root"
-instruction = "Read the words."
-action = "root-create"
-confirm = ["administrator"]
-with = { subject = "C=US,ST=WA,O=Example,CN=TSA Test Root", algorithm = "p256", validity = "1y", below_minimum = "a test root" }
-[[step]]
+        script_after_root(
+            "tsa-roots",
+            r#"[[step]]
 title = "Trust bundle"
 instruction = "Read each statement's timestamp rule."
 action = "bundle-trust"
 confirm = ["administrator"]
 with = { trust_version = 1, trust_expires = "90d", policy = "policy.toml", tsa_roots = ["tsa-root.pem"], tsa_certs = ["tsa.pem"] }
 "#,
+        ),
     )
     .unwrap();
     let policy = "[[statement]]\nname = \"prod\"\nregistry_scopes = [\"registry.example/prod/app\"]\n\
@@ -240,12 +241,17 @@ const SCOPE: &str = "registry.example/prod/app";
 
 /// A policy file in `dir` whose one statement names `rule`.
 fn policy(dir: &Path, rule: &str) -> String {
-    let path = dir.join(format!("policy-{rule}.toml"));
+    policy_with(dir, rule, &format!("verify_timestamp = \"{rule}\""))
+}
+
+/// A policy file `policy-LABEL.toml` in `dir` whose one statement ends with `line`.
+fn policy_with(dir: &Path, label: &str, line: &str) -> String {
+    let path = dir.join(format!("policy-{label}.toml"));
     fs::write(
         &path,
         format!(
             "[[statement]]\nname = \"prod\"\nregistry_scopes = [\"{SCOPE}\"]\nlevel = \"strict\"\n\
-             trusted_identities = [\"*\"]\nverify_timestamp = \"{rule}\"\n"
+             trusted_identities = [\"*\"]\n{line}\n"
         ),
     )
     .unwrap();
@@ -587,15 +593,7 @@ fn a_timestamp_rule_the_bundle_cannot_keep_is_refused_with_nothing_written() {
     let root = tsa_root(&dir, "tsa-root").display().to_string();
     let vendor = tsa_root(&dir, "vendor-root").display().to_string();
     let vendor_tsa = tsa_root(&dir, "vendor-tsa").display().to_string();
-    let legacy = dir.join("legacy.toml");
-    fs::write(
-        &legacy,
-        format!(
-            "[[statement]]\nname = \"prod\"\nregistry_scopes = [\"{SCOPE}\"]\nlevel = \"strict\"\n\
-             trusted_identities = [\"*\"]\ntimestamps = true\n"
-        ),
-    )
-    .unwrap();
+    let legacy = policy_with(&dir, "legacy", "timestamps = true");
     let vendor_arg = format!("acme={vendor}");
     let vendor_scope = "acme=registry.example/vendor/app";
     let cases: Vec<(Vec<String>, &str)> = vec![
@@ -621,7 +619,7 @@ fn a_timestamp_rule_the_bundle_cannot_keep_is_refused_with_nothing_written() {
                 "--tsa-root".into(),
                 root.clone(),
                 "--policy".into(),
-                legacy.display().to_string(),
+                legacy.clone(),
             ],
             "says timestamps, which keyrite no longer reads: write verify_timestamp",
         ),
