@@ -261,6 +261,18 @@ fn policy_with(dir: &Path, label: &str, line: &str) -> String {
 /// A certificate issued by `issuer` (`DIR/NAME.crt` and `.key`) for a new key made with
 /// openssl's `-newkey key`, with the extension lines `ext`; returns its path.
 fn tsa_cert(dir: &Path, issuer: &str, name: &str, key: &str, ext: &str) -> PathBuf {
+    tsa_cert_with(dir, issuer, name, key, ext, &[])
+}
+
+/// [`tsa_cert`] with more `openssl x509 -req` arguments (`-set_serial N`).
+fn tsa_cert_with(
+    dir: &Path,
+    issuer: &str,
+    name: &str,
+    key: &str,
+    ext: &str,
+    args: &[&str],
+) -> PathBuf {
     let csr = dir.join(format!("{name}.csr"));
     let out = dir.join(format!("{name}.crt"));
     let ext_file = dir.join(format!("{name}.ext"));
@@ -280,6 +292,7 @@ fn tsa_cert(dir: &Path, issuer: &str, name: &str, key: &str, ext: &str) -> PathB
             .arg(dir.join(format!("{issuer}.crt")))
             .arg("-CAkey")
             .arg(dir.join(format!("{issuer}.key")))
+            .args(args)
             .args(["-days", "30", "-sha256", "-extfile"])
             .arg(&ext_file)
             .args(["-extensions", "ext", "-out"])
@@ -555,6 +568,17 @@ fn a_tsa_certificate_notation_would_refuse_is_refused_at_the_ceremony() {
                 &format!("{signer}\n1.2.3.4 = critical,ASN1:NULL"),
             ),
             "has a critical extension 1.2.3.4 that Go does not handle",
+        ),
+        (
+            tsa_cert_with(
+                &dir,
+                "tsa-root",
+                "negative-serial",
+                &ec,
+                signer,
+                &["-set_serial", "-1234"],
+            ),
+            "Go refuses a certificate: negative serial number",
         ),
     ];
     for (cert, says) in &cases {

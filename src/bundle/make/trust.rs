@@ -271,7 +271,13 @@ fn read_tsas(
             ))
         };
         let chain: Vec<Certificate> = store::parse_certificates(&file.bytes)
-            .map_err(|e| refused(format!("{e} (give it in PEM, its intermediates after it)")))?
+            .map_err(|e| {
+                refused(if e.starts_with("Go refuses") {
+                    e
+                } else {
+                    format!("{e} (give it in PEM, its intermediates after it)")
+                })
+            })?
             .into_iter()
             .map(|(cert, _)| cert)
             .collect();
