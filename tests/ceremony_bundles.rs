@@ -620,6 +620,19 @@ fn a_timestamp_rule_the_bundle_cannot_keep_is_refused_with_nothing_written() {
     let legacy = policy_with(&dir, "legacy", "timestamps = true");
     let vendor_arg = format!("acme={vendor}");
     let vendor_scope = "acme=registry.example/vendor/app";
+    // The vendor with its TSA root and the rule `rule`.
+    let vendor_with_tsa = |rule: &str| -> Vec<String> {
+        vec![
+            "--third-party".into(),
+            vendor_arg.clone(),
+            "--third-party-scope".into(),
+            vendor_scope.into(),
+            "--third-party-tsa".into(),
+            format!("acme={vendor_tsa}"),
+            "--third-party-verify-timestamp".into(),
+            format!("acme={rule}"),
+        ]
+    };
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
             vec!["--policy".into(), policy(&dir, "always")],
@@ -658,30 +671,9 @@ fn a_timestamp_rule_the_bundle_cannot_keep_is_refused_with_nothing_written() {
             ],
             "third party 'acme' is given a timestamp rule but no TSA root",
         ),
+        (vendor_with_tsa("never"), "would leave its TSA root unused"),
         (
-            vec![
-                "--third-party".into(),
-                vendor_arg.clone(),
-                "--third-party-scope".into(),
-                vendor_scope.into(),
-                "--third-party-tsa".into(),
-                format!("acme={vendor_tsa}"),
-                "--third-party-verify-timestamp".into(),
-                "acme=never".into(),
-            ],
-            "would leave its TSA root unused",
-        ),
-        (
-            vec![
-                "--third-party".into(),
-                vendor_arg.clone(),
-                "--third-party-scope".into(),
-                vendor_scope.into(),
-                "--third-party-tsa".into(),
-                format!("acme={vendor_tsa}"),
-                "--third-party-verify-timestamp".into(),
-                "acme=sometimes".into(),
-            ],
+            vendor_with_tsa("sometimes"),
             "'sometimes' is not a timestamp rule",
         ),
     ];

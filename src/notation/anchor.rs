@@ -13,7 +13,7 @@ use crate::pki::verify::issued_by;
 
 /// Signature algorithms whose certificates Go (and so notation) no longer verifies, by OID:
 /// MD5 and SHA-1 with RSA, ECDSA with SHA-1.
-pub(super) const BROKEN_SIGNATURES: [(&str, &str); 3] = [
+const BROKEN_SIGNATURES: [(&str, &str); 3] = [
     ("1.2.840.113549.1.1.4", "MD5 with RSA"),
     ("1.2.840.113549.1.1.5", "SHA-1 with RSA"),
     ("1.2.840.10045.4.1", "ECDSA with SHA-1"),
@@ -40,8 +40,7 @@ pub(super) const TIME_STAMPING: &str = "1.3.6.1.5.5.7.3.8";
 pub fn check_root(cert: &Certificate, now: DateTime, kind: Store) -> Result<(), String> {
     let tbs = cert.tbs_certificate();
     let who = display_name(tbs.subject());
-    let alg = cert.signature_algorithm().oid.to_string();
-    if let Some((_, broken)) = BROKEN_SIGNATURES.iter().find(|(oid, _)| *oid == alg) {
+    if let Some(broken) = broken_signature(cert) {
         return Err(format!(
             "{who} is signed with {broken}, which notation refuses: ask its issuer for a root signed with SHA-256 or stronger"
         ));
@@ -72,16 +71,31 @@ pub fn check_root(cert: &Certificate, now: DateTime, kind: Store) -> Result<(), 
         super::tsa::check_ca_usage(cert)?;
     }
     issued_by(cert, cert).map_err(|e| format!("{who} is not a self-signed root: {e}"))?;
-    let v = tbs.validity();
+    check_valid_at(cert, &who, now)?;
+    let key = PublicKey::from_spki(tbs.subject_public_key_info())
+        .map_err(|e| format!("{who}: its key cannot be used: {e}"))?;
+    check_leaf_key(&key).map_err(|e| format!("{who}: {e}"))
+}
+
+/// The broken hash `cert` is signed with, by name, when it is one notation refuses.
+pub(super) fn broken_signature(cert: &Certificate) -> Option<&'static str> {
+    let alg = cert.signature_algorithm().oid.to_string();
+    BROKEN_SIGNATURES
+        .iter()
+        .find(|(oid, _)| *oid == alg)
+        .map(|(_, broken)| *broken)
+}
+
+/// Refuses `cert` (named `who`) when `now` is outside its validity.
+pub(super) fn check_valid_at(cert: &Certificate, who: &str, now: DateTime) -> Result<(), String> {
+    let v = cert.tbs_certificate().validity();
     if now.unix_duration() > v.not_after.to_unix_duration() {
         return Err(format!("{who} expired on {}", v.not_after));
     }
     if now.unix_duration() < v.not_before.to_unix_duration() {
         return Err(format!("{who} is not valid before {}", v.not_before));
     }
-    let key = PublicKey::from_spki(tbs.subject_public_key_info())
-        .map_err(|e| format!("{who}: its key cannot be used: {e}"))?;
-    check_leaf_key(&key).map_err(|e| format!("{who}: {e}"))
+    Ok(())
 }
 
 /// Whether `cert` is a CA certificate as keyrite requires of a root: a basicConstraints with

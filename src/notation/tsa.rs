@@ -17,7 +17,7 @@ use x509_cert::ext::pkix::{
     AuthorityInfoAccessSyntax, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
 };
 
-use super::anchor::{BROKEN_SIGNATURES, TIME_STAMPING};
+use super::anchor::{TIME_STAMPING, broken_signature, check_valid_at};
 use crate::keys::PublicKey;
 use crate::pki::csr::check_leaf_key;
 use crate::pki::name::display_name;
@@ -192,20 +192,13 @@ fn check_signer(signer: &Certificate) -> Result<(), String> {
 
 /// The rules every certificate of the chain below the root follows.
 fn check_any(cert: &Certificate, name: &str, now: DateTime) -> Result<(), String> {
-    let alg = cert.signature_algorithm().oid.to_string();
-    if let Some((_, broken)) = BROKEN_SIGNATURES.iter().find(|(oid, _)| *oid == alg) {
+    if let Some(broken) = broken_signature(cert) {
         return Err(format!(
             "{name} is signed with {broken}, which notation refuses"
         ));
     }
+    check_valid_at(cert, name, now)?;
     let tbs = cert.tbs_certificate();
-    let v = tbs.validity();
-    if now.unix_duration() > v.not_after.to_unix_duration() {
-        return Err(format!("{name} expired on {}", v.not_after));
-    }
-    if now.unix_duration() < v.not_before.to_unix_duration() {
-        return Err(format!("{name} is not valid before {}", v.not_before));
-    }
     for e in tbs.extensions().into_iter().flatten() {
         if e.critical && !GO_HANDLED.contains(&e.extn_id) {
             return Err(format!(

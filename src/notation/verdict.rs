@@ -5,6 +5,7 @@
 //! revocation. Each check is enforced, logged or skipped as the statement's level and
 //! overrides say.
 
+use std::cell::OnceCell;
 use std::path::Path;
 
 use der::{DateTime, Encode};
@@ -139,25 +140,17 @@ pub fn for_repository(
         .collect::<Result<Vec<_>, _>>()
         .map(|stores| stores.into_iter().flatten().map(|(_, der)| der).collect());
     let mut need = timestamp_need(statement, chain, level.authentic_timestamp);
+    let judged = Judged::new(chain, at, host.cache, level, Some(statement));
     // The verdict is notation's on a signature without a timestamp, which a statement that
     // requires one refuses before revocation is looked at; a timestamped one gets that far.
-    if statement.has_tsa() && level.revocation == Action::Enforce {
-        match revocation::status(chain, at, host.cache) {
-            Status::Good => {}
-            Status::Revoked(why) | Status::Unknown(why) => {
-                need.push_str(&format!(
-                    "; a timestamp does not help this chain, as notation refuses a timestamped signature too: {why}"
-                ));
-            }
-        }
+    if statement.has_tsa()
+        && judged.level.revocation == Action::Enforce
+        && let Status::Revoked(why) | Status::Unknown(why) = judged.revocation()
+    {
+        need.push_str(&format!(
+            "; a timestamp does not help this chain, as notation refuses a timestamped signature too: {why}"
+        ));
     }
-    let judged = Judged {
-        chain,
-        at,
-        cache: host.cache,
-        level,
-        statement: Some(statement),
-    };
     Verdict {
         timestamp: Some(need),
         ..judged.judge(trusted)
@@ -227,20 +220,15 @@ pub fn against_stores(
             trusted.extend(certs.into_iter().map(|(_, der)| der));
         }
     }
-    let judged = Judged {
-        chain,
-        at,
-        cache: host.cache,
-        level: Level {
-            name: "strict",
-            integrity: Action::Enforce,
-            authenticity: Action::Enforce,
-            authentic_timestamp: Action::Enforce,
-            expiry: Action::Enforce,
-            revocation: Action::Enforce,
-        },
-        statement: None,
+    let level = Level {
+        name: "strict",
+        integrity: Action::Enforce,
+        authenticity: Action::Enforce,
+        authentic_timestamp: Action::Enforce,
+        expiry: Action::Enforce,
+        revocation: Action::Enforce,
     };
+    let judged = Judged::new(chain, at, host.cache, level, None);
     judged.judge(Ok(trusted))
 }
 
@@ -250,6 +238,8 @@ struct Judged<'a> {
     cache: &'a Path,
     level: Level,
     statement: Option<&'a Statement>,
+    /// The chain's revocation status, read from the CRL cache once when first asked.
+    revocation: OnceCell<Status>,
 }
 
 /// A failed check under its action: enforced, it is the verdict; logged, it is noted.
@@ -258,7 +248,30 @@ enum Stage {
     Fail(Verdict),
 }
 
-impl Judged<'_> {
+impl<'a> Judged<'a> {
+    fn new(
+        chain: &'a [Certificate],
+        at: DateTime,
+        cache: &'a Path,
+        level: Level,
+        statement: Option<&'a Statement>,
+    ) -> Self {
+        Judged {
+            chain,
+            at,
+            cache,
+            level,
+            statement,
+            revocation: OnceCell::new(),
+        }
+    }
+
+    /// The chain's revocation status at `at`, by the CRLs in the cache.
+    fn revocation(&self) -> &Status {
+        self.revocation
+            .get_or_init(|| revocation::status(self.chain, self.at, self.cache))
+    }
+
     fn judge(&self, trusted: Result<Vec<Vec<u8>>, String>) -> Verdict {
         if let Err(e) = integrity(self.chain) {
             return verdict(Outcome::Untrusted, e);
@@ -280,10 +293,10 @@ impl Judged<'_> {
             }
         }
         if self.level.revocation != Action::Skip {
-            let v = match revocation::status(self.chain, self.at, self.cache) {
+            let v = match self.revocation() {
                 Status::Good => None,
-                Status::Revoked(why) => Some(verdict(Outcome::Revoked, why)),
-                Status::Unknown(why) => Some(verdict(Outcome::Untrusted, why)),
+                Status::Revoked(why) => Some(verdict(Outcome::Revoked, why.clone())),
+                Status::Unknown(why) => Some(verdict(Outcome::Untrusted, why.clone())),
             };
             match (v, self.level.revocation) {
                 (Some(v), Action::Enforce) => return v,
